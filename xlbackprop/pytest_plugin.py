@@ -1,0 +1,1 @@
+"""pytest plugin: `pytest --xlbackprop-workbooks DIR` (filled in by the validator work)."""
