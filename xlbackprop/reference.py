@@ -1,0 +1,111 @@
+"""The oracle: PyTorch float64 autograd runs gradient descent for every learning rate at once.
+
+Nothing here shares code with the formula writer: values come from torch's own ops and backward pass,
+so agreement between the two is evidence, not a tautology.
+"""
+
+import numpy as np
+import torch
+
+from xlbackprop.network import bias_names, sample_suffix, unit_names, weight_names
+
+_ACT = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu, "identity": lambda x: x}
+
+
+def traces(spec, learning_rates=None, iterations=None):
+    """{lr: {quantity name: float64 array over iterations}} for every quantity of network.quantities(spec)."""
+    lrs = list(learning_rates or spec.learning_rates)
+    steps = iterations or spec.iterations
+    f64 = torch.float64
+    R, L = len(lrs), len(spec.sizes) - 1
+    eta = torch.tensor(lrs, dtype=f64)
+    x = torch.tensor([s.inputs for s in spec.samples], dtype=f64)   # (S, in)
+    t = torch.tensor([s.targets for s in spec.samples], dtype=f64)  # (S, out)
+    W = [torch.tensor(m, dtype=f64).expand(R, -1, -1).clone() for m in spec.weights]  # (R, out, in)
+    B = [torch.tensor(b, dtype=f64).expand(R, -1).clone() for b in spec.biases]      # (R, 1 or out)
+    trained = spec.bias == "trained"
+
+    hist = {"W": [], "B": [], "net": [], "act": [], "E": [], "delta": [], "gW": [], "gB": []}
+    for _ in range(steps):
+        W = [w.detach().requires_grad_(True) for w in W]
+        B = [b.detach().requires_grad_(trained) for b in B]
+        a, nets, acts = x.expand(R, -1, -1), [], []
+        for l in range(L):
+            net = torch.einsum("roi,rsi->rso", W[l], a)
+            if B:
+                net = net + B[l][:, None, :]
+            net.retain_grad()
+            a = _ACT[spec.activations[l]](net)
+            nets.append(net)
+            acts.append(a)
+        E = 0.5 * (t - a) ** 2                      # (R, S, out)
+        E.sum().backward()                          # runs are independent, so one sum serves all lrs
+        hist["W"].append([w.detach() for w in W])
+        hist["B"].append([b.detach() for b in B])
+        hist["net"].append([n.detach() for n in nets])
+        hist["act"].append([v.detach() for v in acts])
+        hist["E"].append(E.detach())
+        hist["delta"].append([n.grad for n in nets])
+        hist["gW"].append([w.grad for w in W])
+        hist["gB"].append([b.grad for b in B] if trained else [])
+        with torch.no_grad():
+            W = [w - eta[:, None, None] * w.grad for w in W]
+            if trained:
+                B = [b - eta[:, None] * b.grad for b in B]
+    return {lr: values for lr, values in zip(lrs, _name(spec, hist, R))}
+
+
+def trace(spec, learning_rate, iterations=None):
+    """{quantity name: float64 array over iterations} for one learning rate."""
+    return traces(spec, [learning_rate], iterations)[learning_rate]
+
+
+def _stack(hist, key, l):
+    return torch.stack([step[l] for step in hist[key]]).numpy()  # (steps, R, ...)
+
+
+def _name(spec, hist, R):
+    """Map the stacked tensors onto the course's names."""
+    units, wnames, bnames = unit_names(spec), weight_names(spec), bias_names(spec)
+    L = len(spec.sizes) - 1
+    out = [{} for _ in range(R)]
+
+    def put(name, series):  # series: (steps, R)
+        for r in range(R):
+            out[r][name] = np.ascontiguousarray(series[:, r])
+
+    x = np.array([s.inputs for s in spec.samples])
+    t = np.array([s.targets for s in spec.samples])
+    steps = len(hist["E"])
+    for s in range(len(spec.samples)):
+        sfx = sample_suffix(spec, s)
+        for k, n in enumerate(units[0]):
+            put(n + sfx, np.full((steps, R), x[s, k]))
+        for j in range(spec.sizes[-1]):
+            put(f"t{j + 1}{sfx}", np.full((steps, R), t[s, j]))
+    for l in range(L):
+        W, gW = _stack(hist, "W", l), _stack(hist, "gW", l)
+        net, act, delta = _stack(hist, "net", l), _stack(hist, "act", l), _stack(hist, "delta", l)
+        for j, unit in enumerate(units[l + 1]):
+            for k, w in enumerate(wnames[l][j]):
+                put(w, W[:, :, j, k])
+                put(f"dE_total/d{w}", gW[:, :, j, k])
+            for s in range(len(spec.samples)):
+                sfx = sample_suffix(spec, s)
+                put(unit + sfx, net[:, :, s, j])
+                put(f"a_{unit}{sfx}", act[:, :, s, j])
+                put(f"dE_total/d{unit}{sfx}", delta[:, :, s, j])
+        if bnames:
+            Bv = _stack(hist, "B", l)
+            gB = _stack(hist, "gB", l) if spec.bias == "trained" else None
+            for j, b in enumerate(bnames[l]):
+                col = 0 if spec.shared_bias else j
+                put(b, Bv[:, :, col])
+                if gB is not None:
+                    put(f"dE_total/d{b}", gB[:, :, col])
+    E = torch.stack(hist["E"]).numpy()  # (steps, R, S, out)
+    for s in range(len(spec.samples)):
+        for j in range(spec.sizes[-1]):
+            put(f"E{j + 1}{sample_suffix(spec, s)}", E[:, :, s, j])
+    put("E_total", E.sum(axis=(2, 3)))
+    return out
