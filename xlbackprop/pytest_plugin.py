@@ -1,1 +1,63 @@
-"""pytest plugin: `pytest --xlbackprop-workbooks DIR` (filled in by the validator work)."""
+"""pytest plugin: `pytest --xlbackprop-workbooks DIR` makes every workbook table a test item, for grading in CI.
+
+Items are named like `student.xlsx::Sheet1@row4` (the sheet and the header row of the table); a workbook that
+cannot be read, or holds no table, becomes one failing item `student.xlsx::workbook` giving the reason.
+"""
+
+from pathlib import Path
+
+import pytest
+
+from xlbackprop.validate import report
+from xlbackprop.validate.preflight import validate_file, workbook_files
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("xlbackprop", "backprop workbook validation")
+    group.addoption("--xlbackprop-workbooks", action="append", default=[], metavar="DIR",
+                    help="validate every workbook (.xlsx .xlsm .ods .xls) in DIR, or this one file, "
+                         "one test item per iteration table; may be given several times")
+
+
+@pytest.hookimpl(tryfirst=True)  # before -k/-m deselection, so those select workbook items too
+def pytest_collection_modifyitems(session, config, items):
+    for arg in config.getoption("xlbackprop_workbooks"):
+        path = Path(arg)
+        files = workbook_files(path) if path.is_dir() else [path]
+        for f in files:
+            items.extend(WorkbookFile.from_parent(session, path=f.resolve()).collect())
+
+
+class WorkbookFile(pytest.File):
+    def collect(self):
+        result = validate_file(self.path)
+        if not result.tables:
+            yield WorkbookTableItem.from_parent(self, name="workbook", result=result, table=None)
+        for table in result.tables:
+            name = f"{table.sheet}@row{table.header_row}"
+            yield WorkbookTableItem.from_parent(self, name=name, result=result, table=table)
+
+
+class WorkbookTableFailure(Exception):
+    """A table (or a whole workbook) is not correct; the message is its report."""
+
+
+class WorkbookTableItem(pytest.Item):
+    def __init__(self, *, result, table, **kwargs):
+        super().__init__(**kwargs)
+        self.result = result
+        self.table = table
+
+    def runtest(self):
+        if self.table is None:
+            raise WorkbookTableFailure(report.text_report(self.result))
+        if self.table.verdict != "correct":
+            raise WorkbookTableFailure(f"{self.result.file}\n{report.table_report(self.table)}")
+
+    def repr_failure(self, excinfo, style=None):
+        if isinstance(excinfo.value, WorkbookTableFailure):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo, style)
+
+    def reportinfo(self):
+        return self.path, None, f"{self.path.name}::{self.name}"

@@ -1,0 +1,103 @@
+"""Annotated copies: wrong cells filled red with a comment, and a Feedback sheet. The original is only read."""
+
+import warnings
+from pathlib import Path
+
+from xlbackprop.errors import WorkbookError
+from xlbackprop.validate.report import atomic_target, fmt, fmt_rel, pretty, text_report
+
+RED = "FFFF8080"
+FEEDBACK_COLUMNS = ("iteration", "cell", "quantity", "expected", "found", "rel. error", "formula", "cause", "check")
+
+
+def annotated_name(source):
+    """'student.xlsx' -> 'student.annotated.xlsx' (.xlsm keeps its macros and its extension)."""
+    source = Path(source)
+    suffix = ".xlsm" if source.suffix.lower() == ".xlsm" else ".xlsx"
+    return f"{source.stem}.annotated{suffix}"
+
+
+def annotate_workbook(source, result, dest, overwrite=False):
+    """Write a copy of `source` to `dest` with `result`'s wrong cells marked and a Feedback sheet."""
+    from xlbackprop.validate.preflight import readable
+
+    source, dest = Path(source), Path(dest)
+    if dest.exists() and not overwrite:
+        raise WorkbookError(f"{dest}: already exists; not overwriting it (use --overwrite to replace it)")
+    if dest.resolve() == source.resolve():
+        raise WorkbookError(f"{dest}: is the original workbook; refusing to write over it")
+    with readable(source) as xlsx:
+        wb = _load(xlsx, keep_vba=dest.suffix == ".xlsm")
+    for table in result.tables:
+        for m in table.mismatches:
+            _mark(wb, m)
+    _feedback_sheet(wb, result)
+    with atomic_target(dest) as tmp:
+        wb.save(tmp)
+    return dest
+
+
+def _load(path, keep_vba):
+    from openpyxl import load_workbook
+
+    with warnings.catch_warnings():
+        # openpyxl warns about drawing shapes it cannot keep; the Feedback sheet says so once instead.
+        warnings.simplefilter("ignore")
+        return load_workbook(path, keep_vba=keep_vba)
+
+
+def split_cell(ref):
+    """"'LR 0.1'!K28" -> ('LR 0.1', 'K28')."""
+    sheet, _, cell = ref.rpartition("!")
+    if sheet.startswith("'") and sheet.endswith("'"):
+        sheet = sheet[1:-1].replace("''", "'")
+    return sheet, cell.replace("$", "")
+
+
+def _mark(wb, m):
+    from openpyxl.comments import Comment
+    from openpyxl.styles import PatternFill
+
+    sheet, ref = split_cell(m.cell)
+    if sheet not in wb.sheetnames:
+        return
+    cell = wb[sheet][ref]
+    cell.fill = PatternFill("solid", fgColor=RED)
+    text = (f"xlbackprop: iteration {m.row}, {pretty(m.quantity)}\n"
+            f"expected {fmt(m.expected)}, found {fmt(m.found)} (rel. error {fmt_rel(m.rel_error)})")
+    if m.cause:
+        text += f"\ncause: {m.cause}"
+    if cell.comment is not None:
+        text = f"{cell.comment.text}\n\n{text}"
+    cell.comment = Comment(text, "xlbackprop", width=320, height=120)
+
+
+def _feedback_sheet(wb, result):
+    from openpyxl.worksheet.hyperlink import Hyperlink
+
+    title = "Feedback"
+    while title in wb.sheetnames:
+        title += "+"
+    ws = wb.create_sheet(title, 0)
+    for line in text_report(result).splitlines():
+        ws.append([line])
+    ws.append(["This copy was written by xlbackprop (openpyxl): shapes and text boxes may be missing; "
+               "wrong cells are filled red with a comment."])
+    ws.append([])
+    ws.append(("table",) + FEEDBACK_COLUMNS)
+    for table in result.tables:
+        for m in table.mismatches:
+            ws.append([table.sheet, m.row, m.cell, pretty(m.quantity), m.expected, m.found,
+                       _finite_or_none(m.rel_error), m.formula, m.cause, m.check])
+            link = ws.cell(ws.max_row, 3)
+            link.hyperlink = Hyperlink(ref=link.coordinate, location=m.cell)
+    for row in ws.iter_rows():
+        for cell in row:
+            # Formula text quoted from the student's sheet must stay text here, not become a live formula.
+            if isinstance(cell.value, str):
+                cell.data_type = "s"
+    ws.column_dimensions["A"].width = 24
+
+
+def _finite_or_none(x):
+    return x if x is not None and abs(x) != float("inf") else None

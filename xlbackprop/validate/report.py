@@ -1,0 +1,217 @@
+"""Turn WorkbookResults into what people read: terminal text, the JSON document, gradebook rows and files."""
+
+import csv
+import math
+import os
+import tempfile
+from collections import defaultdict
+from contextlib import contextmanager
+from pathlib import Path
+
+from xlbackprop.errors import WorkbookError
+from xlbackprop.validate.results import VERDICTS
+
+GRADEBOOK_COLUMNS = ("file", "sheet", "header_row", "rows", "learning_rate", "verdict", "max_rel_error",
+                     "wrong_quantities", "first_error_row", "first_error_cell", "first_error_quantity",
+                     "expected", "found", "formula", "cause", "lint_findings", "error")
+LINT_EXAMPLES = 3
+
+
+def exit_code(results):
+    """0 when every workbook is correct, 1 when any is wrong or incomplete, 2 when any is unreadable."""
+    verdicts = {r.verdict for r in results}
+    if "unreadable" in verdicts or not results:
+        return 2
+    return 1 if verdicts - {"correct"} else 0
+
+
+def pretty(quantity):
+    """'dE_total/dw3' -> '∂E_total/∂w3' (how the course writes it); other names unchanged."""
+    if quantity.startswith("dE") and "/d" in quantity:
+        top, bottom = quantity.split("/d", 1)
+        return f"∂{top[1:]}/∂{bottom}"
+    return quantity
+
+
+def fmt(x):
+    if x is None:
+        return "(empty)"
+    if isinstance(x, float) and not math.isfinite(x):
+        return str(x)
+    return f"{x:.10g}"
+
+
+def fmt_rel(x):
+    return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.1e}"
+
+
+def table_title(table):
+    lr = "" if table.learning_rate is None else f", lr {fmt(table.learning_rate)}"
+    return f"{table.sheet} (header row {table.header_row}, {table.rows} iterations{lr})"
+
+
+def table_report(table, indent="  "):
+    """A few lines a student can act on: verdict, the first error in words, what else is wrong, lint."""
+    lines = [f"{indent}{table_title(table)}: {table.verdict.upper()}, max rel. error {fmt_rel(table.max_rel_error)}"]
+    sub = indent + "  "
+    e = table.first_error
+    if e is not None:
+        against = " (against the PyTorch run)" if e.check == "reference" else ""
+        lines.append(f"{sub}first error: iteration {e.row}, cell {e.cell}, {pretty(e.quantity)}{against}")
+        if e.formula:
+            lines.append(f"{sub}  formula   {e.formula if e.formula.startswith('=') else '=' + e.formula}")
+        lines.append(f"{sub}  expected  {fmt(e.expected)}   found {fmt(e.found)}   rel. error {fmt_rel(e.rel_error)}")
+        if e.cause:
+            lines.append(f"{sub}  cause     {e.cause}")
+    if table.wrong_quantities:
+        names = ", ".join(pretty(q) for q in table.wrong_quantities)
+        lines.append(f"{sub}wrong on that iteration: {names}")
+    if table.mismatches:
+        rows = len({m.row for m in table.mismatches})
+        lines.append(f"{sub}{len(table.mismatches)} wrong cells in {rows} of {table.rows} iterations")
+    lines += [f"{sub}lint: {s}" for s in lint_summary(table.lint)]
+    lines += [f"{sub}note: {n}" for n in table.notes]
+    return "\n".join(lines)
+
+
+def lint_summary(findings):
+    """One line per kind of finding: '3 hard-coded number (Sheet1!B3, Sheet1!B4, Sheet1!B5)'."""
+    by_kind = defaultdict(list)
+    for f in findings:
+        by_kind[f.kind].append(f)
+    out = []
+    for kind, fs in by_kind.items():
+        cells = ", ".join(f.cell for f in fs[:LINT_EXAMPLES]) + (", ..." if len(fs) > LINT_EXAMPLES else "")
+        line = f"{len(fs)} {kind} ({cells})"
+        if len(fs) == 1 and fs[0].message:
+            line += f": {fs[0].message}"
+        out.append(line)
+    return out
+
+
+def one_line(result):
+    """'student.xlsx: WRONG' or, for a file that cannot be read, 'bad.xlsx: UNREADABLE: the file is empty'."""
+    head = f"{result.file}: {result.verdict.upper()}"
+    if result.error:
+        problem = result.error.removeprefix(f"{result.file}: ")
+        return f"{head}: {problem}"
+    if not result.tables:
+        return f"{head}: no iteration table found"
+    return head
+
+
+def text_report(result):
+    """The whole report for one workbook (a single line when it cannot be read)."""
+    if result.error or not result.tables:
+        return one_line(result)
+    return "\n".join([one_line(result)] + [table_report(t) for t in result.tables])
+
+
+def summary_table(results):
+    """One compact line per workbook, for batches."""
+    lines = [f"{'verdict':<11} {'tables':>6} {'max rel. err':>12}  file"]
+    for r in results:
+        errs = [t.max_rel_error for t in r.tables if t.max_rel_error is not None]
+        worst_err = fmt_rel(max(errs)) if errs else "-"
+        lines.append(f"{r.verdict:<11} {len(r.tables):>6} {worst_err:>12}  {r.file}")
+    counts = ", ".join(f"{sum(r.verdict == v for r in results)} {v}" for v in VERDICTS
+                       if any(r.verdict == v for r in results))
+    lines.append(f"{len(results)} workbooks: {counts}")
+    return "\n".join(lines)
+
+
+def json_document(results):
+    """The issue's JSON shape: {"workbooks": [...]}, non-finite numbers as null so any parser reads it."""
+    return _finite({"workbooks": [r.to_json() for r in results]})
+
+
+def _finite(obj):
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+def gradebook_rows(results):
+    """One row per workbook and table (one row for a workbook with no table or that cannot be read)."""
+    rows = []
+    for r in results:
+        if not r.tables:
+            rows.append(_row(file=r.file, verdict=r.verdict, error=r.error or "no iteration table found"))
+        for t in r.tables:
+            e = t.first_error
+            rows.append(_row(
+                file=r.file, sheet=t.sheet, header_row=t.header_row, rows=t.rows, learning_rate=t.learning_rate,
+                verdict=t.verdict, max_rel_error=_finite(t.max_rel_error),
+                wrong_quantities=" ".join(t.wrong_quantities), lint_findings=len(t.lint),
+                **({} if e is None else dict(first_error_row=e.row, first_error_cell=e.cell,
+                                             first_error_quantity=e.quantity, expected=e.expected,
+                                             found=e.found, formula=e.formula, cause=e.cause))))
+    return rows
+
+
+def _row(**values):
+    return {c: values.get(c) for c in GRADEBOOK_COLUMNS}
+
+
+def write_gradebook(results, path):
+    """Write the gradebook as .csv or .xlsx (chosen by the extension), atomically."""
+    path = Path(path)
+    rows = gradebook_rows(results)
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".xlsx"):
+        raise WorkbookError(f"{path}: a gradebook is written as .csv or .xlsx, not {suffix or 'no extension'}")
+    with atomic_target(path) as tmp:
+        if suffix == ".csv":
+            with open(tmp, "w", newline="", encoding="utf-8") as f:
+                writer = csv.DictWriter(f, fieldnames=GRADEBOOK_COLUMNS)
+                writer.writeheader()
+                writer.writerows({k: _csv_safe(v) for k, v in row.items()} for row in rows)
+        else:
+            _write_xlsx(rows, tmp)
+
+
+def _csv_safe(value):
+    # A spreadsheet opening the CSV would run "=..." text as a formula (CSV injection); a leading
+    # apostrophe keeps it visible as text.
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+        return "'" + value
+    return value
+
+
+def _write_xlsx(rows, path):
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Gradebook"
+    ws.append(GRADEBOOK_COLUMNS)
+    for row in rows:
+        ws.append([row[c] for c in GRADEBOOK_COLUMNS])
+    for line in ws.iter_rows(min_row=2):
+        for cell in line:
+            # Student text such as a formula "=A3*B3" or a sheet name "=x" must stay text, not become live.
+            if isinstance(cell.value, str):
+                cell.data_type = "s"
+    ws.freeze_panes = "A2"
+    wb.save(path)
+
+
+@contextmanager
+def atomic_target(path):
+    """Yield a temp path beside `path`; it replaces `path` only if the block finishes."""
+    path = Path(path)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix + ".tmp", dir=path.parent)
+    except OSError as exc:
+        raise WorkbookError(f"{path}: cannot write there ({exc.strerror})") from None
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
