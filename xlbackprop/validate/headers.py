@@ -1,0 +1,65 @@
+"""Header label -> canonical quantity name, matched by meaning rather than by a list of spellings.
+
+A label is normalised (Unicode compatibility form, lower case, no spaces, underscores, brackets, slashes or
+partial-derivative signs ∂ δ 𝜕) and then read by a handful of patterns: `∂E_total/∂W5`, `E∂w5`, `δE_tot/δw5`,
+`Etotaldw5` and `dw5` all become dE_total/dw5; `out_h1`, `act_h1`, `a_h1` become a_h1.
+"""
+
+import re
+import unicodedata
+
+_PARTIALS = "∂δ𝜕ðΔ∆"
+_DROP = re.compile(r"[\s_()\[\]{}/\\:;,.'\"`*·" + _PARTIALS + "-]")
+_SUFFIX = re.compile(r"\[(\d+)\]$")  # h1[2]: h1 for the second sample
+_ASIDE = re.compile(r"\([^)]*\s[^)]*\)")  # "( output of out_o1)": a remark, unlike "(E_total)"
+
+_ERROR = r"(?:e|err|error|loss)(?:total|tot|t)?"
+_PATTERNS = [
+    (re.compile(r"(?:i|in|input|x)(\d+)"), "i{}"),
+    (re.compile(r"(?:t|target|y)(\d+)"), "t{}"),
+    (re.compile(r"w(\d+)"), "w{}"),
+    (re.compile(r"b(\d+)"), "b{}"),
+    (re.compile(r"(?:net)?h(\d+)"), "h{}"),
+    (re.compile(r"(?:a|out|act|σ|sigma|sig)h(\d+)"), "a_h{}"),
+    (re.compile(r"(?:net)?o(\d+)"), "o{}"),
+    (re.compile(r"(?:a|out|act|σ|sigma|sig)o(\d+)"), "a_o{}"),
+    (re.compile(r"e(\d+)"), "E{}"),
+    (re.compile(_ERROR + r"|totalerror|totalloss"), "E_total"),
+    (re.compile(r"d?" + _ERROR + r"d?w(\d+)|dw(\d+)|gradw(\d+)|gw(\d+)"), "dE_total/dw{}"),
+    (re.compile(r"d?" + _ERROR + r"d?b(\d+)|db(\d+)"), "dE_total/db{}"),
+    (re.compile(r"d?" + _ERROR + r"d(?:net)?([ho]\d+)|" + _ERROR + r"(?:net)?([ho]\d+)"), "dE_total/d{}"),
+]
+
+
+def normalise(label):
+    """'∂E_total / ∂W5 ' -> 'etotalw5' (the spelling-free core the patterns read)."""
+    text = unicodedata.normalize("NFKC", str(label)).strip().lower()
+    text = _ASIDE.sub("", text)
+    return _DROP.sub("", text)
+
+
+def canonical(label):
+    """The canonical quantity name a header label means, or None (counters, remarks, unknown helpers)."""
+    if not isinstance(label, str) or not label.strip():
+        return None
+    text = unicodedata.normalize("NFKC", label).strip()
+    suffix = ""
+    m = _SUFFIX.search(text)
+    if m:
+        suffix, text = f"[{m.group(1)}]", text[:m.start()]
+    name = _classify(normalise(text))
+    if name is None and "=" in text:
+        # "h1 = w1*i1 + w2*i2", "E = E1+E2": a label that spells out its own formula
+        name = _classify(normalise(text.split("=", 1)[0]))
+    return name + suffix if name else None
+
+
+def _classify(core):
+    if not core or len(core) > 24:
+        return None
+    for pattern, template in _PATTERNS:
+        m = pattern.fullmatch(core)
+        if m:
+            number = next((g for g in m.groups() if g), None)
+            return template.format(number) if number is not None else template
+    return None

@@ -1,0 +1,221 @@
+"""Finding every iteration table in every sheet: a header row with enough recognised labels and numeric rows
+below it, anywhere in the sheet; several tables may be stacked in one sheet.
+"""
+
+import itertools
+import re
+from dataclasses import dataclass, field
+
+from xlbackprop.validate.formulas import numbers, references
+from xlbackprop.validate.headers import canonical
+
+MIN_WEIGHTS = 4      # a header names at least this many weights ...
+MIN_OTHERS = 4       # ... and this many other quantities (a lone w1..w8 block is not a table)
+_LEAF = re.compile(r"^[it]\d+$")
+
+
+@dataclass
+class Table:
+    sheet: str
+    header_row: int
+    first_row: int
+    last_row: int
+    columns: dict                                   # canonical name -> column number
+    fixed: dict = field(default_factory=dict)       # leaf name -> (row, col) of a labelled cell outside the table
+    notes: list = field(default_factory=list)
+
+    @property
+    def rows(self):
+        return self.last_row - self.first_row + 1
+
+    def weight_names(self):
+        return sorted((n for n in self.columns if re.fullmatch(r"w\d+", n)), key=lambda n: int(n[1:]))
+
+
+def _labels_by_row(sheet):
+    rows = {}
+    for (r, c), v in sheet.values.items():
+        if isinstance(v, str):
+            name = canonical(v)
+            if name:
+                rows.setdefault(r, []).append((c, name))
+    return rows
+
+
+def _is_header(named):
+    names = {n for _, n in named}
+    weights = sum(1 for n in names if re.fullmatch(r"w\d+", n))
+    return weights >= MIN_WEIGHTS and len(names) - weights >= MIN_OTHERS
+
+
+def _numeric_share(sheet, row, cols):
+    return sum(sheet.number(row, c) is not None for c in cols) / max(1, len(cols))
+
+
+def _first_data_row(sheet, header_row, weight_cols):
+    # A merged or two-line header may leave a few rows between the labels and the numbers.
+    for r in range(header_row + 1, header_row + 4):
+        if _numeric_share(sheet, r, weight_cols) >= 0.5:
+            return r
+    return None
+
+
+def _choose_columns(sheet, named, data_row):
+    """One column per name. Where a label repeats (a stray label list beside the table, a typo such as
+    'i2' where 't2' belongs), prefer columns with numbers below, then let the numbers decide."""
+    cands = {}
+    for c, n in sorted(named):
+        cands.setdefault(n, []).append(c)
+    columns, spare = {}, []
+    for n, cols in cands.items():
+        numeric = [c for c in cols if sheet.number(data_row, c) is not None] or cols
+        if len(numeric) > 1:
+            centre = sum(c for cs in cands.values() for c in cs) / sum(len(cs) for cs in cands.values())
+            numeric.sort(key=lambda c: abs(c - centre))
+        columns[n] = numeric[0]
+        spare += [(n, c) for c in numeric[1:] if _LEAF.match(n)]
+    if spare:
+        columns = _assign_typos(sheet, columns, spare, data_row)
+    return columns
+
+
+def _assign_typos(sheet, columns, spare, data_row):
+    """A repeated leaf label with a missing sibling (t1 i2 i1 i2: no t2): try the spare columns as the
+    missing names and keep the assignment under which the first row's own numbers agree best."""
+    from xlbackprop.validate.check import row_agreement  # the numbers are the judge; avoid an import cycle
+
+    missing = [f"{k}{j}" for k in "it" for j in (1, 2) if f"{k}{j}" not in columns]
+    if not missing:
+        return columns
+    leaves = [n for n in columns if _LEAF.match(n)] + missing
+    cols = sorted({columns[n] for n in columns if _LEAF.match(n)} | {c for _, c in spare})
+    best, best_score = columns, -1
+    for perm in itertools.permutations(cols, len(leaves)):
+        trial = dict(columns)
+        trial.update(zip(leaves, perm))
+        score = row_agreement(sheet, trial, data_row)
+        if score > best_score:
+            best, best_score = trial, score
+    return best
+
+
+def _fixed_leaves(sheet, table, labels):
+    """Inputs and targets that are not table columns but labelled cells elsewhere (a value right of or
+    below the label)."""
+    fixed = {}
+    want = [f"{k}{j}" for k in "it" for j in (1, 2)] + [f"b{j}" for j in (1, 2)]
+    for r, named in labels.items():
+        if table.first_row <= r <= table.last_row or r == table.header_row:
+            continue
+        for c, n in named:
+            if n in want and n not in table.columns and n not in fixed:
+                for rr, cc in ((r, c + 1), (r + 1, c), (r, c + 2)):
+                    if sheet.number(rr, cc) is not None:
+                        fixed[n] = (rr, cc)
+                        break
+    return fixed
+
+
+def find_tables(book):
+    """Every iteration table of the workbook, sheet by sheet, top to bottom."""
+    tables = []
+    for sheet in book.sheets:
+        labels = _labels_by_row(sheet)
+        taken_until = 0
+        for header_row in sorted(labels):
+            named = labels[header_row]
+            if header_row <= taken_until or not _is_header(named):
+                continue
+            weight_cols = [c for c, n in named if re.fullmatch(r"w\d+", n)]
+            first = _first_data_row(sheet, header_row, weight_cols)
+            if first is None:
+                continue
+            columns = _choose_columns(sheet, named, first)
+            wcols = [c for n, c in columns.items() if re.fullmatch(r"w\d+", n)]
+            last = first
+            while _numeric_share(sheet, last + 1, wcols) >= 0.5:
+                last += 1
+            table = Table(sheet.name, header_row, first, last, columns)
+            table.fixed = _fixed_leaves(sheet, table, labels)
+            tables.append(table)
+            taken_until = last
+    return tables
+
+
+# --- the learning rate: the cell the weight-update formulas read --------------------------------------
+
+@dataclass
+class LearningRate:
+    value: float | None
+    cell: tuple | None = None          # (sheet, row, col) the updates read, None when inferred or typed
+    source: str = "formula"            # "formula", "typed" (a number inside the formula), "inferred", "none"
+    drift: list = field(default_factory=list)  # [(table row index, (sheet, row, col), value)] that differ
+
+
+def _update_rate_cells(sheet, col, grad_cols, row):
+    """The cells (or typed numbers) a weight-update formula reads besides the previous weight and gradient."""
+    formula = sheet.formula(row, col)
+    if formula is None:
+        return None
+    others = [ref for ref in references(formula)
+              if ref.sheet is not None or ref.row != row - 1 or (ref.col != col and ref.col not in grad_cols)]
+    if others:
+        return [(ref.sheet or sheet.name, ref.row, ref.col) for ref in others]
+    typed = [x for x in numbers(formula) if x not in (0.0, 1.0)]
+    return [("typed", x)] if typed else []
+
+
+def learning_rate(book, table):
+    """The table's learning rate: the cell its weight updates reference (labels lie), its value checked
+    row by row; for value-only tables, inferred from (w_prev - w_next) / gradient."""
+    sheet = book.sheet(table.sheet)
+    seen = []  # (row index, cell)
+    grad_cols = {c for n, c in table.columns.items() if n.startswith("dE_total/d")}
+    weight_cols = [table.columns[n] for n in table.weight_names()]
+    for i, row in enumerate(range(table.first_row + 1, table.last_row + 1), start=2):
+        for col in weight_cols:
+            cells = _update_rate_cells(sheet, col, grad_cols, row)
+            if cells and len(cells) == 1:
+                seen.append((i, cells[0]))
+    if not seen:
+        return _inferred_rate(sheet, table)
+    first = seen[0][1]
+    if first[0] == "typed":
+        return LearningRate(first[1], None, "typed")
+    value = _cell_number(book, first)
+    drift = []
+    for i, cell in seen:
+        if cell != first and cell[0] != "typed":
+            v = _cell_number(book, cell)
+            if v != value:
+                drift.append((i, cell, v))
+    return LearningRate(value, first, "formula", drift)
+
+
+def _cell_number(book, cell):
+    s = book.sheet(cell[0])
+    return s.number(cell[1], cell[2]) if s is not None else None
+
+
+def _inferred_rate(sheet, table):
+    if table.rows < 2:
+        return LearningRate(None, None, "none")
+    ratios = []
+    for name in table.weight_names():
+        g = table.columns.get(f"dE_total/d{name}")
+        if g is None:
+            continue
+        for row in range(table.first_row, min(table.last_row, table.first_row + 5)):
+            w0, w1, d = sheet.number(row, table.columns[name]), sheet.number(row + 1, table.columns[name]), \
+                sheet.number(row, g)
+            if None not in (w0, w1, d) and abs(d) > 1e-12:
+                ratios.append((w0 - w1) / d)
+    if not ratios:
+        return LearningRate(None, None, "none")
+    ratios.sort()
+    median = ratios[len(ratios) // 2]
+    for digits in (1, 2, 3):  # values pasted rounded blur the ratio; the rate someone typed is short
+        nice = float(f"{median:.{digits}g}")
+        if abs(nice - median) <= 1e-3 * abs(median):
+            return LearningRate(nice, None, "inferred")
+    return LearningRate(median, None, "inferred")

@@ -1,0 +1,220 @@
+"""All workbook reading: every sheet of an .xlsx/.xlsm as a sparse grid of (cached value, formula text).
+
+One pass over each sheet's XML gives both the formula and the value Excel last cached for it, so a file is
+opened once, not once per openpyxl mode. Only cells that exist are visited: a used range of A1:XFD1048576
+costs nothing. Shared formulas are expanded by shifting their relative references, as a spreadsheet does.
+"""
+
+import posixpath
+import re
+import zipfile
+from dataclasses import dataclass, field
+from xml.etree.ElementTree import ParseError, iterparse
+
+from xlbackprop.cells import parse_a1
+from xlbackprop.errors import WorkbookError
+from xlbackprop.validate.formulas import shift
+
+_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
+_REF = re.compile(r"([A-Z]{1,3})(\d+)")
+
+
+@dataclass
+class Sheet:
+    name: str
+    values: dict = field(default_factory=dict)    # (row, col) -> float | str | bool, the cached value
+    formulas: dict = field(default_factory=dict)  # (row, col) -> formula text without the leading "="
+    merged: list = field(default_factory=list)    # (min_row, min_col, max_row, max_col)
+    # Cells of a shared formula, translated only when asked for: (row, col) -> (origin row, col, formula).
+    shared: dict = field(default_factory=dict)
+
+    def value(self, row, col):
+        return self.values.get((row, col))
+
+    def formula(self, row, col):
+        text = self.formulas.get((row, col))
+        if text is None and (row, col) in self.shared:
+            r0, c0, master = self.shared.pop((row, col))
+            text = self.formulas[(row, col)] = shift(master, row - r0, col - c0)
+        return text
+
+    def has_formula(self, row, col):
+        return (row, col) in self.formulas or (row, col) in self.shared
+
+    def formula_cells(self):
+        return list(self.formulas) + list(self.shared)
+
+    def number(self, row, col):
+        """The cell's value as a float, or None when it is empty, text or an error."""
+        v = self.values.get((row, col))
+        return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+    def rows(self):
+        """Row numbers that hold any cell, ascending."""
+        return sorted({r for r, _ in self.values} | {r for r, _ in self.formula_cells()})
+
+
+@dataclass
+class Book:
+    path: str
+    sheets: list
+
+    def sheet(self, name):
+        for s in self.sheets:
+            if s.name == name:
+                return s
+        return None
+
+
+def _local(tag):
+    return tag.rsplit("}", 1)[-1]
+
+
+_NAMESPACES = ("{http://schemas.openxmlformats.org/spreadsheetml/2006/main}",
+               "{http://purl.oclc.org/ooxml/spreadsheetml/main}", "")
+_C, _ROW, _MERGE = ({ns + t for ns in _NAMESPACES} for t in ("c", "row", "mergeCell"))
+_V, _F, _IS = ({ns + t for ns in _NAMESPACES} for t in ("v", "f", "is"))
+
+
+def _read_xml(zf, name):
+    try:
+        with zf.open(name) as fh:
+            return [(ev, el) for ev, el in iterparse(fh, events=("end",))]
+    except KeyError:
+        return []
+
+
+def _shared_strings(zf, target):
+    out = []
+    with zf.open(target) as fh:
+        for _, el in iterparse(fh, events=("end",)):
+            if _local(el.tag) == "si":
+                out.append(_text_of(el))
+                el.clear()
+    return out
+
+
+def _text_of(el):
+    """Text of a string item: plain <t>, or rich-text <r><t> runs; phonetic hints (<rPh>) are not text."""
+    parts = []
+    for child in el:
+        tag = _local(child.tag)
+        if tag == "t":
+            parts.append(child.text or "")
+        elif tag == "r":
+            parts.extend(t.text or "" for t in child if _local(t.tag) == "t")
+    return "".join(parts)
+
+
+def _sheet_targets(zf):
+    """[(sheet name, path in the zip)] for worksheets in workbook order; chart sheets are skipped."""
+    rels = {}
+    rel_path = "xl/_rels/workbook.xml.rels"
+    for _, el in _read_xml(zf, rel_path):
+        if _local(el.tag) == "Relationship":
+            target = el.get("Target", "")
+            target = target.lstrip("/") if target.startswith("/") else posixpath.normpath("xl/" + target)
+            rels[el.get("Id")] = (target, el.get("Type", ""))
+    out = []
+    for _, el in _read_xml(zf, "xl/workbook.xml"):
+        if _local(el.tag) == "sheet":
+            target, kind = rels.get(el.get(_REL), ("", ""))
+            if kind.endswith("/worksheet") and target:
+                out.append((el.get("name"), target))
+    return out
+
+
+def _parse_sheet(zf, name, target, strings):
+    sheet = Sheet(name)
+    shared = {}  # si -> (origin "A1", formula text)
+    row_no, col_no = 0, 0
+    with zf.open(target) as fh:
+        for _, el in iterparse(fh, events=("end",)):
+            tag = el.tag
+            if tag in _C:
+                ref = el.get("r")
+                if ref:
+                    m = _REF.match(ref)
+                    col_no, row_no = _col(m.group(1)), int(m.group(2))
+                else:
+                    col_no += 1
+                _read_cell(sheet, el, row_no, col_no, strings, shared)
+                el.clear()
+            elif tag in _ROW:
+                el.clear()
+            elif tag in _MERGE:
+                ref = el.get("ref", "")
+                if ":" in ref:
+                    (r1, c1, *_), (r2, c2, *_) = (parse_a1(p) for p in ref.split(":"))
+                    sheet.merged.append((r1, c1, r2, c2))
+    return sheet
+
+
+def _col(letters):
+    n = 0
+    for ch in letters:
+        n = n * 26 + ord(ch) - 64
+    return n
+
+
+def _read_cell(sheet, el, row, col, strings, shared):
+    kind = el.get("t", "n")
+    v_text, f_el, inline = None, None, None
+    for child in el:
+        t = child.tag
+        if t in _V:
+            v_text = child.text
+        elif t in _F:
+            f_el = child
+        elif t in _IS:
+            inline = _text_of(child)
+    if f_el is not None:
+        text = f_el.text
+        if f_el.get("t") == "shared":
+            si = f_el.get("si")
+            if text:
+                shared[si] = (row, col, text)
+            elif si in shared:
+                sheet.shared[(row, col)] = shared[si]
+                text = None
+        if text:
+            sheet.formulas[(row, col)] = text
+    value = None
+    if kind == "inlineStr":
+        value = inline
+    elif v_text is not None:
+        if kind == "s":
+            value = strings[int(v_text)]
+        elif kind == "b":
+            value = v_text.strip() == "1"
+        elif kind in ("str", "e", "d"):
+            value = v_text
+        else:
+            value = float(v_text)
+    if value is not None and value != "":
+        sheet.values[(row, col)] = value
+
+
+def read_workbook(path):
+    """Read every worksheet of an .xlsx/.xlsm file; raise WorkbookError naming the file when it cannot."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = set(zf.namelist())
+            if "xl/workbook.xml" not in names:
+                raise WorkbookError(f"{path}: not an Excel workbook (no xl/workbook.xml inside); "
+                                    "expected an .xlsx or .xlsm file")
+            strings = []
+            for cand in ("xl/sharedStrings.xml", "xl/SharedStrings.xml"):
+                if cand in names:
+                    strings = _shared_strings(zf, cand)
+            targets = _sheet_targets(zf)
+            sheets = [_parse_sheet(zf, name, target, strings) for name, target in targets if target in names]
+    except WorkbookError:
+        raise
+    except zipfile.BadZipFile:
+        raise WorkbookError(f"{path}: not a zip archive, so not an .xlsx/.xlsm workbook") from None
+    except (ParseError, ValueError, IndexError, KeyError) as exc:
+        raise WorkbookError(f"{path}: damaged workbook XML ({exc}); expected a file saved by a spreadsheet") from None
+    except OSError as exc:
+        raise WorkbookError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    return Book(str(path), sheets)
