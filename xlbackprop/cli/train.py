@@ -1,13 +1,136 @@
+"""`xlbackprop train` and `xlbackprop summary`: thin commands over xlbackprop.train."""
+
+import shlex
+import sys
+from pathlib import Path
+
 import click
 
+from xlbackprop.errors import TrainError, XlbackpropError
+from xlbackprop.train.models import MODELS
+
+MODEL_HELP = "Model name: " + ", ".join(f"{n} ({s.description})" for n, s in MODELS.items()) + "."
+
+
+def fail(exc: XlbackpropError):
+    click.echo(f"Error: {exc}", err=True)
+    sys.exit(2)
+
+
+def command_line(params: dict) -> str:
+    """The options given, as a command to rerun (recorded in the report)."""
+    words = ["xlbackprop", "train"]
+    for name, value in params.items():
+        if value is None or value is False:
+            continue
+        flag = "--" + name.replace("_", "-")
+        words += [flag] if value is True else [flag, str(value)]
+    return shlex.join(words)
+
 
 @click.command()
-def train():
-    """(not yet implemented)"""
-    raise click.UsageError("not implemented yet")
+@click.option("--model", default="s6-19k", show_default=True, help=MODEL_HELP)
+@click.option("--epochs", type=int, help="Epochs to train [default: the model's recipe].")
+@click.option("--batch-size", type=int, help="Training batch size [default: 128].")
+@click.option("--optimizer", type=click.Choice(["sgd", "adam"]), help="SGD with momentum or Adam [default: sgd].")
+@click.option("--lr", type=float, help="Peak learning rate for onecycle, starting rate otherwise [default: recipe].")
+@click.option("--momentum", type=float, help="SGD momentum [default: 0.9].")
+@click.option("--weight-decay", type=float, help="L2 weight decay [default: 0].")
+@click.option("--schedule", type=click.Choice(["onecycle", "step", "none"]),
+              help="Learning-rate schedule: onecycle steps per batch, step per epoch [default: onecycle].")
+@click.option("--step-size", type=int, help="Epochs between decays of the step schedule [default: 6].")
+@click.option("--gamma", type=float, help="Decay factor of the step schedule [default: 0.1].")
+@click.option("--label-smoothing", type=float, help="Label smoothing of the cross-entropy loss [default: 0].")
+@click.option("--rotation", type=float, help="Random rotation of training batches, in degrees; 0 for none [default: 7].")
+@click.option("--seed", type=int, help="Random seed [default: 1].")
+@click.option("--deterministic", is_flag=True, default=None, help="Use deterministic kernels for bit-identical reruns.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Where to train [default: auto].")
+@click.option("--bf16", type=click.Choice(["auto", "on", "off"]),
+              help="bfloat16 autocast; auto uses it where the hardware supports it [default: auto].")
+@click.option("--threads", type=int, help="CPU threads for torch [default: 2].")
+@click.option("--train-limit", type=int, help="Train on the first N images only (quick trials) [default: all].")
+@click.option("--test-limit", type=int, help="Test on the first N images only [default: all].")
+@click.option("--data-dir", type=click.Path(path_type=Path),
+              help="Directory holding the four MNIST IDX files (.gz or raw) [default: download to a cache].")
+@click.option("--checkpoint", type=click.Path(path_type=Path),
+              help="Checkpoint written after every epoch [default: runs/MODEL-seedSEED/last.pt].")
+@click.option("--resume", is_flag=True, help="Continue the run saved in the checkpoint, with its settings.")
+@click.option("--report", type=click.Path(path_type=Path), default=Path("workbooks/summary.xlsx"), show_default=True,
+              help="Summary workbook the finished run is appended to.")
+@click.option("--no-report", is_flag=True, help="Do not append the run to a summary workbook.")
+def train(model, data_dir, checkpoint, resume, report, no_report, **settings):
+    """Train a CNN on MNIST, log every epoch, check its targets and append it to the summary workbook."""
+    from tqdm import tqdm
+
+    from xlbackprop.train.checkpoint import default_checkpoint, saved_config
+    from xlbackprop.train.config import config_for
+    from xlbackprop.train.data import load_mnist
+    from xlbackprop.train.loop import run
+    from xlbackprop.train.models import build_model, get_spec
+    from xlbackprop.train.report import append_run, open_report
+    from xlbackprop.train.summary import format_summary, summarize
+
+    try:
+        spec = get_spec(model)
+        config = config_for(model, **settings)
+        checkpoint = checkpoint or default_checkpoint(config)
+        if resume:
+            saved = saved_config(checkpoint)
+            saved.device, saved.threads = config.device, config.threads
+            config = saved.check()
+        elif checkpoint.exists():
+            raise TrainError(f"{checkpoint}: a checkpoint exists; pass --resume to continue it, "
+                                  "or --checkpoint/--seed for a new run")
+        if not no_report:
+            open_report(report)  # refuse an open or unreadable report now, not after an hour of training
+        data = load_mnist(data_dir)
+        summary_table = summarize(build_model(model))
+    except XlbackpropError as exc:
+        fail(exc)
+
+    click.echo(format_summary(summary_table))
+    t = spec.targets
+    click.echo(f"Target: held accuracy {'>' if t.strict else '>='} {t.min_acc}% with "
+               f"{'<' if t.params_strict else '<='} {t.max_params:,} params in <= {t.max_epochs} epochs")
+
+    def wrap(it, total, epoch):
+        return tqdm(it, total=total, desc=f"epoch {epoch}/{config.epochs}", leave=False, unit="batch")
+
+    def log(m):
+        click.echo(f"epoch {m.epoch:2d}  train loss {m.train_loss:.4f} acc {m.train_acc:6.2f}%  "
+                   f"test loss {m.test_loss:.4f} acc {m.test_acc:6.2f}%  lr {m.lr:.4f}  {m.seconds:5.1f}s")
+
+    try:
+        result = run(config, data, checkpoint, resume=resume, wrap_batches=wrap, on_epoch=log)
+    except KeyboardInterrupt:
+        click.echo(f"\nInterrupted; the last finished epoch is saved in {checkpoint}. "
+                   "Continue with the same command plus --resume.", err=True)
+        sys.exit(130)
+    except XlbackpropError as exc:
+        fail(exc)
+
+    met = result.targets_met()
+    click.echo(f"Held accuracy (min of last 3 epochs) {result.held_acc:.2f}%, {result.params:,} params, "
+               f"{len(result.history)} epochs, {result.train_seconds:.0f}s on {result.device}"
+               f"{' with bf16' if result.bf16 else ''}: targets {'MET' if met else 'NOT met'}")
+    if not no_report:
+        command = command_line(click.get_current_context().params)
+        try:
+            title, png = append_run(report, result, summary_table, command)
+        except XlbackpropError as exc:
+            fail(exc)
+        click.echo(f"Appended to {report} (sheet {title}); curves in {png}")
 
 
 @click.command()
-def summary():
-    """(not yet implemented)"""
-    raise click.UsageError("not implemented yet")
+@click.option("--model", default="s6-19k", show_default=True, help=MODEL_HELP)
+def summary(model):
+    """Print a model's layers, output shapes and parameter counts (torchsummary layout)."""
+    from xlbackprop.train.models import build_model, get_spec
+    from xlbackprop.train.summary import format_summary, summarize
+
+    try:
+        get_spec(model)
+    except XlbackpropError as exc:
+        fail(exc)
+    click.echo(format_summary(summarize(build_model(model))))

@@ -1,0 +1,1 @@
+"""MNIST CNNs for Part 2: models, IDX data, the training loop, the summary workbook."""

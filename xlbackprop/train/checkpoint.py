@@ -1,0 +1,55 @@
+"""Checkpoints: everything needed to continue a run exactly, written atomically after every epoch."""
+
+import os
+from pathlib import Path
+
+import torch
+
+from xlbackprop.errors import TrainError
+from xlbackprop.train.config import TrainConfig
+
+
+def default_checkpoint(config: TrainConfig) -> Path:
+    return Path("runs") / f"{config.model}-seed{config.seed}" / "last.pt"
+
+
+def save_checkpoint(path: Path, config, model, optimizer, scheduler, generator, history: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {
+        "config": config.to_dict(),
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict() if scheduler is not None else None,
+        "generator": generator.get_state(),
+        "torch_rng": torch.get_rng_state(),
+        "history": history,
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)  # a Ctrl-C mid-write leaves the previous checkpoint whole
+
+
+def read_checkpoint(path: Path) -> dict:
+    if not path.is_file():
+        raise TrainError(f"{path}: no checkpoint to resume from; expected a run started without --resume first")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # torch raises many types for a damaged file
+        raise TrainError(f"{path}: cannot read checkpoint ({type(exc).__name__}: {exc})") from None
+
+
+def saved_config(path: Path) -> TrainConfig:
+    return TrainConfig.from_dict(read_checkpoint(path)["config"])
+
+
+def load_checkpoint(path: Path, config, model, optimizer, scheduler, generator) -> dict:
+    state = read_checkpoint(path)
+    if state["config"]["model"] != config.model:
+        raise TrainError(f"{path}: checkpoint of model {state['config']['model']}, expected {config.model}")
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    if scheduler is not None and state["scheduler"] is not None:
+        scheduler.load_state_dict(state["scheduler"])
+    generator.set_state(state["generator"])
+    torch.set_rng_state(state["torch_rng"])
+    return state

@@ -1,0 +1,68 @@
+"""One training run's settings, nanoGPT style: a dataclass whose defaults come from the model's recipe."""
+
+from dataclasses import asdict, dataclass, fields
+
+from xlbackprop.errors import TrainError
+
+
+@dataclass
+class TrainConfig:
+    model: str = "s6-19k"
+    epochs: int = 19
+    batch_size: int = 128
+    optimizer: str = "sgd"  # sgd (with momentum) | adam
+    lr: float = 0.05  # the peak rate for onecycle, the starting rate otherwise
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    schedule: str = "onecycle"  # onecycle (stepped per batch) | step (stepped per epoch) | none
+    step_size: int = 6  # epochs between decays of the step schedule
+    gamma: float = 0.1
+    label_smoothing: float = 0.0
+    rotation: float = 7.0  # degrees of random rotation applied to each training batch; 0 turns it off
+    seed: int = 1
+    deterministic: bool = False
+    device: str = "auto"  # auto | cpu | cuda
+    bf16: str = "auto"  # auto | on | off: bfloat16 autocast
+    threads: int = 2
+    train_limit: int = 0  # use only the first N training images (0 = all); for quick tests
+    test_limit: int = 0
+
+    def check(self) -> "TrainConfig":
+        if self.epochs < 1:
+            raise TrainError(f"epochs is {self.epochs}, expected at least 1")
+        if self.batch_size < 1:
+            raise TrainError(f"batch size is {self.batch_size}, expected at least 1")
+        if self.lr <= 0:
+            raise TrainError(f"learning rate is {self.lr}, expected a positive number")
+        for name, allowed in [
+            ("optimizer", ("sgd", "adam")),
+            ("schedule", ("onecycle", "step", "none")),
+            ("device", ("auto", "cpu", "cuda")),
+            ("bf16", ("auto", "on", "off")),
+        ]:
+            if getattr(self, name) not in allowed:
+                raise TrainError(f"{name} is {getattr(self, name)!r}, expected one of {', '.join(allowed)}")
+        return self
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+
+# Recipes that reach each model's targets on this project's machine (see README for the runs).
+RECIPES = {
+    "s6-19k": dict(epochs=19, lr=0.05, rotation=7.0),
+    "s6-22k": dict(epochs=19, lr=0.05, rotation=7.0),
+    "xl-8k": dict(epochs=15, lr=0.05, rotation=7.0),
+}
+
+
+def config_for(model: str, **overrides) -> TrainConfig:
+    """The model's recipe, with any setting given explicitly (not None) taking precedence."""
+    values = {"model": model, **RECIPES.get(model, {})}
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return TrainConfig(**values).check()

@@ -1,0 +1,167 @@
+"""The training loop, pytorch/examples style: explicit train_epoch and test functions, one run() around them."""
+
+import time
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+import torch
+import torch.nn.functional as F
+
+from xlbackprop.errors import TrainError
+from xlbackprop.train.checkpoint import load_checkpoint, save_checkpoint
+from xlbackprop.train.config import TrainConfig
+from xlbackprop.train.data import Mnist, Split, batches
+from xlbackprop.train.models import build_model, count_params, get_spec
+
+
+@dataclass
+class EpochMetrics:
+    epoch: int
+    train_loss: float
+    train_acc: float
+    test_loss: float
+    test_acc: float
+    seconds: float
+    lr: float
+
+
+@dataclass
+class RunResult:
+    config: TrainConfig
+    params: int
+    device: str
+    bf16: bool
+    history: list[EpochMetrics] = field(default_factory=list)
+
+    @property
+    def held_acc(self) -> float:
+        """The accuracy the model holds: the minimum over the last 3 epochs, not the best one."""
+        return min(m.test_acc for m in self.history[-3:])
+
+    @property
+    def train_seconds(self) -> float:
+        return sum(m.seconds for m in self.history)
+
+    def targets_met(self) -> bool:
+        t = get_spec(self.config.model).targets
+        acc_ok = self.held_acc > t.min_acc if t.strict else self.held_acc >= t.min_acc
+        params_ok = self.params < t.max_params if t.params_strict else self.params <= t.max_params
+        return acc_ok and params_ok and len(self.history) <= t.max_epochs
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "cuda" and not torch.cuda.is_available():
+        raise TrainError("device cuda requested but no CUDA device is available; expected --device cpu or auto")
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(name)
+
+
+def resolve_bf16(setting: str, device: torch.device) -> bool:
+    supported = torch.cuda.is_bf16_supported() if device.type == "cuda" else torch.cpu._is_avx512_bf16_supported()
+    if setting == "on" and not supported:
+        raise TrainError(f"bfloat16 requested but {device.type} does not support it; expected --bf16 auto or off")
+    return supported if setting == "auto" else setting == "on"
+
+
+def autocast(device: torch.device, bf16: bool):
+    return torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else nullcontext()
+
+
+def make_optimizer(config: TrainConfig, model: torch.nn.Module) -> torch.optim.Optimizer:
+    if config.optimizer == "adam":
+        return torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+
+
+def make_scheduler(config: TrainConfig, optimizer, steps_per_epoch: int):
+    """Returns (scheduler, per_batch): OneCycle steps after every batch, the step schedule after every epoch."""
+    if config.schedule == "onecycle":
+        total = config.epochs * steps_per_epoch
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=total), True
+    if config.schedule == "step":
+        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=config.step_size, gamma=config.gamma), False
+    return None, False
+
+
+def train_epoch(model, batch_iter: Iterable, optimizer, scheduler, per_batch: bool, device, bf16: bool,
+                label_smoothing: float = 0.0) -> tuple[float, float]:
+    """One pass over the training batches; returns (mean loss, accuracy in percent)."""
+    model.train()
+    total_loss, correct, seen = 0.0, 0, 0
+    for x, y in batch_iter:
+        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        with autocast(device, bf16):
+            logits = model(x)
+        loss = F.cross_entropy(logits.float(), y, label_smoothing=label_smoothing)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if scheduler is not None and per_batch:
+            scheduler.step()
+        total_loss += loss.item() * len(y)
+        correct += (logits.argmax(1) == y).sum().item()
+        seen += len(y)
+    if scheduler is not None and not per_batch:
+        scheduler.step()
+    return total_loss / seen, 100.0 * correct / seen
+
+
+@torch.no_grad()
+def test(model, split: Split, device, bf16: bool, batch_size: int = 1000) -> tuple[float, float]:
+    """Loss and accuracy (percent) on a split, without augmentation; for reporting only."""
+    model.eval()
+    total_loss, correct = 0.0, 0
+    for x, y in batches(split, batch_size, shuffle=False):
+        x, y = x.to(device), y.to(device)
+        with autocast(device, bf16):
+            logits = model(x).float()
+        total_loss += F.cross_entropy(logits, y, reduction="sum").item()
+        correct += (logits.argmax(1) == y).sum().item()
+    n = len(split.labels)
+    return total_loss / n, 100.0 * correct / n
+
+
+def limit(split: Split, n: int) -> Split:
+    return split if n <= 0 else Split(split.images[:n], split.labels[:n])
+
+
+def run(config: TrainConfig, data: Mnist, checkpoint: Path, resume: bool = False,
+        wrap_batches: Callable[[Iterable, int, int], Iterable] = lambda it, total, epoch: it,
+        on_epoch: Callable[[EpochMetrics], None] = lambda m: None) -> RunResult:
+    """Train `config.model`, saving `checkpoint` after every epoch; with `resume`, continue from it.
+
+    The test set only feeds the report: no epoch or checkpoint is chosen by test accuracy.
+    """
+    torch.set_num_threads(config.threads)
+    torch.use_deterministic_algorithms(config.deterministic)
+    torch.manual_seed(config.seed)
+    device = resolve_device(config.device)
+    bf16 = resolve_bf16(config.bf16, device)
+    train_split, test_split = limit(data.train, config.train_limit), limit(data.test, config.test_limit)
+    generator = torch.Generator().manual_seed(config.seed)
+
+    model = build_model(config.model).to(device)
+    optimizer = make_optimizer(config, model)
+    steps = -(-len(train_split.labels) // config.batch_size)
+    scheduler, per_batch = make_scheduler(config, optimizer, steps)
+    result = RunResult(config, count_params(model), device.type, bf16)
+    if resume:
+        state = load_checkpoint(checkpoint, config, model, optimizer, scheduler, generator)
+        result.history = [EpochMetrics(**m) for m in state["history"]]
+
+    for epoch in range(len(result.history) + 1, config.epochs + 1):
+        start = time.perf_counter()
+        lr = optimizer.param_groups[0]["lr"]
+        it = batches(train_split, config.batch_size, shuffle=True, rotation=config.rotation, generator=generator)
+        train_loss, train_acc = train_epoch(model, wrap_batches(it, steps, epoch), optimizer, scheduler,
+                                            per_batch, device, bf16, config.label_smoothing)
+        test_loss, test_acc = test(model, test_split, device, bf16)
+        metrics = EpochMetrics(epoch, train_loss, train_acc, test_loss, test_acc, time.perf_counter() - start, lr)
+        result.history.append(metrics)
+        save_checkpoint(checkpoint, config, model, optimizer, scheduler, generator,
+                        [asdict(m) for m in result.history])
+        on_epoch(metrics)
+    return result

@@ -1,0 +1,114 @@
+"""The course's Part 2 CNNs, registered by name, with the targets each run is checked against."""
+
+from dataclasses import dataclass
+from typing import Callable
+
+from torch import nn
+
+from xlbackprop.errors import TrainError
+
+
+@dataclass(frozen=True)
+class Targets:
+    """Pass when the accuracy held (min over the last 3 epochs) beats `min_acc`."""
+
+    min_acc: float  # percent
+    strict: bool  # True: acc must be above min_acc; False: at least min_acc
+    max_params: int
+    params_strict: bool  # True: under max_params; False: at most
+    max_epochs: int  # at most this many epochs
+
+
+def conv_relu_bn(cin, cout, k=3, stride=1, pad=0):
+    # The course's S6 layer order: conv, then ReLU, then BatchNorm.
+    return [nn.Conv2d(cin, cout, k, stride=stride, padding=pad), nn.ReLU(), nn.BatchNorm2d(cout)]
+
+
+def conv_bn_relu(cin, cout, k=3, pad=0):
+    # Our own model: bias is redundant before BatchNorm, which saves parameters.
+    return [nn.Conv2d(cin, cout, k, padding=pad, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
+
+
+def s6_19k() -> nn.Module:
+    return nn.Sequential(
+        *conv_relu_bn(1, 16),  # 26
+        *conv_relu_bn(16, 16),  # 24
+        *conv_relu_bn(16, 30),  # 22
+        *conv_relu_bn(30, 30, k=1, stride=2),  # 11
+        *conv_relu_bn(30, 16),  # 9
+        *conv_relu_bn(16, 16),  # 7
+        *conv_relu_bn(16, 32),  # 5
+        nn.AvgPool2d(5),
+        nn.Flatten(),
+        nn.Linear(32, 10),
+    )
+
+
+def s6_22k(dropout: float = 0.05) -> nn.Module:
+    return nn.Sequential(
+        *conv_relu_bn(1, 16, pad=1),
+        *conv_relu_bn(16, 16, pad=1),
+        nn.MaxPool2d(2),  # 14
+        nn.Dropout(dropout),
+        *conv_relu_bn(16, 16, pad=1),
+        *conv_relu_bn(16, 16, pad=1),
+        nn.MaxPool2d(2),  # 7
+        nn.Dropout(dropout),
+        *conv_relu_bn(16, 32, pad=1),
+        *conv_relu_bn(32, 32, pad=1),
+        nn.MaxPool2d(2),  # 3
+        nn.Dropout(dropout),
+        nn.Conv2d(32, 10, 1),  # 10x3x3
+        nn.Flatten(),
+        nn.Linear(90, 10),
+    )
+
+
+def xl_8k() -> nn.Module:
+    """Our own model: three 3x3 convs, a max-pool and a 1x1 transition, three more, global average pool."""
+    return nn.Sequential(
+        *conv_bn_relu(1, 8),  # 26
+        *conv_bn_relu(8, 10),  # 24
+        *conv_bn_relu(10, 16),  # 22
+        nn.MaxPool2d(2),  # 11
+        *conv_bn_relu(16, 8, k=1),  # 11, transition: fewer channels before the next block
+        *conv_bn_relu(8, 12),  # 9
+        *conv_bn_relu(12, 16),  # 7
+        *conv_bn_relu(16, 16, pad=1),  # 7
+        nn.AdaptiveAvgPool2d(1),
+        nn.Conv2d(16, 10, 1, bias=False),
+        nn.Flatten(),
+    )
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    build: Callable[[], nn.Module]
+    targets: Targets
+    description: str
+
+
+MODELS = {
+    spec.name: spec
+    for spec in [
+        ModelSpec("s6-19k", s6_19k, Targets(99.4, True, 20_000, True, 19), "course S6, 19,698 params"),
+        ModelSpec("s6-22k", s6_22k, Targets(99.5, True, 25_000, True, 19), "course S6, 22,504 params"),
+        ModelSpec("xl-8k", xl_8k, Targets(99.4, False, 8_000, False, 15), "this project's own, under 8,000 params"),
+    ]
+}
+
+
+def get_spec(name: str) -> ModelSpec:
+    try:
+        return MODELS[name]
+    except KeyError:
+        raise TrainError(f"unknown model {name!r}; expected one of: {', '.join(MODELS)}") from None
+
+
+def build_model(name: str) -> nn.Module:
+    return get_spec(name).build()
+
+
+def count_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

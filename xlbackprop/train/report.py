@@ -1,0 +1,137 @@
+"""The summary workbook: one row per run on sheet Runs, one sheet per run with its curves and layer table."""
+
+import os
+from dataclasses import asdict
+from pathlib import Path
+
+from openpyxl import Workbook, load_workbook
+from openpyxl.chart import LineChart, Reference
+
+from xlbackprop.errors import WorkbookError
+from xlbackprop.train.loop import RunResult
+from xlbackprop.train.summary import ModelSummary
+
+RUNS_SHEET = "Runs"
+RUNS_HEADER = ["model", "params", "epochs", "test_acc_min_last3", "test_acc_final", "test_acc_best",
+               "train_seconds", "device", "seed", "targets_met", "command"]
+EPOCH_HEADER = ["epoch", "train_loss", "train_acc", "test_loss", "test_acc", "seconds", "lr"]
+
+
+def lock_file(path: Path) -> Path:
+    """Excel and LibreOffice leave a lock file beside a workbook they have open."""
+    return path.with_name("~$" + path.name)
+
+
+def open_report(path: Path) -> Workbook:
+    """The existing report, checked, or a new one; refuses anything it would overwrite by surprise."""
+    for lock in (lock_file(path), path.with_name(".~lock." + path.name + "#")):
+        if lock.exists():
+            raise WorkbookError(f"{path}: open in a spreadsheet program ({lock.name} exists); close it and rerun")
+    if not path.exists():
+        wb = Workbook()
+        wb.active.title = RUNS_SHEET
+        wb.active.append(RUNS_HEADER)
+        return wb
+    try:
+        wb = load_workbook(path)
+    except Exception as exc:  # openpyxl raises zipfile, KeyError, ValueError... on a damaged file
+        raise WorkbookError(f"{path}: cannot be read ({type(exc).__name__}); not overwriting it, "
+                            "expected a summary workbook written by xlbackprop train") from None
+    if RUNS_SHEET not in wb.sheetnames:
+        raise WorkbookError(f"{path}: no sheet {RUNS_SHEET!r}; expected a summary workbook written by xlbackprop train")
+    header = [c.value for c in wb[RUNS_SHEET][1]][: len(RUNS_HEADER)]
+    if header != RUNS_HEADER:
+        raise WorkbookError(f"{path}: {RUNS_SHEET}!A1 header is {header}, expected {RUNS_HEADER}")
+    return wb
+
+
+def runs_in(path: Path) -> list[dict]:
+    """The rows of sheet Runs as dicts (for tests and the README)."""
+    ws = open_report(path)[RUNS_SHEET]
+    return [dict(zip(RUNS_HEADER, row)) for row in ws.iter_rows(min_row=2, values_only=True)]
+
+
+def run_row(result: RunResult, command: str) -> list:
+    accs = [m.test_acc for m in result.history]
+    return [result.config.model, result.params, len(result.history), round(result.held_acc, 2), round(accs[-1], 2),
+            round(max(accs), 2), round(result.train_seconds, 1), result.device + ("+bf16" if result.bf16 else ""),
+            result.config.seed, "yes" if result.targets_met() else "no", command]
+
+
+def add_run_sheet(wb: Workbook, title: str, result: RunResult, summary: ModelSummary) -> None:
+    ws = wb.create_sheet(title)
+    ws.append(EPOCH_HEADER)
+    for m in result.history:
+        ws.append([round(v, 6) if isinstance(v, float) else v for v in asdict(m).values()])
+    n = len(result.history)
+    epochs = Reference(ws, min_col=1, min_row=2, max_row=n + 1)
+    for anchor, cols, title_, axis in [("I2", (2, 4), "Loss", "loss"), ("I20", (3, 5), "Accuracy", "accuracy (%)")]:
+        chart = LineChart()
+        chart.title, chart.x_axis.title, chart.y_axis.title = title_, "epoch", axis
+        for col in cols:
+            chart.add_data(Reference(ws, min_col=col, min_row=1, max_row=n + 1), titles_from_data=True)
+        chart.set_categories(epochs)
+        ws.add_chart(chart, anchor)
+    start = n + 4
+    ws.cell(start, 1, "Layer (type)")
+    ws.cell(start, 2, "Output Shape")
+    ws.cell(start, 3, "Param #")
+    for i, r in enumerate(summary.rows, start + 1):
+        ws.cell(i, 1, r.layer)
+        ws.cell(i, 2, str(r.output_shape))
+        ws.cell(i, 3, r.params)
+    end = start + len(summary.rows) + 1
+    for i, (label, value) in enumerate([("Total params", summary.total_params),
+                                        ("Trainable params", summary.trainable_params),
+                                        ("Non-trainable params", summary.total_params - summary.trainable_params)]):
+        ws.cell(end + i, 1, label)
+        ws.cell(end + i, 3, value)
+
+
+def write_curves_png(path: Path, result: RunResult, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [m.epoch for m in result.history]
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
+    ax_loss.plot(epochs, [m.train_loss for m in result.history], label="train")
+    ax_loss.plot(epochs, [m.test_loss for m in result.history], label="test")
+    ax_loss.set(xlabel="epoch", ylabel="loss", title="Loss")
+    ax_acc.plot(epochs, [m.train_acc for m in result.history], label="train")
+    ax_acc.plot(epochs, [m.test_acc for m in result.history], label="test")
+    ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="Accuracy", ylim=(97, 100))
+    for ax in (ax_loss, ax_acc):
+        ax.legend()
+        ax.grid(alpha=0.3)
+    fig.suptitle(title)
+    fig.tight_layout()
+    tmp = path.with_name(path.name + ".tmp")
+    fig.savefig(tmp, format="png", dpi=90)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+def append_run(path: Path, result: RunResult, summary: ModelSummary, command: str) -> tuple[str, Path]:
+    """Append `result` to the report at `path`; returns the new sheet's name and the curves PNG written beside."""
+    path = Path(path)
+    wb = open_report(path)
+    runs = wb[RUNS_SHEET]
+    number = runs.max_row  # header is row 1, so the next run is number max_row
+    while f"run{number}-{result.config.model}"[:31] in wb.sheetnames:
+        number += 1
+    title = f"run{number}-{result.config.model}"[:31]
+    runs.append(run_row(result, command))
+    add_run_sheet(wb, title, result, summary)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    png = path.with_name(f"{path.stem}-{title}.png")
+    write_curves_png(png, result, f"{title}: held {result.held_acc:.2f}%, {result.params:,} params")
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        wb.save(tmp)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise WorkbookError(f"{path}: cannot be written ({exc.strerror}); is it open in a spreadsheet program?") from None
+    return title, png
