@@ -84,10 +84,10 @@ def readable(path):
 
 def validate_file(path, engine=None):
     """Validate one file safely: any reason it cannot be read becomes an `unreadable` WorkbookResult."""
-    if engine is None:
-        from xlbackprop.validate.api import validate_workbook as engine
     try:
         with readable(path) as xlsx:
+            if engine is None:  # imported late: it pulls in torch, and bad files should fail fast
+                from xlbackprop.validate.api import validate_workbook as engine
             result = engine(xlsx)
     except WorkbookError as exc:
         return WorkbookResult(file=str(path), verdict="unreadable", error=str(exc))

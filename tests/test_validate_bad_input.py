@@ -1,0 +1,225 @@
+"""Bad input: each file gets one clear line naming it and the problem, exit code 2, no traceback, no change."""
+
+import hashlib
+import importlib
+import io
+import struct
+import zipfile
+
+import openpyxl
+import pytest
+from click.testing import CliRunner
+
+from xlbackprop.cli import main
+from xlbackprop.errors import WorkbookError
+from xlbackprop.validate import preflight
+
+OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+
+def run_validate(*args):
+    return CliRunner().invoke(main, ["validate", *map(str, args)])
+
+
+def assert_one_clear_line(result, path, problem):
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert len(lines) == 1, result.output
+    assert str(path) in lines[0] and problem in lines[0], lines[0]
+
+
+def sha(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def small_workbook(path):
+    wb = openpyxl.Workbook()
+    wb.active["A1"] = "i1"
+    wb.active["A2"] = 0.05
+    wb.save(path)
+    return path
+
+
+def rewrite_zip(src, dest, replace=None, extra=None):
+    """Copy a zip entry by entry, replacing some entries' bytes and adding others."""
+    replace, extra = replace or {}, extra or {}
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            zout.writestr(info.filename, replace.get(info.filename, zin.read(info.filename)))
+        for name, data in extra.items():
+            zout.writestr(name, data)
+    return dest
+
+
+def declared_size_bomb(path, declared=2**31):
+    """A workbook zip whose sheet claims to expand to `declared` bytes (patched headers, nothing allocated)."""
+    small_workbook(path)
+    data = bytearray(path.read_bytes())
+    entry = b"xl/worksheets/sheet1.xml"
+    start = 0
+    while (i := data.find(b"PK\x01\x02", start)) != -1:  # central directory: uncompressed size at +24
+        name_len = struct.unpack_from("<H", data, i + 28)[0]
+        if data[i + 46:i + 46 + name_len] == entry:
+            struct.pack_into("<I", data, i + 24, declared)
+        start = i + 4
+    path.write_bytes(bytes(data))
+    return path
+
+
+def ratio_bomb(path):
+    """A real bomb: 64 MB of zeros written incrementally into a sheet part of a few tens of kB."""
+    small = small_workbook(path.with_name("small.xlsx"))
+    with zipfile.ZipFile(small) as zin, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            if info.filename != "xl/worksheets/sheet1.xml":
+                zout.writestr(info.filename, zin.read(info.filename))
+        with zout.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as f:
+            zeros = b"\0" * 2**20
+            for _ in range(64):
+                f.write(zeros)
+    small.unlink()
+    return path
+
+
+def entity_bomb(path):
+    small = small_workbook(path.with_name("small.xlsx"))
+    with zipfile.ZipFile(small) as z:
+        sheet = z.read("xl/worksheets/sheet1.xml").decode()
+    lol = ['<!ENTITY lol "lol">'] + [f'<!ENTITY lol{i} "{("&lol%s;" % (i - 1 or "")) * 10}">' for i in range(1, 10)]
+    dtd = "<!DOCTYPE worksheet [" + "".join(lol) + "]>"
+    head, _, body = sheet.partition("?>")
+    bomb = f"{head}?>{dtd}{body.replace('i1', '&lol9;')}"
+    rewrite_zip(small, path, replace={"xl/worksheets/sheet1.xml": bomb.encode()})
+    small.unlink()
+    return path
+
+
+def encrypted(path):
+    """What Excel writes for a password: an OLE2 compound file holding EncryptionInfo/EncryptedPackage."""
+    directory = "EncryptionInfo".encode("utf-16-le").ljust(64, b"\0")
+    path.write_bytes(OLE2 + b"\0" * 504 + directory + b"\0" * 1024)
+    return path
+
+
+def truncated(path):
+    small_workbook(path)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    return path
+
+
+def not_a_workbook_zip(path):
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("notes.txt", "hello")
+    return path
+
+
+def csv_text(path):
+    path.write_text("name,score\nann,3\n")
+    return path
+
+
+def empty(path):
+    path.write_bytes(b"")
+    return path
+
+
+BAD_FILES = {
+    "not a workbook": (csv_text, "not a workbook"),
+    "empty": (empty, "empty"),
+    "truncated": (truncated, "truncated"),
+    "zip without workbook": (not_a_workbook_zip, "no workbook"),
+    "declared-size zip bomb": (declared_size_bomb, "zip bomb"),
+    "ratio zip bomb": (ratio_bomb, "zip bomb"),
+    "entity bomb": (entity_bomb, "entities"),
+    "password-protected": (encrypted, "password-protected"),
+}
+
+
+@pytest.mark.parametrize("kind", BAD_FILES)
+def test_bad_file_gets_one_line_and_exit_2(tmp_path, kind):
+    make, problem = BAD_FILES[kind]
+    path = make(tmp_path / "student.xlsx")
+    before = sha(path)
+    assert_one_clear_line(run_validate(path), path, problem)
+    assert sha(path) == before
+
+
+def test_missing_file_is_reported_not_raised(tmp_path):
+    assert_one_clear_line(run_validate(tmp_path / "nope.xlsx"), tmp_path / "nope.xlsx", "no such file")
+
+
+def test_folder_without_workbooks_is_one_line(tmp_path):
+    (tmp_path / "notes.txt").write_text("x")
+    assert_one_clear_line(run_validate(tmp_path), tmp_path, "no workbooks")
+
+
+def test_directory_where_a_workbook_belongs_is_rejected(tmp_path):
+    folder = tmp_path / "student.xlsx"
+    folder.mkdir()
+    with pytest.raises(WorkbookError, match="student.xlsx: is a directory"):
+        preflight.check_file(folder)
+
+
+def test_old_xls_named_xlsx_is_named_as_such(tmp_path):
+    path = tmp_path / "old.xlsx"
+    path.write_bytes(OLE2 + b"\0" * 2048)
+    with pytest.raises(WorkbookError, match="old-format"):
+        preflight.check_file(path)
+
+
+def test_word_document_is_named_as_such(tmp_path):
+    path = tmp_path / "essay.xlsx"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("[Content_Types].xml", "<Types/>")
+        z.writestr("word/document.xml", "<document/>")
+    with pytest.raises(WorkbookError, match="Word document"):
+        preflight.check_file(path)
+
+
+def test_ods_without_libreoffice_says_what_to_do(tmp_path, monkeypatch):
+    path = tmp_path / "student.ods"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet")
+        z.writestr("content.xml", "<office:document-content/>")
+    monkeypatch.setattr(preflight.shutil, "which", lambda name: None)
+    assert_one_clear_line(run_validate(path), path, "not installed")
+
+
+def test_entity_scan_sees_utf16_parts(tmp_path):
+    small = small_workbook(tmp_path / "small.xlsx")
+    bomb = '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE x [<!ENTITY a "b">]><x/>'
+    path = rewrite_zip(small, tmp_path / "utf16.xlsx", extra={"xl/extra.xml": b"\xff\xfe" + bomb.encode("utf-16-le")})
+    with pytest.raises(WorkbookError, match="xl/extra.xml declares XML entities"):
+        preflight.check_file(path)
+
+
+def test_too_many_cells_refused_before_loading(tmp_path, monkeypatch):
+    path = small_workbook(tmp_path / "big.xlsx")
+    monkeypatch.setattr(preflight, "MAX_CELLS", 1)
+    rows = "".join(f'<row r="{r}"><c r="A{r}"><v>1</v></c></row>' for r in range(1, 4))
+    sheet = f'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>{rows}</sheetData></worksheet>'
+    path = rewrite_zip(path, tmp_path / "big2.xlsx", replace={"xl/worksheets/sheet1.xml": sheet.encode()})
+    with pytest.raises(WorkbookError, match="more than 1 cells"):
+        preflight.check_file(path)
+
+
+def test_good_workbook_passes_preflight(tmp_path):
+    preflight.check_file(small_workbook(tmp_path / "ok.xlsx"))
+
+
+def test_batch_goes_on_after_an_unreadable_file(tmp_path, monkeypatch):
+    cli_validate = importlib.import_module("xlbackprop.cli.validate")  # the package attribute is the command
+    from xlbackprop.validate.results import TableResult, WorkbookResult
+
+    good = small_workbook(tmp_path / "a_good.xlsx")
+    (tmp_path / "b_empty.xlsx").write_bytes(b"")
+    table = TableResult("Sheet", 1, 3, 0.5, "correct", 0.0)
+    monkeypatch.setattr(cli_validate, "validate_file", lambda p: preflight.validate_file(
+        p, engine=lambda x: WorkbookResult(str(x), "correct", tables=[table])))
+    result = run_validate(tmp_path)
+    assert result.exit_code == 2
+    assert f"{good}: CORRECT" in result.output
+    assert "b_empty.xlsx: UNREADABLE: the file is empty" in result.output
+    assert "2 workbooks: 1 correct, 1 unreadable" in result.output
