@@ -183,7 +183,7 @@ def test_ods_without_libreoffice_says_what_to_do(tmp_path, monkeypatch):
     with zipfile.ZipFile(path, "w") as z:
         z.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet")
         z.writestr("content.xml", "<office:document-content/>")
-    monkeypatch.setattr(preflight.shutil, "which", lambda name: None)
+    monkeypatch.setattr("xlbackprop.libreoffice.soffice", lambda: None)
     assert_one_clear_line(run_validate(path), path, "not installed")
 
 

@@ -5,10 +5,6 @@ nothing is decompressed beyond the declared sizes, which are capped first (Pytho
 declared size, so a lying header cannot inflate past it).
 """
 
-import os
-import shutil
-import signal
-import subprocess
 import tempfile
 import zipfile
 import zlib
@@ -16,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from xlbackprop.errors import WorkbookError
+from xlbackprop import libreoffice
 from xlbackprop.validate.results import WorkbookResult
 
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".ods", ".xls")
@@ -29,7 +26,6 @@ MAX_ENTRY_UNCOMPRESSED = 200 * 2**20
 MAX_RATIO = 200          # honest XML compresses 5-50x; only flagged together with a large size
 RATIO_MIN_SIZE = 20 * 2**20
 MAX_CELLS = 500_000
-CONVERT_TIMEOUT = 120    # seconds for LibreOffice to convert one .ods/.xls
 
 OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_MAGIC = b"PK\x03\x04"
@@ -63,8 +59,8 @@ def readable(path):
     path = Path(path)
     name = str(path)
     head = _head(path, name)
-    convert = path.suffix.lower() in CONVERTED_SUFFIXES or head.startswith(OLE2_MAGIC)
-    if not convert:
+    needs_conversion = path.suffix.lower() in CONVERTED_SUFFIXES or head.startswith(OLE2_MAGIC)
+    if not needs_conversion:
         check_file(path)
         yield path
         return
@@ -77,7 +73,7 @@ def readable(path):
         raise WorkbookError(f"{name}: not a workbook (expected an {path.suffix.lower()} file, found a file "
                             f"starting {_describe(head)})")
     with tempfile.TemporaryDirectory(prefix="xlbackprop-convert-") as tmp:
-        converted = _convert(path, Path(tmp), name)
+        converted = libreoffice.convert(path, tmp)
         check_file(converted, name=f"{name} (converted to .xlsx)")
         yield converted
 
@@ -216,30 +212,3 @@ def _scan_part(zf, info):
             cells += chunk.count(b"<c ") + chunk.count(b"<c>")
             tail = window[-16:]
     return None, cells
-
-
-def _convert(path, outdir, name):
-    soffice = shutil.which("soffice") or shutil.which("libreoffice")
-    if soffice is None:
-        raise WorkbookError(f"{name}: {path.suffix.lower() or 'this'} files are converted with LibreOffice "
-                            "(soffice), which is not installed; save the file as .xlsx instead")
-    # A private profile per run: concurrent soffice processes sharing one profile block each other.
-    profile = (outdir / "profile").as_uri()
-    src = outdir / ("input" + (path.suffix.lower() if path.suffix.lower() in CONVERTED_SUFFIXES else ".xls"))
-    shutil.copyfile(path, src)
-    cmd = [soffice, f"-env:UserInstallation={profile}", "--headless", "--norestore",
-           "--convert-to", "xlsx", "--outdir", str(outdir), str(src)]
-    # soffice forks soffice.bin: run it in its own session so a timeout can end the whole group.
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-                            env={**os.environ, "HOME": str(outdir)})
-    try:
-        proc.wait(timeout=CONVERT_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-        raise WorkbookError(f"{name}: LibreOffice did not convert it to .xlsx within {CONVERT_TIMEOUT} s") from None
-    out = outdir / "input.xlsx"
-    if not out.exists():
-        raise WorkbookError(f"{name}: LibreOffice could not convert it to .xlsx "
-                            "(damaged or password-protected?)")
-    return out
