@@ -80,13 +80,16 @@ def readable(path):
 
 def validate_file(path, engine=None):
     """Validate one file safely: any reason it cannot be read becomes an `unreadable` WorkbookResult."""
+    xlsx = None
     try:
         with readable(path) as xlsx:
             if engine is None:  # imported late: it pulls in torch, and bad files should fail fast
                 from xlbackprop.validate.api import validate_workbook as engine
             result = engine(xlsx)
     except WorkbookError as exc:
-        return WorkbookResult(file=str(path), verdict="unreadable", error=str(exc))
+        # a converted copy's temp path means nothing to the user: name the file they gave
+        message = str(exc).replace(str(xlsx), str(path)) if xlsx is not None else str(exc)
+        return WorkbookResult(file=str(path), verdict="unreadable", error=message)
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, KeyError, ValueError) as exc:
         # openpyxl's own failures on damaged parts: still one clear line, not a traceback
         return WorkbookResult(file=str(path), verdict="unreadable",
