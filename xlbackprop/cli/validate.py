@@ -121,6 +121,8 @@ def _annotate(path, result, annotate_dir, overwrite):
 def _progress(files, disable):
     from tqdm import tqdm
 
+    # a progress bar only for a person watching: logs and pipes get the report alone
+    disable = disable or not sys.stderr.isatty()
     return tqdm(files, desc="validating", unit="workbook", disable=disable, file=sys.stderr, leave=False)
 
 

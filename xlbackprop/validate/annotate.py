@@ -7,6 +7,7 @@ from xlbackprop.errors import WorkbookError
 from xlbackprop.validate.report import atomic_target, fmt, fmt_rel, pretty, text_report
 
 RED = "FFFF8080"
+FEEDBACK_LIMIT = 100  # wrong cells listed per table; past that they repeat one mistake down the rows
 FEEDBACK_COLUMNS = ("iteration", "cell", "quantity", "expected", "found", "rel. error", "formula", "cause", "check")
 
 
@@ -19,6 +20,8 @@ def annotated_name(source):
 
 def annotate_workbook(source, result, dest, overwrite=False):
     """Write a copy of `source` to `dest` with `result`'s wrong cells marked and a Feedback sheet."""
+    from openpyxl.styles import PatternFill
+
     from xlbackprop.validate.preflight import readable
 
     source, dest = Path(source), Path(dest)
@@ -28,9 +31,10 @@ def annotate_workbook(source, result, dest, overwrite=False):
         raise WorkbookError(f"{dest}: is the original workbook; refusing to write over it")
     with readable(source) as xlsx:
         wb = _load(xlsx, keep_vba=dest.suffix == ".xlsm")
+    fill = PatternFill("solid", fgColor=RED)
     for table in result.tables:
         for m in table.mismatches:
-            _mark(wb, m)
+            _mark(wb, m, fill)
     _feedback_sheet(wb, result)
     with atomic_target(dest) as tmp:
         wb.save(tmp)
@@ -54,15 +58,14 @@ def split_cell(ref):
     return sheet, cell.replace("$", "")
 
 
-def _mark(wb, m):
+def _mark(wb, m, fill):
     from openpyxl.comments import Comment
-    from openpyxl.styles import PatternFill
 
     sheet, ref = split_cell(m.cell)
     if sheet not in wb.sheetnames:
         return
     cell = wb[sheet][ref]
-    cell.fill = PatternFill("solid", fgColor=RED)
+    cell.fill = fill
     text = (f"xlbackprop: iteration {m.row}, {pretty(m.quantity)}\n"
             f"expected {fmt(m.expected)}, found {fmt(m.found)} (rel. error {fmt_rel(m.rel_error)})")
     if m.cause:
@@ -85,12 +88,18 @@ def _feedback_sheet(wb, result):
                "wrong cells are filled red with a comment."])
     ws.append([])
     ws.append(("table",) + FEEDBACK_COLUMNS)
+    row = ws.max_row
     for table in result.tables:
-        for m in table.mismatches:
+        for m in table.mismatches[:FEEDBACK_LIMIT]:
             ws.append([table.sheet, m.row, m.cell, pretty(m.quantity), m.expected, m.found,
                        _finite_or_none(m.rel_error), m.formula, m.cause, m.check])
-            link = ws.cell(ws.max_row, 3)
+            row += 1
+            link = ws.cell(row, 3)
             link.hyperlink = Hyperlink(ref=link.coordinate, location=m.cell)
+        if len(table.mismatches) > FEEDBACK_LIMIT:
+            ws.append([table.sheet, f"... and {len(table.mismatches) - FEEDBACK_LIMIT} more wrong cells, "
+                                    "filled red in the sheet"])
+            row += 1
     for row in ws.iter_rows():
         for cell in row:
             # Formula text quoted from the student's sheet must stay text here, not become a live formula.
