@@ -1,6 +1,8 @@
 """The summary workbook: one row per run on sheet Runs, one sheet per run with its curves and layer table."""
 
 import os
+import time
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
@@ -113,9 +115,35 @@ def write_curves_png(path: Path, result: RunResult, title: str) -> None:
     os.replace(tmp, path)
 
 
+@contextmanager
+def exclusive(path: Path, wait: float = 60.0):
+    """Hold `path`.lock so that two runs finishing together do not each append to the same old report."""
+    lock = path.with_name(path.name + ".lock")
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            os.close(os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+            break
+        except FileExistsError:
+            if time.monotonic() > deadline:
+                raise WorkbookError(f"{path}: another run is writing it ({lock.name} exists for over {wait:.0f}s); "
+                                    "remove the lock if no run is") from None
+            time.sleep(0.5)
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+
+
 def append_run(path: Path, result: RunResult, summary: ModelSummary, command: str) -> tuple[str, Path]:
     """Append `result` to the report at `path`; returns the new sheet's name and the curves PNG written beside."""
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with exclusive(path):
+        return _append(path, result, summary, command)
+
+
+def _append(path: Path, result: RunResult, summary: ModelSummary, command: str) -> tuple[str, Path]:
     wb = open_report(path)
     runs = wb[RUNS_SHEET]
     number = runs.max_row  # header is row 1, so the next run is number max_row
@@ -124,7 +152,6 @@ def append_run(path: Path, result: RunResult, summary: ModelSummary, command: st
     title = f"run{number}-{result.config.model}"[:31]
     runs.append(run_row(result, command))
     add_run_sheet(wb, title, result, summary)
-    path.parent.mkdir(parents=True, exist_ok=True)
     png = path.with_name(f"{path.stem}-{title}.png")
     write_curves_png(png, result, f"{title}: held {result.held_acc:.2f}%, {result.params:,} params")
     tmp = path.with_name(path.name + ".tmp")
