@@ -7,6 +7,7 @@ cannot be read, or holds no table, becomes one failing item `student.xlsx::workb
 from pathlib import Path
 
 import pytest
+from _pytest.runner import collect_one_node
 
 from xlbackprop.validate import report
 from xlbackprop.validate.preflight import validate_file, workbook_files
@@ -25,7 +26,12 @@ def pytest_collection_modifyitems(session, config, items):
         path = Path(arg)
         files = workbook_files(path) if path.is_dir() else [path]
         for f in files:
-            items.extend(WorkbookFile.from_parent(session, path=f.resolve()).collect())
+            # collect_one_node is how pytest collects its own nodes: the report counts the items
+            # ("collected N items") and a failure to collect shows as a collection error.
+            rep = collect_one_node(WorkbookFile.from_parent(session, path=f.resolve()))
+            session.ihook.pytest_collectreport(report=rep)
+            if rep.passed:
+                items.extend(rep.result)
 
 
 class WorkbookFile(pytest.File):
@@ -60,4 +66,5 @@ class WorkbookTableItem(pytest.Item):
         return super().repr_failure(excinfo, style)
 
     def reportinfo(self):
-        return self.path, None, f"{self.path.name}::{self.name}"
+        # Not a suffix of the node id, so pytest shows the id as is instead of turning "LR 0.5" into "LR 0::5".
+        return self.path, None, f"{self.path.name}: {self.name}"

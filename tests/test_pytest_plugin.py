@@ -1,0 +1,67 @@
+"""The pytest plugin: `pytest --xlbackprop-workbooks DIR` turns workbook tables into test items."""
+
+import openpyxl
+import pytest
+
+import xlbackprop.pytest_plugin as plugin
+from xlbackprop.validate import preflight
+from xlbackprop.validate.results import Mismatch, TableResult, WorkbookResult
+
+pytest_plugins = ["pytester"]
+
+
+def fake_engine(path):
+    """One table per sheet; the sheet's A1 says its verdict, a wrong one fails at B2."""
+    tables = []
+    for ws in openpyxl.load_workbook(path).worksheets:
+        verdict = ws["A1"].value
+        first = Mismatch(1, f"{ws.title}!B2", "dE_total/dw3", 0.5, 0.6, "=A2*2", "a named cause") \
+            if verdict == "wrong" else None
+        tables.append(TableResult(ws.title, 4, 10, 0.5, verdict, 0.2 if first else 0.0,
+                                  wrong_quantities=["dE_total/dw3"] if first else [], first_error=first))
+    return WorkbookResult(str(path), max((t.verdict for t in tables), key=("correct", "wrong").index), tables=tables)
+
+
+@pytest.fixture
+def workbooks(tmp_path, monkeypatch):
+    folder = tmp_path / "submissions"
+    folder.mkdir()
+    wb = openpyxl.Workbook()
+    wb.active.title = "Sheet1"
+    wb.active["A1"] = "correct"
+    wb.create_sheet("LR 0.5")["A1"] = "wrong"
+    wb.save(folder / "student.xlsx")
+    (folder / "broken.xlsx").write_bytes(b"")
+    monkeypatch.setattr(plugin, "validate_file", lambda p: preflight.validate_file(p, engine=fake_engine))
+    return folder
+
+
+def test_each_table_is_an_item_and_wrong_ones_fail_with_their_report(pytester, workbooks):
+    result = pytester.runpytest("--xlbackprop-workbooks", str(workbooks), "-v")
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.fnmatch_lines(["*collected 3 items", "*broken.xlsx::workbook FAILED*",
+                                 "*student.xlsx::Sheet1@row4 PASSED*", "*student.xlsx::LR 0.5@row4 FAILED*"])
+    out = result.stdout.str()
+    assert "first error: iteration 1, cell LR 0.5!B2, ∂E_total/∂w3" in out
+    assert "cause     a named cause" in out
+    assert "broken.xlsx: UNREADABLE: the file is empty (0 bytes)" in out
+    assert "Traceback" not in out
+
+
+def test_keyword_selection_applies_to_workbook_items(pytester, workbooks):
+    result = pytester.runpytest("--xlbackprop-workbooks", str(workbooks), "-k", "Sheet1")
+    result.assert_outcomes(passed=1, deselected=2)
+
+
+def test_a_single_workbook_file_may_be_given(pytester, workbooks):
+    result = pytester.runpytest("--xlbackprop-workbooks", str(workbooks / "student.xlsx"))
+    result.assert_outcomes(passed=1, failed=1)
+
+
+def test_without_the_option_nothing_is_added(pytester, workbooks):
+    pytester.makepyfile("def test_plain():\n    assert True\n")
+    pytester.runpytest().assert_outcomes(passed=1)
+
+
+def test_option_is_documented_in_help(pytester):
+    pytester.runpytest("--help").stdout.fnmatch_lines(["*--xlbackprop-workbooks=DIR*"])
