@@ -13,7 +13,7 @@ from xml.etree.ElementTree import ParseError, iterparse
 
 from xlbackprop.cells import parse_a1
 from xlbackprop.errors import WorkbookError
-from xlbackprop.validate.formulas import shift
+from xlbackprop.validate.formulas import fill, template
 
 _REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
 _REF = re.compile(r"([A-Z]{1,3})(\d+)")
@@ -34,15 +34,22 @@ class Sheet:
     def formula(self, row, col):
         text = self.formulas.get((row, col))
         if text is None and (row, col) in self.shared:
-            r0, c0, master = self.shared.pop((row, col))
-            text = self.formulas[(row, col)] = shift(master, row - r0, col - c0)
+            r0, c0, parts = self.shared[(row, col)]
+            text = self.formulas[(row, col)] = fill(parts, row - r0, col - c0)
         return text
+
+    def copied_from_above(self, row, col):
+        """True when the cell and the one above belong to the same shared formula (a fill-down)."""
+        group = self.shared.get((row, col))
+        if group is None:
+            return False
+        return self.shared.get((row - 1, col)) is group or (group[0], group[1]) == (row - 1, col)
 
     def has_formula(self, row, col):
         return (row, col) in self.formulas or (row, col) in self.shared
 
     def formula_cells(self):
-        return list(self.formulas) + list(self.shared)
+        return list(self.formulas.keys() | self.shared.keys())
 
     def number(self, row, col):
         """The cell's value as a float, or None when it is empty, text or an error."""
@@ -173,7 +180,7 @@ def _read_cell(sheet, el, row, col, strings, shared):
         if f_el.get("t") == "shared":
             si = f_el.get("si")
             if text:
-                shared[si] = (row, col, text)
+                shared[si] = (row, col, template(text))
             elif si in shared:
                 sheet.shared[(row, col)] = shared[si]
                 text = None

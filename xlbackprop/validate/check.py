@@ -101,7 +101,7 @@ def row_agreement(sheet, columns, row):
     return score
 
 
-def local_mismatches(data, spec, lr, rtol, scales, rows, cell_of, formula_of):
+def local_mismatches(data, spec, lr, rtol, scales, rows, cell_of):
     """Mismatches of the local check: each quantity from its direct inputs on its own row; each weight from
     the previous row's weight, gradient and learning rate; inputs and targets constant."""
     exprs = exprs_of(spec)
@@ -127,12 +127,12 @@ def local_mismatches(data, spec, lr, rtol, scales, rows, cell_of, formula_of):
             else:
                 expected = env.value_of(q.name)
             if expected is not None and not close(found, expected, rtol, scales[q.name]):
-                out.append(Mismatch(k + 1, cell_of(q.name, k), q.name, expected, found, formula_of(q.name, k)))
+                out.append(Mismatch(k + 1, cell_of(q.name, k), q.name, expected, found, None))
         prev_env = env
     return out
 
 
-def reference_mismatches(data, trace, rtol, scales, rows, cell_of, formula_of):
+def reference_mismatches(data, trace, rtol, scales, rows, cell_of):
     """Mismatches against the torch run, and the largest relative error seen."""
     out, worst = [], 0.0
     for name, vals in data.items():
@@ -147,6 +147,5 @@ def reference_mismatches(data, trace, rtol, scales, rows, cell_of, formula_of):
             if err > worst and math.isfinite(err):
                 worst = err
             if not close(found, expected, rtol, scales[name]):
-                out.append(Mismatch(k + 1, cell_of(name, k), name, expected, found, formula_of(name, k),
-                                    check="reference"))
+                out.append(Mismatch(k + 1, cell_of(name, k), name, expected, found, None, check="reference"))
     return out, worst

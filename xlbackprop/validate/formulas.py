@@ -68,25 +68,65 @@ def numbers(formula):
     return [float(m.group("number")) for m in _TOKEN.finditer(formula or "") if m.group("number")]
 
 
+def template(formula):
+    """The formula split once into text and cell references, so that copies of it (a shared formula filled
+    down a column) are written by `fill` without tokenizing each one again."""
+    parts, pos = [], 0
+    for m in _TOKEN.finditer(formula):
+        if not m.group("ref"):
+            continue
+        parts.append(formula[pos:m.start("c1")])  # text before, with any "Sheet!" prefix
+        cells = [(m.group("c1"), m.group("r1"))] + ([(m.group("c2"), m.group("r2"))] if m.group("c2") else [])
+        parts.append([(c.startswith("$"), col_index(c.lstrip("$")), r.startswith("$"), int(r.lstrip("$")))
+                      for c, r in cells])
+        pos = m.end()
+    parts.append(formula[pos:])
+    return parts
+
+
+def fill(parts, drow, dcol):
+    """The templated formula as it reads drow rows down and dcol columns right (relative references move)."""
+    out = []
+    for part in parts:
+        if isinstance(part, str):
+            out.append(part)
+            continue
+        cells = []
+        for col_abs, col, row_abs, row in part:
+            c = col_letter(col if col_abs else max(1, col + dcol))
+            r = row if row_abs else max(1, row + drow)
+            cells.append(f"{'$' if col_abs else ''}{c}{'$' if row_abs else ''}{r}")
+        out.append(":".join(cells))
+    return "".join(out)
+
+
 def shift(formula, drow, dcol):
     """The formula as it reads when copied drow rows down and dcol columns right (relative references move)."""
-    def move(m):
-        if not m.group("ref"):
-            return m.group(0)
-        sheet = m.group("sheet") or ""
-        text = sheet + _move_cell(m.group("c1"), m.group("r1"), drow, dcol)
-        if m.group("c2"):
-            text += ":" + _move_cell(m.group("c2"), m.group("r2"), drow, dcol)
-        return text
-    return _TOKEN.sub(move, formula)
+    return fill(template(formula), drow, dcol)
 
 
-def _move_cell(c, r, drow, dcol):
-    if not c.startswith("$"):
-        c = col_letter(max(1, col_index(c) + dcol))
-    if not r.startswith("$"):
-        r = str(max(1, int(r) + drow))
-    return c + r
+_DIGITS = re.compile(r"\d+")
+
+
+def copy_pattern(formula):
+    """How the formula's digit runs change when it is copied one row down: 1 for a relative row number, 0 for
+    anything else (absolute rows, typed numbers, digits in sheet names)."""
+    before = _DIGITS.findall(formula)
+    after = _DIGITS.findall(shift(formula, 1, 0))
+    if len(before) != len(after):
+        return None
+    return [int(b) - int(a) for a, b in zip(before, after)]
+
+
+def is_copy_below(above, formula, pattern):
+    """True when `formula` is `above` copied one row down: same text, relative row numbers one higher.
+    Two cheap regex calls instead of a full tokenization, for the long runs of copied formulas."""
+    if pattern is None or above is None or formula is None:
+        return False
+    a, b = _DIGITS.findall(above), _DIGITS.findall(formula)
+    if len(a) != len(pattern) or len(b) != len(pattern) or _DIGITS.sub("", above) != _DIGITS.sub("", formula):
+        return False
+    return all(int(y) - int(x) == d for x, y, d in zip(a, b, pattern))
 
 
 def relative_form(formula, row, col):

@@ -6,7 +6,7 @@ import itertools
 import re
 from dataclasses import dataclass, field
 
-from xlbackprop.validate.formulas import numbers, references
+from xlbackprop.validate.formulas import CellRef, copy_pattern, is_copy_below, numbers, references
 from xlbackprop.validate.headers import canonical
 
 MIN_WEIGHTS = 4      # a header names at least this many weights ...
@@ -152,17 +152,35 @@ class LearningRate:
     drift: list = field(default_factory=list)  # [(table row index, (sheet, row, col), value)] that differ
 
 
-def _update_rate_cells(sheet, col, grad_cols, row):
-    """The cells (or typed numbers) a weight-update formula reads besides the previous weight and gradient."""
-    formula = sheet.formula(row, col)
-    if formula is None:
-        return None
+def _update_rate_refs(formula, col, grad_cols, row):
+    """The references (or typed numbers) a weight update reads besides the previous weight and gradient."""
     others = [ref for ref in references(formula)
               if ref.sheet is not None or ref.row != row - 1 or (ref.col != col and ref.col not in grad_cols)]
     if others:
-        return [(ref.sheet or sheet.name, ref.row, ref.col) for ref in others]
+        return others
     typed = [x for x in numbers(formula) if x not in (0.0, 1.0)]
     return [("typed", x)] if typed else []
+
+
+def _rate_refs_by_row(sheet, table, col, grad_cols):
+    """{row: [refs]} for one weight column; a formula copied from the row above moves its relative refs."""
+    out, above, pattern, refs = {}, None, None, []
+    for row in range(table.first_row + 1, table.last_row + 1):
+        copied = pattern is not None and sheet.copied_from_above(row, col)
+        formula = None if copied else sheet.formula(row, col)
+        if formula is None and not copied:
+            above = pattern = None
+            continue
+        if not copied and above is None and pattern is not None:
+            above = sheet.formula(row - 1, col)
+        if copied or is_copy_below(above, formula, pattern):
+            refs = [r._replace(row=r.row + 1) if isinstance(r, CellRef) and not r.row_abs else r for r in refs]
+        else:
+            refs = _update_rate_refs(formula, col, grad_cols, row)
+            pattern = copy_pattern(formula)
+        above = formula
+        out[row] = refs
+    return out
 
 
 def learning_rate(book, table):
@@ -172,11 +190,13 @@ def learning_rate(book, table):
     seen = []  # (row index, cell)
     grad_cols = {c for n, c in table.columns.items() if n.startswith("dE_total/d")}
     weight_cols = [table.columns[n] for n in table.weight_names()]
+    by_col = [_rate_refs_by_row(sheet, table, col, grad_cols) for col in weight_cols]
     for i, row in enumerate(range(table.first_row + 1, table.last_row + 1), start=2):
-        for col in weight_cols:
-            cells = _update_rate_cells(sheet, col, grad_cols, row)
-            if cells and len(cells) == 1:
-                seen.append((i, cells[0]))
+        for refs_by_row in by_col:
+            refs = refs_by_row.get(row)
+            if refs and len(refs) == 1:
+                ref = refs[0]
+                seen.append((i, ref if ref[0] == "typed" else (ref.sheet or sheet.name, ref.row, ref.col)))
     if not seen:
         return _inferred_rate(sheet, table)
     first = seen[0][1]

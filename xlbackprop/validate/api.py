@@ -1,0 +1,177 @@
+"""validate_workbook(path) -> WorkbookResult: find every iteration table, check each on its own, name the
+first error and its cause. Plain data out (pycel style); WorkbookError when the file cannot be read.
+"""
+
+from xlbackprop.cells import qualified
+from xlbackprop.errors import SpecError
+from xlbackprop.reference import trace
+from xlbackprop.validate import causes
+from xlbackprop.validate.check import (exprs_of, local_mismatches, reference_mismatches, structure_spec,
+                                       tolerance, RowEnv)
+from xlbackprop.validate.formulas import relative_form
+from xlbackprop.validate.lint import lint_table
+from xlbackprop.validate.results import LintFinding, Mismatch, TableResult, WorkbookResult, worst
+from xlbackprop.validate.tables import find_tables, learning_rate
+from xlbackprop.workbook_read import read_workbook
+
+LEAVES = ("i1", "i2", "t1", "t2")
+REQUIRED = LEAVES + tuple(f"w{k}" for k in range(1, 9)) + tuple(f"dE_total/dw{k}" for k in range(1, 9))
+
+
+def validate_workbook(path):
+    """Check every iteration table of the workbook at `path` against the torch reference and itself."""
+    try:
+        from xlbackprop.validate.preflight import check_file
+    except ImportError:  # the shell's safety checks are optional for the engine itself
+        check_file = None
+    if check_file is not None:
+        check_file(path)
+    book = read_workbook(path)
+    results = [check_table(book, table) for table in find_tables(book)]
+    verdict = worst(r.verdict for r in results) if results else "incomplete"
+    return WorkbookResult(file=str(path), verdict=verdict, tables=results)
+
+
+def _column_data(sheet, table):
+    data, errors = {}, []
+    for name, col in table.columns.items():
+        vals = []
+        for k, row in enumerate(range(table.first_row, table.last_row + 1)):
+            vals.append(sheet.number(row, col))
+            v = sheet.value(row, col)
+            if isinstance(v, str) and v.startswith("#"):
+                errors.append((name, k, v))
+        data[name] = vals
+    for name, (row, col) in table.fixed.items():
+        data[name] = [sheet.number(row, col)] * table.rows
+    return data, errors
+
+
+def check_table(book, table):
+    sheet = book.sheet(table.sheet)
+    data, error_cells = _column_data(sheet, table)
+    rows = table.rows
+    lr = learning_rate(book, table)
+    notes = list(table.notes)
+    first = {n: vals[0] for n, vals in data.items()}
+    rtol = tolerance(data, set(LEAVES) | {n for n in data if n.startswith(("w", "b"))})
+    scales = {n: max((abs(v) for v in vals if v is not None), default=0.0) for n, vals in data.items()}
+
+    def cell_of(name, k):
+        if name in table.fixed:
+            return qualified(sheet.name, *table.fixed[name])
+        return qualified(sheet.name, table.first_row + k, table.columns[name])
+
+    def formula_of(name, k):
+        if name in table.fixed:
+            return sheet.formula(*table.fixed[name])
+        return sheet.formula(table.first_row + k, table.columns[name])
+
+    spec = structure_spec(set(data), first, lr.value, 1)
+    local = local_mismatches(data, spec, lr.value, rtol, scales, rows, cell_of)
+    reference, worst_err = [], 0.0
+    can_run = all(first.get(n) is not None for n in LEAVES + tuple(f"w{k}" for k in range(1, 9)))
+    if can_run:
+        try:
+            run = structure_spec(set(data), first, lr.value, rows if lr.value else 1)
+            reference, worst_err = reference_mismatches(data, trace(run, run.learning_rates[0]), rtol, scales,
+                                                        rows if lr.value else 1, cell_of)
+        except SpecError as exc:
+            notes.append(f"no reference run: {exc}")
+    for name, k, text in error_cells:
+        local.append(Mismatch(k + 1, cell_of(name, k), name, float("nan"), None, formula_of(name, k),
+                              cause=f"the cell shows the error {text}"))
+    if local:
+        # The local check already points at each wrong cell; of the reference's (every cell downstream of
+        # a mistake) keep the first wrong iteration and the loss curve, E_total.
+        start = min(m.row for m in local + reference)
+        reference = [m for m in reference if m.row == start or m.quantity == "E_total"]
+    mismatches = sorted(local + reference, key=_order_key(spec))
+    for m in mismatches:
+        if m.formula is None and m.found is not None:
+            m.formula = formula_of(m.quantity, m.row - 1)
+    first_error, wrong = _first_error(mismatches)
+    if first_error is not None and first_error.cause is None:
+        first_error.cause = _cause(book, sheet, table, spec, data, lr, rtol, scales, first_error)
+    incomplete = _incomplete(table, data, rows)
+    notes += incomplete
+    lint = lint_table(sheet, table, LEAVES, lr.cell[1:] if lr.cell and lr.cell[0] == sheet.name else None)
+    if lr.drift:
+        k, cell, value = lr.drift[0]
+        lint.append(LintFinding(qualified(sheet.name, table.first_row + k - 1, table.columns["w1"])
+                                if "w1" in table.columns else cell_of("w1", k - 1),
+                                "drifting learning-rate reference",
+                                f"iteration {k} reads the rate from {qualified(*cell)} = {value}, "
+                                f"not {qualified(*lr.cell)} = {lr.value}"))
+    if lr.source == "inferred":
+        notes.append(f"no update formulas: learning rate {lr.value:g} inferred from the numbers")
+    elif lr.source == "typed":
+        notes.append(f"the learning rate {lr.value:g} is typed into the update formulas")
+    verdict = "wrong" if mismatches else ("incomplete" if incomplete else "correct")
+    if not mismatches and not reference and not can_run:
+        verdict = "incomplete"
+    max_rel = max([worst_err] + [m.rel_error for m in local if m.found is not None])
+    return TableResult(sheet=table.sheet, header_row=table.header_row, rows=rows, learning_rate=lr.value,
+                       verdict=verdict, max_rel_error=max_rel, wrong_quantities=wrong,
+                       first_error=first_error, mismatches=mismatches, lint=lint, notes=notes)
+
+
+def _order_key(spec):
+    from xlbackprop.network import quantities
+    order = {q.name: i for i, q in enumerate(quantities(spec))}
+    return lambda m: (m.row, m.check != "local", order.get(m.quantity, len(order)))
+
+
+def _first_error(mismatches):
+    if not mismatches:
+        return None, []
+    first = mismatches[0]
+    same_row = [m for m in mismatches if m.row == first.row]
+    local = [m.quantity for m in same_row if m.check == "local"]
+    names = local or [m.quantity for m in same_row]
+    return first, list(dict.fromkeys(names))
+
+
+def _incomplete(table, data, rows):
+    """Why the table is not a full computation (empty when it is one)."""
+    out = []
+    missing = [n for n in REQUIRED if n not in data]
+    if missing:
+        out.append("incomplete: no column for " + ", ".join(missing))
+    if rows < 2:
+        out.append("incomplete: a single iteration, no weight updates")
+    blanks = [n for n, vals in data.items() if any(v is None for v in vals)]
+    if blanks:
+        out.append("incomplete: empty or non-numeric cells in " + ", ".join(blanks))
+    return out
+
+
+def _cause(book, sheet, table, spec, data, lr, rtol, scales, m):
+    """Name the known mistake behind mismatch m, when one fits."""
+    k, name = m.row - 1, m.quantity
+    if m.found is None:
+        return None
+    values = {n: vals[k] for n, vals in data.items()}
+    exprs = exprs_of(spec)
+    is_update = name.startswith(("w", "b")) and k > 0
+    if is_update and lr.value is not None and m.check == "local":
+        drift = [d for d in lr.drift if d[0] == m.row]
+        if drift:
+            return f"drifting learning-rate reference: this row reads the rate from {qualified(*drift[0][1])}"
+        prev = RowEnv({n: vals[k - 1] for n, vals in data.items()}, exprs)
+        cause = causes.update_cause(name, m.found, data[name][k - 1], lr.value, prev,
+                                    [n for n in data if n.startswith("w")], rtol, scales[name])
+        if cause:
+            return cause
+    elif m.check == "local" and name in exprs:
+        cause = causes.numeric_cause(spec, exprs, name, values, m.found, rtol, scales[name])
+        if cause:
+            return cause
+    if name in table.fixed:
+        return None
+    col = table.columns[name]
+    start = table.first_row + (1 if is_update else 0)
+    forms = {relative_form(f, r, col) for r in range(start, start + 2)
+             if r != table.first_row + k and (f := sheet.formula(r, col))}
+    return causes.formula_cause(sheet, col, table.first_row + k, (table.first_row, table.last_row),
+                                is_update, forms)

@@ -1,0 +1,118 @@
+"""Naming known mistakes: each is tried as an alternative computation on the row's own values; the one that
+reproduces the value found in the cell names the cause. Formula-text evidence (typed numbers, references
+to other rows, a column whose formula changes) is read from the cell when no computation matches.
+"""
+
+from xlbackprop.cells import a1
+from xlbackprop.network import unit_names, weight_names
+from xlbackprop.validate.check import RowEnv, close
+from xlbackprop.validate.formulas import references, relative_form
+
+MATCH_RTOL = 1e-7  # an alternative need only match as well as the cell's own precision allows
+
+
+def _swap(a, b):
+    return lambda env: {a: env[b], b: env[a]}
+
+
+def _output_error(op, second_target="t2"):
+    """Output deltas written with a wrong error term: op(a_o, t) * a_o * (1 - a_o)."""
+    def overrides(env):
+        out = {}
+        for m, target in ((1, "t1"), (2, second_target)):
+            a, t = env[f"a_o{m}"], env[target]
+            out[f"dE_total/do{m}"] = op(a, t) * a * (1 - a)
+        return out
+    return overrides
+
+
+# (cause, overrides(env) -> {name: value}); tried in this order, the first that reproduces the cell wins
+ALTERNATIVES = [
+    ("the wrong hidden unit's derivative: a_h1(1-a_h1) and a_h2(1-a_h2) mixed up", _swap("a_h1", "a_h2")),
+    ("h(1-h) on the pre-activation instead of a_h(1-a_h) (h used where a_h belongs)",
+     lambda env: {"a_h1": env["h1"], "a_h2": env["h2"]}),
+    ("transposed weights: w6 and w7 swapped", _swap("w6", "w7")),
+    ("swapped weights: w5/w6 and w7/w8 exchanged",
+     lambda env: {"w5": env["w6"], "w6": env["w5"], "w7": env["w8"], "w8": env["w7"]}),
+    ("transposed weights: w2 and w3 swapped", _swap("w2", "w3")),
+    ("inputs i1 and i2 swapped", _swap("i1", "i2")),
+    ("targets t1 and t2 swapped", _swap("t1", "t2")),
+    ("sign error: t - a_o instead of a_o - t", _output_error(lambda a, t: t - a)),
+    ("operator error: a_o*t instead of a_o - t", _output_error(lambda a, t: a * t)),
+    ("operator error: a_o*t instead of a_o - t, and t1 used for the second output",
+     _output_error(lambda a, t: a * t, "t1")),
+    ("wrong target: t1 used for the second output", _output_error(lambda a, t: a - t, "t1")),
+]
+_DELTAS = ["dE_total/dh1", "dE_total/dh2", "dE_total/do1", "dE_total/do2"]
+
+
+def _missing_parentheses(spec, name, env):
+    """Values of a hidden-layer gradient written without its outer parentheses, both ways round."""
+    units, wnames = unit_names(spec), weight_names(spec)
+    for j, hidden in enumerate(units[1]):
+        for k, source in enumerate(units[0]):
+            if f"dE_total/d{wnames[0][j][k]}" != name:
+                continue
+            terms = [env[f"dE_total/d{o}"] * env[wnames[1][m][j]] for m, o in enumerate(units[2])]
+            a = env[f"a_{hidden}"]
+            tail = a * (1 - a) * env[source]
+            return [sum(terms[:-1]) + terms[-1] * tail, terms[0] * tail + sum(terms[1:])]
+    return []
+
+
+def numeric_cause(spec, exprs, name, values, found, rtol, scale):
+    """The known mistake that reproduces `found` for quantity `name` from the row's values, or None."""
+    tol = max(rtol, MATCH_RTOL)
+    base = RowEnv(values, exprs, computed=_DELTAS)
+    for cause, overrides in ALTERNATIVES:
+        try:
+            env = RowEnv(values, exprs, overrides=overrides(base), computed=_DELTAS)
+            alt = exprs[name].eval(env)
+        except (KeyError, TypeError, OverflowError, ZeroDivisionError):
+            continue
+        if close(found, alt, tol, scale):
+            return cause
+    if name.startswith("dE_total/dw"):
+        try:
+            for alt in _missing_parentheses(spec, name, base):
+                if close(found, alt, tol, scale):
+                    return "missing parentheses: the chain rule's common factor multiplies only one term"
+        except (KeyError, TypeError, OverflowError):
+            pass
+    return None
+
+
+def update_cause(name, found, w_prev, lr, prev_env, weight_names_, rtol, scale):
+    """Why a weight update is off: another weight's gradient, or the gradient added instead of subtracted."""
+    tol = max(rtol, MATCH_RTOL)
+    try:
+        if close(found, w_prev + lr * prev_env[f"dE_total/d{name}"], tol, scale):
+            return "sign error in the update: w + lr*gradient instead of w - lr*gradient"
+        for other in weight_names_:
+            if other != name and close(found, w_prev - lr * prev_env[f"dE_total/d{other}"], tol, scale):
+                return f"update uses another weight's gradient: dE_total/d{other} instead of dE_total/d{name}"
+    except (KeyError, TypeError, OverflowError):
+        return None
+    return None
+
+
+def formula_cause(sheet, col, row, table_rows, is_update, column_forms):
+    """Evidence in the cell itself: a typed number, a reference to another row, a changed column formula."""
+    formula = sheet.formula(row, col)
+    if formula is None:
+        if column_forms:
+            return "a number typed where a formula belongs"
+        return None
+    own_row = row - 1 if is_update else row
+    first, last = table_rows
+    for ref in references(formula):
+        if ref.sheet is None and not ref.row_abs and first <= ref.row <= last and ref.row not in (row, own_row):
+            return f"a reference to another row's cell ({ref_text(ref)})"
+    form = relative_form(formula, row, col)
+    if column_forms and form not in column_forms:
+        return "the column's formula changes here (overwritten by a different formula)"
+    return None
+
+
+def ref_text(ref):
+    return a1(ref.row, ref.col)

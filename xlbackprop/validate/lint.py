@@ -1,0 +1,99 @@
+"""Formula lint for one table: hard-coded numbers where formulas belong, functions Excel does not have,
+circular references, references to other rows. Findings are data (LintFinding), never printed here.
+"""
+
+from xlbackprop.cells import a1, qualified
+from xlbackprop.validate.formulas import copy_pattern, functions, is_copy_below, numbers, references
+from xlbackprop.validate.results import LintFinding
+
+# Functions a backprop sheet plausibly uses, all of which Excel, LibreOffice and Google Sheets share.
+EXCEL_FUNCTIONS = set("""
+ABS AND AVERAGE COS COUNT EXP IF IFERROR INDEX INDIRECT LN LOG LOG10 MAX MIN MOD OFFSET OR POWER PRODUCT
+ROUND ROUNDDOWN ROUNDUP ROW COLUMN SIGN SIN SQRT SUM SUMPRODUCT SUMSQ TANH TAN ATAN EXACT VLOOKUP HLOOKUP
+MATCH CHOOSE NOT TRUE FALSE PI SINH COSH ASIN ACOS CONCATENATE TEXT VALUE LEN MMULT TRANSPOSE SUMXMY2
+IFS SWITCH XLOOKUP LET LAMBDA FLOOR CEILING INT TRUNC EVEN ODD FACT QUOTIENT RAND RANDBETWEEN ISNUMBER
+ISBLANK ISERROR NA N T CONCAT TEXTJOIN AVERAGEA MAXA MINA COUNTA SUMIF COUNTIF STDEV VAR MEDIAN
+""".split())
+# Constants that belong in these formulas: 1/2 of the squared error, the 1 of 1-a, the 2 of a square.
+PLAIN_CONSTANTS = {0.0, 0.5, 1.0, 2.0, -1.0}
+
+
+def lint_table(sheet, table, leaves, lr_cell):
+    """Findings for the table's formulas. A formula copied down from the row above says what its first
+    copy says, so only the first of each run is read in full."""
+    out, graph = [], {}
+    cols = {c: n for n, c in table.columns.items()}
+    first, last = table.first_row, table.last_row
+    has_formulas = any(sheet.has_formula(r, c) for r in range(first, last + 1) for c in cols)
+    for c, name in cols.items():
+        above = pattern = None
+        for r in range(first, last + 1):
+            if pattern is not None and sheet.copied_from_above(r, c):
+                above = None  # read again only if a later row needs it
+                continue
+            formula = sheet.formula(r, c)
+            if formula is None:
+                is_computed = name not in leaves and (r > first or not name.startswith(("w", "b")))
+                if has_formulas and is_computed and sheet.number(r, c) is not None:
+                    out.append(LintFinding(qualified(sheet.name, r, c), "hard-coded number",
+                                           f"{name} is a typed number; expected a formula"))
+                above = pattern = None
+                continue
+            if above is None and pattern is not None:
+                above = sheet.formula(r - 1, c)
+            if is_copy_below(above, formula, pattern):
+                above = formula
+                continue
+            above, pattern = formula, copy_pattern(formula)
+            refs = [ref for ref in references(formula) if ref.sheet is None]
+            graph[(r, c)] = [(x.row, x.col) for x in refs
+                             if first <= x.row <= last and x.col in cols and (x.row, x.col) != (r, c)]
+            out += _cell_findings(sheet, r, c, name, formula, refs, name in leaves,
+                                  name.startswith(("w", "b")) and r > first, (first, last), cols, lr_cell)
+    return out + _cycles(sheet, graph)
+
+
+def _cell_findings(sheet, r, c, name, formula, refs, is_leaf, is_update, span, cols, lr_cell):
+    where, out = qualified(sheet.name, r, c), []
+    for fn in functions(formula):
+        if fn not in EXCEL_FUNCTIONS and not fn.startswith(("_XLFN.", "_XLWS.")):
+            out.append(LintFinding(where, "non-Excel function", f"{fn}() is not an Excel function"))
+    if not is_leaf:
+        typed = [x for x in numbers(formula) if x not in PLAIN_CONSTANTS]
+        if typed:
+            out.append(LintFinding(where, "hard-coded number",
+                                   f"{name}'s formula types {typed[0]:g}; expected a cell reference"))
+    if any((ref.row, ref.col) == (r, c) for ref in refs):
+        out.append(LintFinding(where, "circular reference", "the formula reads its own cell"))
+    own = r - 1 if is_update else r
+    for ref in refs:
+        if is_leaf or ref.row_abs or (ref.row, ref.col) == lr_cell:
+            continue
+        if ref.row != own and span[0] <= ref.row <= span[1] and ref.col in cols:
+            out.append(LintFinding(where, "other-row reference",
+                                   f"reads {a1(ref.row, ref.col)}, expected row {own}"))
+            break
+    return out
+
+
+def _cycles(sheet, graph):
+    """Cells that reach themselves through other formulas (longer loops than a self-reference)."""
+    state, found = {}, []
+    for start in graph:
+        if state.get(start):
+            continue
+        stack = [(start, iter(graph[start]))]
+        state[start] = 1
+        while stack:
+            node, it = stack[-1]
+            nxt = next(it, None)
+            if nxt is None:
+                state[node] = 2
+                stack.pop()
+            elif state.get(nxt) == 1:
+                found.append(LintFinding(qualified(sheet.name, *nxt), "circular reference",
+                                         "part of a loop of formulas that read each other"))
+            elif nxt in graph and not state.get(nxt):
+                state[nxt] = 1
+                stack.append((nxt, iter(graph[nxt])))
+    return found
