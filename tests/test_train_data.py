@@ -1,0 +1,113 @@
+import gzip
+
+import numpy as np
+import pytest
+import torch
+
+from xlbackprop.errors import DataError
+from xlbackprop.train import data
+from xlbackprop.train.data import FILES, batches, load_mnist, read_idx, rotate, write_idx
+
+
+def fake_mnist(directory, n_train=40, n_test=20, gz=True, seed=0):
+    rng = np.random.default_rng(seed)
+    suffix = ".gz" if gz else ""
+    for split, n in (("train", n_train), ("test", n_test)):
+        write_idx(directory / (FILES[f"{split}_images"] + suffix), rng.integers(0, 256, (n, 28, 28)))
+        write_idx(directory / (FILES[f"{split}_labels"] + suffix), rng.integers(0, 10, n))
+    return directory
+
+
+@pytest.mark.parametrize("gz", [True, False])
+def test_reads_gzipped_and_raw_idx_files(tmp_path, gz):
+    fake_mnist(tmp_path, n_train=30, n_test=12, gz=gz)
+    mnist = load_mnist(tmp_path)
+    assert mnist.train.images.shape == (30, 28, 28) and mnist.train.images.dtype == torch.uint8
+    assert mnist.test.labels.shape == (12,) and mnist.test.labels.dtype == torch.int64
+    raw = read_idx(tmp_path / (FILES["train_labels"] + (".gz" if gz else "")), data.LABELS_MAGIC)
+    assert torch.equal(mnist.train.labels, torch.from_numpy(raw.astype(np.int64)))
+
+
+def test_wrong_magic_number_is_rejected(tmp_path):
+    fake_mnist(tmp_path)
+    # A labels file where the images should be: magic 2049 instead of 2051.
+    write_idx(tmp_path / (FILES["train_images"] + ".gz"), np.zeros(40, dtype=np.uint8))
+    with pytest.raises(DataError, match="magic number 2049, expected 2051"):
+        load_mnist(tmp_path)
+
+
+def test_truncated_file_is_rejected_with_expected_size(tmp_path):
+    fake_mnist(tmp_path)
+    path = tmp_path / (FILES["test_images"] + ".gz")
+    raw = gzip.decompress(path.read_bytes())
+    path.write_bytes(gzip.compress(raw[:-100]))
+    with pytest.raises(DataError, match=r"bytes, expected \d+ for 20 items"):
+        load_mnist(tmp_path)
+
+
+def test_images_and_labels_of_different_lengths_are_rejected(tmp_path):
+    fake_mnist(tmp_path)
+    write_idx(tmp_path / (FILES["train_labels"] + ".gz"), np.zeros(39, dtype=np.uint8))
+    with pytest.raises(DataError, match="40 images but .* has 39 labels"):
+        load_mnist(tmp_path)
+
+
+def test_corrupt_gzip_is_rejected(tmp_path):
+    fake_mnist(tmp_path)
+    path = tmp_path / (FILES["train_labels"] + ".gz")
+    path.write_bytes(path.read_bytes()[:20])
+    with pytest.raises(DataError, match="corrupt gzip"):
+        load_mnist(tmp_path)
+
+
+def test_missing_file_names_all_four_files(tmp_path):
+    fake_mnist(tmp_path)
+    (tmp_path / (FILES["test_labels"] + ".gz")).unlink()
+    with pytest.raises(DataError) as info:
+        load_mnist(tmp_path)
+    assert "missing t10k-labels-idx1-ubyte" in str(info.value)
+    assert all(stem in str(info.value) for stem in FILES.values())
+
+
+def test_offline_download_failure_says_where_to_put_the_files(tmp_path, monkeypatch):
+    import torchvision.datasets
+
+    def offline(*args, **kwargs):
+        raise RuntimeError("Error downloading train-images-idx3-ubyte.gz")
+
+    monkeypatch.setattr(torchvision.datasets, "MNIST", offline)
+    with pytest.raises(DataError) as info:
+        data.download(tmp_path)
+    message = str(info.value)
+    assert "--data-dir" in message and str(tmp_path / "MNIST" / "raw") in message
+    assert all(stem + ".gz" in message for stem in FILES.values())
+
+
+def test_cached_download_is_used_without_network(tmp_path, monkeypatch):
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    fake_mnist(raw)
+    monkeypatch.setattr(data, "DEFAULT_CACHE", tmp_path)
+    assert len(load_mnist().train.labels) == 40
+
+
+def test_batches_cover_every_image_once_and_are_normalised(tmp_path):
+    mnist = load_mnist(fake_mnist(tmp_path, n_train=50))
+    seen = []
+    for x, y in batches(mnist.train, 16, shuffle=True, generator=torch.Generator().manual_seed(0)):
+        assert x.shape[1:] == (1, 28, 28) and x.dtype == torch.float32
+        seen.append(y)
+    assert sorted(torch.cat(seen).tolist()) == sorted(mnist.train.labels.tolist())
+    x, _ = next(batches(mnist.train, 50, shuffle=False))
+    expected = (mnist.train.images.float() / 255 - data.MEAN) / data.STD
+    assert torch.allclose(x[:, 0], expected)
+
+
+def test_rotation_turns_each_image_of_the_batch_by_its_own_angle():
+    x = torch.zeros(8, 1, 28, 28)
+    x[:, :, 13:15, 2:26] = 1.0  # a horizontal bar
+    assert torch.allclose(rotate(x, 0.0), x, atol=1e-5)
+    turned = rotate(x, 30.0, torch.Generator().manual_seed(0))
+    assert turned.shape == x.shape
+    assert not torch.allclose(turned[0], turned[1], atol=1e-3)  # different angles per image
+    assert abs(turned.sum().item() - x.sum().item()) / x.sum().item() < 0.1  # same ink, moved
