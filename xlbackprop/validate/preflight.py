@@ -95,6 +95,11 @@ def validate_file(path, engine=None):
         return WorkbookResult(file=str(path), verdict="unreadable",
                               error=f"{path}: damaged workbook ({type(exc).__name__}: {exc})")
     result.file = str(path)
+    if not result.tables and result.verdict != "unreadable":
+        # the rule: a workbook with no recognisable table is bad input (exit 2), not a wrong answer
+        result.verdict = "unreadable"
+        result.error = result.error or (f"{path}: no recognisable iteration table (expected a header row "
+                                        "naming i1, i2, t1, t2, w1..w8, E_total and ∂E_total/∂w1..∂w8)")
     return result
 
 
