@@ -1,4 +1,6 @@
 import gzip
+import sys
+import types
 
 import numpy as np
 import pytest
@@ -70,12 +72,13 @@ def test_missing_file_names_all_four_files(tmp_path):
 
 
 def test_offline_download_failure_says_where_to_put_the_files(tmp_path, monkeypatch):
-    import torchvision.datasets
-
     def offline(*args, **kwargs):
         raise RuntimeError("Error downloading train-images-idx3-ubyte.gz")
 
-    monkeypatch.setattr(torchvision.datasets, "MNIST", offline)
+    # A stand-in torchvision whose downloader fails as it does offline (and which imports instantly).
+    fake = types.SimpleNamespace(MNIST=offline)
+    monkeypatch.setitem(sys.modules, "torchvision", types.SimpleNamespace(datasets=fake))
+    monkeypatch.setitem(sys.modules, "torchvision.datasets", fake)
     with pytest.raises(DataError) as info:
         data.download(tmp_path)
     message = str(info.value)

@@ -1,0 +1,77 @@
+import pytest
+import torch
+from click.testing import CliRunner
+
+from xlbackprop.cli import main
+from xlbackprop.errors import TrainError
+from xlbackprop.train.models import MODELS, build_model, count_params, get_spec
+from xlbackprop.train.summary import format_summary, summarize
+
+
+def shapes(name: str) -> dict[str, list[int]]:
+    return {r.layer: r.output_shape for r in summarize(build_model(name)).rows}
+
+
+def test_s6_19k_has_19698_params_and_the_course_output_shapes():
+    assert count_params(build_model("s6-19k")) == 19_698
+    conv_shapes = [s for layer, s in shapes("s6-19k").items() if layer.startswith("Conv2d")]
+    sizes = [(c, h) for _, c, h, _ in conv_shapes]
+    assert sizes == [(16, 26), (16, 24), (30, 22), (30, 11), (16, 9), (16, 7), (32, 5)]
+    assert shapes("s6-19k")["AvgPool2d-22"] == [-1, 32, 1, 1]
+
+
+def test_s6_22k_has_22504_params_and_the_course_output_shapes():
+    assert count_params(build_model("s6-22k")) == 22_504
+    pools = [s for layer, s in shapes("s6-22k").items() if layer.startswith("MaxPool2d")]
+    assert [s[2] for s in pools] == [14, 7, 3]
+    last_conv = [s for layer, s in shapes("s6-22k").items() if layer.startswith("Conv2d")][-1]
+    assert last_conv == [-1, 10, 3, 3]
+
+
+def test_own_model_is_within_its_8000_parameter_budget():
+    params = count_params(build_model("xl-8k"))
+    assert params <= get_spec("xl-8k").targets.max_params == 8_000
+    assert params > 6_000  # uses its budget rather than starving the net
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_every_model_maps_a_batch_to_ten_logits(name):
+    model = build_model(name).eval()
+    assert model(torch.zeros(3, 1, 28, 28)).shape == (3, 10)
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_every_model_is_under_its_parameter_target(name):
+    t = get_spec(name).targets
+    n = count_params(build_model(name))
+    assert n < t.max_params if t.params_strict else n <= t.max_params
+
+
+def test_unknown_model_lists_the_known_ones():
+    with pytest.raises(TrainError, match="unknown model 'resnet'; expected one of: s6-19k, s6-22k, xl-8k"):
+        get_spec("resnet")
+
+
+def test_summary_table_totals_match_the_parameters():
+    s = summarize(build_model("s6-22k"))
+    assert sum(r.params for r in s.rows) == s.total_params == s.trainable_params == 22_504
+    text = format_summary(s)
+    assert "Total params: 22,504" in text and "Non-trainable params: 0" in text
+    # torchsummary's layout: right-aligned columns, 64-wide rules.
+    assert "        Layer (type)               Output Shape         Param #" in text
+    assert "            Conv2d-1           [-1, 16, 28, 28]             160" in text
+    assert "Params size (MB): 0.09" in text
+
+
+def test_summary_command_prints_the_table():
+    result = CliRunner().invoke(main, ["summary", "--model", "s6-19k"])
+    assert result.exit_code == 0, result.output
+    assert "Total params: 19,698" in result.output
+    assert "Estimated Total Size (MB)" in result.output
+    assert result.output.count("BatchNorm2d-") == 7
+
+
+def test_summary_of_unknown_model_is_one_line_and_exit_2():
+    result = CliRunner().invoke(main, ["summary", "--model", "resnet"])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == ["Error: unknown model 'resnet'; expected one of: s6-19k, s6-22k, xl-8k"]
