@@ -3,19 +3,17 @@ first error and its cause. Plain data out (pycel style); WorkbookError when the 
 """
 
 from xlbackprop.cells import qualified
-from xlbackprop.errors import SpecError
-from xlbackprop.reference import trace
+from xlbackprop.reference import traces
 from xlbackprop.validate import causes
-from xlbackprop.validate.check import (exprs_of, local_mismatches, reference_mismatches, structure_spec,
-                                       tolerance, RowEnv)
+from xlbackprop.network import parameters
+from xlbackprop.validate.check import (RowEnv, exprs_of, leaf_names, local_mismatches, reference_mismatches,
+                                       structure_spec, tolerance)
 from xlbackprop.validate.formulas import relative_form
 from xlbackprop.validate.lint import lint_table
 from xlbackprop.validate.results import LintFinding, Mismatch, TableResult, WorkbookResult, worst
 from xlbackprop.validate.tables import find_tables, learning_rate
 from xlbackprop.workbook_read import read_workbook
 
-LEAVES = ("i1", "i2", "t1", "t2")
-REQUIRED = LEAVES + tuple(f"w{k}" for k in range(1, 9)) + tuple(f"dE_total/dw{k}" for k in range(1, 9))
 
 
 def validate_workbook(path):
@@ -27,9 +25,42 @@ def validate_workbook(path):
     if check_file is not None:
         check_file(path)
     book = read_workbook(path)
-    results = [check_table(book, table) for table in find_tables(book)]
+    tables = find_tables(book)
+    runs = _reference_runs(book, tables)
+    results = [check_table(book, table, runs) for table in tables]
     verdict = worst(r.verdict for r in results) if results else "incomplete"
     return WorkbookResult(file=str(path), verdict=verdict, tables=results)
+
+
+def _first_row(book, table):
+    sheet = book.sheet(table.sheet)
+    values = {n: sheet.number(table.first_row, c) for n, c in table.columns.items()}
+    values.update({n: sheet.number(r, c) for n, (r, c) in table.fixed.items()})
+    return values
+
+
+def _run_key(spec, first, lr, rows):
+    leaves = leaf_names(spec)
+    if any(first.get(n) is None for n in leaves):
+        return None
+    return (tuple(first[n] for n in leaves), spec.sizes, spec.activations, spec.bias, spec.shared_bias,
+            rows if lr else 1)
+
+
+def _reference_runs(book, tables):
+    """One torch run per group of tables that start alike (the same network, one sheet per learning rate):
+    {key: {lr: trace}}. The reference is cheap, but not free, and sheets-per-rate workbooks are common."""
+    groups = {}
+    for table in tables:
+        first, lr = _first_row(book, table), learning_rate(book, table).value
+        spec = structure_spec(set(first), first)
+        key = _run_key(spec, first, lr, table.rows)
+        if key is not None:
+            groups.setdefault(key, (spec, set()))[1].add(lr if lr and lr > 0 else 1.0)
+    runs = {}
+    for key, (spec, lrs) in groups.items():
+        runs[key] = traces(spec, sorted(lrs), key[-1])
+    return runs
 
 
 def _column_data(sheet, table):
@@ -47,14 +78,16 @@ def _column_data(sheet, table):
     return data, errors
 
 
-def check_table(book, table):
+def check_table(book, table, runs=None):
     sheet = book.sheet(table.sheet)
     data, error_cells = _column_data(sheet, table)
     rows = table.rows
     lr = learning_rate(book, table)
     notes = list(table.notes)
     first = {n: vals[0] for n, vals in data.items()}
-    rtol = tolerance(data, set(LEAVES) | {n for n in data if n.startswith(("w", "b"))})
+    spec = structure_spec(set(data), first, lr.value, 1)
+    leaves = leaf_names(spec)
+    rtol = tolerance(data, set(leaves))
     scales = {n: max((abs(v) for v in vals if v is not None), default=0.0) for n, vals in data.items()}
 
     def cell_of(name, k):
@@ -67,17 +100,13 @@ def check_table(book, table):
             return sheet.formula(*table.fixed[name])
         return sheet.formula(table.first_row + k, table.columns[name])
 
-    spec = structure_spec(set(data), first, lr.value, 1)
     local = local_mismatches(data, spec, lr.value, rtol, scales, rows, cell_of)
     reference, worst_err = [], 0.0
-    can_run = all(first.get(n) is not None for n in LEAVES + tuple(f"w{k}" for k in range(1, 9)))
+    runs = runs if runs is not None else _reference_runs(book, [table])
+    run = runs.get(_run_key(spec, first, lr.value, rows), {}).get(lr.value if lr.value and lr.value > 0 else 1.0)
+    can_run = run is not None
     if can_run:
-        try:
-            run = structure_spec(set(data), first, lr.value, rows if lr.value else 1)
-            reference, worst_err = reference_mismatches(data, trace(run, run.learning_rates[0]), rtol, scales,
-                                                        rows if lr.value else 1, cell_of)
-        except SpecError as exc:
-            notes.append(f"no reference run: {exc}")
+        reference, worst_err = reference_mismatches(data, run, rtol, scales, rows if lr.value else 1, cell_of)
     for name, k, text in error_cells:
         local.append(Mismatch(k + 1, cell_of(name, k), name, float("nan"), None, formula_of(name, k),
                               cause=f"the cell shows the error {text}"))
@@ -93,9 +122,9 @@ def check_table(book, table):
     first_error, wrong = _first_error(mismatches)
     if first_error is not None and first_error.cause is None:
         first_error.cause = _cause(book, sheet, table, spec, data, lr, rtol, scales, first_error)
-    incomplete = _incomplete(table, data, rows)
+    incomplete = _incomplete(spec, data, rows)
     notes += incomplete
-    lint = lint_table(sheet, table, LEAVES, lr.cell[1:] if lr.cell and lr.cell[0] == sheet.name else None)
+    lint = lint_table(sheet, table, [n for n in leaves if n[0] in "it"], lr.cell[1:] if lr.cell and lr.cell[0] == sheet.name else None)
     if lr.drift:
         k, cell, value = lr.drift[0]
         lint.append(LintFinding(qualified(sheet.name, table.first_row + k - 1, table.columns["w1"])
@@ -132,10 +161,11 @@ def _first_error(mismatches):
     return first, list(dict.fromkeys(names))
 
 
-def _incomplete(table, data, rows):
+def _incomplete(spec, data, rows):
     """Why the table is not a full computation (empty when it is one)."""
     out = []
-    missing = [n for n in REQUIRED if n not in data]
+    required = leaf_names(spec) + [f"dE_total/d{p}" for p in parameters(spec)]
+    missing = [n for n in required if n not in data]
     if missing:
         out.append("incomplete: no column for " + ", ".join(missing))
     if rows < 2:

@@ -4,26 +4,72 @@ quantity (its own formula on the same row's values of its direct inputs; each we
 
 import math
 
-from xlbackprop.network import quantities
-from xlbackprop.spec import course_spec
+import numpy as np
+
+import re
+from dataclasses import replace
+
+from xlbackprop.network import _activation, bias_names, quantities, unit_names, weight_names
+from xlbackprop.spec import ACTIVATIONS, Sample, Spec, check as check_spec
 from xlbackprop.validate.results import Mismatch
 
 RTOL_FLOOR = 1e-9   # Excel keeps 15-17 significant digits; never ask for more than this
 
 
+_NAME = re.compile(r"^(i|t|h|o|w|b)(\d+)(?:\[(\d+)\])?$")
+
+
 def structure_spec(names, leaves=None, lr=1.0, iterations=1):
-    """The course network a table's columns describe (fixed or trained shared biases when it has b1, b2)."""
+    """The network a table's columns describe: layer sizes from the highest i, h, o/t numbers, samples from
+    [n] suffixes, biases from b columns (trained when dE_total/db columns exist; one per layer or one per
+    unit), the activation of each layer from its first-row numbers. Falls back to the course's 2-2-2."""
     leaves = leaves or {}
-    get = lambda n, d: leaves.get(n) if leaves.get(n) is not None else d  # noqa: E731
-    biases = None
-    if "b1" in names or "b2" in names:
-        biases = (get("b1", 0.0), get("b2", 0.0))
-    spec = course_spec((get("i1", 0.0), get("i2", 0.0)), (get("t1", 0.0), get("t2", 0.0)),
-                       [get(f"w{k}", 0.0) for k in range(1, 9)], lr if lr and lr > 0 else 1.0,
-                       iterations, biases)
-    if biases is not None and any(n.startswith("dE_total/db") for n in names):
-        spec = spec.with_(bias="trained")
-    return spec
+    top = {}
+    for n in names:
+        m = _NAME.match(n)
+        if m:
+            kind, num, sample = m.group(1), int(m.group(2)), int(m.group(3) or 1)
+            top[kind] = max(top.get(kind, 0), num)
+            top["s"] = max(top.get("s", 1), sample)
+    n_in, n_h, n_out = top.get("i", 2), top.get("h", 2), max(top.get("o", 0), top.get("t", 0)) or 2
+    if top.get("w", 8) != n_in * n_h + n_h * n_out:
+        n_in, n_h, n_out = 2, 2, 2
+    samples = top.get("s", 1)
+    sfx = (lambda s: f"[{s + 1}]") if samples > 1 else (lambda s: "")
+    get = lambda n: leaves.get(n) if leaves.get(n) is not None else 0.0  # noqa: E731
+    n_bias = top.get("b", 0)
+    shared = n_bias in (1, 2) and n_bias != n_h + n_out  # Mazur's b1, b2: one bias per layer
+    bias = "none" if not n_bias else ("trained" if any(n.startswith("dE_total/db") for n in names) else "fixed")
+    skeleton = Spec(
+        name="table", sizes=(n_in, n_h, n_out), activations=("sigmoid", "sigmoid"),
+        samples=tuple(Sample(tuple(get(f"i{k + 1}{sfx(s)}") for k in range(n_in)),
+                             tuple(get(f"t{j + 1}{sfx(s)}") for j in range(n_out))) for s in range(samples)),
+        weights=tuple(tuple(tuple(0.0 for _ in range(a)) for _ in range(b)) for a, b in ((n_in, n_h), (n_h, n_out))),
+        bias=bias, shared_bias=shared if bias != "none" else False,
+        biases=tuple((0.0,) * (1 if shared else size) for size in (n_h, n_out)) if bias != "none" else (),
+        learning_rates=(lr if lr and lr > 0 else 1.0,), iterations=max(1, iterations))
+    weights = tuple(tuple(tuple(get(w) for w in unit) for unit in layer) for layer in weight_names(skeleton))
+    biases = tuple(tuple(get(b) for b in dict.fromkeys(layer)) for layer in bias_names(skeleton))
+    spec = check_spec(replace(skeleton, weights=weights, biases=biases))
+    return replace(spec, activations=_activations(spec, leaves))
+
+
+def _activations(spec, leaves):
+    """Per layer, the activation whose formula turns the first row's net inputs into its activations."""
+    from xlbackprop.expr import Ref
+    out = []
+    for layer, units in enumerate(unit_names(spec)[1:]):
+        best = "sigmoid"
+        pairs = [(leaves.get(u), leaves.get(f"a_{u}")) for u in units]
+        pairs = [(h, a) for h, a in pairs if h is not None and a is not None]
+        if pairs:
+            for act in ACTIVATIONS:
+                fn = _activation(act, Ref("x"))
+                if all(close(a, fn.eval({"x": h}), 1e-6, 1e-9) for h, a in pairs):
+                    best = act
+                    break
+        out.append(best)
+    return tuple(out)
 
 
 class RowEnv:
@@ -57,6 +103,11 @@ class RowEnv:
             return self.exprs[name].eval(self)
         except (KeyError, TypeError, OverflowError, ZeroDivisionError):
             return None
+
+
+def leaf_names(spec):
+    """Inputs, targets, weights and biases: the names a table's first row gives."""
+    return [q.name for q in quantities(spec) if q.expr is None]
 
 
 def exprs_of(spec):
@@ -133,19 +184,24 @@ def local_mismatches(data, spec, lr, rtol, scales, rows, cell_of):
 
 
 def reference_mismatches(data, trace, rtol, scales, rows, cell_of):
-    """Mismatches against the torch run, and the largest relative error seen."""
+    """Mismatches against the torch run, and the largest relative error seen (compared column by column)."""
     out, worst = [], 0.0
     for name, vals in data.items():
         ref = trace.get(name)
         if ref is None:
             continue
-        for k in range(min(rows, len(ref))):
-            found, expected = vals[k], float(ref[k])
-            if found is None:
-                continue
-            err = abs(found - expected) / max(abs(expected), abs(found), 1e-300)
-            if err > worst and math.isfinite(err):
-                worst = err
-            if not close(found, expected, rtol, scales[name]):
-                out.append(Mismatch(k + 1, cell_of(name, k), name, expected, found, None, check="reference"))
+        n = min(rows, len(ref))
+        expected = np.asarray(ref[:n], dtype=float)
+        found = np.array([np.nan if v is None else v for v in vals[:n]], dtype=float)
+        known = ~np.isnan(found)
+        diff = np.abs(found - expected)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rel = diff / np.maximum(np.maximum(np.abs(expected), np.abs(found)), 1e-300)
+        finite = rel[known & np.isfinite(rel)]
+        if finite.size:
+            worst = max(worst, float(finite.max()))
+        bad = known & ~(diff <= rtol * (np.abs(expected) + scales[name]))
+        for k in np.flatnonzero(bad):
+            out.append(Mismatch(int(k) + 1, cell_of(name, int(k)), name, float(expected[k]), float(found[k]), None,
+                                check="reference"))
     return out, worst
