@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import importlib
 import json
+from pathlib import Path
 
 import openpyxl
 import pytest
@@ -183,3 +184,77 @@ def test_generated_workbook_is_correct_end_to_end(tmp_path):
     assert result.exit_code == 0, result.output
     assert doc["workbooks"][0]["verdict"] == "correct"
     assert [t["learning_rate"] for t in doc["workbooks"][0]["tables"]] == [0.5]
+
+
+def tampered(src, dest, column_header="∂E_total/∂w3", factor=1.000263):
+    """Copy a generated workbook with the first cached value under `column_header` scaled, as a slip would."""
+    import re
+    import zipfile
+
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            data = zin.read(info.filename).decode("utf-8", "replace") if info.filename.endswith(".xml") else None
+            header = data and re.search(rf'<c r="([A-Z]+)(\d+)"[^>]*><is><t>{re.escape(column_header)}</t>', data)
+            if header:  # the header cell; the first iteration's cached value sits right below it
+                ref = f"{header.group(1)}{int(header.group(2)) + 1}"
+                cell = re.compile(rf'(<c r="{ref}"[^>]*><f>[^<]*</f><v>)([^<]*)(</v>)')
+                data, n = cell.subn(lambda m: f"{m.group(1)}{float(m.group(2)) * factor!r}{m.group(3)}", data)
+                if n:
+                    cell_ref = ref
+                zout.writestr(info.filename, data)
+            else:
+                zout.writestr(info.filename, zin.read(info.filename))
+    return dest, cell_ref
+
+
+def test_wrong_cached_gradient_is_reported_with_its_cell(tmp_path):
+    pytest.importorskip("xlbackprop.validate.api", reason="the validation engine has not landed")
+    path, cell = tampered(generated(tmp_path / "gen.xlsx"), tmp_path / "student.xlsx")
+    result = run("--json", path)
+    assert result.exit_code == 1, result.output
+    table = json.loads(result.stdout)["workbooks"][0]["tables"][0]
+    assert table["verdict"] == "wrong"
+    assert table["first_error"]["row"] == 1 and table["first_error"]["cell"] == f"'LR 0.5'!{cell}"
+    assert table["first_error"]["quantity"] == "dE_total/dw3"
+    assert "dE_total/dw3" in table["wrong_quantities"]
+
+
+def test_annotated_copy_of_a_real_result_marks_the_wrong_cell(tmp_path):
+    pytest.importorskip("xlbackprop.validate.api", reason="the validation engine has not landed")
+    path, cell = tampered(generated(tmp_path / "gen.xlsx"), tmp_path / "student.xlsx")
+    before = digest(path)
+    assert run(path, "--annotate", tmp_path / "out").exit_code == 1
+    assert digest(path) == before
+    marked = openpyxl.load_workbook(tmp_path / "out" / "student.annotated.xlsx")["LR 0.5"][cell]
+    assert marked.fill.fgColor.rgb.endswith("FF8080") and "∂E_total/∂w3" in marked.comment.text
+
+
+@pytest.mark.libreoffice
+def test_ods_workbook_is_converted_and_validated(tmp_path):
+    pytest.importorskip("xlbackprop.validate.api", reason="the validation engine has not landed")
+    from xlbackprop import libreoffice
+
+    if libreoffice.soffice() is None:
+        pytest.skip("LibreOffice (soffice) is not installed")
+    ods = libreoffice.convert(generated(tmp_path / "gen.xlsx"), tmp_path / "ods", fmt="ods")
+    result = run(ods)
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith(f"{ods}: CORRECT")
+
+
+CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "students"
+
+
+def test_corpus_template_bug_is_reported_in_json(tmp_path):
+    pytest.importorskip("xlbackprop.validate.api", reason="the validation engine has not landed")
+    path = CORPUS / "Navyabhat03__ERA-V1-Session-6__BackPropagation.xlsx"
+    if not path.exists():
+        pytest.skip("../shared/corpus is not beside the repo")
+    expected = next(e for e in json.loads((CORPUS / "expected.json").read_text()) if e["file"] == path.name)
+    result = run("--json", path)
+    assert result.exit_code == 1
+    (table,) = json.loads(result.stdout)["workbooks"][0]["tables"]
+    assert (table["sheet"], table["header_row"]) == (expected["main_table"]["sheet"], expected["main_table"]["header_row"])
+    wrong = {"dE_total/dw" + g[1:] for g in expected["main_table"]["iter1_wrong_quantities"]}
+    assert set(table["wrong_quantities"]) == wrong
+    assert table["first_error"]["cause"]
