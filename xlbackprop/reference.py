@@ -31,7 +31,11 @@ def traces(spec, learning_rates=None, iterations=None):
         B = [b.detach().requires_grad_(trained) for b in B]
         a, nets, acts = x.expand(R, -1, -1), [], []
         for l in range(L):
-            net = torch.einsum("roi,rsi->rso", W[l], a)
+            # Summed term by term, left to right, as the spreadsheet formula w1*i1+w2*i2+b1 does: a matmul
+            # may reorder or fuse the sum, which shows as 1e-12 relative noise where the terms nearly cancel.
+            net = W[l][:, None, :, 0] * a[:, :, None, 0]
+            for k in range(1, a.shape[-1]):
+                net = net + W[l][:, None, :, k] * a[:, :, None, k]
             if B:
                 net = net + B[l][:, None, :]
             net.retain_grad()

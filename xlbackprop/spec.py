@@ -199,8 +199,8 @@ PRESETS = {
     "xor": lambda: spec_from_dict({
         "name": "xor", "sizes": [2, 2, 1], "activations": ["sigmoid", "sigmoid"], "bias": "trained",
         "samples": [{"inputs": [a, b], "targets": [float(a != b)]} for a in (0, 1) for b in (0, 1)],
-        "weights": [[[0.5, -0.4], [0.9, 1.0]], [[-1.2, 1.1]]], "biases": [[0.8, -0.1], [0.3]],
-        "learning_rates": [0.5, 1, 2, 5], "iterations": 1000,
+        "weights": [[[0.16, -0.4], [0.34, -0.6]], [[0.88, -0.27]]], "biases": [[-0.79, 0.26], [0.85]],
+        "learning_rates": [0.5, 1, 2, 3], "iterations": 300,
         "description": "XOR: 2-2-1, four samples, trained biases.",
     }, source="preset xor"),
 }

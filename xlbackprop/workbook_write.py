@@ -5,6 +5,7 @@ show the right numbers. Files are replaced atomically.
 """
 
 import os
+from datetime import datetime
 import tempfile
 import zipfile
 from contextlib import contextmanager
@@ -48,6 +49,9 @@ def atomic_path(path):
     os.close(fd)
     try:
         yield Path(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; the user expects an ordinary file
         os.replace(tmp, path)
     except OSError as exc:
         raise WorkbookError(f"{path}: cannot write ({exc.strerror or exc})") from None
@@ -60,7 +64,9 @@ def write_generated(spec, layout, traces, path, cached=True):
     """Write the generated workbook to `path`. cached=False leaves formula results empty (forces recalculation)."""
     with atomic_path(path) as tmp:
         book = xlsxwriter.Workbook(str(tmp), {"constant_memory": True})
-        book.set_properties({"title": f"Backpropagation, {spec.name}", "comments": _SIGNATURE})
+        # A fixed date keeps regenerated files byte-identical, so a committed sample only changes when its content does.
+        book.set_properties({"title": f"Backpropagation, {spec.name}", "comments": _SIGNATURE,
+                             "created": datetime(2024, 1, 1)})
         fmt = {"bold": book.add_format({"bold": True}),
                "head": book.add_format({"bold": True, "bottom": 1, "align": "center", "bg_color": "#DDEBF7"}),
                "title": book.add_format({"bold": True, "font_size": 14})}

@@ -1,0 +1,129 @@
+"""The generated workbook's structure, its cached values, the committed samples, and atomic writing."""
+
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from xlbackprop.errors import WorkbookError
+from xlbackprop.generate import write_workbook
+from xlbackprop.layout import FIRST_ROW, HEADER_ROW, PARAMS_SHEET, lr_sheet_name, make_layout
+from xlbackprop.network import quantities
+from xlbackprop.spec import preset
+from xlbackprop.verify import compare
+from xlbackprop import workbook_write
+
+ROOT = Path(__file__).resolve().parents[1]
+COURSE_LABELS = ["i1", "i2", "t1", "t2", "w1", "w2", "w3", "w4", "w5", "w6", "w7", "w8", "h1", "a_h1", "h2",
+                 "a_h2", "o1", "a_o1", "o2", "a_o2", "E1", "E2", "E_total"] + [f"∂E_total/∂w{k}" for k in range(1, 9)]
+
+
+@pytest.fixture(scope="module")
+def era_book(tmp_path_factory):
+    spec = preset("era").with_(iterations=12, learning_rates=(0.1, 0.5, 2.0))
+    path = tmp_path_factory.mktemp("gen") / "era.xlsx"
+    traces = write_workbook(spec, path)
+    return spec, path, traces
+
+
+def test_sheets_are_parameters_summary_one_per_lr_and_derivation(era_book):
+    spec, path, _ = era_book
+    names = openpyxl.load_workbook(path, read_only=True).sheetnames
+    assert names == ["Parameters", "Summary", "LR 0.1", "LR 0.5", "LR 2", "Derivation"]
+
+
+def test_header_row_carries_the_course_labels(era_book):
+    spec, path, _ = era_book
+    ws = openpyxl.load_workbook(path)["LR 0.5"]
+    header = [c.value for c in ws[HEADER_ROW]]
+    assert header[0] == "Iteration"
+    assert all(label in header for label in COURSE_LABELS)
+
+
+def test_numbers_are_typed_only_on_the_parameters_sheet(era_book):
+    spec, path, _ = era_book
+    book = openpyxl.load_workbook(path)
+    typed = [c.value for row in book[PARAMS_SHEET].iter_rows() for c in row if isinstance(c.value, (int, float))]
+    assert sorted(typed) == sorted([0.05, 0.1, 0.5, 0.5, 0.15, 0.2, 0.25, 0.3, 0.4, 0.45, 0.5, 0.55, 0.1, 0.5, 2.0])
+    layout = make_layout(spec)
+    for lr in spec.learning_rates:
+        ws = book[lr_sheet_name(lr)]
+        for row in ws.iter_rows(min_row=FIRST_ROW, min_col=2, max_col=1 + len(layout.columns)):
+            assert all(isinstance(c.value, str) and c.value.startswith("=") for c in row)
+
+
+def test_weights_update_from_the_row_above_with_the_sheets_learning_rate(era_book):
+    spec, path, _ = era_book
+    ws = openpyxl.load_workbook(path)["LR 2"]
+    layout = make_layout(spec)
+    w3 = layout.columns["w3"]
+    assert ws.cell(FIRST_ROW, w3).value.startswith("=Parameters!$B$")
+    assert ws.cell(FIRST_ROW + 1, w3).value == "=H5-$B$1*AE5"
+    assert ws.cell(1, 2).value == f"={layout.lr_ref(2.0)}"
+
+
+def test_gradient_formula_is_the_chain_rule_on_its_own_row(era_book):
+    spec, path, _ = era_book
+    ws = openpyxl.load_workbook(path)["LR 0.1"]
+    layout = make_layout(spec)
+    col = {name: layout.ref(name, FIRST_ROW + 3) for name in layout.columns}
+    assert ws.cell(FIRST_ROW + 3, layout.columns["dE_total/dh2"]).value == \
+        f"=({col['dE_total/do1']}*{col['w6']}+{col['dE_total/do2']}*{col['w8']})*{col['a_h2']}*(1-{col['a_h2']})"
+    assert ws.cell(FIRST_ROW + 3, layout.columns["dE_total/dw3"]).value == f"={col['dE_total/dh2']}*{col['i1']}"
+
+
+def test_cached_values_are_the_reference(era_book):
+    spec, path, traces = era_book
+    assert compare(path, spec, traces) == []
+
+
+def test_summary_holds_every_curve_a_chart_and_the_final_losses(era_book):
+    spec, path, traces = era_book
+    book = openpyxl.load_workbook(path, data_only=True)
+    ws = book["Summary"]
+    assert [ws.cell(3, 2 + n).value for n in range(3)] == ["E_total (η = 0.1)", "E_total (η = 0.5)", "E_total (η = 2)"]
+    assert ws.cell(4 + spec.iterations - 1, 4).value == pytest.approx(traces[2.0]["E_total"][-1], rel=1e-15)
+    finals = {ws.cell(4 + i, 6).value: ws.cell(4 + i, 7).value for i in range(3)}
+    assert finals == pytest.approx({lr: traces[lr]["E_total"][-1] for lr in spec.learning_rates}, rel=1e-15)
+    assert len(openpyxl.load_workbook(path)["Summary"]._charts) == 1
+
+
+def test_derivation_sheet_spells_out_every_computed_quantity(era_book):
+    spec, path, _ = era_book
+    ws = openpyxl.load_workbook(path)["Derivation"]
+    text = {row[0].value: row[1].value for row in ws.iter_rows(min_row=4) if row[0].value}
+    computed = [q.label for q in quantities(spec) if q.expr is not None]
+    assert all(label in text for label in computed)
+    assert text["∂E_total/∂w5"] == "∂E_total/∂w5 = ∂E_total/∂o1·a_h1"
+
+
+@pytest.mark.parametrize("name", ["era", "mazur", "xor"])
+def test_committed_sample_workbook_is_what_generate_makes_today(tmp_path, name):
+    committed = ROOT / "workbooks" / f"backprop-{name}.xlsx"
+    fresh = tmp_path / committed.name
+    write_workbook(preset(name), fresh)
+    old, new = openpyxl.load_workbook(committed), openpyxl.load_workbook(fresh)
+    assert old.sheetnames == new.sheetnames
+    for sheet in new.sheetnames:
+        assert [[c.value for c in r] for r in old[sheet].iter_rows()] == \
+               [[c.value for c in r] for r in new[sheet].iter_rows()], sheet
+
+
+def test_interrupted_write_leaves_the_old_file_and_no_debris(tmp_path, monkeypatch):
+    path = tmp_path / "book.xlsx"
+    write_workbook(preset("era").with_(iterations=3), path)
+    before = path.read_bytes()
+
+    def explode(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(workbook_write, "_derivation_sheet", explode)
+    with pytest.raises(KeyboardInterrupt):
+        write_workbook(preset("era").with_(iterations=5), path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["book.xlsx"]
+
+
+def test_writing_into_a_missing_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(WorkbookError, match="does not exist"):
+        write_workbook(preset("era"), tmp_path / "nope" / "book.xlsx")
