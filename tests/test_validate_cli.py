@@ -258,3 +258,9 @@ def test_corpus_template_bug_is_reported_in_json(tmp_path):
     wrong = {"dE_total/dw" + g[1:] for g in expected["main_table"]["iter1_wrong_quantities"]}
     assert set(table["wrong_quantities"]) == wrong
     assert table["first_error"]["cause"]
+
+
+def test_a_file_named_twice_is_validated_once(tmp_path, fake):
+    path = book(tmp_path / "a.xlsx", "correct")
+    result = run("-q", path, tmp_path, path)
+    assert result.output.splitlines() == [f"{path}: CORRECT"]

@@ -20,7 +20,7 @@ from xlbackprop.validate.results import WorkbookResult
 @click.option("--gradebook", "gradebooks", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Also write a gradebook, one row per workbook and table; .csv or .xlsx by the extension. "
                    "Repeat the option to write both.")
-@click.option("--annotate", "annotate_dir", type=click.Path(file_okay=False, path_type=Path),
+@click.option("--annotate", "annotate_dir", metavar="DIR", type=click.Path(file_okay=False, path_type=Path),
               help="Write a copy of each workbook into DIR as NAME.annotated.xlsx with wrong cells filled red, "
                    "a comment giving the expected value and the cause, and a Feedback sheet. "
                    "The originals are never modified.")
@@ -68,7 +68,13 @@ def _expand(paths):
                                                error=f"{p}: a folder with no workbooks (.xlsx, .xlsm, .ods, .xls)")]
         else:
             files.append(p)
-    return files
+    seen, unique = set(), []  # a file named twice (or inside a folder also given) is validated once
+    for f in files:
+        key = f.file if isinstance(f, WorkbookResult) else f.resolve()
+        if key not in seen:
+            seen.add(key)
+            unique.append(f)
+    return unique
 
 
 def _check_outputs(files, gradebooks, annotate_dir, overwrite):

@@ -109,11 +109,11 @@ def text_report(result):
 
 def summary_table(results):
     """One compact line per workbook, for batches."""
-    lines = [f"{'verdict':<11} {'tables':>6} {'max rel. err':>12}  file"]
+    lines = [f"{'verdict':<11} {'tables':>6}  {'max rel. err':>12}  file"]
     for r in results:
         errs = [t.max_rel_error for t in r.tables if t.max_rel_error is not None]
         worst_err = fmt_rel(max(errs)) if errs else "-"
-        lines.append(f"{r.verdict:<11} {len(r.tables):>6} {worst_err:>12}  {r.file}")
+        lines.append(f"{r.verdict:<11} {len(r.tables):>6}  {worst_err:>12}  {r.file}")
     counts = ", ".join(f"{sum(r.verdict == v for r in results)} {v}" for v in VERDICTS
                        if any(r.verdict == v for r in results))
     lines.append(f"{len(results)} workbooks: {counts}")
