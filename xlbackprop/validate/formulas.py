@@ -30,7 +30,6 @@ class CellRef(NamedTuple):
 def _sheet_name(text):
     if text is None:
         return None
-    text = text[:-1]
     return text[1:-1].replace("''", "'") if text.startswith("'") else text
 
 

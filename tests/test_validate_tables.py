@@ -1,0 +1,137 @@
+"""Finding iteration tables in any layout: header spellings, offsets, stacked tables, typos, absurd ranges."""
+
+import pytest
+import xlsxwriter
+
+from tests.wb_fixtures import Layout, add_table, one_table, simulate, write_workbook
+from xlbackprop.validate.api import validate_workbook
+from xlbackprop.validate.headers import canonical
+from xlbackprop.validate.tables import find_tables, learning_rate
+from xlbackprop.workbook_read import read_workbook
+
+
+@pytest.mark.parametrize("label", ["∂E/∂w5", "E∂w5", "∂E_total/∂W5", "∂E_T/∂w5", "∂ET/∂w5", "∂(E_total)/∂w5",
+                                   "δE_tot/δw5", "𝜕E/𝜕w5", "dE_total / dw5", "Etotaldw5", "dw5", " ∂E/∂w5 ",
+                                   "∂E_t/∂W5", "∂E∂W5", "∂E/∂w5 = (out_o1 - t1)*out_o1*(1-out_o1)*out_h1"])
+def test_gradient_spellings_mean_the_same_quantity(label):
+    assert canonical(label) == "dE_total/dw5"
+
+
+@pytest.mark.parametrize("label,name", [
+    ("E_tot", "E_total"), ("E_Total", "E_total"), ("Etotal", "E_total"), ("E_T", "E_total"),
+    ("E = E1+E2", "E_total"), ("out_h1", "a_h1"), ("act_h1", "a_h1"), ("a_h1", "a_h1"), ("a_O1", "a_o1"),
+    ("out_h1 = σ(h1)", "a_h1"), ("h1 = w1*i1 + w2*i2", "h1"), ("W1", "w1"), ("I1", "i1"), ("T2 ", "t2"),
+    ("t1 ( output of out_o1)", "t1"), ("Edw3", "dE_total/dw3"), ("∂E_total/∂h1", "dE_total/dh1"),
+    ("h1[2]", "h1[2]"), ("b2", "b2"), ("∂E_total/∂b1", "dE_total/db1")])
+def test_other_spellings_are_matched_by_meaning(label, name):
+    assert canonical(label) == name
+
+
+@pytest.mark.parametrize("label", ["Sno.", "Step", "epoch", "η", "Learning rate", "∂E/∂a_h1", "Inputs", "", None])
+def test_counters_remarks_and_helpers_are_not_quantities(label):
+    assert canonical(label) is None
+
+
+def test_table_far_down_and_right_with_counter_is_found(tmp_path):
+    path = one_table(tmp_path / "offset.xlsx", top=250, left=4, counter=True, lr=0.8, rows=simulate(lr=0.8))
+    (table,) = find_tables(read_workbook(path))
+    assert (table.sheet, table.header_row, table.rows) == ("Sheet1", 251, 5)
+    assert table.columns["i1"] == 4 + 1 + 2  # after the 'Step' counter and t1, t2
+    assert learning_rate(read_workbook(path), table).value == 0.8
+
+
+def test_stacked_tables_in_one_sheet_are_checked_each_on_its_own(tmp_path):
+    layouts = [Layout(rows=simulate(rows=4 + i, lr=lr), lr=lr, top=1 + 12 * i) for i, lr in enumerate((0.1, 1, 2))]
+    result = validate_workbook(write_workbook(tmp_path / "stacked.xlsx", {"LRs": layouts}))
+    assert [(t.header_row, t.rows, t.learning_rate) for t in result.tables] == [(2, 4, 0.1), (14, 5, 1), (26, 6, 2)]
+    assert [t.verdict for t in result.tables] == ["correct"] * 3
+
+
+def test_one_table_per_sheet(tmp_path):
+    sheets = {f"LR {lr}": [Layout(rows=simulate(lr=lr), lr=lr)] for lr in (0.2, 0.5)}
+    result = validate_workbook(write_workbook(tmp_path / "sheets.xlsx", sheets))
+    assert [(t.sheet, t.learning_rate, t.verdict) for t in result.tables] == [
+        ("LR 0.2", 0.2, "correct"), ("LR 0.5", 0.5, "correct")]
+
+
+def test_uncommon_spellings_still_make_a_table(tmp_path):
+    labels = {"a_h1": "out_h1", "a_h2": "act_h2", "E_total": "E_T", "dE_total/dw1": "δE_tot/δw1",
+              "dE_total/dw5": "Etotaldw5", "dE_total/dw8": "dw8", "w3": "W3", "t1": "T1 "}
+    result = validate_workbook(one_table(tmp_path / "spell.xlsx", labels=labels))
+    assert result.verdict == "correct"
+
+
+def test_typo_label_i2_where_t2_belongs_is_settled_by_the_numbers(tmp_path):
+    path = one_table(tmp_path / "typo.xlsx", labels={"t2": "i2"})
+    (table,) = find_tables(read_workbook(path))
+    assert table.columns["t2"] == 2 and table.columns["i2"] == 4
+    assert validate_workbook(path).verdict == "correct"
+
+
+def test_two_row_header_with_formula_labels_and_free_text_above(tmp_path):
+    path = tmp_path / "two_rows.xlsx"
+    layout = Layout(rows=simulate(), top=6, labels={"h1": "h1 = w1*i1 + w2*i2", "E_total": "E = E1+E2"})
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet("Sheet1")
+    ws.merge_range("A1:H3", "Backpropagation by hand: h1 = w1*i1 + w2*i2, a_h1 = σ(h1), w5 w6 w7 w8 ...")
+    ws.write_formula("E5", '="Weights layer 1"', None, "Weights layer 1")
+    add_table(ws, layout)
+    ws.write_formula(layout.header_row - 1, layout.col("w1") - 1, '="w"&"1"', None, "w1")  # a label from a formula
+    wb.close()
+    (table,) = find_tables(read_workbook(path))
+    assert table.header_row == 7 and table.columns["w1"] == layout.col("w1")
+    assert validate_workbook(path).verdict == "correct"
+
+
+def test_absurd_used_range_costs_nothing(tmp_path):
+    path = tmp_path / "huge.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet("Sheet1")
+    ws.write_string(1048575, 16383, "x")  # XFD1048576: the dimension says 17 billion cells
+    add_table(ws, Layout(rows=simulate()))
+    wb.close()
+    book = read_workbook(path)
+    assert len(book.sheets[0].values) < 300
+    assert validate_workbook(path).verdict == "correct"
+
+
+def test_lone_weight_block_is_not_a_table(tmp_path):
+    path = tmp_path / "block.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet("Sheet1")
+    for k in range(8):
+        ws.write(0, k, f"w{k + 1}")
+        ws.write_number(1, k, 0.1 * k)
+    wb.close()
+    assert find_tables(read_workbook(path)) == []
+    assert validate_workbook(path).verdict == "incomplete"
+
+
+def test_learning_rate_is_the_cell_the_updates_read_not_the_label(tmp_path):
+    path = tmp_path / "decoy.xlsx"
+    layout = Layout(rows=simulate(lr=2), lr=2, top=5)
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet("Sheet1")
+    ws.write("A1", "learning rate")
+    ws.write_number("B1", 0.5)  # a decoy that no formula reads
+    add_table(ws, layout)
+    wb.close()
+    book = read_workbook(path)
+    (table,) = find_tables(book)
+    rate = learning_rate(book, table)
+    assert (rate.value, rate.cell, rate.source) == (2, ("Sheet1", 5, 2), "formula")
+
+
+def test_learning_rate_on_another_sheet(tmp_path):
+    layout = Layout(rows=simulate(lr=0.2), lr=0.2, lr_ref=lambda k: "Parameters!$B$2")
+    path = tmp_path / "params.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    params = wb.add_worksheet("Parameters")
+    params.write("A2", "eta")
+    params.write_number("B2", 0.2)
+    add_table(wb.add_worksheet("Table"), layout)
+    wb.close()
+    book = read_workbook(path)
+    (table,) = find_tables(book)
+    assert learning_rate(book, table).cell == ("Parameters", 2, 2)
+    assert validate_workbook(path).verdict == "correct"

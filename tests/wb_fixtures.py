@@ -1,0 +1,133 @@
+"""Hand-made-looking workbooks for the validator's tests, built here so the core suite needs nothing outside
+the repository: a small sheet simulator (one row per iteration, any quantity's formula replaceable by a
+student's mistake) and an xlsxwriter writer that stores formulas with their cached values, anywhere in a
+sheet, with any header spelling.
+"""
+
+import math
+from dataclasses import dataclass, field
+
+import xlsxwriter
+
+from xlbackprop.cells import a1, col_letter
+from xlbackprop.network import quantities
+from xlbackprop.spec import course_spec
+
+COURSE_WEIGHTS = (0.15, 0.2, 0.25, 0.3, 0.4, 0.45, 0.5, 0.55)
+ORDER = (["t1", "t2", "i1", "i2", "w1", "w2", "w3", "w4", "h1", "a_h1", "h2", "a_h2", "w5", "w6", "w7", "w8",
+          "o1", "a_o1", "o2", "a_o2", "E1", "E2", "E_total"] + [f"dE_total/dw{k}" for k in range(1, 9)])
+LABELS = {n: n.replace("dE_total/d", "∂E_total/∂") for n in ORDER}
+
+
+def sigmoid(x):
+    return 1 / (1 + math.exp(-x))
+
+
+def simulate(rows=5, lr=0.5, inputs=(0.05, 0.1), targets=(0.01, 0.99), weights=COURSE_WEIGHTS,
+             mistakes=None, update=None):
+    """Rows of {name: value} as a spreadsheet computes them. `mistakes` maps a quantity to fn(env) -> value
+    (the student's formula); `update(name, env_prev, lr)` replaces the weight update w - lr*g."""
+    spec = course_spec(inputs, targets, weights, lr, rows)
+    qs = [q for q in quantities(spec) if q.expr is not None]
+    mistakes = mistakes or {}
+    w = dict(zip([f"w{k}" for k in range(1, 9)], weights))
+    out = []
+    for k in range(rows):
+        env = {"i1": inputs[0], "i2": inputs[1], "t1": targets[0], "t2": targets[1], **w}
+        for q in qs:
+            env[q.name] = mistakes[q.name](env) if q.name in mistakes else q.expr.eval(env)
+        out.append(env)
+        for name in w:
+            w[name] = update(name, env, lr, k) if update else env[name] - lr * env[f"dE_total/d{name}"]
+    return out
+
+
+@dataclass
+class Layout:
+    """Where and how one table sits in a sheet."""
+    rows: list                      # from simulate()
+    lr: float = 0.5
+    top: int = 1                    # row of the learning-rate cell; the header is the row below
+    left: int = 1
+    labels: dict = field(default_factory=dict)   # name -> header text (default: the canonical label)
+    order: list = field(default_factory=lambda: list(ORDER))
+    formulas: bool = True
+    digits: int | None = None       # round stored values to this many significant digits (Google: 10)
+    formula_text: dict = field(default_factory=dict)  # name -> fn(ref, k) -> formula text (a mistake's own)
+    typed: set = field(default_factory=set)          # (name, k) cells stored as numbers, no formula
+    counter: bool = False           # a leading 'Step' column
+    lr_ref: callable = None         # fn(k) -> the lr cell text the update of row k reads (default: absolute)
+
+    @property
+    def header_row(self):
+        return self.top + 1
+
+    def col(self, name):
+        return self.left + int(self.counter) + self.order.index(name)
+
+
+def _round(v, digits):
+    return v if digits is None or v == 0 else float(f"{v:.{digits}g}")
+
+
+def write_tables(ws, layout, exprs):
+    lr_cell = a1(layout.top, layout.left + 1, absolute=True)
+    ws.write(layout.top - 1, layout.left - 1, "η =")
+    ws.write_number(layout.top - 1, layout.left, layout.lr)
+    if layout.counter:
+        ws.write(layout.header_row - 1, layout.left - 1, "Step")
+    for name in layout.order:
+        ws.write(layout.header_row - 1, layout.col(name) - 1, layout.labels.get(name, LABELS[name]))
+    for k, env in enumerate(layout.rows):
+        r = layout.header_row + 1 + k
+        if layout.counter:
+            ws.write_number(r - 1, layout.left - 1, k)
+
+        def ref(name, row=r):
+            if name in layout.order:
+                return a1(row, layout.col(name))
+            return f"({exprs[name].excel(lambda n: ref(n, row))})"  # a helper quantity written inline
+
+        for name in layout.order:
+            value = _round(env[name], layout.digits)
+            text = None
+            if layout.formulas and (name, k) not in layout.typed:
+                if name in layout.formula_text:
+                    text = layout.formula_text[name](ref, k)
+                elif name.startswith("w") and k > 0:
+                    rate = layout.lr_ref(k) if layout.lr_ref else lr_cell
+                    text = f"{a1(r - 1, layout.col(name))}-{rate}*{a1(r - 1, layout.col('dE_total/d' + name))}"
+                elif name in exprs and not name.startswith("w"):
+                    text = exprs[name].excel(ref)
+            if text is None:
+                ws.write_number(r - 1, layout.col(name) - 1, value)
+            else:
+                ws.write_formula(r - 1, layout.col(name) - 1, "=" + text, None, value)
+
+
+def add_table(ws, layout):
+    """Write one table into an open xlsxwriter worksheet (for tests that add their own cells around it)."""
+    exprs = {q.name: q.expr for q in quantities(course_spec((0, 0), (0, 0), [0] * 8)) if q.expr is not None}
+    write_tables(ws, layout, exprs)
+
+
+def write_workbook(path, sheets):
+    """sheets: {sheet name: [Layout, ...]} -> an .xlsx at path with formulas and cached values."""
+    wb = xlsxwriter.Workbook(str(path))
+    for name, layouts in sheets.items():
+        ws = wb.add_worksheet(name)
+        for layout in layouts:
+            add_table(ws, layout)
+    wb.close()
+    return path
+
+
+def one_table(path, **layout):
+    """The common case: one table on Sheet1."""
+    rows = layout.pop("rows", None) or simulate(lr=layout.get("lr", 0.5))
+    return write_workbook(path, {"Sheet1": [Layout(rows=rows, **layout)]})
+
+
+def cell(layout, name, k, sheet="Sheet1"):
+    """'Sheet1!X7': where the table puts quantity `name` on iteration k+1."""
+    return f"{sheet}!{col_letter(layout.col(name))}{layout.header_row + 1 + k}"
