@@ -65,3 +65,18 @@ def test_without_the_option_nothing_is_added(pytester, workbooks):
 
 def test_option_is_documented_in_help(pytester):
     pytester.runpytest("--help").stdout.fnmatch_lines(["*--xlbackprop-workbooks=DIR*"])
+
+
+def test_generated_workbook_passes_with_the_real_engine(pytester, tmp_path):
+    pytest.importorskip("xlbackprop.validate.api", reason="the validation engine has not landed")
+    import dataclasses
+
+    from xlbackprop.generate import write_workbook
+    from xlbackprop.spec import preset
+
+    folder = tmp_path / "subs"
+    folder.mkdir()
+    write_workbook(dataclasses.replace(preset("era"), learning_rates=(0.1, 0.5), iterations=4), folder / "gen.xlsx")
+    result = pytester.runpytest("--xlbackprop-workbooks", str(folder), "-v")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*gen.xlsx::LR 0.1@row* PASSED*", "*gen.xlsx::LR 0.5@row* PASSED*"])
