@@ -1,6 +1,7 @@
 """Report text, JSON document, gradebook files and annotated copies, built from hand-made results."""
 
 import csv
+import dataclasses
 import hashlib
 import json
 import math
@@ -161,3 +162,13 @@ def test_annotate_refuses_to_overwrite(tmp_path):
     with pytest.raises(WorkbookError, match="already exists"):
         annotate_workbook(src, WorkbookResult(str(src), "wrong", tables=[wrong_table()]), dest)
     assert dest.read_bytes() == b"keep me"
+
+
+def test_a_cell_failing_both_checks_is_counted_and_commented_once(tmp_path):
+    table = wrong_table()
+    twice = dataclasses.replace(table.mismatches[0], check="reference")
+    table.mismatches.append(twice)
+    assert "2 wrong cells in 1 of 68 iterations" in report.table_report(table)
+    src = student_workbook(tmp_path / "student.xlsx")
+    dest = annotate_workbook(src, WorkbookResult(str(src), "wrong", tables=[table]), tmp_path / "a.xlsx")
+    assert openpyxl.load_workbook(dest)["Sheet1"]["K3"].comment.text.count("expected") == 1

@@ -33,12 +33,18 @@ def annotate_workbook(source, result, dest, overwrite=False):
         wb = _load(xlsx, keep_vba=dest.suffix == ".xlsm")
     fill = PatternFill("solid", fgColor=RED)
     for table in result.tables:
-        for m in table.mismatches:
+        for m in first_per_cell(table.mismatches):
             _mark(wb, m, fill)
     _feedback_sheet(wb, result)
     with atomic_target(dest) as tmp:
         wb.save(tmp)
     return dest
+
+
+def first_per_cell(mismatches):
+    """One mismatch per cell: the local check comes first and says most about the student's own formula."""
+    seen = set()
+    return [m for m in mismatches if not (m.cell in seen or seen.add(m.cell))]
 
 
 def _load(path, keep_vba):
@@ -90,14 +96,15 @@ def _feedback_sheet(wb, result):
     ws.append(("table",) + FEEDBACK_COLUMNS)
     row = ws.max_row
     for table in result.tables:
-        for m in table.mismatches[:FEEDBACK_LIMIT]:
+        mismatches = first_per_cell(table.mismatches)
+        for m in mismatches[:FEEDBACK_LIMIT]:
             ws.append([table.sheet, m.row, m.cell, pretty(m.quantity), m.expected, m.found,
                        _finite_or_none(m.rel_error), m.formula, m.cause, m.check])
             row += 1
             link = ws.cell(row, 3)
             link.hyperlink = Hyperlink(ref=link.coordinate, location=m.cell)
-        if len(table.mismatches) > FEEDBACK_LIMIT:
-            ws.append([table.sheet, f"... and {len(table.mismatches) - FEEDBACK_LIMIT} more wrong cells, "
+        if len(mismatches) > FEEDBACK_LIMIT:
+            ws.append([table.sheet, f"... and {len(mismatches) - FEEDBACK_LIMIT} more wrong cells, "
                                     "filled red in the sheet"])
             row += 1
     for row in ws.iter_rows():

@@ -67,8 +67,9 @@ def table_report(table, indent="  "):
         names = ", ".join(pretty(q) for q in table.wrong_quantities)
         lines.append(f"{sub}wrong on that iteration: {names}")
     if table.mismatches:
+        cells = len({m.cell for m in table.mismatches})  # a cell can fail both the local and the torch check
         rows = len({m.row for m in table.mismatches})
-        lines.append(f"{sub}{len(table.mismatches)} wrong cells in {rows} of {table.rows} iterations")
+        lines.append(f"{sub}{cells} wrong cells in {rows} of {table.rows} iterations")
     lines += [f"{sub}lint: {s}" for s in lint_summary(table.lint)]
     lines += [f"{sub}note: {n}" for n in table.notes]
     return "\n".join(lines)
