@@ -264,3 +264,10 @@ def test_a_file_named_twice_is_validated_once(tmp_path, fake):
     path = book(tmp_path / "a.xlsx", "correct")
     result = run("-q", path, tmp_path, path)
     assert result.output.splitlines() == [f"{path}: CORRECT"]
+
+
+def test_gradebook_inside_the_folder_is_not_validated_next_time(tmp_path, fake):
+    book(tmp_path / "a.xlsx", "correct")
+    assert run(tmp_path, "--gradebook", tmp_path / "grades.xlsx").exit_code == 0
+    again = run("-q", tmp_path, "--gradebook", tmp_path / "grades.xlsx", "--overwrite")
+    assert again.exit_code == 0 and again.output.splitlines() == [f"{tmp_path / 'a.xlsx'}: CORRECT"]

@@ -38,7 +38,7 @@ def validate(paths, as_json, gradebooks, annotate_dir, overwrite, quiet):
 
     Exit code: 0 all correct, 1 any wrong or incomplete, 2 any unreadable (or bad usage).
     """
-    files = _expand(paths)
+    files = _expand(paths, skip=gradebooks)
     _check_outputs(files, gradebooks, annotate_dir, overwrite)
     results, outputs_failed = [], False
     with warnings.catch_warnings():
@@ -58,12 +58,13 @@ def validate(paths, as_json, gradebooks, annotate_dir, overwrite, quiet):
     sys.exit(2 if outputs_failed else report.exit_code(results))
 
 
-def _expand(paths):
+def _expand(paths, skip=()):
     """Files to validate; a folder without workbooks becomes an `unreadable` row so batches go on."""
+    outputs = {p.resolve() for p in skip}  # a gradebook.xlsx written into the folder last time is no submission
     files = []
     for p in paths:
         if p.is_dir():
-            inside = [f for f in workbook_files(p) if ".annotated." not in f.name]
+            inside = [f for f in workbook_files(p) if ".annotated." not in f.name and f.resolve() not in outputs]
             files += inside or [WorkbookResult(file=str(p), verdict="unreadable",
                                                error=f"{p}: a folder with no workbooks (.xlsx, .xlsm, .ods, .xls)")]
         else:
