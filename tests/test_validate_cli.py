@@ -88,6 +88,8 @@ def test_folder_validates_workbooks_inside_and_skips_lock_files(tmp_path, fake):
     book(tmp_path / "a.xlsx", "correct")
     book(tmp_path / "sub" / "b.xlsx", "correct")
     (tmp_path / "~$a.xlsx").write_bytes(b"lock")
+    (tmp_path / "._a.xlsx").write_bytes(b"macOS resource fork")
+    book(tmp_path / ".git" / "old.xlsx", "wrong")
     book(tmp_path / "a.annotated.xlsx", "wrong")
     result = run(tmp_path)
     assert result.exit_code == 0, result.output

@@ -11,8 +11,8 @@ import zlib
 from contextlib import contextmanager
 from pathlib import Path
 
-from xlbackprop.errors import WorkbookError
 from xlbackprop import libreoffice
+from xlbackprop.errors import WorkbookError
 from xlbackprop.validate.results import WorkbookResult
 
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".ods", ".xls")
@@ -91,7 +91,7 @@ def validate_file(path, engine=None):
         message = str(exc).replace(str(xlsx), str(path)) if xlsx is not None else str(exc)
         return WorkbookResult(file=str(path), verdict="unreadable", error=message)
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, KeyError, ValueError) as exc:
-        # openpyxl's own failures on damaged parts: still one clear line, not a traceback
+        # a damaged part the reader did not expect: still one clear line, not a traceback
         return WorkbookResult(file=str(path), verdict="unreadable",
                               error=f"{path}: damaged workbook ({type(exc).__name__}: {exc})")
     result.file = str(path)
@@ -104,10 +104,13 @@ def validate_file(path, engine=None):
 
 
 def workbook_files(folder):
-    """Every workbook under `folder`, sorted, skipping Office lock files (~$x.xlsx) and hidden files."""
+    """Every workbook under `folder`, sorted, skipping Office lock files (~$x.xlsx) and hidden files/folders
+    (.git, macOS's ._x.xlsx)."""
+    folder = Path(folder)
     found = []
-    for p in Path(folder).rglob("*"):
-        if p.suffix.lower() in WORKBOOK_SUFFIXES and not p.name.startswith(("~$", ".")):
+    for p in folder.rglob("*"):
+        hidden = any(part.startswith(".") for part in p.relative_to(folder).parts)
+        if p.suffix.lower() in WORKBOOK_SUFFIXES and not hidden and not p.name.startswith("~$"):
             found.append(p)
     return sorted(found)
 
