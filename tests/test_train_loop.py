@@ -1,0 +1,121 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from xlbackprop.errors import TrainError
+from xlbackprop.train import loop
+from xlbackprop.train.checkpoint import read_checkpoint
+from xlbackprop.train.config import TrainConfig, config_for
+from xlbackprop.train.data import Mnist, Split, load_mnist
+from xlbackprop.train.loop import EpochMetrics, RunResult, run
+
+SHARED_MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
+
+
+def random_mnist(n_train=256, n_test=64, seed=0) -> Mnist:
+    g = torch.Generator().manual_seed(seed)
+
+    def split(n):
+        return Split(torch.randint(0, 256, (n, 28, 28), generator=g, dtype=torch.uint8),
+                     torch.randint(0, 10, (n,), generator=g))
+
+    return Mnist(split(n_train), split(n_test))
+
+
+def quick(**overrides) -> TrainConfig:
+    settings = dict(epochs=2, batch_size=64, bf16="off", threads=1, deterministic=True)
+    return config_for("xl-8k", **{**settings, **overrides})
+
+
+def test_short_run_on_a_small_subset_learns(tmp_path):
+    if not SHARED_MNIST.is_dir():
+        pytest.skip(f"MNIST not found beside the project ({SHARED_MNIST.name} under ../shared/data)")
+    config = config_for("s6-19k", epochs=2, train_limit=1024, test_limit=500, optimizer="adam", lr=0.01,
+                        schedule="none", bf16="off", threads=1)
+    result = run(config, load_mnist(SHARED_MNIST), tmp_path / "last.pt")
+    assert [m.epoch for m in result.history] == [1, 2]
+    assert result.history[-1].test_acc > 50.0  # chance is 10%
+    assert result.history[-1].train_loss < result.history[0].train_loss
+
+
+def test_resume_continues_exactly_where_an_interrupted_run_stopped(tmp_path):
+    data = random_mnist()
+    straight = run(quick(), data, tmp_path / "straight.pt")
+
+    def stop_after_first_epoch(metrics):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run(quick(), data, tmp_path / "resumed.pt", on_epoch=stop_after_first_epoch)
+    assert len(read_checkpoint(tmp_path / "resumed.pt")["history"]) == 1
+    resumed = run(quick(), data, tmp_path / "resumed.pt", resume=True)
+
+    assert [m.epoch for m in resumed.history] == [1, 2]
+    for a, b in zip(straight.history, resumed.history):
+        assert (a.train_loss, a.train_acc, a.test_loss, a.lr) == (b.train_loss, b.train_acc, b.test_loss, b.lr)
+    weights_a = read_checkpoint(tmp_path / "straight.pt")["model"]
+    weights_b = read_checkpoint(tmp_path / "resumed.pt")["model"]
+    assert all(torch.equal(weights_a[k], weights_b[k]) for k in weights_a)
+
+
+def test_resume_without_a_checkpoint_says_so(tmp_path):
+    with pytest.raises(TrainError, match="no checkpoint to resume from"):
+        run(quick(), random_mnist(), tmp_path / "missing.pt", resume=True)
+
+
+def test_resume_refuses_another_models_checkpoint(tmp_path):
+    run(quick(epochs=1), random_mnist(n_train=64, n_test=16), tmp_path / "last.pt")
+    config = config_for("s6-19k", epochs=1, bf16="off", threads=1)
+    with pytest.raises(TrainError, match="checkpoint of model xl-8k, expected s6-19k"):
+        run(config, random_mnist(), tmp_path / "last.pt", resume=True)
+
+
+def test_onecycle_is_stepped_per_batch_and_step_schedule_per_epoch(tmp_path):
+    data = random_mnist(n_train=128, n_test=16)
+    onecycle = run(quick(epochs=2, lr=0.1), data, tmp_path / "a.pt")
+    # OneCycle starts at max_lr / 25 and moves after every batch, so epoch 2 starts somewhere in between;
+    # stepped per epoch instead, it would still be at its initial rate.
+    assert onecycle.history[0].lr == pytest.approx(0.1 / 25)
+    assert 0.1 / 25 < onecycle.history[1].lr < 0.1
+    step = run(quick(epochs=3, lr=0.1, schedule="step", step_size=2, gamma=0.5), data, tmp_path / "b.pt")
+    assert [m.lr for m in step.history] == pytest.approx([0.1, 0.1, 0.05])
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("epochs", 0, "epochs is 0, expected at least 1"),
+    ("batch_size", 0, "batch size is 0"),
+    ("lr", -1.0, "learning rate is -1.0"),
+    ("schedule", "cosine", "schedule is 'cosine', expected one of onecycle, step, none"),
+])
+def test_bad_settings_are_rejected_before_training(field, value, message):
+    with pytest.raises(TrainError, match=message):
+        config_for("s6-19k", **{field: value})
+
+
+def history(accs):
+    return [EpochMetrics(i + 1, 0.1, 99.0, 0.02, acc, 1.0, 0.01) for i, acc in enumerate(accs)]
+
+
+def test_targets_hold_the_minimum_of_the_last_three_epochs_not_the_best():
+    config = config_for("s6-19k")
+    result = RunResult(config, 19_698, "cpu", False, history([98.0, 99.6, 99.38, 99.5, 99.45]))
+    assert result.held_acc == 99.38
+    assert not result.targets_met()  # the best epoch (99.6) does not count
+    result.history = history([98.0, 99.6, 99.42, 99.5, 99.45])
+    assert result.targets_met()
+
+
+def test_targets_are_not_met_with_too_many_epochs_or_params():
+    config = config_for("xl-8k")
+    assert RunResult(config, 8_000, "cpu", False, history([99.4] * 15)).targets_met()  # "at least", "at most"
+    assert not RunResult(config, 8_001, "cpu", False, history([99.5] * 15)).targets_met()
+    assert not RunResult(config, 7_000, "cpu", False, history([99.5] * 16)).targets_met()
+
+
+def test_cuda_request_without_cuda_is_a_clear_error():
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(TrainError, match="no CUDA device"):
+        loop.resolve_device("cuda")
