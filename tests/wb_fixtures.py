@@ -33,7 +33,8 @@ def simulate(rows=5, lr=0.5, inputs=(0.05, 0.1), targets=(0.01, 0.99), weights=C
     w = dict(zip([f"w{k}" for k in range(1, 9)], weights))
     out = []
     for k in range(rows):
-        env = {"i1": inputs[0], "i2": inputs[1], "t1": targets[0], "t2": targets[1], **w}
+        env = {"i1": inputs[0], "i2": inputs[1], "t1": targets[0], "t2": targets[1], **w,
+               "_row": k, "_prev": out[-1] if out else None}  # what a mistake may look at besides the row
         for q in qs:
             env[q.name] = mistakes[q.name](env) if q.name in mistakes else q.expr.eval(env)
         out.append(env)

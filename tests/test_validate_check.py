@@ -1,0 +1,133 @@
+"""Checking: generated workbooks are correct, tolerance follows stored precision, incomplete tables."""
+
+import pytest
+
+from tests.wb_fixtures import Layout, cell, one_table, simulate, write_workbook
+from xlbackprop.generate import write_workbook as generate_workbook
+from xlbackprop.spec import preset
+from xlbackprop.validate.api import validate_workbook
+from xlbackprop.validate.check import sig_digits, tolerance
+
+
+def d_o(env, m):
+    a = env[f"a_o{m}"]
+    return (a - env[f"t{m}"]) * a * (1 - a)
+
+
+def template_bug(env, inp):
+    """The class template's dE_total/dw3, dw4: a_h1(1-a_h1) where a_h2(1-a_h2) belongs."""
+    return (d_o(env, 1) * env["w6"] + d_o(env, 2) * env["w8"]) * env["a_h1"] * (1 - env["a_h1"]) * env[inp]
+
+
+TEMPLATE_BUG = {"dE_total/dw3": lambda e: template_bug(e, "i1"), "dE_total/dw4": lambda e: template_bug(e, "i2")}
+
+
+@pytest.mark.parametrize("name", ["era", "mazur", "xor"])
+def test_every_generated_preset_is_judged_correct(tmp_path, name):
+    spec = preset(name).with_(iterations=15)
+    path = tmp_path / f"{name}.xlsx"
+    generate_workbook(spec, path, plot=False)
+    result = validate_workbook(path)
+    assert result.verdict == "correct", [(t.sheet, t.first_error, t.notes) for t in result.tables]
+    assert sorted(t.learning_rate for t in result.tables) == sorted(spec.learning_rates)
+    assert all(t.rows == 15 and not t.mismatches and not t.lint for t in result.tables)
+
+
+def test_correct_hand_made_table_passes_with_exact_numbers(tmp_path):
+    (table,) = validate_workbook(one_table(tmp_path / "ok.xlsx")).tables
+    assert (table.verdict, table.mismatches, table.first_error, table.wrong_quantities) == ("correct", [], None, [])
+    assert table.max_rel_error < 1e-12
+
+
+def test_template_bug_is_wrong_on_g3_g4_only_and_e_total_stays_exact(tmp_path):
+    layout = Layout(rows=simulate(mistakes=TEMPLATE_BUG))
+    (table,) = validate_workbook(write_workbook(tmp_path / "bug.xlsx", {"Sheet1": [layout]})).tables
+    assert table.verdict == "wrong"
+    assert table.wrong_quantities == ["dE_total/dw3", "dE_total/dw4"]
+    e = table.first_error
+    assert (e.row, e.cell, e.quantity) == (1, cell(layout, "dE_total/dw3", 0), "dE_total/dw3")
+    assert 1e-4 < e.rel_error < 1e-3
+    assert not [m for m in table.mismatches if m.row == 1 and m.quantity == "E_total"]
+
+
+def test_noise_of_one_part_in_a_billion_is_not_a_mistake(tmp_path):
+    rows = simulate()
+    for k, env in enumerate(rows):
+        for name in ("a_h1", "o2", "E_total", "dE_total/dw3"):
+            env[name] *= 1 + (-1) ** k * 1e-9
+    assert validate_workbook(one_table(tmp_path / "noise.xlsx", rows=rows)).verdict == "correct"
+
+
+def test_google_sheets_precision_passes_but_still_catches_the_template_bug(tmp_path):
+    ok = validate_workbook(one_table(tmp_path / "g.xlsx", digits=10, rows=simulate(rows=30)))
+    assert ok.verdict == "correct", ok.tables[0].first_error
+    bad = validate_workbook(one_table(tmp_path / "gb.xlsx", digits=10, rows=simulate(rows=30, mistakes=TEMPLATE_BUG)))
+    assert bad.verdict == "wrong" and bad.tables[0].wrong_quantities == ["dE_total/dw3", "dE_total/dw4"]
+
+
+def test_tolerance_follows_the_longest_numbers_stored():
+    leaves = {"w1"}
+    assert tolerance({"w1": [0.1], "a_h1": [0.5068745667645342]}, leaves) == pytest.approx(1e-7)
+    assert tolerance({"a_h1": [0.5068745668, 0.5]}, leaves) == pytest.approx(1e-7)
+    assert tolerance({"a_h1": [0.506875, 0.5]}, leaves) == pytest.approx(3e-4)
+    assert (sig_digits(0.5068745668), sig_digits(0.027500000000000004), sig_digits(-1.5e-05)) == (10, 17, 2)
+
+
+def test_values_only_table_is_checked_on_its_numbers_with_an_inferred_rate(tmp_path):
+    (table,) = validate_workbook(one_table(tmp_path / "vals.xlsx", formulas=False, lr=0.8,
+                                           rows=simulate(lr=0.8))).tables
+    assert (table.verdict, table.learning_rate) == ("correct", 0.8)
+    assert any("inferred" in n for n in table.notes)
+
+
+def test_values_pasted_with_six_digits_are_judged_at_that_precision(tmp_path):
+    rows = simulate(rows=8, lr=0.2)
+    for env in rows:
+        for k, v in list(env.items()):
+            if isinstance(v, float):
+                env[k] = float(f"{v:.6g}")
+    (table,) = validate_workbook(one_table(tmp_path / "six.xlsx", formulas=False, lr=0.2, rows=rows)).tables
+    assert (table.verdict, table.learning_rate) == ("correct", 0.2)
+
+
+def test_duplicated_last_rows_in_a_values_only_table_are_wrong(tmp_path):
+    rows = simulate(rows=8)
+    rows[-1] = dict(rows[-2])
+    (table,) = validate_workbook(one_table(tmp_path / "dup.xlsx", formulas=False, rows=rows)).tables
+    assert table.verdict == "wrong" and table.first_error.row == 8
+    assert table.first_error.quantity.startswith("w")
+
+
+def test_single_row_without_formulas_is_incomplete(tmp_path):
+    rows = simulate(rows=1)
+    layout = Layout(rows=rows, order=["t1", "t2", "i1", "i2"] + [f"w{k}" for k in range(1, 9)] + ["h1", "E_total"],
+                    formulas=False)
+    for env in rows:
+        env["h1"], env["E_total"] = None, None
+    import xlsxwriter
+    path = tmp_path / "skeleton.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet("Sheet1")
+    for j, name in enumerate(layout.order):
+        ws.write(1, j, name)
+        if rows[0][name] is not None:
+            ws.write_number(2, j, rows[0][name])
+    wb.close()
+    result = validate_workbook(path)
+    (table,) = result.tables
+    assert (result.verdict, table.rows, table.learning_rate, table.mismatches) == ("incomplete", 1, None, [])
+    assert any("dE_total/dw1" in n for n in table.notes)
+
+
+def test_forward_pass_only_with_a_mistake_is_wrong_not_incomplete(tmp_path):
+    swapped = {"o1": lambda e: e["w5"] * e["a_h1"] + e["w7"] * e["a_h2"],
+               "o2": lambda e: e["w6"] * e["a_h1"] + e["w8"] * e["a_h2"]}
+    order = ["t1", "t2", "i1", "i2", "w1", "w2", "w3", "w4", "h1", "a_h1", "h2", "a_h2", "w5", "w6", "w7", "w8",
+             "o1", "a_o1", "o2", "a_o2", "E1", "E2", "E_total"]
+    layout = Layout(rows=simulate(rows=1, mistakes=swapped), order=order)
+    result = validate_workbook(write_workbook(tmp_path / "fwd.xlsx", {"Sheet1": [layout]}))
+    (table,) = result.tables
+    assert result.verdict == "wrong"
+    assert table.wrong_quantities == ["o1", "o2"]
+    assert "E_total" in {m.quantity for m in table.mismatches if m.row == 1}
+    assert "w6 and w7" in table.first_error.cause
