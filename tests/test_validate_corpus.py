@@ -1,0 +1,46 @@
+"""The real student workbooks in ../shared/corpus: the validator must agree with expected.json on each."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from xlbackprop.validate.api import validate_workbook
+
+CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "students"
+EXPECTED = CORPUS / "expected.json"
+VERDICT = {"correct": "correct", "subtly_wrong": "wrong", "wrong": "wrong", "incomplete": "incomplete"}
+ITER1 = {"E_total"} | {f"dE_total/dw{k}" for k in range(1, 9)}  # what expected.json judges on iteration 1
+
+
+def _entries():
+    if not EXPECTED.is_file():
+        return [pytest.param(None, marks=pytest.mark.skip(reason=f"corpus absent: no {EXPECTED.name} "
+                                                                 "in ../shared/corpus/students"))]
+    return [pytest.param(e, id=e["file"][:40]) for e in json.loads(EXPECTED.read_text(encoding="utf-8"))]
+
+
+def _canonical(q):
+    return "E_total" if q == "E" else f"dE_total/dw{q[1:]}"
+
+
+@pytest.mark.parametrize("entry", _entries())
+def test_validator_agrees_with_expected_json(entry):
+    result = validate_workbook(CORPUS / entry["file"])
+    assert result.verdict == VERDICT[entry["verdict"]]
+    tables = {(t.sheet, t.header_row): t for t in result.tables}
+    for want in entry["all_tables"]:
+        got = tables.get((want["sheet"], want["header_row"]))
+        assert got is not None, f"no table found at {want['sheet']!r} row {want['header_row']}"
+        assert (got.rows, got.learning_rate) == (want["iterations"], want["lr"])
+    assert len(result.tables) == len(entry["all_tables"])
+    main = entry["main_table"]
+    table = tables[(main["sheet"], main["header_row"])]
+    assert table.learning_rate == main["learning_rate"]
+    iter1 = {m.quantity for m in table.mismatches if m.row == 1} & ITER1
+    assert iter1 == {_canonical(q) for q in main["iter1_wrong_quantities"]}
+    if entry["verdict"] == "correct":
+        assert table.mismatches == [] and table.first_error is None
+    if entry["verdict"] in ("subtly_wrong", "wrong"):
+        assert table.first_error is not None and table.first_error.cell.startswith(
+            ("'" + main["sheet"], main["sheet"]))
