@@ -172,3 +172,8 @@ def test_a_cell_failing_both_checks_is_counted_and_commented_once(tmp_path):
     src = student_workbook(tmp_path / "student.xlsx")
     dest = annotate_workbook(src, WorkbookResult(str(src), "wrong", tables=[table]), tmp_path / "a.xlsx")
     assert openpyxl.load_workbook(dest)["Sheet1"]["K3"].comment.text.count("expected") == 1
+
+
+def test_table_headline_says_what_and_where():
+    assert report.table_headline(wrong_table()) == "WRONG: first error at Sheet1!K3 (∂E_total/∂w3, iteration 1)"
+    assert report.table_headline(correct_table()) == "CORRECT"

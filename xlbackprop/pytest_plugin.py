@@ -58,7 +58,9 @@ class WorkbookTableItem(pytest.Item):
         if self.table is None:
             raise WorkbookTableFailure(report.text_report(self.result))
         if self.table.verdict != "correct":
-            raise WorkbookTableFailure(f"{self.result.file}\n{report.table_report(self.table)}")
+            # first line = pytest's short summary: what is wrong and where, then the full table report
+            headline = f"{self.path.name}: {report.table_headline(self.table)}"
+            raise WorkbookTableFailure(f"{headline}\n{self.result.file}\n{report.table_report(self.table)}")
 
     def repr_failure(self, excinfo, style=None):
         if isinstance(excinfo.value, WorkbookTableFailure):

@@ -75,6 +75,13 @@ def table_report(table, indent="  "):
     return "\n".join(lines)
 
 
+def table_headline(table):
+    """One line for a summary: 'WRONG: first error at Sheet1!Z3 (∂E_total/∂w3, iteration 1)'."""
+    e = table.first_error
+    where = f": first error at {e.cell} ({pretty(e.quantity)}, iteration {e.row})" if e else ""
+    return f"{table.verdict.upper()}{where}"
+
+
 def lint_summary(findings):
     """One line per kind of finding: '3 hard-coded number (Sheet1!B3, Sheet1!B4, Sheet1!B5)'."""
     by_kind = defaultdict(list)
