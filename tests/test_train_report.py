@@ -1,0 +1,79 @@
+import re
+
+import pytest
+from openpyxl import load_workbook
+
+from xlbackprop.errors import WorkbookError
+from xlbackprop.train.config import config_for
+from xlbackprop.train.loop import EpochMetrics, RunResult
+from xlbackprop.train.models import build_model
+from xlbackprop.train.report import EPOCH_HEADER, RUNS_HEADER, append_run, runs_in
+from xlbackprop.train.summary import summarize
+
+
+def fake_run(model="xl-8k", accs=(98.0, 99.1, 99.3, 99.42), seed=1) -> RunResult:
+    history = [EpochMetrics(i + 1, 0.5 / (i + 1), 90.0 + i, 0.1 / (i + 1), acc, 12.5, 0.01) for i, acc in enumerate(accs)]
+    return RunResult(config_for(model, seed=seed), 7_588, "cpu", True, history)
+
+
+def append(path, result, command="xlbackprop train --model xl-8k"):
+    return append_run(path, result, summarize(build_model(result.config.model)), command)
+
+
+def test_first_run_creates_runs_sheet_run_sheet_and_curves_png(tmp_path):
+    report = tmp_path / "summary.xlsx"
+    title, png = append(report, fake_run())
+    assert png.is_file() and png.parent == tmp_path and png.read_bytes()[:4] == b"\x89PNG"
+    wb = load_workbook(report)
+    assert [c.value for c in wb["Runs"][1]] == RUNS_HEADER
+    (row,) = runs_in(report)
+    assert row["model"] == "xl-8k" and row["epochs"] == 4 and row["device"] == "cpu+bf16"
+    assert row["test_acc_min_last3"] == 99.1 and row["test_acc_final"] == 99.42 and row["test_acc_best"] == 99.42
+    assert row["train_seconds"] == 50.0 and row["targets_met"] == "no" and row["command"].startswith("xlbackprop")
+    sheet = wb[title]
+    assert [c.value for c in sheet[1]] == EPOCH_HEADER
+    assert [sheet.cell(r, 5).value for r in range(2, 6)] == [98.0, 99.1, 99.3, 99.42]
+    assert len(sheet._charts) == 2  # loss and accuracy curves
+    labels = [sheet.cell(r, 1).value for r in range(1, sheet.max_row + 1)]
+    assert "Layer (type)" in labels and "Total params" in labels
+
+
+def test_appending_keeps_earlier_runs(tmp_path):
+    report = tmp_path / "summary.xlsx"
+    first, _ = append(report, fake_run("xl-8k"))
+    second, _ = append(report, fake_run("s6-19k", accs=(99.0, 99.5, 99.5, 99.6), seed=7))
+    rows = runs_in(report)
+    assert [(r["model"], r["seed"]) for r in rows] == [("xl-8k", 1), ("s6-19k", 7)]
+    assert rows[1]["targets_met"] == "yes"
+    assert {first, second} <= set(load_workbook(report).sheetnames)
+    assert first != second
+
+
+def test_corrupt_report_is_refused_and_left_untouched(tmp_path):
+    report = tmp_path / "summary.xlsx"
+    report.write_bytes(b"not a workbook")
+    with pytest.raises(WorkbookError, match="summary.xlsx: cannot be read .* not overwriting it"):
+        append(report, fake_run())
+    assert report.read_bytes() == b"not a workbook"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["summary.xlsx"]
+
+
+def test_workbook_without_runs_sheet_is_refused(tmp_path):
+    report = tmp_path / "other.xlsx"
+    append(report, fake_run())
+    wb = load_workbook(report)
+    wb["Runs"].title = "Mine"
+    wb.save(report)
+    with pytest.raises(WorkbookError, match="no sheet 'Runs'"):
+        append(report, fake_run())
+
+
+@pytest.mark.parametrize("lock_name", ["~$summary.xlsx", ".~lock.summary.xlsx#"])
+def test_report_open_in_a_spreadsheet_program_is_refused(tmp_path, lock_name):
+    report = tmp_path / "summary.xlsx"
+    append(report, fake_run())
+    before = report.read_bytes()
+    (tmp_path / lock_name).write_text("lock")
+    with pytest.raises(WorkbookError, match=re.escape(f"open in a spreadsheet program ({lock_name} exists)")):
+        append(report, fake_run())
+    assert report.read_bytes() == before
