@@ -17,7 +17,7 @@ import warnings
 from pathlib import Path
 
 DEFAULT_CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "students"
-MODES = ("openpyxl-formulas", "openpyxl-values", "validate")
+MODES = ("openpyxl-formulas", "openpyxl-values", "preflight", "validate")
 
 
 def rss_mb():
@@ -31,6 +31,8 @@ def child(mode, files):
 
         import xlbackprop.validate.api  # noqa: F401  (torch and the engine, imported before the clock)
         work = validate_file
+    elif mode == "preflight":  # the safety checks alone: their share of the validation time
+        from xlbackprop.validate.preflight import check_file as work
     else:
         from openpyxl import load_workbook
 
@@ -76,6 +78,7 @@ def main():
     print(f"validate / openpyxl formulas          = {v['seconds'] / results['openpyxl-formulas']['seconds']:.2f}x")
     print(f"validate / openpyxl values            = {v['seconds'] / results['openpyxl-values']['seconds']:.2f}x")
     print(f"validate / (formulas + values loads)  = {v['seconds'] / base:.2f}x   (goal 1.5x)")
+    print(f"preflight / validate                  = {results['preflight']['seconds'] / v['seconds']:.2f}")
     print(f"unreadable workbooks: {v['unreadable']}")
 
 
