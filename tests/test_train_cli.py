@@ -1,0 +1,115 @@
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from xlbackprop.cli import main
+from xlbackprop.train import loop
+from xlbackprop.train.data import FILES, write_idx
+from xlbackprop.train.report import runs_in
+
+
+@pytest.fixture
+def data_dir(tmp_path):
+    rng = np.random.default_rng(0)
+    directory = tmp_path / "mnist"
+    directory.mkdir()
+    for split, n in (("train", 128), ("test", 32)):
+        write_idx(directory / (FILES[f"{split}_images"] + ".gz"), rng.integers(0, 256, (n, 28, 28)))
+        write_idx(directory / (FILES[f"{split}_labels"] + ".gz"), rng.integers(0, 10, n))
+    return directory
+
+
+def train(tmp_path, data_dir, *extra):
+    args = ["train", "--model", "xl-8k", "--epochs", "2", "--batch-size", "64", "--bf16", "off", "--threads", "1",
+            "--data-dir", str(data_dir), "--checkpoint", str(tmp_path / "run" / "last.pt"),
+            "--report", str(tmp_path / "summary.xlsx"), *extra]
+    return CliRunner().invoke(main, args)
+
+
+def test_train_logs_every_epoch_checks_targets_and_appends_the_report(tmp_path, data_dir):
+    result = train(tmp_path, data_dir)
+    assert result.exit_code == 0, result.output
+    assert "Total params: 7,588" in result.output
+    assert "epoch  1  train loss" in result.output and "epoch  2  train loss" in result.output
+    assert "targets NOT met" in result.output  # random labels cannot reach 99.4%
+    (row,) = runs_in(tmp_path / "summary.xlsx")
+    assert row["model"] == "xl-8k" and row["epochs"] == 2 and row["targets_met"] == "no"
+    assert "--epochs 2" in row["command"] and row["command"].startswith("xlbackprop train --model xl-8k")
+    assert (tmp_path / "run" / "last.pt").is_file()
+
+
+def test_ctrl_c_keeps_the_checkpoint_and_resume_finishes_the_run(tmp_path, data_dir, monkeypatch):
+    real_train_epoch, calls = loop.train_epoch, []
+
+    def interrupted_in_epoch_2(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real_train_epoch(*args, **kwargs)
+
+    monkeypatch.setattr(loop, "train_epoch", interrupted_in_epoch_2)
+    stopped = train(tmp_path, data_dir)
+    assert stopped.exit_code == 130
+    assert "--resume" in stopped.output
+    assert not (tmp_path / "summary.xlsx").exists()  # no half-finished run in the report
+
+    monkeypatch.setattr(loop, "train_epoch", real_train_epoch)
+    resumed = train(tmp_path, data_dir, "--resume")
+    assert resumed.exit_code == 0, resumed.output
+    assert "epoch  1  train loss" not in resumed.output and "epoch  2  train loss" in resumed.output
+    assert runs_in(tmp_path / "summary.xlsx")[0]["epochs"] == 2
+
+
+def test_existing_checkpoint_is_not_overwritten_without_resume(tmp_path, data_dir):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "last.pt").write_bytes(b"earlier run")
+    result = train(tmp_path, data_dir)
+    assert result.exit_code == 2
+    assert "a checkpoint exists; pass --resume" in result.output
+    assert (tmp_path / "run" / "last.pt").read_bytes() == b"earlier run"
+
+
+def one_line_error(result) -> str:
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
+    return lines[0]
+
+
+def test_epochs_zero_is_one_clear_line(tmp_path, data_dir):
+    assert "epochs is 0, expected at least 1" in one_line_error(train(tmp_path, data_dir, "--epochs", "0"))
+
+
+def test_unknown_model_is_one_clear_line(tmp_path, data_dir):
+    result = CliRunner().invoke(main, ["train", "--model", "lenet", "--data-dir", str(data_dir)])
+    assert "unknown model 'lenet'" in one_line_error(result)
+
+
+def test_missing_idx_file_is_one_clear_line(tmp_path, data_dir):
+    (data_dir / (FILES["test_images"] + ".gz")).unlink()
+    line = one_line_error(train(tmp_path, data_dir))
+    assert "missing t10k-images-idx3-ubyte" in line and str(data_dir) in line
+
+
+def test_corrupt_idx_file_is_one_clear_line(tmp_path, data_dir):
+    (data_dir / (FILES["train_labels"] + ".gz")).write_bytes(b"\x00\x00\x08\x03" + bytes(12))
+    assert "magic number 2051, expected 2049" in one_line_error(train(tmp_path, data_dir))
+
+
+def test_corrupt_report_is_refused_before_training(tmp_path, data_dir):
+    (tmp_path / "summary.xlsx").write_bytes(b"garbage")
+    line = one_line_error(train(tmp_path, data_dir))
+    assert "summary.xlsx: cannot be read" in line
+    assert not (tmp_path / "run" / "last.pt").exists()
+
+
+def test_resume_without_checkpoint_is_one_clear_line(tmp_path, data_dir):
+    assert "no checkpoint to resume from" in one_line_error(train(tmp_path, data_dir, "--resume"))
+
+
+@pytest.mark.parametrize("command", ["train", "summary"])
+def test_every_option_has_help_text(command):
+    result = CliRunner().invoke(main, [command, "--help"])
+    assert result.exit_code == 0
+    cmd = main.commands[command]
+    assert all(p.help for p in cmd.params if p.name != "help")
