@@ -135,3 +135,24 @@ def test_learning_rate_on_another_sheet(tmp_path):
     (table,) = find_tables(book)
     assert learning_rate(book, table).cell == ("Parameters", 2, 2)
     assert validate_workbook(path).verdict == "correct"
+
+
+def test_learning_rate_through_a_defined_name(tmp_path):
+    layout = Layout(rows=simulate(lr=2), lr=2, lr_ref=lambda k: "eta")
+    path = tmp_path / "named.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    add_table(wb.add_worksheet("Sheet1"), layout)
+    wb.define_name("eta", "=Sheet1!$B$1")
+    wb.close()
+    book = read_workbook(path)
+    (table,) = find_tables(book)
+    assert learning_rate(book, table).cell == ("Sheet1", 1, 2)
+    assert validate_workbook(path).tables[0].verdict == "correct"
+
+
+def test_two_tables_side_by_side_in_one_sheet(tmp_path):
+    left = Layout(rows=simulate(lr=1), lr=1)
+    right = Layout(rows=simulate(rows=7, lr=2), lr=2, left=left.col("dE_total/dw8") + 3)
+    result = validate_workbook(write_workbook(tmp_path / "pair.xlsx", {"Sheet1": [left, right]}))
+    assert [(t.header_row, t.rows, t.learning_rate, t.verdict) for t in result.tables] == [
+        (2, 5, 1, "correct"), (2, 7, 2, "correct")]

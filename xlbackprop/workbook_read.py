@@ -65,6 +65,7 @@ class Sheet:
 class Book:
     path: str
     sheets: list
+    names: dict = field(default_factory=dict)  # defined name (lower case) -> its formula text, "Sheet1!$B$2"
 
     def sheet(self, name):
         for s in self.sheets:
@@ -216,6 +217,8 @@ def read_workbook(path):
                     strings = _shared_strings(zf, cand)
             targets = _sheet_targets(zf)
             sheets = [_parse_sheet(zf, name, target, strings) for name, target in targets if target in names]
+            defined = {el.get("name", "").lower(): el.text for _, el in _read_xml(zf, "xl/workbook.xml")
+                       if _local(el.tag) == "definedName" and el.text}
     except WorkbookError:
         raise
     except zipfile.BadZipFile:
@@ -224,4 +227,4 @@ def read_workbook(path):
         raise WorkbookError(f"{path}: damaged workbook XML ({exc}); expected a file saved by a spreadsheet") from None
     except OSError as exc:
         raise WorkbookError(f"{path}: cannot be read ({exc.strerror or exc})") from None
-    return Book(str(path), sheets)
+    return Book(str(path), sheets, defined)

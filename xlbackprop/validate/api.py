@@ -3,9 +3,9 @@ first error and its cause. Plain data out (pycel style); WorkbookError when the 
 """
 
 from xlbackprop.cells import qualified
+from xlbackprop.network import parameters, quantities
 from xlbackprop.reference import traces
 from xlbackprop.validate import causes
-from xlbackprop.network import parameters
 from xlbackprop.validate.check import (RowEnv, exprs_of, leaf_names, local_mismatches, reference_mismatches,
                                        structure_spec, tolerance)
 from xlbackprop.validate.formulas import relative_form
@@ -13,7 +13,6 @@ from xlbackprop.validate.lint import lint_table
 from xlbackprop.validate.results import LintFinding, Mismatch, TableResult, WorkbookResult, worst
 from xlbackprop.validate.tables import find_tables, learning_rate
 from xlbackprop.workbook_read import read_workbook
-
 
 
 def validate_workbook(path):
@@ -26,8 +25,9 @@ def validate_workbook(path):
         check_file(path)
     book = read_workbook(path)
     tables = find_tables(book)
-    runs = _reference_runs(book, tables)
-    results = [check_table(book, table, runs) for table in tables]
+    rates = [learning_rate(book, table) for table in tables]
+    runs = _reference_runs(book, tables, rates)
+    results = [check_table(book, table, runs, rate) for table, rate in zip(tables, rates)]
     verdict = worst(r.verdict for r in results) if results else "incomplete"
     return WorkbookResult(file=str(path), verdict=verdict, tables=results)
 
@@ -47,12 +47,12 @@ def _run_key(spec, first, lr, rows):
             rows if lr else 1)
 
 
-def _reference_runs(book, tables):
+def _reference_runs(book, tables, rates):
     """One torch run per group of tables that start alike (the same network, one sheet per learning rate):
     {key: {lr: trace}}. The reference is cheap, but not free, and sheets-per-rate workbooks are common."""
     groups = {}
-    for table in tables:
-        first, lr = _first_row(book, table), learning_rate(book, table).value
+    for table, rate in zip(tables, rates):
+        first, lr = _first_row(book, table), rate.value
         spec = structure_spec(set(first), first)
         key = _run_key(spec, first, lr, table.rows)
         if key is not None:
@@ -78,11 +78,12 @@ def _column_data(sheet, table):
     return data, errors
 
 
-def check_table(book, table, runs=None):
+def check_table(book, table, runs=None, lr=None):
+    """TableResult for one table: reference and local mismatches, first error and cause, lint, verdict."""
     sheet = book.sheet(table.sheet)
     data, error_cells = _column_data(sheet, table)
     rows = table.rows
-    lr = learning_rate(book, table)
+    lr = lr or learning_rate(book, table)
     notes = list(table.notes)
     first = {n: vals[0] for n, vals in data.items()}
     spec = structure_spec(set(data), first, lr.value, 1)
@@ -102,13 +103,14 @@ def check_table(book, table, runs=None):
 
     local = local_mismatches(data, spec, lr.value, rtol, scales, rows, cell_of)
     reference, worst_err = [], 0.0
-    runs = runs if runs is not None else _reference_runs(book, [table])
+    runs = runs if runs is not None else _reference_runs(book, [table], [lr])
     run = runs.get(_run_key(spec, first, lr.value, rows), {}).get(lr.value if lr.value and lr.value > 0 else 1.0)
     can_run = run is not None
     if can_run:
         reference, worst_err = reference_mismatches(data, run, rtol, scales, rows if lr.value else 1, cell_of)
     for name, k, text in error_cells:
-        local.append(Mismatch(k + 1, cell_of(name, k), name, float("nan"), None, formula_of(name, k),
+        expected = RowEnv({n: vals[k] for n, vals in data.items()}, exprs_of(spec)).value_of(name)
+        local.append(Mismatch(k + 1, cell_of(name, k), name, expected, None, formula_of(name, k),
                               cause=f"the cell shows the error {text}"))
     if local:
         # The local check already points at each wrong cell; of the reference's (every cell downstream of
@@ -124,12 +126,11 @@ def check_table(book, table, runs=None):
         first_error.cause = _cause(book, sheet, table, spec, data, lr, rtol, scales, first_error)
     incomplete = _incomplete(spec, data, rows)
     notes += incomplete
-    lint = lint_table(sheet, table, [n for n in leaves if n[0] in "it"], lr.cell[1:] if lr.cell and lr.cell[0] == sheet.name else None)
+    own_rate_cell = lr.cell[1:] if lr.cell and lr.cell[0] == sheet.name else None
+    lint = lint_table(sheet, table, [n for n in leaves if n[0] in "it"], own_rate_cell)
     if lr.drift:
         k, cell, value = lr.drift[0]
-        lint.append(LintFinding(qualified(sheet.name, table.first_row + k - 1, table.columns["w1"])
-                                if "w1" in table.columns else cell_of("w1", k - 1),
-                                "drifting learning-rate reference",
+        lint.append(LintFinding(cell_of(table.weight_names()[0], k - 1), "drifting learning-rate reference",
                                 f"iteration {k} reads the rate from {qualified(*cell)} = {value}, "
                                 f"not {qualified(*lr.cell)} = {lr.value}"))
     if lr.source == "inferred":
@@ -146,7 +147,6 @@ def check_table(book, table, runs=None):
 
 
 def _order_key(spec):
-    from xlbackprop.network import quantities
     order = {q.name: i for i, q in enumerate(quantities(spec))}
     return lambda m: (m.row, m.check != "local", order.get(m.quantity, len(order)))
 

@@ -9,6 +9,7 @@ import numpy as np
 import re
 from dataclasses import replace
 
+from xlbackprop.expr import Ref
 from xlbackprop.network import _activation, bias_names, quantities, unit_names, weight_names
 from xlbackprop.spec import ACTIVATIONS, Sample, Spec, check as check_spec
 from xlbackprop.validate.results import Mismatch
@@ -59,7 +60,6 @@ def structure_spec(names, leaves=None, lr=1.0, iterations=1):
 
 def _activations(spec, leaves):
     """Per layer, the activation whose formula turns the first row's net inputs into its activations."""
-    from xlbackprop.expr import Ref
     out = []
     for layer, units in enumerate(unit_names(spec)[1:]):
         best = "sigmoid"

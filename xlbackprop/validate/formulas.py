@@ -57,6 +57,11 @@ def references(formula):
     return out
 
 
+def names(formula):
+    """Defined names the formula reads (eta, LR), as written."""
+    return [m.group("name") for m in _TOKEN.finditer(formula or "") if m.group("name")]
+
+
 def functions(formula):
     """Names of the functions the formula calls, upper case."""
     return [m.group("func").upper() for m in _TOKEN.finditer(formula or "") if m.group("func")]

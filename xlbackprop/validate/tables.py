@@ -6,12 +6,14 @@ import itertools
 import re
 from dataclasses import dataclass, field
 
-from xlbackprop.validate.formulas import CellRef, copy_pattern, is_copy_below, numbers, references
+from xlbackprop.validate.check import row_agreement
+from xlbackprop.validate.formulas import CellRef, copy_pattern, is_copy_below, names, numbers, references
 from xlbackprop.validate.headers import canonical
 
 MIN_WEIGHTS = 4      # a header names at least this many weights ...
 MIN_OTHERS = 4       # ... and this many other quantities (a lone w1..w8 block is not a table)
 _LEAF = re.compile(r"^[it]\d+$")
+_WEIGHT = re.compile(r"w\d+")
 
 
 @dataclass
@@ -44,7 +46,7 @@ def _labels_by_row(sheet):
 
 def _is_header(named):
     names = {n for _, n in named}
-    weights = sum(1 for n in names if re.fullmatch(r"w\d+", n))
+    weights = sum(1 for n in names if _WEIGHT.fullmatch(n))
     return weights >= MIN_WEIGHTS and len(names) - weights >= MIN_OTHERS
 
 
@@ -82,8 +84,6 @@ def _choose_columns(sheet, named, data_row):
 def _assign_typos(sheet, columns, spare, data_row):
     """A repeated leaf label with a missing sibling (t1 i2 i1 i2: no t2): try the spare columns as the
     missing names and keep the assignment under which the first row's own numbers agree best."""
-    from xlbackprop.validate.check import row_agreement  # the numbers are the judge; avoid an import cycle
-
     missing = [f"{k}{j}" for k in "it" for j in (1, 2) if f"{k}{j}" not in columns]
     if not missing:
         return columns
@@ -116,29 +116,48 @@ def _fixed_leaves(sheet, table, labels):
     return fixed
 
 
+def _segments(named):
+    """Split a header row holding two tables side by side (a weight label repeats) at the widest gap."""
+    named = sorted(named)
+    out, start, seen = [], 0, {}
+    for i, (_, n) in enumerate(named):
+        if not _WEIGHT.fullmatch(n):
+            continue
+        if n in seen:
+            cut = max(range(seen[n] + 1, i + 1), key=lambda j: (named[j][0] - named[j - 1][0], j))
+            out.append(named[start:cut])
+            start = cut
+            seen = {m: j for j, (_, m) in enumerate(named[cut:i], start=cut) if _WEIGHT.fullmatch(m)}
+        seen[n] = i
+    out.append(named[start:])
+    return out
+
+
 def find_tables(book):
-    """Every iteration table of the workbook, sheet by sheet, top to bottom."""
+    """Every iteration table of the workbook, sheet by sheet, top to bottom (left to right in a row)."""
     tables = []
     for sheet in book.sheets:
         labels = _labels_by_row(sheet)
-        taken_until = 0
+        taken = []  # (last row, first col, last col) of the tables found so far in this sheet
         for header_row in sorted(labels):
-            named = labels[header_row]
-            if header_row <= taken_until or not _is_header(named):
-                continue
-            weight_cols = [c for c, n in named if re.fullmatch(r"w\d+", n)]
-            first = _first_data_row(sheet, header_row, weight_cols)
-            if first is None:
-                continue
-            columns = _choose_columns(sheet, named, first)
-            wcols = [c for n, c in columns.items() if re.fullmatch(r"w\d+", n)]
-            last = first
-            while _numeric_share(sheet, last + 1, wcols) >= 0.5:
-                last += 1
-            table = Table(sheet.name, header_row, first, last, columns)
-            table.fixed = _fixed_leaves(sheet, table, labels)
-            tables.append(table)
-            taken_until = last
+            for named in _segments(labels[header_row]):
+                cols = [c for c, _ in named]
+                if not _is_header(named) or any(header_row <= last and lo <= max(cols) and min(cols) <= hi
+                                                 for last, lo, hi in taken):
+                    continue
+                weight_cols = [c for c, n in named if _WEIGHT.fullmatch(n)]
+                first = _first_data_row(sheet, header_row, weight_cols)
+                if first is None:
+                    continue
+                columns = _choose_columns(sheet, named, first)
+                wcols = [c for n, c in columns.items() if _WEIGHT.fullmatch(n)]
+                last = first
+                while _numeric_share(sheet, last + 1, wcols) >= 0.5:
+                    last += 1
+                table = Table(sheet.name, header_row, first, last, columns)
+                table.fixed = _fixed_leaves(sheet, table, labels)
+                tables.append(table)
+                taken.append((last, min(cols), max(cols)))
     return tables
 
 
@@ -152,17 +171,22 @@ class LearningRate:
     drift: list = field(default_factory=list)  # [(table row index, (sheet, row, col), value)] that differ
 
 
-def _update_rate_refs(formula, col, grad_cols, row):
-    """The references (or typed numbers) a weight update reads besides the previous weight and gradient."""
+def _update_rate_refs(formula, col, grad_cols, row, defined):
+    """The references (or typed numbers) a weight update reads besides the previous weight and gradient;
+    a defined name (=w1-eta*g1) counts as the cell it names."""
     others = [ref for ref in references(formula)
               if ref.sheet is not None or ref.row != row - 1 or (ref.col != col and ref.col not in grad_cols)]
+    for name in names(formula):
+        target = references(defined.get(name.lower(), ""))
+        if len(target) == 1 and target[0].sheet is not None:
+            others.append(target[0]._replace(row_abs=True))
     if others:
         return others
     typed = [x for x in numbers(formula) if x not in (0.0, 1.0)]
     return [("typed", x)] if typed else []
 
 
-def _rate_refs_by_row(sheet, table, col, grad_cols):
+def _rate_refs_by_row(sheet, table, col, grad_cols, defined):
     """{row: [refs]} for one weight column; a formula copied from the row above moves its relative refs."""
     out, above, pattern, refs = {}, None, None, []
     for row in range(table.first_row + 1, table.last_row + 1):
@@ -176,7 +200,7 @@ def _rate_refs_by_row(sheet, table, col, grad_cols):
         if copied or is_copy_below(above, formula, pattern):
             refs = [r._replace(row=r.row + 1) if isinstance(r, CellRef) and not r.row_abs else r for r in refs]
         else:
-            refs = _update_rate_refs(formula, col, grad_cols, row)
+            refs = _update_rate_refs(formula, col, grad_cols, row, defined)
             pattern = copy_pattern(formula)
         above = formula
         out[row] = refs
@@ -190,7 +214,7 @@ def learning_rate(book, table):
     seen = []  # (row index, cell)
     grad_cols = {c for n, c in table.columns.items() if n.startswith("dE_total/d")}
     weight_cols = [table.columns[n] for n in table.weight_names()]
-    by_col = [_rate_refs_by_row(sheet, table, col, grad_cols) for col in weight_cols]
+    by_col = [_rate_refs_by_row(sheet, table, col, grad_cols, book.names) for col in weight_cols]
     for i, row in enumerate(range(table.first_row + 1, table.last_row + 1), start=2):
         for refs_by_row in by_col:
             refs = refs_by_row.get(row)
