@@ -90,7 +90,7 @@ def validate_file(path, engine=None):
         # a converted copy's temp path means nothing to the user: name the file they gave
         message = str(exc).replace(str(xlsx), str(path)) if xlsx is not None else str(exc)
         return WorkbookResult(file=str(path), verdict="unreadable", error=message)
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, KeyError, ValueError) as exc:
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
         # a damaged part the reader did not expect: still one clear line, not a traceback
         return WorkbookResult(file=str(path), verdict="unreadable",
                               error=f"{path}: damaged workbook ({type(exc).__name__}: {exc})")
