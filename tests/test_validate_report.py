@@ -60,7 +60,7 @@ def test_text_report_gives_the_first_error_in_words():
 
 def test_lint_findings_are_summarised_per_kind():
     (line,) = report.lint_summary(wrong_table().lint)
-    assert line == "4 hard-coded number (Sheet1!B3, Sheet1!B4, Sheet1!B5, ...)"
+    assert line == "4 × hard-coded number (Sheet1!B3, Sheet1!B4, Sheet1!B5, ...)"
 
 
 def test_unreadable_workbook_is_one_line_naming_file_and_problem():

@@ -83,14 +83,14 @@ def table_headline(table):
 
 
 def lint_summary(findings):
-    """One line per kind of finding: '3 hard-coded number (Sheet1!B3, Sheet1!B4, Sheet1!B5)'."""
+    """One line per kind of finding: '3 × hard-coded number (Sheet1!B3, Sheet1!B4, Sheet1!B5)'."""
     by_kind = defaultdict(list)
     for f in findings:
         by_kind[f.kind].append(f)
     out = []
     for kind, fs in by_kind.items():
         cells = ", ".join(f.cell for f in fs[:LINT_EXAMPLES]) + (", ..." if len(fs) > LINT_EXAMPLES else "")
-        line = f"{len(fs)} {kind} ({cells})"
+        line = f"{len(fs)} × {kind} ({cells})"
         if len(fs) == 1 and fs[0].message:
             line += f": {fs[0].message}"
         out.append(line)
