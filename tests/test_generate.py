@@ -2,14 +2,15 @@
 
 from pathlib import Path
 
+import numpy as np
 import openpyxl
 import pytest
 
 from xlbackprop.errors import WorkbookError
 from xlbackprop.generate import write_workbook
-from xlbackprop.layout import FIRST_ROW, HEADER_ROW, PARAMS_SHEET, lr_sheet_name, make_layout
+from xlbackprop.layout import FIRST_ROW, HEADER_ROW, PARAMS_SHEET, lr_sheet_name, make_layout, summary_rows
 from xlbackprop.network import quantities
-from xlbackprop.spec import preset
+from xlbackprop.spec import preset, spec_from_dict
 from xlbackprop.verify import compare
 from xlbackprop import workbook_write
 
@@ -79,12 +80,15 @@ def test_cached_values_are_the_reference(era_book):
 
 def test_summary_holds_every_curve_a_chart_and_the_final_losses(era_book):
     spec, path, traces = era_book
-    book = openpyxl.load_workbook(path, data_only=True)
-    ws = book["Summary"]
-    assert [ws.cell(3, 2 + n).value for n in range(3)] == ["E_total (η = 0.1)", "E_total (η = 0.5)", "E_total (η = 2)"]
-    assert ws.cell(4 + spec.iterations - 1, 4).value == pytest.approx(traces[2.0]["E_total"][-1], rel=1e-15)
-    finals = {ws.cell(4 + i, 6).value: ws.cell(4 + i, 7).value for i in range(3)}
-    assert finals == pytest.approx({lr: traces[lr]["E_total"][-1] for lr in spec.learning_rates}, rel=1e-15)
+    rows = summary_rows(spec)
+    ws = openpyxl.load_workbook(path, data_only=True)["Summary"]
+    assert [ws.cell(rows.header, 2 + n).value for n in range(3)] == \
+        ["E_total (η = 0.1)", "E_total (η = 0.5)", "E_total (η = 2)"]
+    for n, lr in enumerate(spec.learning_rates):
+        series = [ws.cell(rows.first + i, 2 + n).value for i in range(spec.iterations)]
+        assert series == list(traces[lr]["E_total"])
+    finals = {ws.cell(rows.table + 1 + i, 1).value: ws.cell(rows.table + 1 + i, 2).value for i in range(3)}
+    assert finals == {lr: traces[lr]["E_total"][-1] for lr in spec.learning_rates}
     assert len(openpyxl.load_workbook(path)["Summary"]._charts) == 1
 
 
@@ -127,3 +131,15 @@ def test_interrupted_write_leaves_the_old_file_and_no_debris(tmp_path, monkeypat
 def test_writing_into_a_missing_folder_is_a_clear_error(tmp_path):
     with pytest.raises(WorkbookError, match="does not exist"):
         write_workbook(preset("era"), tmp_path / "nope" / "book.xlsx")
+
+
+def test_a_diverging_run_stores_num_errors_not_garbage(tmp_path):
+    spec = spec_from_dict({"sizes": [1, 1], "activations": ["identity"], "weights": [[[1.0]]],
+                           "samples": [{"inputs": [3.0], "targets": [1.0]}], "learning_rates": [5.0],
+                           "iterations": 400})
+    path = tmp_path / "diverges.xlsx"
+    traces = write_workbook(spec, path)
+    assert not np.isfinite(traces[5.0]["w1"][-1])
+    ws = openpyxl.load_workbook(path, data_only=True)["LR 5"]
+    assert ws.cell(FIRST_ROW + 1, 2 + 2).value == pytest.approx(traces[5.0]["w1"][1])
+    assert ws.cell(FIRST_ROW + spec.iterations - 1, 2 + 2).value == "#NUM!"

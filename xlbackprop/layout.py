@@ -1,6 +1,7 @@
 """Where every number of a generated workbook lives: the one place that turns names into cells."""
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from xlbackprop.cells import a1, qualified
 from xlbackprop.network import initial_values, leaf_values, parameters, quantities, unit_names, weight_names
@@ -11,6 +12,18 @@ DERIVATION_SHEET = "Derivation"
 LR_CELL = (1, 2)        # B1 of each learning-rate sheet shows its learning rate
 HEADER_ROW = 4          # the iteration table's header row on each learning-rate sheet
 FIRST_ROW = HEADER_ROW + 1
+
+
+class SummaryRows(NamedTuple):
+    table: int   # header row of the final-loss table
+    header: int  # header row of the per-iteration series
+    first: int   # first row of the series
+
+
+def summary_rows(spec):
+    """Rows of the Summary sheet: the final-loss table on top, then the series the chart draws."""
+    header = 3 + len(spec.learning_rates) + 2
+    return SummaryRows(table=3, header=header, first=header + 1)
 
 
 def lr_sheet_name(lr):

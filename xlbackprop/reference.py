@@ -25,8 +25,16 @@ def traces(spec, learning_rates=None, iterations=None):
     B = [torch.tensor(b, dtype=f64).expand(R, -1).clone() for b in spec.biases]      # (R, 1 or out)
     trained = spec.bias == "trained"
 
-    hist = {"W": [], "B": [], "net": [], "act": [], "E": [], "delta": [], "gW": [], "gB": []}
-    for _ in range(steps):
+    hist = {}
+
+    def record(key, i, tensors):
+        # Preallocated (steps, ...) tensors: thousands of iterations stay a few arrays, not a heap of objects.
+        if key not in hist:
+            hist[key] = [torch.empty((steps, *v.shape), dtype=f64) for v in tensors]
+        for store, v in zip(hist[key], tensors):
+            store[i] = v.detach()
+
+    for i in range(steps):
         W = [w.detach().requires_grad_(True) for w in W]
         B = [b.detach().requires_grad_(trained) for b in B]
         a, nets, acts = x.expand(R, -1, -1), [], []
@@ -44,14 +52,10 @@ def traces(spec, learning_rates=None, iterations=None):
             acts.append(a)
         E = 0.5 * (t - a) ** 2                      # (R, S, out)
         E.sum().backward()                          # runs are independent, so one sum serves all lrs
-        hist["W"].append([w.detach() for w in W])
-        hist["B"].append([b.detach() for b in B])
-        hist["net"].append([n.detach() for n in nets])
-        hist["act"].append([v.detach() for v in acts])
-        hist["E"].append(E.detach())
-        hist["delta"].append([n.grad for n in nets])
-        hist["gW"].append([w.grad for w in W])
-        hist["gB"].append([b.grad for b in B] if trained else [])
+        for key, values in (("W", W), ("B", B), ("net", nets), ("act", acts), ("E", [E]),
+                            ("delta", [n.grad for n in nets]), ("gW", [w.grad for w in W]),
+                            ("gB", [b.grad for b in B] if trained else [])):
+            record(key, i, values)
         with torch.no_grad():
             W = [w - eta[:, None, None] * w.grad for w in W]
             if trained:
@@ -65,7 +69,7 @@ def trace(spec, learning_rate, iterations=None):
 
 
 def _stack(hist, key, l):
-    return torch.stack([step[l] for step in hist[key]]).numpy()  # (steps, R, ...)
+    return hist[key][l].numpy()  # (steps, R, ...)
 
 
 def _name(spec, hist, R):
@@ -80,7 +84,7 @@ def _name(spec, hist, R):
 
     x = np.array([s.inputs for s in spec.samples])
     t = np.array([s.targets for s in spec.samples])
-    steps = len(hist["E"])
+    steps = hist["E"][0].shape[0]
     for s in range(len(spec.samples)):
         sfx = sample_suffix(spec, s)
         for k, n in enumerate(units[0]):
@@ -107,7 +111,7 @@ def _name(spec, hist, R):
                 put(b, Bv[:, :, col])
                 if gB is not None:
                     put(f"dE_total/d{b}", gB[:, :, col])
-    E = torch.stack(hist["E"]).numpy()  # (steps, R, S, out)
+    E = hist["E"][0].numpy()  # (steps, R, S, out)
     for s in range(len(spec.samples)):
         for j in range(spec.sizes[-1]):
             put(f"E{j + 1}{sample_suffix(spec, s)}", E[:, :, s, j])

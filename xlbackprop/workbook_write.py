@@ -2,22 +2,30 @@
 
 Every formula cell carries its cached value from the torch reference, so readers that do not recalculate
 show the right numbers. Files are replaced atomically.
+
+XlsxWriter writes the small parts (headers, Parameters, chart, Derivation). The iteration rows, nearly all
+of the cells, are streamed straight into each sheet's XML from per-column templates: going through a
+general-purpose writer cell by cell costs several times more than the formulas themselves.
 """
 
+import math
 import os
-from datetime import datetime
+import re
 import tempfile
 import zipfile
+from datetime import datetime
+from xml.sax.saxutils import escape
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 import xlsxwriter
 
 from xlbackprop.cells import a1, col_letter, qualified
 from xlbackprop.derivation import derivation_rows
 from xlbackprop.errors import WorkbookError
 from xlbackprop.layout import (DERIVATION_SHEET, FIRST_ROW, HEADER_ROW, LR_CELL, PARAMS_SHEET, SUMMARY_SHEET,
-                               lr_sheet_name, updated, weight_note)
+                               lr_sheet_name, summary_rows, updated, weight_note)
 from xlbackprop.network import gradient_name, leaf_values, quantities
 
 
@@ -72,11 +80,14 @@ def write_generated(spec, layout, traces, path, cached=True):
                "title": book.add_format({"bold": True, "font_size": 14})}
         _parameters_sheet(book, spec, layout, fmt)
         summary = book.add_worksheet(SUMMARY_SHEET)
+        blocks = {}
         for lr in spec.learning_rates:
-            _lr_sheet(book, spec, layout, lr, traces[lr], fmt, cached)
-        _summary_sheet(book, summary, spec, layout, traces, fmt, cached)
+            ws = _lr_sheet(book, spec, layout, lr, fmt, cached)
+            blocks[ws.index] = _lr_rows(spec, layout, traces[lr], cached)
+        blocks[summary.index] = _summary_sheet(book, summary, spec, layout, traces, fmt, cached)
         _derivation_sheet(book, spec, fmt)
         book.close()
+        _splice_rows(tmp, blocks)
 
 
 def _parameters_sheet(book, spec, layout, fmt):
@@ -98,26 +109,7 @@ def _parameters_sheet(book, spec, layout, fmt):
             ws.write(row - 1, 2, note)
 
 
-def _templates(spec, layout, lr_ref):
-    """Per quantity: (first-row formula, later-row formula) with {r} for this row and {p} for the previous one."""
-    ref = {name: col_letter(col) + "{r}" for name, col in layout.columns.items()}
-    moving = updated(spec)
-    out = {}
-    for q in quantities(spec):
-        if q.expr is None:
-            first = "=" + layout.param_ref(q.name)
-            if q.name in moving:
-                me, grad = col_letter(layout.columns[q.name]), col_letter(layout.columns[gradient_name(q.name)])
-                out[q.name] = (first, f"={me}{{p}}-{lr_ref}*{grad}{{p}}")
-            else:
-                out[q.name] = (first, first)
-        else:
-            formula = "=" + q.expr.excel(ref.__getitem__)
-            out[q.name] = (formula, formula)
-    return out
-
-
-def _lr_sheet(book, spec, layout, lr, trace, fmt, cached):
+def _lr_sheet(book, spec, layout, lr, fmt, cached):
     ws = book.add_worksheet(lr_sheet_name(lr))
     lr_row, lr_col = LR_CELL
     ws.write(lr_row - 1, 0, "Learning rate η", fmt["bold"])
@@ -128,54 +120,66 @@ def _lr_sheet(book, spec, layout, lr, trace, fmt, cached):
     ws.set_column(0, 0, 10)
     ws.set_column(1, len(layout.columns), 13)
     ws.write(HEADER_ROW - 1, 0, "Iteration", fmt["head"])
-    qs = quantities(spec)
-    for q in qs:
+    for q in quantities(spec):
         ws.write(HEADER_ROW - 1, layout.columns[q.name] - 1, q.label, fmt["head"])
-    templates = _templates(spec, layout, layout.lr_cell())
-    cols = [(layout.columns[q.name] - 1, templates[q.name], trace[q.name].tolist()) for q in qs]
-    write_formula = ws.write_formula
-    for i in range(spec.iterations):
-        row = FIRST_ROW + i
-        ws.write_number(row - 1, 0, i + 1)
-        for col, (first, later), values in cols:
-            text = (first if i == 0 else later).format(r=row, p=row - 1)
-            write_formula(row - 1, col, text, None, values[i] if cached else "")
+    return ws
+
+
+def _lr_rows(spec, layout, trace, cached):
+    """Columns of the iteration table: (column, first-row formula, later-row formula, cached values)."""
+    ref = {name: col_letter(col) + "{r}" for name, col in layout.columns.items()}
+    moving, lr_cell = updated(spec), layout.lr_cell()
+    cols = [(1, None, None, range(1, spec.iterations + 1))]
+    for q in quantities(spec):
+        col = layout.columns[q.name]
+        if q.expr is None:
+            first = later = layout.param_ref(q.name)
+            if q.name in moving:
+                later = f"{col_letter(col)}{{p}}-{lr_cell}*{col_letter(layout.columns[gradient_name(q.name)])}{{p}}"
+        else:
+            first = later = q.expr.excel(ref.__getitem__)
+        cols.append((col, first, later, trace[q.name] if cached else None))
+    return FIRST_ROW, spec.iterations, cols, 0
 
 
 def _summary_sheet(book, ws, spec, layout, traces, fmt, cached):
-    lrs = spec.learning_rates
+    """Final losses and the chart at the top (XlsxWriter); the per-iteration series below (streamed)."""
+    lrs, rows = spec.learning_rates, summary_rows(spec)
+    E = layout.columns["E_total"]
     ws.write(0, 0, "E_total per iteration for every learning rate", fmt["title"])
-    ws.write(2, 0, "Iteration", fmt["head"])
+    for c, text in enumerate(("Learning rate", "Final E_total", "Reduction from iteration 1")):
+        ws.write(rows.table - 1, c, text, fmt["head"])
+    ws.set_column(0, len(lrs), 18)
     for n, lr in enumerate(lrs):
-        ws.write(2, n + 1, f"E_total (η = {lr:g})", fmt["head"])
-    table = len(lrs) + 2  # the final-loss table sits right of the series
-    for c, text in enumerate(("Learning rate", "Final E_total", "Reduction from first row")):
-        ws.write(2, table + c, text, fmt["head"])
-    ws.set_column(0, table + 2, 16)
-    last = FIRST_ROW + spec.iterations - 1
-    for i in range(spec.iterations):
-        ws.write_number(3 + i, 0, i + 1)
-        for n, lr in enumerate(lrs):
-            formula = "=" + qualified(lr_sheet_name(lr), FIRST_ROW + i, layout.columns["E_total"])
-            ws.write_formula(3 + i, n + 1, formula, None, traces[lr]["E_total"][i] if cached else "")
-        if i < len(lrs):
-            lr = lrs[i]
-            final = f"={qualified(lr_sheet_name(lr), last, layout.columns['E_total'])}"
-            first = qualified(lr_sheet_name(lr), FIRST_ROW, layout.columns["E_total"])
-            ws.write_formula(3 + i, table, "=" + layout.lr_ref(lr), None, lr if cached else "")
-            ws.write_formula(3 + i, table + 1, final, None, traces[lr]["E_total"][-1] if cached else "")
-            e = traces[lr]["E_total"]
-            ws.write_formula(3 + i, table + 2, f"=1-{final[1:]}/{first}", None, 1 - e[-1] / e[0] if cached else "")
+        e = traces[lr]["E_total"]
+        final = qualified(lr_sheet_name(lr), FIRST_ROW + spec.iterations - 1, E)
+        first = qualified(lr_sheet_name(lr), FIRST_ROW, E)
+        ws.write_formula(rows.table + n, 0, "=" + layout.lr_ref(lr), None, lr if cached else "")
+        ws.write_formula(rows.table + n, 1, "=" + final, None, _result(e[-1]) if cached else "")
+        ws.write_formula(rows.table + n, 2, f"=1-{final}/{first}", None, _result(1 - e[-1] / e[0]) if cached else "")
+    ws.write(rows.header - 1, 0, "Iteration", fmt["head"])
+    for n, lr in enumerate(lrs):
+        ws.write(rows.header - 1, n + 1, f"E_total (η = {lr:g})", fmt["head"])
     chart = book.add_chart({"type": "scatter", "subtype": "straight"})
+    last = rows.first + spec.iterations - 2  # zero-based
     for n, lr in enumerate(lrs):
-        chart.add_series({"name": f"η = {lr:g}",
-                          "categories": [SUMMARY_SHEET, 3, 0, 2 + spec.iterations, 0],
-                          "values": [SUMMARY_SHEET, 3, n + 1, 2 + spec.iterations, n + 1]})
+        chart.add_series({"name": f"η = {lr:g}", "categories": [SUMMARY_SHEET, rows.first - 1, 0, last, 0],
+                          "values": [SUMMARY_SHEET, rows.first - 1, n + 1, last, n + 1]})
     chart.set_title({"name": f"E_total by iteration ({spec.name})"})
     chart.set_x_axis({"name": "Iteration", "min": 1, "max": spec.iterations})
     chart.set_y_axis({"name": "E_total"})
     chart.set_size({"width": 720, "height": 420})
-    ws.insert_chart(len(lrs) + 3 if len(lrs) < 12 else 15, table, chart)
+    ws.insert_chart(rows.table - 1, 4, chart)
+    cols = [(1, None, None, range(1, spec.iterations + 1))]
+    for n, lr in enumerate(lrs):
+        formula = qualified(lr_sheet_name(lr), 1, E).removesuffix("1") + "{s}"
+        cols.append((n + 2, formula, formula, traces[lr]["E_total"] if cached else None))
+    return rows.first, spec.iterations, cols, FIRST_ROW - rows.first
+
+
+def _result(v):
+    """A cached result as XlsxWriter takes it: a diverged (overflowed) run shows #NUM!, as Excel would."""
+    return float(v) if math.isfinite(v) else "#NUM!"
 
 
 def _derivation_sheet(book, spec, fmt):
@@ -189,3 +193,84 @@ def _derivation_sheet(book, spec, fmt):
     for r, row in enumerate(derivation_rows(spec)):
         for c, text in enumerate(row):
             ws.write_string(3 + r, c, text)
+
+
+def _cell(col, formula, value_slot, error=False):
+    """XML of one cell as a str.format template: {0} this row, {1} the row above, {2} the source row of
+    another sheet, {value_slot} its cached value."""
+    where = col_letter(col) + "{0}"
+    f = "" if formula is None else "<f>" + escape(formula).replace("{r}", "{0}").replace("{p}", "{1}") \
+        .replace("{s}", "{2}") + "</f>"
+    v = "" if value_slot is None else f"<v>{{{value_slot}}}</v>"
+    kind = ' t="e"' if error else ""
+    return f'<c r="{where}"{kind}>{f}{v}</c>'
+
+
+def _row_chunks(first_row, count, cols, offset, rows_per_chunk=500):
+    """The <row> elements of an iteration table, as text chunks."""
+    cached = [values for *_, values in cols if values is not None]
+    texts = [list(map(str, v)) if isinstance(v, range) else list(map(repr, np.asarray(v, float).tolist()))
+             for v in cached]
+    # A diverging run (too large a learning rate) overflows; those cells hold #NUM! as Excel would show.
+    floats = [np.asarray(v, float) for v in cached if not isinstance(v, range)]
+    broken = set(np.flatnonzero(~np.isfinite(np.array(floats)).all(axis=0)).tolist()) if floats else set()
+    cells, n = {1: [], 2: []}, 3
+    for col, first, later, values in cols:
+        slot = n if values is not None else None
+        cells[1].append((col, first, slot))
+        cells[2].append((col, later, slot))
+        n += values is not None
+    templates = {k: '<row r="{0}">' + "".join(_cell(*c) for c in v) + "</row>" for k, v in cells.items()}
+    chunk = []
+    for i in range(count):
+        row, which = first_row + i, 1 if i == 0 else 2
+        values = [t[i] for t in texts]
+        if i in broken:
+            values = ["#NUM!" if v in ("inf", "-inf", "nan") else v for v in values]
+            template = '<row r="{0}">' + "".join(
+                _cell(col, f, slot, error=slot is not None and values[slot - 3] == "#NUM!")
+                for col, f, slot in cells[which]) + "</row>"
+        else:
+            template = templates[which]
+        chunk.append(template.format(row, row - 1, row + offset, *values))
+        if len(chunk) == rows_per_chunk:
+            yield "".join(chunk)
+            chunk = []
+    yield "".join(chunk)
+
+
+_DIMENSION = re.compile(rb'<dimension ref="[^"]*"/>')
+
+
+def _splice_rows(path, blocks):
+    """Append each block's rows to its sheet's XML inside the xlsx at `path` ({sheet index: block})."""
+    spliced = Path(str(path) + ".rows")
+    try:
+        with zipfile.ZipFile(path) as src, zipfile.ZipFile(spliced, "w", zipfile.ZIP_DEFLATED) as dst:
+            for info in src.infolist():
+                data = src.read(info)
+                block = blocks.get(_sheet_index(info.filename))
+                if block is None:
+                    dst.writestr(info, data)
+                    continue
+                first_row, count, cols, offset = block
+                data = data.replace(b"<sheetData/>", b"<sheetData></sheetData>")
+                head, tail = data.split(b"</sheetData>", 1)
+                last = a1(first_row + count - 1, max(col for col, *_ in cols)).encode()
+                head = _DIMENSION.sub(b'<dimension ref="A1:' + last + b'"/>', head, count=1)
+                entry = zipfile.ZipInfo(info.filename, date_time=info.date_time)
+                entry.compress_type = zipfile.ZIP_DEFLATED
+                with dst.open(entry, "w") as out:
+                    out.write(head)
+                    for text in _row_chunks(first_row, count, cols, offset):
+                        out.write(text.encode())
+                    out.write(b"</sheetData>" + tail)
+        os.replace(spliced, path)
+    finally:
+        if spliced.exists():
+            spliced.unlink()
+
+
+def _sheet_index(name):
+    m = re.fullmatch(r"xl/worksheets/sheet(\d+)\.xml", name)
+    return int(m.group(1)) - 1 if m else None
