@@ -131,3 +131,27 @@ def test_forward_pass_only_with_a_mistake_is_wrong_not_incomplete(tmp_path):
     assert table.wrong_quantities == ["o1", "o2"]
     assert "E_total" in {m.quantity for m in table.mismatches if m.row == 1}
     assert "w6 and w7" in table.first_error.cause
+
+
+def _uncalculated_copy(tmp_path):
+    """A correct table saved by openpyxl, which keeps the formulas and drops every stored value."""
+    import openpyxl
+    source = one_table(tmp_path / "source.xlsx")
+    wb = openpyxl.load_workbook(source)
+    wb.save(tmp_path / "uncalculated.xlsx")
+    return tmp_path / "uncalculated.xlsx"
+
+
+def test_formulas_without_stored_values_say_so_when_libreoffice_is_absent(tmp_path, monkeypatch):
+    import xlbackprop.validate.api as api
+    monkeypatch.setattr(api, "soffice", lambda: None)
+    (table,) = validate_workbook(_uncalculated_copy(tmp_path)).tables
+    assert table.verdict == "incomplete"
+    assert "never calculated" in table.notes[0]
+
+
+@pytest.mark.libreoffice
+def test_formulas_without_stored_values_are_recalculated_by_libreoffice(tmp_path, libreoffice):
+    result = validate_workbook(_uncalculated_copy(tmp_path))
+    assert result.verdict == "correct", result.tables[0].notes
+    assert "recalculated with LibreOffice" in result.tables[0].notes[0]

@@ -2,7 +2,11 @@
 first error and its cause. Plain data out (pycel style); WorkbookError when the file cannot be read.
 """
 
+import re
+import tempfile
+
 from xlbackprop.cells import qualified
+from xlbackprop.libreoffice import convert, soffice
 from xlbackprop.network import parameters, quantities
 from xlbackprop.reference import traces
 from xlbackprop.validate import causes
@@ -15,6 +19,9 @@ from xlbackprop.validate.tables import find_tables, learning_rate
 from xlbackprop.workbook_read import read_workbook
 
 
+_CONSTANT = re.compile(r"^[it]\d+(\[\d+\])?$")
+
+
 def validate_workbook(path):
     """Check every iteration table of the workbook at `path` against the torch reference and itself."""
     try:
@@ -23,13 +30,31 @@ def validate_workbook(path):
         check_file = None
     if check_file is not None:
         check_file(path)
-    book = read_workbook(path)
-    tables = find_tables(book)
-    rates = [learning_rate(book, table) for table in tables]
-    runs = _reference_runs(book, tables, rates)
-    results = [check_table(book, table, runs, rate) for table, rate in zip(tables, rates)]
+    with tempfile.TemporaryDirectory(prefix="xlbackprop-recalc-") as tmp:
+        book, note = _read_with_values(path, tmp)
+        tables = find_tables(book)
+        rates = [learning_rate(book, table) for table in tables]
+        runs = _reference_runs(book, tables, rates)
+        results = [check_table(book, table, runs, rate) for table, rate in zip(tables, rates)]
+    for result in results:
+        result.notes[:0] = [note] if note else []
     verdict = worst(r.verdict for r in results) if results else "incomplete"
     return WorkbookResult(file=str(path), verdict=verdict, tables=results)
+
+
+def _read_with_values(path, tmp):
+    """The workbook, with cached values. A file written by a program that never calculated it (openpyxl,
+    some exporters) has formulas but no values: LibreOffice recalculates it when it is installed."""
+    book = read_workbook(path)
+    cells = [(s, key) for s in book.sheets for key in s.formula_cells()]
+    cached = sum(1 for s, key in cells if key in s.values)
+    if len(cells) < 20 or cached >= 0.1 * len(cells):
+        return book, None
+    if soffice() is None:
+        return book, ("the formulas have no stored values (the file was never calculated); open and save it "
+                      "in a spreadsheet, or install LibreOffice to have it recalculated")
+    converted = convert(path, tmp)
+    return read_workbook(converted), "the formulas had no stored values: recalculated with LibreOffice"
 
 
 def _first_row(book, table):
@@ -68,10 +93,13 @@ def _column_data(sheet, table):
     for name, col in table.columns.items():
         vals = []
         for k, row in enumerate(range(table.first_row, table.last_row + 1)):
-            vals.append(sheet.number(row, col))
-            v = sheet.value(row, col)
-            if isinstance(v, str) and v.startswith("#"):
-                errors.append((name, k, v))
+            v = sheet.number(row, col)
+            if v is None and k and _CONSTANT.match(name):
+                v = vals[-1]  # inputs and targets typed once, on the first row, are still given
+            vals.append(v)
+            text = sheet.value(row, col)
+            if isinstance(text, str) and text.startswith("#"):
+                errors.append((name, k, text))
         data[name] = vals
     for name, (row, col) in table.fixed.items():
         data[name] = [sheet.number(row, col)] * table.rows

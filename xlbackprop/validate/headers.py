@@ -11,7 +11,7 @@ import unicodedata
 _PARTIALS = "∂δ𝜕ðΔ∆"
 _DROP = re.compile(r"[\s_()\[\]{}/\\:;,.'\"`*·" + _PARTIALS + "-]")
 _SUFFIX = re.compile(r"\[(\d+)\]$")  # h1[2]: h1 for the second sample
-_ASIDE = re.compile(r"\([^)]*\s[^)]*\)")  # "( output of out_o1)": a remark, unlike "(E_total)"
+_ASIDE = re.compile(r"\s\([^)]*\)|\([^)]*\s[^)]*\)")  # "t1 ( output of out_o1)", "w1 (old)"; not "∂(E_total)"
 
 _ERROR = r"(?:e|err|error|loss)(?:total|tot|t)?"
 _PATTERNS = [
@@ -20,12 +20,12 @@ _PATTERNS = [
     (re.compile(r"w(\d+)"), "w{}"),
     (re.compile(r"b(\d+)"), "b{}"),
     (re.compile(r"(?:net)?h(\d+)"), "h{}"),
-    (re.compile(r"(?:a|out|act|σ|sigma|sig)h(\d+)"), "a_h{}"),
+    (re.compile(r"(?:a|out|act|σ|sigmoid|sigma|sig)h(\d+)"), "a_h{}"),
     (re.compile(r"(?:net)?o(\d+)"), "o{}"),
-    (re.compile(r"(?:a|out|act|σ|sigma|sig)o(\d+)"), "a_o{}"),
+    (re.compile(r"(?:a|out|act|σ|sigmoid|sigma|sig)o(\d+)"), "a_o{}"),
     (re.compile(r"e(\d+)"), "E{}"),
     (re.compile(_ERROR + r"|totalerror|totalloss"), "E_total"),
-    (re.compile(r"d?" + _ERROR + r"d?w(\d+)|dw(\d+)|gradw(\d+)|gw(\d+)"), "dE_total/dw{}"),
+    (re.compile(r"d?" + _ERROR + r"d?w(\d+)|dw(\d+)|gradw?(\d+)|gw?(\d+)"), "dE_total/dw{}"),
     (re.compile(r"d?" + _ERROR + r"d?b(\d+)|db(\d+)"), "dE_total/db{}"),
     (re.compile(r"d?" + _ERROR + r"d(?:net)?([ho]\d+)|" + _ERROR + r"(?:net)?([ho]\d+)"), "dE_total/d{}"),
 ]

@@ -154,6 +154,9 @@ def find_tables(book):
                 last = first
                 while _numeric_share(sheet, last + 1, wcols) >= 0.5:
                     last += 1
+                computed = [c for n, c in columns.items() if not _LEAF.match(n) and not _WEIGHT.fullmatch(n)]
+                while last > first and _numeric_share(sheet, last, computed) < 0.5:
+                    last -= 1  # a closing row of final weights only: not an iteration
                 table = Table(sheet.name, header_row, first, last, columns)
                 table.fixed = _fixed_leaves(sheet, table, labels)
                 tables.append(table)
@@ -221,7 +224,9 @@ def learning_rate(book, table):
             if refs and len(refs) == 1:
                 ref = refs[0]
                 seen.append((i, ref if ref[0] == "typed" else (ref.sheet or sheet.name, ref.row, ref.col)))
-    if not seen:
+    first_row_cells = {cell for i, cell in seen if i == seen[0][0]} if seen else set()
+    if len(first_row_cells) != 1:
+        # No update formulas, or each weight reads a different cell (an "updated weights" block, not a rate)
         return _inferred_rate(sheet, table)
     first = seen[0][1]
     if first[0] == "typed":
