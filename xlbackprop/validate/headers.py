@@ -10,6 +10,7 @@ import unicodedata
 
 _PARTIALS = "∂δ𝜕ðΔ∆"
 _DROP = re.compile(r"[\s_()\[\]{}/\\:;,.'\"`*·" + _PARTIALS + "-]")
+_DELTA = re.compile(r"^(?:δ|Δ|delta)\s*_?\s*([ho]\d+)$")
 _SUFFIX = re.compile(r"\[(\d+)\]$")  # h1[2]: h1 for the second sample
 _ASIDE = re.compile(r"\s\([^)]*\)|\([^)]*\s[^)]*\)")  # "t1 ( output of out_o1)", "w1 (old)"; not "∂(E_total)"
 
@@ -47,6 +48,9 @@ def canonical(label):
     m = _SUFFIX.search(text)
     if m:
         suffix, text = f"[{m.group(1)}]", text[:m.start()]
+    delta = _DELTA.match(text.lower())
+    if delta:  # δo1: the error's derivative at o1's net input, not o1 itself
+        return f"dE_total/d{delta.group(1)}{suffix}"
     name = _classify(normalise(text))
     if name is None and "=" in text:
         # "h1 = w1*i1 + w2*i2", "E = E1+E2": a label that spells out its own formula
