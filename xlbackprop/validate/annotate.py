@@ -112,7 +112,11 @@ def _feedback_sheet(wb, result):
             # Formula text quoted from the student's sheet must stay text here, not become a live formula.
             if isinstance(cell.value, str):
                 cell.data_type = "s"
-    ws.column_dimensions["A"].width = 24
+    for col, width in zip("ABCDEFGHIJ", (24, 10, 18, 16, 18, 18, 10, 60, 60, 10)):
+        ws.column_dimensions[col].width = width
+    for line in ws.iter_rows(min_col=5, max_col=7):
+        for cell in line:
+            cell.number_format = "0.000000000E+00"  # expected vs found differ in the 4th digit or later
 
 
 def _finite_or_none(x):
