@@ -71,7 +71,7 @@ def numeric_cause(spec, exprs, name, values, found, rtol, scale):
         except (KeyError, TypeError, OverflowError, ZeroDivisionError):
             continue
         if close(found, alt, tol, scale):
-            return cause
+            return _specific(cause, spec, name)
     if name.startswith("dE_total/dw"):
         try:
             for alt in _missing_parentheses(spec, name, base):
@@ -80,6 +80,19 @@ def numeric_cause(spec, exprs, name, values, found, rtol, scale):
         except (KeyError, TypeError, OverflowError):
             pass
     return None
+
+
+def _specific(cause, spec, name):
+    """Say which derivative stood in for which, when the mistake is the hidden units' derivatives mixed up."""
+    if not cause.startswith("the wrong hidden unit"):
+        return cause
+    units, wnames = unit_names(spec), weight_names(spec)
+    for j, hidden in enumerate(units[1]):
+        if any(f"dE_total/d{w}" == name for w in wnames[0][j]) and len(units[1]) == 2:
+            other = units[1][1 - j]
+            return (f"the wrong hidden unit's derivative: a_{other}*(1-a_{other}) used where "
+                    f"a_{hidden}*(1-a_{hidden}) belongs")
+    return cause
 
 
 def update_cause(name, found, w_prev, lr, prev_env, weight_names_, rtol, scale):
