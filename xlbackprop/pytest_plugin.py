@@ -55,8 +55,8 @@ class WorkbookTableItem(pytest.Item):
         self.table = table
 
     def runtest(self):
-        if self.table is None:
-            raise WorkbookTableFailure(report.text_report(self.result))
+        if self.table is None:  # the node id already gives the path: the short summary needs the problem
+            raise WorkbookTableFailure(report.one_line(self.result).replace(self.result.file, self.path.name, 1))
         if self.table.verdict != "correct":
             # first line = pytest's short summary: what is wrong and where, then the full table report
             headline = f"{self.path.name}: {report.table_headline(self.table)}"
