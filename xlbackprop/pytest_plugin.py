@@ -60,7 +60,7 @@ class WorkbookTableItem(pytest.Item):
         if self.table.verdict != "correct":
             # first line = pytest's short summary: what is wrong and where, then the full table report
             headline = f"{self.path.name}: {report.table_headline(self.table)}"
-            raise WorkbookTableFailure(f"{headline}\n{self.result.file}\n{report.table_report(self.table)}")
+            raise WorkbookTableFailure(f"{headline}\n{report.table_report(self.table)}")
 
     def repr_failure(self, excinfo, style=None):
         if isinstance(excinfo.value, WorkbookTableFailure):
