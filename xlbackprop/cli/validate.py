@@ -64,7 +64,7 @@ def _expand(paths, skip=()):
     files = []
     for p in paths:
         if p.is_dir():
-            inside = [f for f in workbook_files(p) if ".annotated." not in f.name and f.resolve() not in outputs]
+            inside = [f for f in workbook_files(p) if f.resolve() not in outputs]
             files += inside or [WorkbookResult(file=str(p), verdict="unreadable",
                                                error=f"{p}: a folder with no workbooks (.xlsx, .xlsm, .ods, .xls)")]
         else:

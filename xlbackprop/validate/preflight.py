@@ -104,13 +104,14 @@ def validate_file(path, engine=None):
 
 
 def workbook_files(folder):
-    """Every workbook under `folder`, sorted, skipping Office lock files (~$x.xlsx) and hidden files/folders
-    (.git, macOS's ._x.xlsx)."""
+    """Every workbook under `folder`, sorted, skipping Office lock files (~$x.xlsx), hidden files and folders
+    (.git, macOS's ._x.xlsx) and our own NAME.annotated.xlsx copies."""
     folder = Path(folder)
     found = []
     for p in folder.rglob("*"):
         hidden = any(part.startswith(".") for part in p.relative_to(folder).parts)
-        if p.suffix.lower() in WORKBOOK_SUFFIXES and not hidden and not p.name.startswith("~$"):
+        ours = ".annotated." in p.name
+        if p.suffix.lower() in WORKBOOK_SUFFIXES and not (hidden or ours or p.name.startswith("~$")):
             found.append(p)
     return sorted(found)
 
