@@ -2,7 +2,6 @@
 
 import json
 import sys
-import warnings
 from pathlib import Path
 
 import click
@@ -41,14 +40,11 @@ def validate(paths, as_json, gradebooks, annotate_dir, overwrite, quiet):
     files = _expand(paths, skip=gradebooks)
     _check_outputs(files, gradebooks, annotate_dir, overwrite)
     results, outputs_failed = [], False
-    with warnings.catch_warnings():
-        # openpyxl warns about drawings it does not keep; irrelevant to validation and noisy in batches.
-        warnings.filterwarnings("ignore", category=UserWarning, module="openpyxl")
-        for item in _progress(files, quiet or len(files) < 2):
-            result = item if isinstance(item, WorkbookResult) else _validate_one(item)
-            results.append(result)
-            if annotate_dir is not None and result.verdict != "unreadable":
-                outputs_failed |= not _annotate(item, result, annotate_dir, overwrite)
+    for item in _progress(files, quiet or len(files) < 2):
+        result = item if isinstance(item, WorkbookResult) else _validate_one(item)
+        results.append(result)
+        if annotate_dir is not None and result.verdict != "unreadable":
+            outputs_failed |= not _annotate(item, result, annotate_dir, overwrite)
     for path in gradebooks:
         try:
             report.write_gradebook(results, path)
@@ -121,6 +117,10 @@ def _annotate(path, result, annotate_dir, overwrite):
         annotate_workbook(path, result, annotate_dir / annotated_name(path), overwrite=overwrite)
     except (XlbackpropError, OSError) as exc:
         click.echo(f"error: no annotated copy of {path}: {exc}", err=True)
+        return False
+    except Exception as exc:  # openpyxl cannot rewrite every workbook it is given; the grades still stand
+        click.echo(f"error: no annotated copy of {path}: openpyxl could not rewrite it "
+                   f"({type(exc).__name__}: {exc})", err=True)
         return False
     return True
 
