@@ -177,3 +177,8 @@ def test_a_cell_failing_both_checks_is_counted_and_commented_once(tmp_path):
 def test_table_headline_says_what_and_where():
     assert report.table_headline(wrong_table()) == "WRONG: first error at Sheet1!K3 (∂E_total/∂w3, iteration 1)"
     assert report.table_headline(correct_table()) == "CORRECT"
+
+
+def test_annotated_names_keep_macro_workbooks_macro_enabled():
+    assert annotated_name("class/ann.xlsm") == "ann.annotated.xlsm"
+    assert annotated_name("ann.ods") == "ann.annotated.xlsx"  # converted copies are written as .xlsx
