@@ -9,6 +9,7 @@ the work, and the ratio of validation to the baseline measured in the same run (
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -69,7 +70,7 @@ def main():
         sys.exit(f"no .xlsx files in {args.corpus}; pass --corpus DIR")
     results = {mode: measure(mode, files, args.repeat) for mode in MODES}
     base = results["openpyxl-formulas"]["seconds"] + results["openpyxl-values"]["seconds"]
-    print(f"{len(files)} workbooks in {args.corpus}")
+    print(f"{len(files)} workbooks in {os.path.relpath(args.corpus)}")
     print(f"{'mode':<18} {'seconds':>8} {'imports MB':>10} {'peak MB':>8} {'work MB':>8}")
     for mode, r in results.items():
         print(f"{mode:<18} {r['seconds']:8.2f} {r['import_mb']:10.0f} {r['peak_mb']:8.0f} "
