@@ -155,3 +155,18 @@ def test_formulas_without_stored_values_are_recalculated_by_libreoffice(tmp_path
     result = validate_workbook(_uncalculated_copy(tmp_path))
     assert result.verdict == "correct", result.tables[0].notes
     assert "recalculated with LibreOffice" in result.tables[0].notes[0]
+
+
+def _pasted(rows, digits=6):
+    for env in rows:
+        for k, v in list(env.items()):
+            if isinstance(v, float):
+                env[k] = float(f"{v:.{digits}g}")
+    return rows
+
+
+def test_a_short_wrong_number_is_not_excused_by_rounding(tmp_path):
+    rows = _pasted(simulate(rows=6, lr=0.2))
+    rows[3]["h1"] = round(rows[3]["h1"], 2)  # 0.03 typed for 0.02749...
+    (table,) = validate_workbook(one_table(tmp_path / "short.xlsx", formulas=False, lr=0.2, rows=rows)).tables
+    assert (table.first_error.row, table.first_error.quantity) == (4, "h1")

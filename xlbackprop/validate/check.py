@@ -3,6 +3,7 @@ quantity (its own formula on the same row's values of its direct inputs; each we
 """
 
 import math
+from decimal import Decimal
 
 import numpy as np
 
@@ -10,7 +11,7 @@ import re
 from dataclasses import replace
 
 from xlbackprop.expr import Ref
-from xlbackprop.network import _activation, bias_names, quantities, unit_names, weight_names
+from xlbackprop.network import _activation, bias_names, parameters, quantities, unit_names, weight_names
 from xlbackprop.spec import ACTIVATIONS, Sample, Spec, check as check_spec
 from xlbackprop.validate.results import Mismatch
 
@@ -102,8 +103,11 @@ class RowEnv:
 
     def value_of(self, name):
         """The expected value of `name` from its direct inputs on this row, or None when one is missing."""
+        return self.value_of_expr(self.exprs[name])
+
+    def value_of_expr(self, expr):
         try:
-            return self.exprs[name].eval(self)
+            return expr.eval(self)
         except (KeyError, TypeError, OverflowError, ZeroDivisionError):
             return None
 
@@ -135,6 +139,13 @@ def tolerance(columns_data, leaf_names):
     return max(RTOL_FLOOR, 3 * 10.0 ** (2 - digits))
 
 
+def quantum(x, rtol=1.0):
+    """One unit in the last place the stored number shows: 9.7e-05 -> 1e-06 (a value pasted rounded to six
+    decimals: half a unit for its own rounding, half for its rounded inputs); a 17-digit double -> ~1e-21.
+    Never more than 10*rtol of the value, so a short wrong number (0.03 for 0.0275) is not excused."""
+    return min(10.0 ** Decimal(repr(float(x))).as_tuple().exponent, 10 * rtol * abs(x))
+
+
 def close(found, expected, rtol, scale):
     if found is None or expected is None or not math.isfinite(expected):
         return found == expected
@@ -159,6 +170,8 @@ def local_mismatches(data, spec, lr, rtol, scales, rows, cell_of):
     """Mismatches of the local check: each quantity from its direct inputs on its own row; each weight from
     the previous row's weight, gradient and learning rate; inputs and targets constant."""
     exprs = exprs_of(spec)
+    rounded = rtol > RTOL_FLOOR
+    typed = {q.name for q in quantities(spec) if q.kind in ("input", "target")}
     order = [q for q in quantities(spec) if q.name in data]
     out = []
     prev_env = None
@@ -180,10 +193,40 @@ def local_mismatches(data, spec, lr, rtol, scales, rows, cell_of):
                         expected = None
             else:
                 expected = env.value_of(q.name)
-            if expected is not None and not close(found, expected, rtol, scales[q.name]):
-                out.append(Mismatch(k + 1, cell_of(q.name, k), q.name, expected, found, None))
+            if expected is None or close(found, expected, rtol, scales[q.name]):
+                continue
+            if rounded:  # the table shows few digits: allow what its last digits leave open
+                exact = typed if k else typed | set(parameters(spec))
+                if q.kind in ("weight", "bias"):
+                    prev = data[q.name][k - 1]
+                    slack = (0.0 if k == 1 else quantum(prev, rtol)) + abs(lr) * _quantum_or_zero(
+                        prev_env, f"dE_total/d{q.name}", rtol)
+                else:
+                    slack = _input_slack(exprs[q.name], values, exprs, expected, exact, rtol)
+                if abs(found - expected) <= slack + quantum(found, rtol):
+                    continue
+            out.append(Mismatch(k + 1, cell_of(q.name, k), q.name, expected, found, None))
         prev_env = env
     return out
+
+
+def _quantum_or_zero(env, name, rtol):
+    v = env.values.get(name)
+    return quantum(v, rtol) if v is not None else 0.0
+
+
+def _input_slack(expr, values, exprs, expected, exact, rtol):
+    """How far the expected value can move when each computed input the row shows moves by its last shown
+    digit: values pasted with few digits carry that much doubt into everything computed from them."""
+    slack = 0.0
+    for name in expr.names():
+        v = values.get(name)
+        if v is None or name in exact:
+            continue
+        moved = RowEnv(values, exprs, overrides={name: v + quantum(v, rtol)}).value_of_expr(expr)
+        if moved is not None:
+            slack += abs(moved - expected)
+    return slack
 
 
 def reference_mismatches(data, trace, rtol, scales, rows, cell_of):
@@ -205,6 +248,8 @@ def reference_mismatches(data, trace, rtol, scales, rows, cell_of):
             worst = max(worst, float(finite.max()))
         bad = known & ~(diff <= rtol * (np.abs(expected) + SCALE_SHARE * scales[name]))
         for k in np.flatnonzero(bad):
+            if rtol > RTOL_FLOOR and diff[k] <= quantum(found[k], rtol):
+                continue  # a table of few digits: the cell shows no more than this
             out.append(Mismatch(int(k) + 1, cell_of(name, int(k)), name, float(expected[k]), float(found[k]), None,
                                 check="reference"))
     return out, worst
