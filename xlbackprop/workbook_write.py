@@ -147,9 +147,12 @@ def _summary_sheet(book, ws, spec, layout, traces, fmt, cached):
     lrs, rows = spec.learning_rates, summary_rows(spec)
     E = layout.columns["E_total"]
     ws.write(0, 0, "E_total per iteration for every learning rate", fmt["title"])
+    ws.set_landscape()
+    ws.fit_to_pages(1, 0)  # printed or exported, the chart stays beside the table instead of on a page of its own
     for c, text in enumerate(("Learning rate", "Final E_total", "Reduction from iteration 1")):
         ws.write(rows.table - 1, c, text, fmt["head"])
-    ws.set_column(0, len(lrs), 18)
+    ws.set_column(0, len(lrs), 22)
+    ws.set_column(2, 2, 28)
     for n, lr in enumerate(lrs):
         e = traces[lr]["E_total"]
         final = qualified(lr_sheet_name(lr), FIRST_ROW + spec.iterations - 1, E)
@@ -169,7 +172,7 @@ def _summary_sheet(book, ws, spec, layout, traces, fmt, cached):
     chart.set_x_axis({"name": "Iteration", "min": 1, "max": spec.iterations})
     chart.set_y_axis({"name": "E_total"})
     chart.set_size({"width": 720, "height": 420})
-    ws.insert_chart(rows.table - 1, 4, chart)
+    ws.insert_chart(rows.table - 1, len(lrs) + 2, chart)
     cols = [(1, None, None, range(1, spec.iterations + 1))]
     for n, lr in enumerate(lrs):
         formula = qualified(lr_sheet_name(lr), 1, E).removesuffix("1") + "{s}"
