@@ -146,7 +146,8 @@ def _parse_sheet(zf, name, target, strings):
                     col_no, row_no = _col(m.group(1)), int(m.group(2))
                 else:
                     col_no += 1
-                _read_cell(sheet, el, row_no, col_no, strings, shared)
+                if len(el):  # most cells of an absurd used range are empty, styled only
+                    _read_cell(sheet, el, row_no, col_no, strings, shared)
                 el.clear()
             elif tag in _ROW:
                 el.clear()

@@ -46,9 +46,9 @@ def _read_with_values(path, tmp):
     """The workbook, with cached values. A file written by a program that never calculated it (openpyxl,
     some exporters) has formulas but no values: LibreOffice recalculates it when it is installed."""
     book = read_workbook(path)
-    cells = [(s, key) for s in book.sheets for key in s.formula_cells()]
-    cached = sum(1 for s, key in cells if key in s.values)
-    if len(cells) < 20 or cached >= 0.1 * len(cells):
+    formulas = sum(len(s.formulas) + len(s.shared) for s in book.sheets)
+    cached = sum(1 for s in book.sheets for key in (*s.formulas, *s.shared) if key in s.values)
+    if formulas < 20 or cached >= 0.1 * formulas:
         return book, None
     if soffice() is None:
         return book, ("the formulas have no stored values (the file was never calculated); open and save it "

@@ -10,6 +10,7 @@ import unicodedata
 
 _PARTIALS = "∂δ𝜕ðΔ∆"
 _DROP = re.compile(r"[\s_()\[\]{}/\\:;,.'\"`*·" + _PARTIALS + "-]")
+_MAZUR = re.compile(r"(?:(e|err|error)|target)o(\d+)")
 _DELTA = re.compile(r"^(?:δ|Δ|delta)\s*_?\s*([ho]\d+)$")
 _SUFFIX = re.compile(r"\[(\d+)\]$")  # h1[2]: h1 for the second sample
 _ASIDE = re.compile(r"\s\([^)]*\)|\([^)]*\s[^)]*\)")  # "t1 ( output of out_o1)", "w1 (old)"; not "∂(E_total)"
@@ -48,6 +49,9 @@ def canonical(label):
     m = _SUFFIX.search(text)
     if m:
         suffix, text = f"[{m.group(1)}]", text[:m.start()]
+    plain = _MAZUR.fullmatch(re.sub(r"[\s_]", "", text.lower()))
+    if plain:  # Mazur's E_o1 (the error at o1) and target_o1: no derivative sign, so not ∂E/∂o1
+        return ("E{}" if plain.group(1) else "t{}").format(plain.group(2)) + suffix
     delta = _DELTA.match(text.lower())
     if delta:  # δo1: the error's derivative at o1's net input, not o1 itself
         return f"dE_total/d{delta.group(1)}{suffix}"
