@@ -157,3 +157,12 @@ def test_two_tables_side_by_side_in_one_sheet(tmp_path):
     result = validate_workbook(write_workbook(tmp_path / "pair.xlsx", {"Sheet1": [left, right]}))
     assert [(t.header_row, t.rows, t.learning_rate, t.verdict) for t in result.tables] == [
         (2, 5, 1, "correct"), (2, 7, 2, "correct")]
+
+
+def test_targets_from_labelled_cells_outside_the_table(tmp_path):
+    order = [n for n in Layout(rows=[]).order if n not in ("t1", "t2")]
+    layout = Layout(rows=simulate(targets=(0.3, 0.7)), top=5, order=order, fixed={"t1": (1, 2), "t2": (2, 2)})
+    result = validate_workbook(write_workbook(tmp_path / "fixed.xlsx", {"Sheet1": [layout]}))
+    (table,) = result.tables
+    assert table.verdict == "correct" and table.max_rel_error < 1e-12
+    assert find_tables(read_workbook(tmp_path / "fixed.xlsx"))[0].fixed == {"t1": (1, 2), "t2": (2, 2)}

@@ -58,6 +58,7 @@ class Layout:
     typed: set = field(default_factory=set)          # (name, k) cells stored as numbers, no formula
     counter: bool = False           # a leading 'Step' column
     lr_ref: callable = None         # fn(k) -> the lr cell text the update of row k reads (default: absolute)
+    fixed: dict = field(default_factory=dict)    # name -> (row, col): a labelled cell outside the table
 
     @property
     def header_row(self):
@@ -77,6 +78,9 @@ def write_tables(ws, layout, exprs):
     ws.write_number(layout.top - 1, layout.left, layout.lr)
     if layout.counter:
         ws.write(layout.header_row - 1, layout.left - 1, "Step")
+    for name, (row, col) in layout.fixed.items():
+        ws.write(row - 1, col - 2, name)
+        ws.write_number(row - 1, col - 1, layout.rows[0][name])
     for name in layout.order:
         ws.write(layout.header_row - 1, layout.col(name) - 1, layout.labels.get(name, LABELS[name]))
     for k, env in enumerate(layout.rows):
@@ -87,6 +91,8 @@ def write_tables(ws, layout, exprs):
         def ref(name, row=r):
             if name in layout.order:
                 return a1(row, layout.col(name))
+            if name in layout.fixed:
+                return a1(*layout.fixed[name], absolute=True)
             return f"({exprs[name].excel(lambda n: ref(n, row))})"  # a helper quantity written inline
 
         for name in layout.order:
