@@ -32,13 +32,13 @@ name = "random-3-4-2"
 sizes = [3, 4, 2]
 activations = ["tanh", "relu"]
 bias = "trained"
-seed = 7
+seed = 6
 learning_rates = [0.05, 0.3]
 iterations = 20
 
 [[samples]]
 inputs = [0.5, -0.2, 0.9]
-targets = [0.3, -0.4]
+targets = [0.3, 0.4]
 
 [[samples]]
 inputs = [-0.7, 0.1, 0.4]

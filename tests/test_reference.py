@@ -45,3 +45,10 @@ def test_loss_falls_faster_with_a_larger_learning_rate():
     final = {lr: t["E_total"][-1] for lr, t in traces(preset("era")).items()}
     assert list(final.values()) == sorted(final.values(), reverse=True)
 
+
+
+def test_random_test_network_really_trains(random_spec):
+    """Guards the 3-4-2 fixture: a dead ReLU layer would make every comparison of its gradients trivial."""
+    for lr, t in traces(random_spec).items():
+        assert t["E_total"][-1] < 0.1 * t["E_total"][0]
+        assert all(np.any(t[f"dE_total/d{p}"] != 0) for p in parameters(random_spec)), lr
