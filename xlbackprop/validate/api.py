@@ -161,6 +161,9 @@ def check_table(book, table, runs=None, lr=None):
         lint.append(LintFinding(cell_of(table.weight_names()[0], k - 1), "drifting learning-rate reference",
                                 f"iteration {k} reads the rate from {qualified(*cell)} = {value}, "
                                 f"not {qualified(*lr.cell)} = {lr.value}"))
+    if not any(sheet.has_formula(r, c) for r in range(table.first_row, table.last_row + 1)
+               for c in table.columns.values()):
+        notes.append("the table holds numbers only, no formulas: checked on its numbers")
     if lr.source == "inferred":
         notes.append(f"no update formulas: learning rate {lr.value:g} inferred from the numbers")
     elif lr.source == "typed":

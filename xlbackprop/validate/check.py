@@ -3,12 +3,11 @@ quantity (its own formula on the same row's values of its direct inputs; each we
 """
 
 import math
+import re
+from dataclasses import replace
 from decimal import Decimal
 
 import numpy as np
-
-import re
-from dataclasses import replace
 
 from xlbackprop.expr import Ref
 from xlbackprop.network import _activation, bias_names, parameters, quantities, unit_names, weight_names
@@ -19,7 +18,6 @@ from xlbackprop.validate.results import Mismatch
 # mistakes of real workbooks start near 1e-6 (the class-template bug is 2.6e-4).
 RTOL_FLOOR = 1e-7
 SCALE_SHARE = 0.01  # near a zero crossing, compare against a hundredth of the column's largest value
-
 
 _NAME = re.compile(r"^(i|t|h|o|w|b)(\d+)(?:\[(\d+)\])?$")
 
@@ -41,7 +39,10 @@ def structure_spec(names, leaves=None, lr=1.0, iterations=1):
         n_in, n_h, n_out = 2, 2, 2
     samples = top.get("s", 1)
     sfx = (lambda s: f"[{s + 1}]") if samples > 1 else (lambda s: "")
-    get = lambda n: leaves.get(n) if leaves.get(n) is not None else 0.0  # noqa: E731
+    def get(name):  # a missing or unusable leaf still leaves a network to describe
+        v = leaves.get(name)
+        return v if v is not None and math.isfinite(v) else 0.0
+
     n_bias = top.get("b", 0)
     shared = n_bias in (1, 2) and n_bias != n_h + n_out  # Mazur's b1, b2: one bias per layer
     bias = "none" if not n_bias else ("trained" if any(n.startswith("dE_total/db") for n in names) else "fixed")
@@ -52,7 +53,7 @@ def structure_spec(names, leaves=None, lr=1.0, iterations=1):
         weights=tuple(tuple(tuple(0.0 for _ in range(a)) for _ in range(b)) for a, b in ((n_in, n_h), (n_h, n_out))),
         bias=bias, shared_bias=shared if bias != "none" else False,
         biases=tuple((0.0,) * (1 if shared else size) for size in (n_h, n_out)) if bias != "none" else (),
-        learning_rates=(lr if lr and lr > 0 else 1.0,), iterations=max(1, iterations))
+        learning_rates=(lr if lr and lr > 0 and math.isfinite(lr) else 1.0,), iterations=max(1, iterations))
     weights = tuple(tuple(tuple(get(w) for w in unit) for unit in layer) for layer in weight_names(skeleton))
     biases = tuple(tuple(get(b) for b in dict.fromkeys(layer)) for layer in bias_names(skeleton))
     spec = check_spec(replace(skeleton, weights=weights, biases=biases))
@@ -62,7 +63,7 @@ def structure_spec(names, leaves=None, lr=1.0, iterations=1):
 def _activations(spec, leaves):
     """Per layer, the activation whose formula turns the first row's net inputs into its activations."""
     out = []
-    for layer, units in enumerate(unit_names(spec)[1:]):
+    for units in unit_names(spec)[1:]:
         best = "sigmoid"
         pairs = [(leaves.get(u), leaves.get(f"a_{u}")) for u in units]
         pairs = [(h, a) for h, a in pairs if h is not None and a is not None]
