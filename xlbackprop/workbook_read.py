@@ -15,7 +15,6 @@ from xlbackprop.cells import parse_a1
 from xlbackprop.errors import WorkbookError
 from xlbackprop.validate.formulas import fill, template
 
-_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
 _REF = re.compile(r"([A-Z]{1,3})(\d+)")
 
 
@@ -126,7 +125,8 @@ def _sheet_targets(zf):
     out = []
     for _, el in _read_xml(zf, "xl/workbook.xml"):
         if _local(el.tag) == "sheet":
-            target, kind = rels.get(el.get(_REL), ("", ""))
+            rid = next((v for k, v in el.attrib.items() if k.endswith("}id")), None)  # transitional or strict
+            target, kind = rels.get(rid, ("", ""))
             if kind.endswith("/worksheet") and target:
                 out.append((el.get("name"), target))
     return out
