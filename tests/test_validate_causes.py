@@ -143,3 +143,26 @@ def test_hard_coded_input_in_a_formula_is_linted(tmp_path):
     (table,) = validate_workbook(write_workbook(tmp_path / "hc.xlsx", {"Sheet1": [layout]})).tables
     assert table.verdict == "correct"
     assert {f.kind for f in table.lint} == {"hard-coded number"}
+
+
+def test_template_bug_written_into_a_generated_workbook(tmp_path):
+    from tests.wb_fixtures import mutate_workbook
+    from xlbackprop.generate import write_workbook as generate_workbook
+    from xlbackprop.spec import preset
+    from xlbackprop.validate.tables import find_tables
+    from xlbackprop.workbook_read import read_workbook
+
+    source = tmp_path / "era.xlsx"
+    generate_workbook(preset("era").with_(iterations=6, learning_rates=(0.5,)), source, plot=False)
+    book = read_workbook(source)
+    (table,) = find_tables(book)
+    sheet = book.sheet(table.sheet)
+    row, cols = table.first_row, table.columns
+    env = {n: sheet.number(row, c) for n, c in cols.items()}
+    buggy = hidden(env, 2, "i1", slope=lambda e: e["a_h1"])  # the class template's dE_total/dw3
+    formula = sheet.formula(row, cols["dE_total/dw3"]).replace(a1(row, cols["a_h2"]), a1(row, cols["a_h1"]))
+    mutate_workbook(source, tmp_path / "student.xlsx", {(table.sheet, row, cols["dE_total/dw3"]): (formula, buggy)})
+    (result,) = validate_workbook(tmp_path / "student.xlsx").tables
+    e = result.first_error
+    assert (e.row, e.quantity, e.found) == (1, "dE_total/dw3", buggy)
+    assert "a_h1*(1-a_h1) used where a_h2*(1-a_h2) belongs" in e.cause

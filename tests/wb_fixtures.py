@@ -138,3 +138,25 @@ def one_table(path, **layout):
 def cell(layout, name, k, sheet="Sheet1"):
     """'Sheet1!X7': where the table puts quantity `name` on iteration k+1."""
     return f"{sheet}!{col_letter(layout.col(name))}{layout.header_row + 1 + k}"
+
+
+def mutate_workbook(source, dest, changes):
+    """Copy a workbook cell by cell (formulas with their stored values), replacing some cells:
+    changes = {(sheet, row, col): (formula text or None, value)}. How a generated workbook becomes a
+    student's mistake without a spreadsheet program."""
+    from xlbackprop.workbook_read import read_workbook
+
+    book = read_workbook(source)
+    wb = xlsxwriter.Workbook(str(dest))
+    for sheet in book.sheets:
+        ws = wb.add_worksheet(sheet.name)
+        for r, c in sorted(sheet.values.keys() | set(sheet.formula_cells())):
+            formula, value = changes.get((sheet.name, r, c), (sheet.formula(r, c), sheet.value(r, c)))
+            if formula is not None:
+                ws.write_formula(r - 1, c - 1, "=" + formula, None, value)
+            elif isinstance(value, (int, float)) and not isinstance(value, bool):
+                ws.write_number(r - 1, c - 1, value)
+            elif value is not None:
+                ws.write(r - 1, c - 1, value)
+    wb.close()
+    return dest
