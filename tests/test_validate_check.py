@@ -170,3 +170,21 @@ def test_a_short_wrong_number_is_not_excused_by_rounding(tmp_path):
     rows[3]["h1"] = round(rows[3]["h1"], 2)  # 0.03 typed for 0.02749...
     (table,) = validate_workbook(one_table(tmp_path / "short.xlsx", formulas=False, lr=0.2, rows=rows)).tables
     assert (table.first_error.row, table.first_error.quantity) == (4, "h1")
+
+
+def test_weights_that_never_change_are_not_gradient_descent(tmp_path):
+    rows = simulate(update=lambda name, env, lr, k: env[name])
+    layout = Layout(rows=rows)
+    layout.formula_text = {f"w{j}": (lambda ref, k, j=j: f"{ref(f'w{j}', layout.header_row + k)}" if k
+                                     else None) for j in range(1, 9)}
+    (table,) = validate_workbook(write_workbook(tmp_path / "still.xlsx", {"Sheet1": [layout]})).tables
+    assert table.verdict == "incomplete" and table.learning_rate is None
+    assert any("never change" in n for n in table.notes)
+
+
+def test_weights_moving_up_the_gradient_are_a_sign_error(tmp_path):
+    rows = simulate(update=lambda name, env, lr, k: env[name] + lr * env[f"dE_total/d{name}"])
+    (table,) = validate_workbook(one_table(tmp_path / "up.xlsx", formulas=False, rows=rows)).tables
+    assert table.verdict == "wrong" and table.learning_rate == 0.5
+    assert (table.first_error.row, table.first_error.quantity) == (2, "w1")
+    assert "sign error in the update" in table.first_error.cause

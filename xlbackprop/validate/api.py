@@ -152,7 +152,7 @@ def check_table(book, table, runs=None, lr=None):
     first_error, wrong = _first_error(mismatches)
     if first_error is not None and first_error.cause is None:
         first_error.cause = _cause(book, sheet, table, spec, data, lr, rtol, scales, first_error)
-    incomplete = _incomplete(spec, data, rows)
+    incomplete = _incomplete(spec, data, rows, lr.value)
     notes += incomplete
     own_rate_cell = lr.cell[1:] if lr.cell and lr.cell[0] == sheet.name else None
     lint = lint_table(sheet, table, [n for n in leaves if n[0] in "it"], own_rate_cell)
@@ -192,7 +192,7 @@ def _first_error(mismatches):
     return first, list(dict.fromkeys(names))
 
 
-def _incomplete(spec, data, rows):
+def _incomplete(spec, data, rows, lr):
     """Why the table is not a full computation (empty when it is one)."""
     out = []
     required = leaf_names(spec) + [f"dE_total/d{p}" for p in parameters(spec)]
@@ -201,6 +201,8 @@ def _incomplete(spec, data, rows):
         out.append("incomplete: no column for " + ", ".join(missing))
     if rows < 2:
         out.append("incomplete: a single iteration, no weight updates")
+    elif lr is None:
+        out.append("incomplete: the weights never change from row to row (no gradient-descent update)")
     blanks = [n for n, vals in data.items() if any(v is None for v in vals)]
     if blanks:
         out.append("incomplete: empty or non-numeric cells in " + ", ".join(blanks))

@@ -262,7 +262,9 @@ def _inferred_rate(sheet, table):
     if not ratios:
         return LearningRate(None, None, "none")
     ratios.sort()
-    median = ratios[len(ratios) // 2]
+    median = abs(ratios[len(ratios) // 2])  # a negative rate is a sign error the update check will name
+    if median == 0:
+        return LearningRate(None, None, "none")  # the weights never move
     for digits in (1, 2, 3):  # values pasted rounded blur the ratio; the rate someone typed is short
         nice = float(f"{median:.{digits}g}")
         if abs(nice - median) <= 1e-3 * abs(median):
