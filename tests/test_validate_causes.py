@@ -166,3 +166,16 @@ def test_template_bug_written_into_a_generated_workbook(tmp_path):
     e = result.first_error
     assert (e.row, e.quantity, e.found) == (1, "dE_total/dw3", buggy)
     assert "a_h1*(1-a_h1) used where a_h2*(1-a_h2) belongs" in e.cause
+
+
+@pytest.mark.parametrize("name,mistake,cause", [
+    ("E1", lambda e: (e["t1"] - e["a_o1"]) ** 2, "1/2 of E"),
+    ("E_total", lambda e: (e["E1"] + e["E2"]) / 2, "averaged"),
+    ("dE_total/dw6", lambda e: -d_o(e, 1) * e["a_h2"], "t - a_o instead of a_o - t"),
+    ("o2", lambda e: -(e["w7"] * e["a_h1"] + e["w8"] * e["a_h2"]), "opposite sign"),
+])
+def test_factor_mistakes_are_named(tmp_path, name, mistake, cause):
+    layout = Layout(rows=simulate(mistakes={name: mistake}))
+    (table,) = validate_workbook(write_workbook(tmp_path / "f.xlsx", {"Sheet1": [layout]})).tables
+    assert (table.first_error.row, table.first_error.quantity) == (1, name)
+    assert cause in table.first_error.cause

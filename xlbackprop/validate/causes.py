@@ -79,7 +79,22 @@ def numeric_cause(spec, exprs, name, values, found, rtol, scale):
                     return "missing parentheses: the chain rule's common factor multiplies only one term"
         except (KeyError, TypeError, OverflowError):
             pass
+    expected = base.value_of(name)
+    if expected is None:
+        return None
+    for factor, cause in _FACTORS.get(name[:2] if name[:2] in ("E1", "E2", "E_") else "", []) + _FACTORS["*"]:
+        if close(found, factor * expected, tol, scale):
+            return cause
     return None
+
+
+_FACTORS = {  # (found / expected, cause)
+    "E1": [(2.0, "the 1/2 of E = 1/2*(t - a_o)^2 is missing")],
+    "E2": [(2.0, "the 1/2 of E = 1/2*(t - a_o)^2 is missing")],
+    "E_": [(0.5, "the errors are averaged, (E1 + E2)/2, instead of summed")],
+    "": [],
+    "*": [(-1.0, "sign error: the value has the opposite sign")],
+}
 
 
 def _specific(cause, spec, name):
