@@ -166,3 +166,16 @@ def test_targets_from_labelled_cells_outside_the_table(tmp_path):
     (table,) = result.tables
     assert table.verdict == "correct" and table.max_rel_error < 1e-12
     assert find_tables(read_workbook(tmp_path / "fixed.xlsx"))[0].fixed == {"t1": (1, 2), "t2": (2, 2)}
+
+
+def test_a_labelled_number_in_the_notes_is_not_a_parameter(tmp_path):
+    path = tmp_path / "notes.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet("Sheet1")
+    ws.write("A1", "b1")  # e.g. a derivation mentioning a bias of another network
+    ws.write_number("B1", 0.35)
+    add_table(ws, Layout(rows=simulate(), top=5))
+    wb.close()
+    (table,) = find_tables(read_workbook(path))
+    assert table.fixed == {}
+    assert validate_workbook(path).verdict == "correct"

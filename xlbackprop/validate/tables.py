@@ -113,7 +113,12 @@ def _fixed_leaves(sheet, table, labels):
                     if sheet.number(rr, cc) is not None:
                         fixed[n] = (rr, cc)
                         break
-    return fixed
+    # A label in a block of notes is not a parameter unless the table's formulas read the cell beside it.
+    read = {(ref.row, ref.col) for c in table.columns.values()
+            for ref in references(sheet.formula(table.first_row, c)) if ref.sheet in (None, sheet.name)}
+    if read:
+        return {n: cell for n, cell in fixed.items() if cell in read}
+    return {n: cell for n, cell in fixed.items() if not n.startswith("b")}
 
 
 def _segments(named):
