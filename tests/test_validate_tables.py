@@ -23,12 +23,13 @@ def test_gradient_spellings_mean_the_same_quantity(label):
     ("out_h1 = σ(h1)", "a_h1"), ("h1 = w1*i1 + w2*i2", "h1"), ("W1", "w1"), ("I1", "i1"), ("T2 ", "t2"),
     ("t1 ( output of out_o1)", "t1"), ("Edw3", "dE_total/dw3"), ("∂E_total/∂h1", "dE_total/dh1"),
     ("h1[2]", "h1[2]"), ("b2", "b2"), ("∂E_total/∂b1", "dE_total/db1"), ("δ_o1", "dE_total/do1"),
-    ("w1 (old)", "w1"), ("E_o1", "E1"), ("target_o2", "t2"), ("∂E/∂o1", "dE_total/do1"), ("sigmoid(h2)", "a_h2"), ("grad w4", "dE_total/dw4")])
+    ("w1 (old)", "w1"), ("∂w3", "dE_total/dw3"), ("δh2", "dE_total/dh2"), ("E_o1", "E1"), ("target_o2", "t2"), ("∂E/∂o1", "dE_total/do1"), ("sigmoid(h2)", "a_h2"), ("grad w4", "dE_total/dw4")])
 def test_other_spellings_are_matched_by_meaning(label, name):
     assert canonical(label) == name
 
 
-@pytest.mark.parametrize("label", ["Sno.", "Step", "epoch", "η", "Learning rate", "∂E/∂a_h1", "Inputs", "", None])
+@pytest.mark.parametrize("label", ["Sno.", "Step", "epoch", "η", "Learning rate", "∂E/∂a_h1", "Inputs", "", None,
+                                   "w1'", "new w1", "updated w5"])
 def test_counters_remarks_and_helpers_are_not_quantities(label):
     assert canonical(label) is None
 

@@ -10,6 +10,7 @@ import unicodedata
 
 _PARTIALS = "∂δ𝜕ðΔ∆"
 _DROP = re.compile(r"[\s_()\[\]{}/\\:;,.'\"`*·" + _PARTIALS + "-]")
+_NEXT = re.compile(r"['’′]\s*$|\b(new|updated|next)\b")
 _MAZUR = re.compile(r"(?:(e|err|error)|target)o(\d+)")
 _DELTA = re.compile(r"^(?:δ|Δ|delta)\s*_?\s*([ho]\d+)$")
 _SUFFIX = re.compile(r"\[(\d+)\]$")  # h1[2]: h1 for the second sample
@@ -55,10 +56,15 @@ def canonical(label):
     delta = _DELTA.match(text.lower())
     if delta:  # δo1: the error's derivative at o1's net input, not o1 itself
         return f"dE_total/d{delta.group(1)}{suffix}"
+    if _NEXT.search(text.lower()):
+        return None  # w1' or "new w1": the next row's weight written beside this one, not a column to check
     name = _classify(normalise(text))
     if name is None and "=" in text:
         # "h1 = w1*i1 + w2*i2", "E = E1+E2": a label that spells out its own formula
-        name = _classify(normalise(text.split("=", 1)[0]))
+        text = text.split("=", 1)[0]
+        name = _classify(normalise(text))
+    if name and re.fullmatch(r"[wbho]\d+", name) and any(ch in text for ch in _PARTIALS):
+        name = f"dE_total/d{name}"  # "∂w1": a derivative even without the E
     return name + suffix if name else None
 
 
