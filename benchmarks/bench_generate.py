@@ -58,7 +58,8 @@ def measure(which, iterations):
         out = str(Path(tmp) / f"{which}.xlsx")
         run = subprocess.run([sys.executable, "-c", code, out], capture_output=True, text=True, check=True)
         seconds, mib = map(float, run.stdout.split())
-        return seconds, mib, Path(out).stat().st_size / 2**20
+        size = Path(out).stat().st_size / 2**20 if Path(out).exists() else 0.0
+        return seconds, mib, size
 
 
 def main():
