@@ -33,6 +33,24 @@ def test_every_generated_preset_is_judged_correct(tmp_path, name):
     assert all(t.rows == 15 and not t.mismatches and not t.lint for t in result.tables)
 
 
+def test_generated_workbook_of_another_network_is_judged_correct_and_a_changed_cell_is_not(tmp_path, random_spec):
+    """3-4-2, tanh then relu, trained biases, two samples: the structure is read from the columns."""
+    from tests.wb_fixtures import mutate_workbook
+    from xlbackprop.validate.tables import find_tables
+    from xlbackprop.workbook_read import read_workbook
+
+    path = tmp_path / "random.xlsx"
+    generate_workbook(random_spec, path, plot=False)
+    result = validate_workbook(path)
+    assert result.verdict == "correct" and len(result.tables) == len(random_spec.learning_rates)
+    table = find_tables(read_workbook(path))[0]
+    row, col = table.first_row + 3, table.columns["a_h3[2]"]
+    value = read_workbook(path).sheet(table.sheet).number(row, col)
+    mutate_workbook(path, tmp_path / "changed.xlsx", {(table.sheet, row, col): (None, value + 1e-3)})
+    first = validate_workbook(tmp_path / "changed.xlsx").tables[0].first_error
+    assert (first.row, first.quantity, first.formula) == (4, "a_h3[2]", None)
+
+
 def test_correct_hand_made_table_passes_with_exact_numbers(tmp_path):
     (table,) = validate_workbook(one_table(tmp_path / "ok.xlsx")).tables
     assert (table.verdict, table.mismatches, table.first_error, table.wrong_quantities) == ("correct", [], None, [])

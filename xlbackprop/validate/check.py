@@ -10,7 +10,8 @@ from decimal import Decimal
 import numpy as np
 
 from xlbackprop.expr import Ref
-from xlbackprop.network import _activation, bias_names, parameters, quantities, unit_names, weight_names
+from xlbackprop.network import (_activation, bias_names, parameters, quantities, sample_suffix, unit_names,
+                                weight_names)
 from xlbackprop.spec import ACTIVATIONS, Sample, Spec, check as check_spec
 from xlbackprop.validate.results import Mismatch
 
@@ -65,7 +66,8 @@ def _activations(spec, leaves):
     out = []
     for units in unit_names(spec)[1:]:
         best = "sigmoid"
-        pairs = [(leaves.get(u), leaves.get(f"a_{u}")) for u in units]
+        sfx = [sample_suffix(spec, s) for s in range(len(spec.samples))]
+        pairs = [(leaves.get(u + x), leaves.get(f"a_{u}{x}")) for u in units for x in sfx]
         pairs = [(h, a) for h, a in pairs if h is not None and a is not None]
         if pairs:
             for act in ACTIVATIONS:
