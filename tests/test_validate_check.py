@@ -206,3 +206,13 @@ def test_weights_moving_up_the_gradient_are_a_sign_error(tmp_path):
     assert table.verdict == "wrong" and table.learning_rate == 0.5
     assert (table.first_error.row, table.first_error.quantity) == (2, "w1")
     assert "sign error in the update" in table.first_error.cause
+
+
+def test_a_generated_run_that_overflows_is_correct_where_the_reference_overflows_too(tmp_path):
+    from xlbackprop.spec import spec_from_dict
+    spec = spec_from_dict({"sizes": [2, 2, 2], "activations": ["identity", "identity"], "learning_rates": [3.0],
+                           "samples": [{"inputs": [1, 2], "targets": [0.5, 0.5]}], "iterations": 20})
+    generate_workbook(spec, tmp_path / "diverges.xlsx", plot=False)
+    (table,) = validate_workbook(tmp_path / "diverges.xlsx").tables
+    assert (table.verdict, table.rows) == ("correct", 20)
+    assert any("overflows" in n for n in table.notes)

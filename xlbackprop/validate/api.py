@@ -2,6 +2,7 @@
 first error and its cause. Plain data out (pycel style); WorkbookError when the file cannot be read.
 """
 
+import math
 import re
 import tempfile
 
@@ -136,10 +137,16 @@ def check_table(book, table, runs=None, lr=None):
     can_run = run is not None
     if can_run:
         reference, worst_err = reference_mismatches(data, run, rtol, scales, rows if lr.value else 1, cell_of)
+    overflowed = []
     for name, k, text in error_cells:
+        if run is not None and name in run and k < len(run[name]) and not math.isfinite(run[name][k]):
+            overflowed.append(k)  # the reference overflows here too: #NUM! is what Excel shows
+            continue
         expected = RowEnv({n: vals[k] for n, vals in data.items()}, exprs_of(spec)).value_of(name)
         local.append(Mismatch(k + 1, cell_of(name, k), name, expected, None, formula_of(name, k),
                               cause=f"the cell shows the error {text}"))
+    if overflowed:
+        notes.append(f"the run overflows from iteration {min(overflowed) + 1} on (#NUM!), as the reference does")
     if local:
         # The local check already points at each wrong cell; of the reference's (every cell downstream of
         # a mistake) keep the first wrong iteration and the loss curve, E_total.
@@ -152,7 +159,7 @@ def check_table(book, table, runs=None, lr=None):
     first_error, wrong = _first_error(mismatches)
     if first_error is not None and first_error.cause is None:
         first_error.cause = _cause(book, sheet, table, spec, data, lr, rtol, scales, first_error)
-    incomplete = _incomplete(spec, data, rows, lr.value)
+    incomplete = _incomplete(spec, data, rows, lr.value, {(n, k) for n, k, _ in error_cells})
     notes += incomplete
     own_rate_cell = lr.cell[1:] if lr.cell and lr.cell[0] == sheet.name else None
     lint = lint_table(sheet, table, [n for n in leaves if n[0] in "it"], own_rate_cell)
@@ -192,7 +199,7 @@ def _first_error(mismatches):
     return first, list(dict.fromkeys(names))
 
 
-def _incomplete(spec, data, rows, lr):
+def _incomplete(spec, data, rows, lr, errors):
     """Why the table is not a full computation (empty when it is one)."""
     out = []
     required = leaf_names(spec) + [f"dE_total/d{p}" for p in parameters(spec)]
@@ -203,7 +210,7 @@ def _incomplete(spec, data, rows, lr):
         out.append("incomplete: a single iteration, no weight updates")
     elif lr is None:
         out.append("incomplete: the weights never change from row to row (no gradient-descent update)")
-    blanks = [n for n, vals in data.items() if any(v is None for v in vals)]
+    blanks = [n for n, vals in data.items() if any(v is None and (n, k) not in errors for k, v in enumerate(vals))]
     if blanks:
         out.append("incomplete: empty or non-numeric cells in " + ", ".join(blanks))
     return out

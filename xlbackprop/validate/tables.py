@@ -50,8 +50,13 @@ def _is_header(named):
     return weights >= MIN_WEIGHTS and len(names) - weights >= MIN_OTHERS
 
 
-def _numeric_share(sheet, row, cols):
-    return sum(sheet.number(row, c) is not None for c in cols) / max(1, len(cols))
+def _numeric_share(sheet, row, cols, errors=False):
+    def filled(c):
+        if sheet.number(row, c) is not None:
+            return True
+        v = sheet.value(row, c)
+        return errors and isinstance(v, str) and v.startswith("#")
+    return sum(filled(c) for c in cols) / max(1, len(cols))
 
 
 def _first_data_row(sheet, header_row, weight_cols):
@@ -157,10 +162,10 @@ def find_tables(book):
                 columns = _choose_columns(sheet, named, first)
                 wcols = [c for n, c in columns.items() if _WEIGHT.fullmatch(n)]
                 last = first
-                while _numeric_share(sheet, last + 1, wcols) >= 0.5:
-                    last += 1
+                while _numeric_share(sheet, last + 1, wcols, errors=True) >= 0.5:
+                    last += 1  # an overflowed run (#NUM!) is still the table's rows
                 computed = [c for n, c in columns.items() if not _LEAF.match(n) and not _WEIGHT.fullmatch(n)]
-                while last > first and _numeric_share(sheet, last, computed) < 0.5:
+                while last > first and _numeric_share(sheet, last, computed, errors=True) < 0.5:
                     last -= 1  # a closing row of final weights only: not an iteration
                 table = Table(sheet.name, header_row, first, last, columns)
                 table.fixed = _fixed_leaves(sheet, table, labels)
