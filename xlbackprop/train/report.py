@@ -98,12 +98,15 @@ def write_curves_png(path: Path, result: RunResult, title: str) -> None:
 
     epochs = [m.epoch for m in result.history]
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
-    ax_loss.plot(epochs, [m.train_loss for m in result.history], label="train")
-    ax_loss.plot(epochs, [m.test_loss for m in result.history], label="test")
+    ax_loss.plot(epochs, [m.train_loss for m in result.history], "o-", label="train")
+    ax_loss.plot(epochs, [m.test_loss for m in result.history], "o-", label="test")
     ax_loss.set(xlabel="epoch", ylabel="loss", title="Loss")
-    ax_acc.plot(epochs, [m.train_acc for m in result.history], label="train")
-    ax_acc.plot(epochs, [m.test_acc for m in result.history], label="test")
-    ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="Accuracy", ylim=(97, 100))
+    ax_acc.plot(epochs, [m.train_acc for m in result.history], "o-", label="train")
+    ax_acc.plot(epochs, [m.test_acc for m in result.history], "o-", label="test")
+    ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="Accuracy")
+    later = [a for m in result.history[1:] for a in (m.train_acc, m.test_acc)]
+    if later and min(later) > 95:  # zoom on the last fraction of a percent, where the targets are
+        ax_acc.set_ylim(min(later) - 0.3, 100)
     for ax in (ax_loss, ax_acc):
         ax.legend()
         ax.grid(alpha=0.3)
