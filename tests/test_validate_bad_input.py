@@ -279,8 +279,6 @@ def test_million_row_used_range_does_not_hide_a_correct_table(tmp_path):
     assert result.output.startswith(f"{path}: CORRECT")
 
 
-@pytest.mark.xfail(reason="the engine reports an error value as a wrong cell (exit 1); the issue asks for "
-                          "an unreadable row and exit 2", strict=False)
 def test_error_value_where_a_number_belongs_is_one_line(tmp_path):
     src = generated(tmp_path / "gen.xlsx")
     name, xml = table_sheet(src)
@@ -289,3 +287,13 @@ def test_error_value_where_a_number_belongs_is_one_line(tmp_path):
     assert broken != xml
     path = rewrite_zip(src, tmp_path / "divzero.xlsx", replace={name: broken.encode()})
     assert_one_clear_line(run_validate(path), path, "#DIV/0!")
+
+
+def test_text_where_a_number_belongs_is_one_line(tmp_path):
+    src = generated(tmp_path / "gen.xlsx")
+    name, xml = table_sheet(src)
+    broken = re.sub(r'<c r="O6"><f>([^<]*)</f><v>[^<]*</v></c>', r'<c r="O6" t="str"><f>\1</f><v>see notes</v></c>',
+                    xml, count=1)
+    assert broken != xml
+    path = rewrite_zip(src, tmp_path / "text.xlsx", replace={name: broken.encode()})
+    assert_one_clear_line(run_validate(path), path, "'see notes' where a_h1")

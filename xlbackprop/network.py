@@ -24,7 +24,7 @@ class Quantity:
         return self.name.replace("dE_total/d", "∂E_total/∂")
 
 
-def _activation(name, net):
+def activation(name, net):
     return {
         "sigmoid": lambda: 1 / (1 + Call("NEGEXP", net)),
         "tanh": lambda: Call("TANH", net),
@@ -33,7 +33,7 @@ def _activation(name, net):
     }[name]()
 
 
-def _activation_slope(name, act, net):
+def activation_slope(name, act, net):
     """d(act)/d(net), written with the cells a student would use: a(1-a) for the sigmoid."""
     return {
         "sigmoid": lambda: act * (1 - act),
@@ -133,7 +133,7 @@ def quantities(spec):
                 if bnames:
                     net = net + Ref(bnames[l - 1][j])
                 q.append(Quantity(unit + sfx, "net", net))
-                q.append(Quantity(act_name(l, j, sfx), "act", _activation(spec.activations[l - 1], Ref(unit + sfx))))
+                q.append(Quantity(act_name(l, j, sfx), "act", activation(spec.activations[l - 1], Ref(unit + sfx))))
         for j in range(spec.sizes[-1]):
             err = Num(0.5) * Square(Ref(f"t{j + 1}{sfx}") - Ref(act_name(last, j, sfx)))
             errors.append(Quantity(f"E{j + 1}{sfx}", "error", err))
@@ -150,7 +150,7 @@ def quantities(spec):
                 else:
                     upstream = total(Ref(f"dE_total/d{units[l + 1][m]}{sfx}") * Ref(wnames[l][m][j])
                                      for m in range(spec.sizes[l + 1]))
-                slope = _activation_slope(spec.activations[l - 1], act, net)
+                slope = activation_slope(spec.activations[l - 1], act, net)
                 q.append(Quantity(f"dE_total/d{unit}{sfx}", "delta", upstream * slope))
 
     def over_samples(term):

@@ -7,6 +7,7 @@ import re
 import tempfile
 
 from xlbackprop.cells import qualified
+from xlbackprop.errors import WorkbookError
 from xlbackprop.libreoffice import convert, soffice
 from xlbackprop.network import parameters, quantities
 from xlbackprop.reference import traces
@@ -23,6 +24,10 @@ from xlbackprop.workbook_read import read_workbook
 _CONSTANT = re.compile(r"^[it]\d+(\[\d+\])?$")
 
 
+class NotANumber(WorkbookError):
+    """A table cell holds an error value or text where a number belongs: nothing downstream can be judged."""
+
+
 def validate_workbook(path):
     """Check every iteration table of the workbook at `path` against the torch reference and itself."""
     try:
@@ -36,7 +41,10 @@ def validate_workbook(path):
         tables = find_tables(book)
         rates = [learning_rate(book, table) for table in tables]
         runs = _reference_runs(book, tables, rates)
-        results = [check_table(book, table, runs, rate) for table, rate in zip(tables, rates)]
+        try:
+            results = [check_table(book, table, runs, rate) for table, rate in zip(tables, rates)]
+        except NotANumber as exc:
+            raise WorkbookError(f"{path}: {exc}") from None
     for result in results:
         result.notes[:0] = [note] if note else []
     verdict = worst(r.verdict for r in results) if results else "incomplete"
@@ -99,8 +107,8 @@ def _column_data(sheet, table):
                 v = vals[-1]  # inputs and targets typed once, on the first row, are still given
             vals.append(v)
             text = sheet.value(row, col)
-            if isinstance(text, str) and text.startswith("#"):
-                errors.append((name, k, text))
+            if isinstance(text, str) and text.strip():
+                errors.append((name, k, text))  # an error value (#DIV/0!) or text where a number belongs
         data[name] = vals
     for name, (row, col) in table.fixed.items():
         data[name] = [sheet.number(row, col)] * table.rows
@@ -142,9 +150,8 @@ def check_table(book, table, runs=None, lr=None):
         if run is not None and name in run and k < len(run[name]) and not math.isfinite(run[name][k]):
             overflowed.append(k)  # the reference overflows here too: #NUM! is what Excel shows
             continue
-        expected = RowEnv({n: vals[k] for n, vals in data.items()}, exprs_of(spec)).value_of(name)
-        local.append(Mismatch(k + 1, cell_of(name, k), name, expected, None, formula_of(name, k),
-                              cause=f"the cell shows the error {text}"))
+        shown = text if text.startswith("#") else f"the text {text.strip()[:40]!r}"
+        raise NotANumber(f"{cell_of(name, k)} holds {shown} where {name} (a number) belongs")
     if overflowed:
         notes.append(f"the run overflows from iteration {min(overflowed) + 1} on (#NUM!), as the reference does")
     if local:

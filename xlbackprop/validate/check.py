@@ -10,7 +10,7 @@ from decimal import Decimal
 import numpy as np
 
 from xlbackprop.expr import Ref
-from xlbackprop.network import (_activation, bias_names, parameters, quantities, sample_suffix, unit_names,
+from xlbackprop.network import (activation, bias_names, parameters, quantities, sample_suffix, unit_names,
                                 weight_names)
 from xlbackprop.spec import ACTIVATIONS, Sample, Spec, check as check_spec
 from xlbackprop.validate.results import Mismatch
@@ -71,7 +71,7 @@ def _activations(spec, leaves):
         pairs = [(h, a) for h, a in pairs if h is not None and a is not None]
         if pairs:
             for act in ACTIVATIONS:
-                fn = _activation(act, Ref("x"))
+                fn = activation(act, Ref("x"))
                 if all(close(a, fn.eval({"x": h}), 1e-6, 1e-9) for h, a in pairs):
                     best = act
                     break
