@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import xlsxwriter
 
 from xlbackprop.cells import a1, col_letter
+from xlbackprop.cells import a1 as _a1
 from xlbackprop.network import quantities
 from xlbackprop.spec import course_spec
 
@@ -24,16 +25,18 @@ def sigmoid(x):
 
 
 def simulate(rows=5, lr=0.5, inputs=(0.05, 0.1), targets=(0.01, 0.99), weights=COURSE_WEIGHTS,
-             mistakes=None, update=None):
+             mistakes=None, update=None, biases=None):
     """Rows of {name: value} as a spreadsheet computes them. `mistakes` maps a quantity to fn(env) -> value
-    (the student's formula); `update(name, env_prev, lr)` replaces the weight update w - lr*g."""
-    spec = course_spec(inputs, targets, weights, lr, rows)
+    (the student's formula); `update(name, env_prev, lr)` replaces the weight update w - lr*g; `biases`
+    (b1, b2) are Mazur's fixed biases, one per layer."""
+    spec = course_spec(inputs, targets, weights, lr, rows, biases=biases)
     qs = [q for q in quantities(spec) if q.expr is not None]
     mistakes = mistakes or {}
     w = dict(zip([f"w{k}" for k in range(1, 9)], weights))
     out = []
     for k in range(rows):
         env = {"i1": inputs[0], "i2": inputs[1], "t1": targets[0], "t2": targets[1], **w,
+               **dict(zip(("b1", "b2"), biases or ())),
                "_row": k, "_prev": out[-1] if out else None}  # what a mistake may look at besides the row
         for q in qs:
             env[q.name] = mistakes[q.name](env) if q.name in mistakes else q.expr.eval(env)
@@ -59,12 +62,14 @@ class Layout:
     counter: bool = False           # a leading 'Step' column
     lr_ref: callable = None         # fn(k) -> the lr cell text the update of row k reads (default: absolute)
     fixed: dict = field(default_factory=dict)    # name -> (row, col): a labelled cell outside the table
+    transposed: bool = False        # one column per iteration, quantities down the rows (rows <-> columns)
 
     @property
     def header_row(self):
         return self.top + 1
 
     def col(self, name):
+        # names starting with "_" in `order` are blank spacer columns
         return self.left + int(self.counter) + self.order.index(name)
 
 
@@ -72,7 +77,22 @@ def _round(v, digits):
     return v if digits is None or v == 0 else float(f"{v:.{digits}g}")
 
 
+class _Swapped:
+    """An xlsxwriter worksheet seen with rows and columns exchanged (a transposed table)."""
+
+    def __init__(self, ws):
+        self.ws = ws
+
+    def __getattr__(self, method):
+        return lambda row, col, *args: getattr(self.ws, method)(col, row, *args)
+
+
 def write_tables(ws, layout, exprs):
+    if layout.transposed:
+        ws = _Swapped(ws)
+        a1 = lambda row, col, absolute=False: _a1(col, row, absolute)  # noqa: E731
+    else:
+        a1 = _a1
     lr_cell = a1(layout.top, layout.left + 1, absolute=True)
     ws.write(layout.top - 1, layout.left - 1, "η =")
     ws.write_number(layout.top - 1, layout.left, layout.lr)
@@ -81,8 +101,9 @@ def write_tables(ws, layout, exprs):
     for name, (row, col) in layout.fixed.items():
         ws.write(row - 1, col - 2, name)
         ws.write_number(row - 1, col - 1, layout.rows[0][name])
-    for name in layout.order:
-        ws.write(layout.header_row - 1, layout.col(name) - 1, layout.labels.get(name, LABELS[name]))
+    columns = [n for n in layout.order if not n.startswith("_")]
+    for name in columns:
+        ws.write(layout.header_row - 1, layout.col(name) - 1, layout.labels.get(name, LABELS.get(name, name)))
     for k, env in enumerate(layout.rows):
         r = layout.header_row + 1 + k
         if layout.counter:
@@ -95,7 +116,7 @@ def write_tables(ws, layout, exprs):
                 return a1(*layout.fixed[name], absolute=True)
             return f"({exprs[name].excel(lambda n: ref(n, row))})"  # a helper quantity written inline
 
-        for name in layout.order:
+        for name in columns:
             value = _round(env[name], layout.digits)
             text = None
             if layout.formulas and (name, k) not in layout.typed:
@@ -114,7 +135,9 @@ def write_tables(ws, layout, exprs):
 
 def add_table(ws, layout):
     """Write one table into an open xlsxwriter worksheet (for tests that add their own cells around it)."""
-    exprs = {q.name: q.expr for q in quantities(course_spec((0, 0), (0, 0), [0] * 8)) if q.expr is not None}
+    biases = (0, 0) if layout.rows and "b1" in layout.rows[0] else None
+    spec = course_spec((0, 0), (0, 0), [0] * 8, biases=biases)
+    exprs = {q.name: q.expr for q in quantities(spec) if q.expr is not None}
     write_tables(ws, layout, exprs)
 
 

@@ -11,11 +11,12 @@ import zipfile
 from dataclasses import dataclass, field
 from xml.etree.ElementTree import ParseError, iterparse
 
-from xlbackprop.cells import parse_a1
+from xlbackprop.cells import parse_a1, qualified
 from xlbackprop.errors import WorkbookError
-from xlbackprop.validate.formulas import fill, template
+from xlbackprop.validate.formulas import fill, template, transpose
 
 _REF = re.compile(r"([A-Z]{1,3})(\d+)")
+_NUMBER_TEXT = re.compile(r"\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*")
 
 
 @dataclass
@@ -26,6 +27,7 @@ class Sheet:
     merged: list = field(default_factory=list)    # (min_row, min_col, max_row, max_col)
     # Cells of a shared formula, translated only when asked for: (row, col) -> (origin row, col, formula).
     shared: dict = field(default_factory=dict)
+    origin: "Sheet | None" = None  # set on a transposed view: the sheet as it is in the file
 
     def value(self, row, col):
         return self.values.get((row, col))
@@ -51,13 +53,36 @@ class Sheet:
         return list(self.formulas.keys() | self.shared.keys())
 
     def number(self, row, col):
-        """The cell's value as a float, or None when it is empty, text or an error."""
+        """The cell's value as a float, or None when it is empty, text or an error. A number typed as text
+        ('0.05 pasted from a web page) counts: Excel's arithmetic reads it as the number."""
         v = self.values.get((row, col))
+        if isinstance(v, str):
+            return float(v) if _NUMBER_TEXT.fullmatch(v) else None
         return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+    def number_as_text(self, row, col):
+        return isinstance(self.values.get((row, col)), str) and self.number(row, col) is not None
 
     def rows(self):
         """Row numbers that hold any cell, ascending."""
         return sorted({r for r, _ in self.values} | {r for r, _ in self.formula_cells()})
+
+    def cell_name(self, row, col):
+        """'Sheet1!C5' as the user sees the cell (a transposed view names the cell of the file)."""
+        return qualified(self.name, col, row) if self.origin is not None else qualified(self.name, row, col)
+
+    def source_formula(self, row, col):
+        """The cell's formula as written in the file."""
+        return self.origin.formula(col, row) if self.origin is not None else self.formula(row, col)
+
+    def transposed(self):
+        """The sheet with rows and columns exchanged, formulas rewritten to match: a table laid out one column
+        per iteration reads as an ordinary one."""
+        view = Sheet(self.name, origin=self)
+        view.values = {(c, r): v for (r, c), v in self.values.items()}
+        view.formulas = {(c, r): transpose(self.formula(r, c), self.name) for r, c in self.formula_cells()}
+        view.merged = [(c1, r1, c2, r2) for r1, c1, r2, c2 in self.merged]
+        return view
 
 
 @dataclass
@@ -65,11 +90,14 @@ class Book:
     path: str
     sheets: list
     names: dict = field(default_factory=dict)  # defined name (lower case) -> its formula text, "Sheet1!$B$2"
+    views: dict = field(default_factory=dict)  # sheet name -> its transposed view, made when first asked for
 
-    def sheet(self, name):
+    def sheet(self, name, transposed=False):
         for s in self.sheets:
             if s.name == name:
-                return s
+                if transposed and name not in self.views:
+                    self.views[name] = s.transposed()
+                return self.views[name] if transposed else s
         return None
 
 

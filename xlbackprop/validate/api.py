@@ -67,7 +67,7 @@ def _read_with_values(path, tmp):
 
 
 def _first_row(book, table):
-    sheet = book.sheet(table.sheet)
+    sheet = book.sheet(table.sheet, table.transposed)
     values = {n: sheet.number(table.first_row, c) for n, c in table.columns.items()}
     values.update({n: sheet.number(r, c) for n, (r, c) in table.fixed.items()})
     return values
@@ -107,7 +107,7 @@ def _column_data(sheet, table):
                 v = vals[-1]  # inputs and targets typed once, on the first row, are still given
             vals.append(v)
             text = sheet.value(row, col)
-            if isinstance(text, str) and text.strip():
+            if isinstance(text, str) and text.strip() and sheet.number(row, col) is None:
                 errors.append((name, k, text))  # an error value (#DIV/0!) or text where a number belongs
         data[name] = vals
     for name, (row, col) in table.fixed.items():
@@ -117,7 +117,7 @@ def _column_data(sheet, table):
 
 def check_table(book, table, runs=None, lr=None):
     """TableResult for one table: reference and local mismatches, first error and cause, lint, verdict."""
-    sheet = book.sheet(table.sheet)
+    sheet = book.sheet(table.sheet, table.transposed)
     data, error_cells = _column_data(sheet, table)
     rows = table.rows
     lr = lr or learning_rate(book, table)
@@ -130,13 +130,13 @@ def check_table(book, table, runs=None, lr=None):
 
     def cell_of(name, k):
         if name in table.fixed:
-            return qualified(sheet.name, *table.fixed[name])
-        return qualified(sheet.name, table.first_row + k, table.columns[name])
+            return sheet.cell_name(*table.fixed[name])
+        return sheet.cell_name(table.first_row + k, table.columns[name])
 
     def formula_of(name, k):
         if name in table.fixed:
-            return sheet.formula(*table.fixed[name])
-        return sheet.formula(table.first_row + k, table.columns[name])
+            return sheet.source_formula(*table.fixed[name])
+        return sheet.source_formula(table.first_row + k, table.columns[name])
 
     local = local_mismatches(data, spec, lr.value, rtol, scales, rows, cell_of)
     reference, worst_err = [], 0.0
@@ -173,8 +173,8 @@ def check_table(book, table, runs=None, lr=None):
     if lr.drift:
         k, cell, value = lr.drift[0]
         lint.append(LintFinding(cell_of(table.weight_names()[0], k - 1), "drifting learning-rate reference",
-                                f"iteration {k} reads the rate from {qualified(*cell)} = {value}, "
-                                f"not {qualified(*lr.cell)} = {lr.value}"))
+                                f"iteration {k} reads the rate from {_cell_text(sheet, cell)} = {value}, "
+                                f"not {_cell_text(sheet, lr.cell)} = {lr.value}"))
     if not any(sheet.has_formula(r, c) for r in range(table.first_row, table.last_row + 1)
                for c in table.columns.values()):
         notes.append("the table holds numbers only, no formulas: checked on its numbers")
@@ -186,9 +186,15 @@ def check_table(book, table, runs=None, lr=None):
     if not mismatches and not reference and not can_run:
         verdict = "incomplete"
     max_rel = max([worst_err] + [m.rel_error for m in local if m.found is not None])
-    return TableResult(sheet=table.sheet, header_row=table.header_row, rows=rows, learning_rate=lr.value,
+    header_row = min(table.columns.values()) if table.transposed else table.header_row  # its top label's row
+    return TableResult(sheet=table.sheet, header_row=header_row, rows=rows, learning_rate=lr.value,
                        verdict=verdict, max_rel_error=max_rel, wrong_quantities=wrong,
                        first_error=first_error, mismatches=mismatches, lint=lint, notes=notes)
+
+
+def _cell_text(sheet, cell):
+    """'Sheet1!B1' for a (sheet, row, col) the table's formulas read, named as in the file."""
+    return sheet.cell_name(*cell[1:]) if cell[0] == sheet.name else qualified(*cell)
 
 
 def _order_key(spec):
@@ -234,7 +240,7 @@ def _cause(book, sheet, table, spec, data, lr, rtol, scales, m):
     if is_update and lr.value is not None and m.check == "local":
         drift = [d for d in lr.drift if d[0] == m.row]
         if drift:
-            return f"drifting learning-rate reference: this row reads the rate from {qualified(*drift[0][1])}"
+            return f"drifting learning-rate reference: this row reads the rate from {_cell_text(sheet, drift[0][1])}"
         prev = RowEnv({n: vals[k - 1] for n, vals in data.items()}, exprs)
         cause = causes.update_cause(name, m.found, data[name][k - 1], lr.value, prev,
                                     [n for n in data if n.startswith("w")], rtol, scales[name])

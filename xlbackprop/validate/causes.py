@@ -3,7 +3,6 @@ reproduces the value found in the cell names the cause. Formula-text evidence (t
 to other rows, a column whose formula changes) is read from the cell when no computation matches.
 """
 
-from xlbackprop.cells import a1
 from xlbackprop.network import unit_names, weight_names
 from xlbackprop.validate.check import RowEnv, close
 from xlbackprop.validate.formulas import references, relative_form
@@ -135,12 +134,9 @@ def formula_cause(sheet, col, row, table_rows, is_update, column_forms):
     first, last = table_rows
     for ref in references(formula):
         if ref.sheet is None and not ref.row_abs and first <= ref.row <= last and ref.row not in (row, own_row):
-            return f"a reference to another row's cell ({ref_text(ref)})"
+            return f"a reference to another row's cell ({sheet.cell_name(ref.row, ref.col).split('!')[-1]})"
     form = relative_form(formula, row, col)
     if column_forms and form not in column_forms:
         return "the column's formula changes here (overwritten by a different formula)"
     return None
 
-
-def ref_text(ref):
-    return a1(ref.row, ref.col)

@@ -133,6 +133,22 @@ def is_copy_below(above, formula, pattern):
     return all(int(y) - int(x) == d for x, y, d in zip(a, b, pattern))
 
 
+def transpose(formula, own_sheet):
+    """The formula with rows and columns exchanged in its references to its own sheet (C5 -> E3, $B$1 ->
+    $A$2): a table laid out one column per iteration then reads as an ordinary one."""
+    def swap(m):
+        sheet = m.group("sheet")
+        if not m.group("ref") or (sheet and _sheet_name(sheet) != own_sheet):
+            return m.group(0)
+        cells = []
+        for c, r in ((m.group("c1"), m.group("r1")), (m.group("c2"), m.group("r2"))):
+            if c is not None:
+                cells.append(f"{r[0] if r[0] == '$' else ''}{col_letter(int(r.lstrip('$')))}"
+                             f"{c[0] if c[0] == '$' else ''}{col_index(c.lstrip('$'))}")
+        return m.group(0)[:m.start("c1") - m.start()] + ":".join(cells)
+    return _TOKEN.sub(swap, formula)
+
+
 def relative_form(formula, row, col):
     """The formula with relative references written as offsets from its own cell (R1C1 style), so the same
     formula copied down a column gives the same text in every row."""

@@ -16,19 +16,20 @@ _DELTA = re.compile(r"^(?:δ|Δ|delta)\s*_?\s*([ho]\d+)$")
 _SUFFIX = re.compile(r"\[(\d+)\]$")  # h1[2]: h1 for the second sample
 _ASIDE = re.compile(r"\s\([^)]*\)|\([^)]*\s[^)]*\)")  # "t1 ( output of out_o1)", "w1 (old)"; not "∂(E_total)"
 
-_ERROR = r"(?:e|err|error|loss)(?:total|tot|t)?"
+_ERROR = r"(?:e|l|err|error|loss)(?:total|tot|t)?"
+_ACT = r"(?:a|out|act|σ|sigmoid|sigma|sig)"
 _PATTERNS = [
     (re.compile(r"(?:i|in|input|x)(\d+)"), "i{}"),
     (re.compile(r"(?:t|target|y)(\d+)"), "t{}"),
-    (re.compile(r"w(\d+)"), "w{}"),
+    (re.compile(r"(?:w|weight)(\d+)"), "w{}"),
     (re.compile(r"b(\d+)"), "b{}"),
-    (re.compile(r"(?:net)?h(\d+)"), "h{}"),
-    (re.compile(r"(?:a|out|act|σ|sigmoid|sigma|sig)h(\d+)"), "a_h{}"),
-    (re.compile(r"(?:net)?o(\d+)"), "o{}"),
-    (re.compile(r"(?:a|out|act|σ|sigmoid|sigma|sig)o(\d+)"), "a_o{}"),
-    (re.compile(r"e(\d+)"), "E{}"),
-    (re.compile(_ERROR + r"|totalerror|totalloss"), "E_total"),
-    (re.compile(r"d?" + _ERROR + r"d?w(\d+)|dw(\d+)|gradw?(\d+)|gw?(\d+)"), "dE_total/dw{}"),
+    (re.compile(r"(?:net)?h(\d+)(?:net)?"), "h{}"),
+    (re.compile(_ACT + r"h(\d+)|h(\d+)(?:out|act)"), "a_h{}"),
+    (re.compile(r"(?:net)?o(\d+)(?:net)?"), "o{}"),
+    (re.compile(_ACT + r"o(\d+)|o(\d+)(?:out|act)|(?:yhat|ŷ)(\d+)"), "a_o{}"),
+    (re.compile(r"(?:e|err|error|loss)(\d+)"), "E{}"),
+    (re.compile(_ERROR + r"|total(?:error|loss|e)|e1\+e2"), "E_total"),
+    (re.compile(r"d?" + _ERROR + r"d?w(\d+)|dw(\d+)|grad(?:ient)?w?(\d+)|gw?(\d+)|∇w?(\d+)"), "dE_total/dw{}"),
     (re.compile(r"d?" + _ERROR + r"d?b(\d+)|db(\d+)"), "dE_total/db{}"),
     (re.compile(r"d?" + _ERROR + r"d(?:net)?([ho]\d+)|" + _ERROR + r"(?:net)?([ho]\d+)"), "dE_total/d{}"),
 ]

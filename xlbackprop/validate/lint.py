@@ -2,7 +2,6 @@
 circular references, references to other rows. Findings are data (LintFinding), never printed here.
 """
 
-from xlbackprop.cells import a1, qualified
 from xlbackprop.validate.formulas import copy_pattern, functions, is_copy_below, numbers, references
 from xlbackprop.validate.results import LintFinding
 
@@ -33,9 +32,13 @@ def lint_table(sheet, table, leaves, lr_cell):
                 continue
             formula = sheet.formula(r, c)
             if formula is None:
+                if sheet.number_as_text(r, c) and not any(f.kind == "number stored as text" for f in out):
+                    out.append(LintFinding(sheet.cell_name(r, c), "number stored as text",
+                                           f"{name} is the text {sheet.value(r, c)!r}; read as a number, as "
+                                           "Excel's arithmetic does (SUM would skip it)"))
                 is_computed = name not in leaves and (r > first or not name.startswith(("w", "b")))
                 if has_formulas and is_computed and sheet.number(r, c) is not None:
-                    out.append(LintFinding(qualified(sheet.name, r, c), "hard-coded number",
+                    out.append(LintFinding(sheet.cell_name(r, c), "hard-coded number",
                                            f"{name} is a typed number; expected a formula"))
                 above = pattern = None
                 continue
@@ -54,7 +57,7 @@ def lint_table(sheet, table, leaves, lr_cell):
 
 
 def _cell_findings(sheet, r, c, name, formula, refs, is_leaf, is_update, span, cols, lr_cell):
-    where, out = qualified(sheet.name, r, c), []
+    where, out = sheet.cell_name(r, c), []
     for fn in functions(formula):
         if fn not in EXCEL_FUNCTIONS and not fn.startswith(("_XLFN.", "_XLWS.")):
             out.append(LintFinding(where, "non-Excel function", f"{fn}() is not an Excel function"))
@@ -71,7 +74,7 @@ def _cell_findings(sheet, r, c, name, formula, refs, is_leaf, is_update, span, c
             continue
         if ref.row != own and span[0] <= ref.row <= span[1] and ref.col in cols:
             out.append(LintFinding(where, "other-row reference",
-                                   f"reads {a1(ref.row, ref.col)}, expected row {own}"))
+                                   f"reads {sheet.cell_name(ref.row, ref.col)}, expected row {own}"))
             break
     return out
 
@@ -91,7 +94,7 @@ def _cycles(sheet, graph):
                 state[node] = 2
                 stack.pop()
             elif state.get(nxt) == 1:
-                found.append(LintFinding(qualified(sheet.name, *nxt), "circular reference",
+                found.append(LintFinding(sheet.cell_name(*nxt), "circular reference",
                                          "part of a loop of formulas that read each other"))
             elif nxt in graph and not state.get(nxt):
                 state[nxt] = 1

@@ -6,6 +6,7 @@ import itertools
 import re
 from dataclasses import dataclass, field
 
+from xlbackprop.cells import col_letter
 from xlbackprop.validate.check import row_agreement
 from xlbackprop.validate.formulas import CellRef, copy_pattern, is_copy_below, names, numbers, references
 from xlbackprop.validate.headers import canonical
@@ -25,6 +26,7 @@ class Table:
     columns: dict                                   # canonical name -> column number
     fixed: dict = field(default_factory=dict)       # leaf name -> (row, col) of a labelled cell outside the table
     notes: list = field(default_factory=list)
+    transposed: bool = False                        # one column per iteration: rows and columns are exchanged
 
     @property
     def rows(self):
@@ -144,33 +146,54 @@ def _segments(named):
 
 
 def find_tables(book):
-    """Every iteration table of the workbook, sheet by sheet, top to bottom (left to right in a row)."""
+    """Every iteration table of the workbook, sheet by sheet, top to bottom (left to right in a row). A sheet
+    without one is read once more with rows and columns exchanged (one column per iteration)."""
     tables = []
     for sheet in book.sheets:
-        labels = _labels_by_row(sheet)
-        taken = []  # (last row, first col, last col) of the tables found so far in this sheet
-        for header_row in sorted(labels):
-            for named in _segments(labels[header_row]):
-                cols = [c for c, _ in named]
-                if not _is_header(named) or any(header_row <= last and lo <= max(cols) and min(cols) <= hi
-                                                 for last, lo, hi in taken):
-                    continue
-                weight_cols = [c for c, n in named if _WEIGHT.fullmatch(n)]
-                first = _first_data_row(sheet, header_row, weight_cols)
-                if first is None:
-                    continue
-                columns = _choose_columns(sheet, named, first)
-                wcols = [c for n, c in columns.items() if _WEIGHT.fullmatch(n)]
-                last = first
-                while _numeric_share(sheet, last + 1, wcols, errors=True) >= 0.5:
-                    last += 1  # an overflowed run (#NUM!) is still the table's rows
-                computed = [c for n, c in columns.items() if not _LEAF.match(n) and not _WEIGHT.fullmatch(n)]
-                while last > first and _numeric_share(sheet, last, computed, errors=True) < 0.5:
-                    last -= 1  # a closing row of final weights only: not an iteration
-                table = Table(sheet.name, header_row, first, last, columns)
-                table.fixed = _fixed_leaves(sheet, table, labels)
-                tables.append(table)
-                taken.append((last, min(cols), max(cols)))
+        found = _tables_in(sheet, _labels_by_row(sheet))
+        if not found and _is_transposed(sheet):
+            found = _tables_in(book.sheet(sheet.name, transposed=True), None, transposed=True)
+        tables += found
+    return tables
+
+
+def _is_transposed(sheet):
+    """A column of labels that names a table (cheap: only the sheet's text cells are looked at)."""
+    flipped = type(sheet)(sheet.name, values={(c, r): v for (r, c), v in sheet.values.items() if isinstance(v, str)})
+    return any(_is_header(named) for named in _labels_by_row(flipped).values())
+
+
+def _tables_in(sheet, labels, transposed=False):
+    labels = labels if labels is not None else _labels_by_row(sheet)
+    tables = []
+    taken = []  # (last row, first col, last col) of the tables found so far in this sheet
+    for header_row in sorted(labels):
+        for named in _segments(labels[header_row]):
+            cols = [c for c, _ in named]
+            if not _is_header(named) or any(header_row <= last and lo <= max(cols) and min(cols) <= hi
+                                             for last, lo, hi in taken):
+                continue
+            weight_cols = [c for c, n in named if _WEIGHT.fullmatch(n)]
+            first = _first_data_row(sheet, header_row, weight_cols)
+            if first is None:
+                continue
+            columns = _choose_columns(sheet, named, first)
+            wcols = [c for n, c in columns.items() if _WEIGHT.fullmatch(n)]
+            last = first
+            while _numeric_share(sheet, last + 1, wcols, errors=True) >= 0.5:
+                last += 1  # an overflowed run (#NUM!) is still the table's rows
+            computed = [c for n, c in columns.items() if not _LEAF.match(n) and not _WEIGHT.fullmatch(n)]
+            while last > first and _numeric_share(sheet, last, computed, errors=True) < 0.5:
+                last -= 1  # a closing row of final weights only: not an iteration
+            if transposed and (last == first or _numeric_share(sheet, first, computed) < 0.5):
+                continue  # a column of parameters (w1 0.15, w2 0.2, ...) is not a table
+            table = Table(sheet.name, header_row, first, last, columns, transposed=transposed)
+            table.fixed = _fixed_leaves(sheet, table, labels)
+            if transposed:
+                table.notes.append(f"transposed table: labels down column {col_letter(header_row)}, one column "
+                                   f"per iteration ({col_letter(first)} to {col_letter(last)})")
+            tables.append(table)
+            taken.append((last, min(cols), max(cols)))
     return tables
 
 
@@ -223,7 +246,7 @@ def _rate_refs_by_row(sheet, table, col, grad_cols, defined):
 def learning_rate(book, table):
     """The table's learning rate: the cell its weight updates reference (labels lie), its value checked
     row by row; for value-only tables, inferred from (w_prev - w_next) / gradient."""
-    sheet = book.sheet(table.sheet)
+    sheet = book.sheet(table.sheet, table.transposed)
     seen = []  # (row index, cell)
     grad_cols = {c for n, c in table.columns.items() if n.startswith("dE_total/d")}
     weight_cols = [table.columns[n] for n in table.weight_names()]
@@ -241,18 +264,18 @@ def learning_rate(book, table):
     first = seen[0][1]
     if first[0] == "typed":
         return LearningRate(first[1], None, "typed")
-    value = _cell_number(book, first)
+    value = _cell_number(book, first, sheet)
     drift = []
     for i, cell in seen:
         if cell != first and cell[0] != "typed":
-            v = _cell_number(book, cell)
+            v = _cell_number(book, cell, sheet)
             if v != value:
                 drift.append((i, cell, v))
     return LearningRate(value, first, "formula", drift)
 
 
-def _cell_number(book, cell):
-    s = book.sheet(cell[0])
+def _cell_number(book, cell, own):
+    s = own if cell[0] == own.name else book.sheet(cell[0])
     return s.number(cell[1], cell[2]) if s is not None else None
 
 
