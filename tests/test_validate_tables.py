@@ -12,7 +12,8 @@ from xlbackprop.workbook_read import read_workbook
 
 @pytest.mark.parametrize("label", ["∂E/∂w5", "E∂w5", "∂E_total/∂W5", "∂E_T/∂w5", "∂ET/∂w5", "∂(E_total)/∂w5",
                                    "δE_tot/δw5", "𝜕E/𝜕w5", "dE_total / dw5", "Etotaldw5", "dw5", " ∂E/∂w5 ",
-                                   "∂E_t/∂W5", "∂E∂W5", "∂E/∂w5 = (out_o1 - t1)*out_o1*(1-out_o1)*out_h1"])
+                                   "∂E_t/∂W5", "∂E∂W5", "∂E/∂w5 = (out_o1 - t1)*out_o1*(1-out_o1)*out_h1",
+                                   "∂L/∂w5", "dL/dw5", "gradient w5", "∇w5", "∂E/∂W_5", "dE/dw₅"])
 def test_gradient_spellings_mean_the_same_quantity(label):
     assert canonical(label) == "dE_total/dw5"
 
@@ -23,7 +24,10 @@ def test_gradient_spellings_mean_the_same_quantity(label):
     ("out_h1 = σ(h1)", "a_h1"), ("h1 = w1*i1 + w2*i2", "h1"), ("W1", "w1"), ("I1", "i1"), ("T2 ", "t2"),
     ("t1 ( output of out_o1)", "t1"), ("Edw3", "dE_total/dw3"), ("∂E_total/∂h1", "dE_total/dh1"),
     ("h1[2]", "h1[2]"), ("b2", "b2"), ("∂E_total/∂b1", "dE_total/db1"), ("δ_o1", "dE_total/do1"),
-    ("w1 (old)", "w1"), ("∂w3", "dE_total/dw3"), ("δh2", "dE_total/dh2"), ("E_o1", "E1"), ("target_o2", "t2"), ("∂E/∂o1", "dE_total/do1"), ("sigmoid(h2)", "a_h2"), ("grad w4", "dE_total/dw4")])
+    ("w1 (old)", "w1"), ("∂w3", "dE_total/dw3"), ("δh2", "dE_total/dh2"), ("E_o1", "E1"), ("target_o2", "t2"), ("∂E/∂o1", "dE_total/do1"), ("sigmoid(h2)", "a_h2"), ("grad w4", "dE_total/dw4"),
+    ("h1_out", "a_h1"), ("o2_net", "o2"), ("H1 net", "h1"), ("Weight 3", "w3"), ("Error1", "E1"), ("Loss2", "E2"),
+    ("Total Error", "E_total"), ("Total E", "E_total"), ("E1+E2", "E_total"), ("Loss", "E_total"), ("L", "E_total"),
+    ("ŷ1", "a_o1"), ("y_hat2", "a_o2"), ("ao1", "a_o1"), ("net_h2", "h2")])
 def test_other_spellings_are_matched_by_meaning(label, name):
     assert canonical(label) == name
 

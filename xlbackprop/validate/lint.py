@@ -26,13 +26,15 @@ def lint_table(sheet, table, leaves, lr_cell):
     has_formulas = any(sheet.has_formula(r, c) for r in range(first, last + 1) for c in cols)
     for c, name in cols.items():
         above = pattern = None
+        as_text = False
         for r in range(first, last + 1):
             if pattern is not None and sheet.copied_from_above(r, c):
                 above = None  # read again only if a later row needs it
                 continue
             formula = sheet.formula(r, c)
             if formula is None:
-                if sheet.number_as_text(r, c) and not any(f.kind == "number stored as text" for f in out):
+                if sheet.number_as_text(r, c) and not as_text:
+                    as_text = True  # once per column: a pasted column of text numbers is one finding
                     out.append(LintFinding(sheet.cell_name(r, c), "number stored as text",
                                            f"{name} is the text {sheet.value(r, c)!r}; read as a number, as "
                                            "Excel's arithmetic does (SUM would skip it)"))

@@ -1,0 +1,174 @@
+"""Workbooks the corpus does not hold, built the way students build them: each asserts the verdict, where the
+table is, its learning rate, and the first wrong cell with its cause."""
+
+import shutil
+
+import pytest
+import xlsxwriter
+
+from tests.test_validate_causes import MISTAKES
+from tests.wb_fixtures import ORDER, Layout, add_table, cell, simulate, write_workbook
+from xlbackprop.cells import a1, col_letter
+from xlbackprop.libreoffice import convert
+from xlbackprop.validate.api import validate_workbook
+from xlbackprop.validate.preflight import validate_file
+from xlbackprop.workbook_read import read_workbook
+
+MAZUR = (0.35, 0.6)
+TEMPLATE_BUG = MISTAKES["template bug: a_h1 for a_h2 in dE/dw3, dE/dw4"][0]
+
+
+def summary(result):
+    return [(t.sheet, t.header_row, t.rows, t.learning_rate, t.verdict) for t in result.tables]
+
+
+def build(path, layouts, extra=None, names=None):
+    """{sheet: [Layout]} -> .xlsx; extra(ws, wb) adds the sheet's own cells around its tables."""
+    wb = xlsxwriter.Workbook(str(path))
+    for sheet, lays in layouts.items():
+        ws = wb.add_worksheet(sheet)
+        for layout in lays:
+            add_table(ws, layout)
+        if extra:
+            extra(ws, wb)
+    for name, target in (names or {}).items():
+        wb.define_name(name, target)
+    wb.close()
+    return path
+
+
+def test_mazur_biases_in_labelled_cells_above_the_table(tmp_path):
+    layout = Layout(rows=simulate(lr=0.5, biases=MAZUR), top=5, fixed={"b1": (1, 5), "b2": (2, 5)})
+    result = validate_workbook(write_workbook(tmp_path / "mazur.xlsx", {"Sheet1": [layout]}))
+    assert summary(result) == [("Sheet1", 6, 5, 0.5, "correct")]
+    assert result.tables[0].max_rel_error < 1e-12
+
+
+def test_mazur_biases_as_columns_with_the_template_bug(tmp_path):
+    order = ORDER[:8] + ["b1"] + ORDER[8:16] + ["b2"] + ORDER[16:]
+    layout = Layout(rows=simulate(biases=MAZUR, mistakes=TEMPLATE_BUG), order=order, top=10, left=2)
+    (table,) = validate_workbook(write_workbook(tmp_path / "mazur.xlsx", {"Sheet1": [layout]})).tables
+    assert (table.header_row, table.verdict, table.wrong_quantities) == (11, "wrong", ["dE_total/dw3", "dE_total/dw4"])
+    assert table.first_error.cell == cell(layout, "dE_total/dw3", 0)
+    assert "a_h1*(1-a_h1) used where a_h2*(1-a_h2)" in table.first_error.cause
+
+
+def test_inputs_and_targets_only_in_labelled_cells_above(tmp_path):
+    order = [n for n in ORDER if n not in ("i1", "i2", "t1", "t2")]
+    fixed = {"i1": (1, 2), "i2": (2, 2), "t1": (3, 2), "t2": (4, 2)}
+    layout = Layout(rows=simulate(targets=(0.5, 0.5)), top=6, order=order, fixed=fixed)
+    result = validate_workbook(write_workbook(tmp_path / "leaves.xlsx", {"Sheet1": [layout]}))
+    assert summary(result) == [("Sheet1", 7, 5, 0.5, "correct")]
+
+
+def test_spacer_columns_and_a_counter_last(tmp_path):
+    order = ORDER[:4] + ["_gap"] + ORDER[4:8] + ["_gap2"] + ORDER[8:] + ["_epoch"]
+    layout = Layout(rows=simulate(mistakes={"E1": lambda e: (e["t1"] - e["a_o1"]) ** 2}), order=order)
+
+    def counter(ws, wb):
+        ws.write(1, layout.col("_epoch") - 1, "Epoch")
+        for k in range(5):
+            ws.write_number(2 + k, layout.col("_epoch") - 1, k + 1)
+    (table,) = validate_workbook(build(tmp_path / "gaps.xlsx", {"Sheet1": [layout]}, counter)).tables
+    assert (table.verdict, table.first_error.cell) == ("wrong", cell(layout, "E1", 0))
+    assert "1/2" in table.first_error.cause
+
+
+@pytest.mark.parametrize("rate", ["B$1", "LR", "'Learning Rate'!$C$3"])
+def test_update_reads_the_rate_through_a_mixed_reference_a_name_or_another_sheet(tmp_path, rate):
+    layout = Layout(rows=simulate(lr=0.8), lr=0.8, lr_ref=lambda k: rate)
+
+    def rate_sheet(ws, wb):
+        if ws.name == "Main":
+            other = wb.add_worksheet("Learning Rate")
+            other.write("B3", "η")
+            other.write_number("C3", 0.8)
+    path = build(tmp_path / "rate.xlsx", {"Main": [layout]}, rate_sheet, names={"LR": "=Main!$B$1"})
+    assert summary(validate_workbook(path)) == [("Main", 2, 5, 0.8, "correct")]
+
+
+def test_updated_weights_block_feeds_the_next_row(tmp_path):
+    # w1'..w8' = w - lr*g written beside the gradients; the next row's weights just read them.
+    rows = simulate(lr=0.5)
+    for r in rows:
+        r.update({f"n{k}": r[f"w{k}"] - 0.5 * r[f"dE_total/dw{k}"] for k in range(1, 9)})
+    layout = Layout(rows=rows, order=ORDER + [f"n{k}" for k in range(1, 9)],
+                    labels={f"n{k}": f"w{k}'" for k in range(1, 9)})
+    layout.formula_text = {f"n{k}": (lambda ref, i, k=k: f"{ref(f'w{k}')}-$B$1*{ref(f'dE_total/dw{k}')}")
+                           for k in range(1, 9)}
+    layout.formula_text.update({f"w{k}": (lambda ref, i, k=k: a1(layout.header_row + i, layout.col(f"n{k}")) if i else None)
+                                for k in range(1, 9)})
+    (table,) = validate_workbook(write_workbook(tmp_path / "next.xlsx", {"Sheet1": [layout]})).tables
+    assert (table.verdict, table.learning_rate) == ("correct", 0.5)
+
+
+def test_six_stacked_tables_one_blank_row_apart(tmp_path):
+    rates = (0.1, 0.2, 0.5, 0.8, 1, 2)
+    layouts = [Layout(rows=simulate(rows=6, lr=lr), lr=lr, top=1 + 9 * i) for i, lr in enumerate(rates)]
+    result = validate_workbook(write_workbook(tmp_path / "six.xlsx", {"LR": layouts}))
+    assert [(t.header_row, t.rows, t.learning_rate, t.verdict) for t in result.tables] == [
+        (2 + 9 * i, 6, lr, "correct") for i, lr in enumerate(rates)]
+
+
+def test_numbers_typed_as_text_are_read_as_excel_reads_them(tmp_path):
+    layout = Layout(rows=simulate())
+
+    def as_text(ws, wb):
+        ws.write_string(2, layout.col("i1") - 1, "0.05")
+        ws.write_string(2, layout.col("t2") - 1, " 0.99")
+    (table,) = validate_workbook(build(tmp_path / "text.xlsx", {"Sheet1": [layout]}, as_text)).tables
+    assert table.verdict == "correct"
+    assert sorted((f.cell, f.kind) for f in table.lint) == [(cell(layout, "t2", 0), "number stored as text"),
+                                                            (cell(layout, "i1", 0), "number stored as text")]
+
+
+def test_transposed_table_is_found_and_named_in_the_files_own_cells(tmp_path):
+    layout = Layout(rows=simulate(rows=6, lr=1, mistakes=TEMPLATE_BUG), lr=1, transposed=True, counter=True)
+    path = write_workbook(tmp_path / "across.xlsx", {"Sheet1": [layout]})
+    (table,) = validate_workbook(path).tables
+    assert (table.header_row, table.rows, table.learning_rate, table.verdict) == (2, 6, 1, "wrong")
+    # dE_total/dw3 sits on the row its label names, in the first iteration's column (C)
+    first = table.first_error
+    assert (first.cell, first.quantity) == (f"Sheet1!C{layout.col('dE_total/dw3')}", "dE_total/dw3")
+    assert first.formula == read_workbook(path).sheet("Sheet1").formula(layout.col("dE_total/dw3"), 3)
+    assert "a_h1*(1-a_h1) used where a_h2*(1-a_h2)" in first.cause
+    assert any("transposed" in note for note in table.notes)
+
+
+def test_transposed_correct_table_and_a_vertical_parameter_list_beside_it(tmp_path):
+    layout = Layout(rows=simulate(rows=4, lr=0.5), transposed=True, top=3)
+
+    def params(ws, wb):
+        other = wb.add_worksheet("Parameters")  # labels down a column, one value each: not a table
+        for k, (name, v) in enumerate(zip(["i1", "i2", "t1", "t2"] + [f"w{j}" for j in range(1, 9)],
+                                          [0.05, 0.1, 0.01, 0.99, 0.15, 0.2, 0.25, 0.3, 0.4, 0.45, 0.5, 0.55])):
+            other.write(k, 0, name)
+            other.write_number(k, 1, v)
+    result = validate_workbook(build(tmp_path / "across.xlsx", {"Sheet1": [layout]}, params))
+    assert summary(result) == [("Sheet1", 1, 4, 0.5, "correct")]
+
+
+def test_libreoffice_saved_xlsx_and_ods_with_the_template_bug(tmp_path, libreoffice):
+    layout = Layout(rows=simulate(lr=1, biases=MAZUR, mistakes=TEMPLATE_BUG), lr=1, top=3,
+                    fixed={"b1": (1, 5), "b2": (2, 5)})
+    bug = (lambda inp: lambda ref, k: f"(({ref('a_o1')}-{ref('t1')})*{ref('a_o1')}*(1-{ref('a_o1')})*{ref('w6')}"
+           f"+({ref('a_o2')}-{ref('t2')})*{ref('a_o2')}*(1-{ref('a_o2')})*{ref('w8')})"
+           f"*{ref('a_h1')}*(1-{ref('a_h1')})*{ref(inp)}")
+    layout.formula_text = {"dE_total/dw3": bug("i1"), "dE_total/dw4": bug("i2")}
+    source = write_workbook(tmp_path / "bug.xlsx", {"Backprop": [layout]})
+    for fmt in ("xlsx", "ods"):
+        saved = tmp_path / f"saved.{fmt}"
+        shutil.copy(convert(source, tmp_path / "lo", fmt), saved)  # LibreOffice recalculates and writes it
+        (table,) = validate_file(saved).tables
+        assert (table.header_row, table.learning_rate, table.verdict) == (4, 1, "wrong"), fmt
+        assert table.first_error.cell == cell(layout, "dE_total/dw3", 0, "Backprop")
+        assert table.wrong_quantities == ["dE_total/dw3", "dE_total/dw4"]
+
+
+def test_a_google_sheets_table_far_down_names_each_known_mistake(tmp_path):
+    for title, (mistakes, first, _, cause) in MISTAKES.items():
+        layout = Layout(rows=simulate(rows=12, lr=1, mistakes=mistakes), lr=1, top=40, left=3, digits=10,
+                        counter=True)
+        (table,) = validate_workbook(write_workbook(tmp_path / "g.xlsx", {"S": [layout]})).tables
+        assert (table.verdict, table.first_error.cell) == ("wrong", f"S!{col_letter(layout.col(first))}42"), title
+        assert cause in table.first_error.cause, title
