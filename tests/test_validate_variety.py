@@ -172,3 +172,22 @@ def test_a_google_sheets_table_far_down_names_each_known_mistake(tmp_path):
         (table,) = validate_workbook(write_workbook(tmp_path / "g.xlsx", {"S": [layout]})).tables
         assert (table.verdict, table.first_error.cell) == ("wrong", f"S!{col_letter(layout.col(first))}42"), title
         assert cause in table.first_error.cause, title
+
+
+def test_weights_repeated_beside_the_gradients_are_a_helper_not_a_second_table(tmp_path):
+    rows = simulate()
+    for r in rows:
+        r.update({f"c{k}": r[f"w{k}"] for k in range(5, 9)})
+    layout = Layout(rows=rows, order=ORDER[:23] + [f"c{k}" for k in range(5, 9)] + ORDER[23:],
+                    labels={f"c{k}": f"w{k}" for k in range(5, 9)})
+    layout.formula_text = {f"c{k}": (lambda ref, i, k=k: ref(f"w{k}")) for k in range(5, 9)}
+    result = validate_workbook(write_workbook(tmp_path / "copies.xlsx", {"Sheet1": [layout]}))
+    assert summary(result) == [("Sheet1", 2, 5, 0.5, "correct")]
+
+
+def test_labels_that_give_the_name_in_brackets(tmp_path):
+    labels = {"i1": "Input (i1)", "t2": "Target (t2)", "h1": "Hidden (h1)", "a_h1": "out (a_h1)",
+              **{f"w{k}": f"Weight (w{k})" for k in range(1, 9)}}
+    result = validate_workbook(write_workbook(tmp_path / "brackets.xlsx", {"Sheet1": [Layout(rows=simulate(),
+                                                                                             labels=labels)]}))
+    assert summary(result) == [("Sheet1", 2, 5, 0.5, "correct")]

@@ -60,6 +60,9 @@ def canonical(label):
     if _NEXT.search(text.lower()):
         return None  # w1' or "new w1": the next row's weight written beside this one, not a column to check
     name = _classify(normalise(text))
+    aside = _ASIDE.search(text)
+    if name is None and aside:
+        name = _classify(normalise(aside.group(0).strip()))  # "Input (i1)": the name is in the brackets
     if name is None and "=" in text:
         # "h1 = w1*i1 + w2*i2", "E = E1+E2": a label that spells out its own formula
         text = text.split("=", 1)[0]

@@ -15,6 +15,7 @@ MIN_WEIGHTS = 4      # a header names at least this many weights ...
 MIN_OTHERS = 4       # ... and this many other quantities (a lone w1..w8 block is not a table)
 _LEAF = re.compile(r"^[it]\d+$")
 _WEIGHT = re.compile(r"w\d+")
+_FORWARD = re.compile(r"(a_)?[ho]\d")
 
 
 @dataclass
@@ -78,6 +79,9 @@ def _choose_columns(sheet, named, data_row):
     columns, spare = {}, []
     for n, cols in cands.items():
         numeric = [c for c in cols if sheet.number(data_row, c) is not None] or cols
+        if len(numeric) > 1 and (_LEAF.match(n) or _WEIGHT.fullmatch(n)):
+            # a starting value is typed; its copies elsewhere in the row are formulas reading it
+            numeric = [c for c in numeric if not sheet.has_formula(data_row, c)] or numeric
         if len(numeric) > 1:
             centre = sum(c for cs in cands.values() for c in cs) / sum(len(cs) for cs in cands.values())
             numeric.sort(key=lambda c: abs(c - centre))
@@ -142,7 +146,15 @@ def _segments(named):
             seen = {m: j for j, (_, m) in enumerate(named[cut:i], start=cut) if _WEIGHT.fullmatch(m)}
         seen[n] = i
     out.append(named[start:])
-    return out
+    # A repeated label in a block without a forward pass (w5..w8 copied beside the gradients to read them
+    # easily) is a helper, not a second table.
+    joined = out[:1]
+    for seg in out[1:]:
+        if any(_FORWARD.match(n) for _, n in seg):
+            joined.append(seg)
+        else:
+            joined[-1] = joined[-1] + seg
+    return joined
 
 
 def find_tables(book):
