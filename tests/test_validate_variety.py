@@ -191,3 +191,38 @@ def test_labels_that_give_the_name_in_brackets(tmp_path):
     result = validate_workbook(write_workbook(tmp_path / "brackets.xlsx", {"Sheet1": [Layout(rows=simulate(),
                                                                                              labels=labels)]}))
     assert summary(result) == [("Sheet1", 2, 5, 0.5, "correct")]
+
+
+def test_a_dashboard_of_final_values_per_rate_is_not_an_iteration_table(tmp_path):
+    rates = (0.1, 0.5, 2)
+    sheets = {f"LR {lr}": [Layout(rows=simulate(rows=8, lr=lr), lr=lr)] for lr in rates}
+    columns = ["LR"] + [f"w{k}" for k in range(1, 9)] + ["a_o1", "a_o2", "E1", "E2", "E_total"]
+
+    def dashboard(ws, wb):
+        if ws.name != "LR 2":
+            return
+        dash = wb.add_worksheet("Dashboard")
+        dash.write_row(0, 0, columns)
+        for i, lr in enumerate(rates):
+            layout = sheets[f"LR {lr}"][0]
+            dash.write_number(i + 1, 0, lr)
+            for j, name in enumerate(columns[1:], start=1):
+                source = f"'LR {lr}'!{a1(layout.header_row + 8, layout.col(name))}"
+                dash.write_formula(i + 1, j, "=" + source, None, layout.rows[-1][name])
+    result = validate_workbook(build(tmp_path / "dash.xlsx", sheets, dashboard))
+    assert summary(result) == [(f"LR {lr}", 2, 8, lr, "correct") for lr in rates]
+
+
+def test_weight_changes_beside_the_gradients_and_updates_that_read_them(tmp_path):
+    # Δw = η·∂E/∂w written out, next row's w = w - Δw: the Δw columns are helpers, the rate is inferred
+    rows = simulate()
+    for r in rows:
+        r.update({f"d{k}": 0.5 * r[f"dE_total/dw{k}"] for k in range(1, 9)})
+    layout = Layout(rows=rows, order=ORDER + [f"d{k}" for k in range(1, 9)],
+                    labels={f"d{k}": f"Δw{k}" for k in range(1, 9)})
+    layout.formula_text = {f"d{k}": (lambda ref, i, k=k: f"$B$1*{ref(f'dE_total/dw{k}')}") for k in range(1, 9)}
+    layout.formula_text.update({f"w{k}": (lambda ref, i, k=k: f"{a1(layout.header_row + i, layout.col(f'w{k}'))}"
+                                          f"-{a1(layout.header_row + i, layout.col(f'd{k}'))}" if i else None)
+                                for k in range(1, 9)})
+    result = validate_workbook(write_workbook(tmp_path / "dw.xlsx", {"Sheet1": [layout]}))
+    assert summary(result) == [("Sheet1", 2, 5, 0.5, "correct")]

@@ -16,6 +16,7 @@ MIN_OTHERS = 4       # ... and this many other quantities (a lone w1..w8 block i
 _LEAF = re.compile(r"^[it]\d+$")
 _WEIGHT = re.compile(r"w\d+")
 _FORWARD = re.compile(r"(a_)?[ho]\d")
+_NET = re.compile(r"[ho]\d")
 
 
 @dataclass
@@ -50,7 +51,10 @@ def _labels_by_row(sheet):
 def _is_header(named):
     names = {n for _, n in named}
     weights = sum(1 for n in names if _WEIGHT.fullmatch(n))
-    return weights >= MIN_WEIGHTS and len(names) - weights >= MIN_OTHERS
+    # An iteration computes something: net inputs or derivatives. Weights, activations and errors alone are
+    # a summary (final values per learning rate on a dashboard sheet).
+    computes = any(_NET.match(n) or n.startswith("dE_total/d") for n in names)
+    return weights >= MIN_WEIGHTS and len(names) - weights >= MIN_OTHERS and computes
 
 
 def _numeric_share(sheet, row, cols, errors=False):
