@@ -49,6 +49,7 @@ def test_mazur_biases_as_columns_with_the_template_bug(tmp_path):
     layout = Layout(rows=simulate(biases=MAZUR, mistakes=TEMPLATE_BUG), order=order, top=10, left=2)
     (table,) = validate_workbook(write_workbook(tmp_path / "mazur.xlsx", {"Sheet1": [layout]})).tables
     assert (table.header_row, table.verdict, table.wrong_quantities) == (11, "wrong", ["dE_total/dw3", "dE_total/dw4"])
+    assert table.lint == []  # fixed biases typed on every row are constants, like the inputs
     assert table.first_error.cell == cell(layout, "dE_total/dw3", 0)
     assert "a_h1*(1-a_h1) used where a_h2*(1-a_h2)" in table.first_error.cause
 

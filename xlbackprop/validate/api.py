@@ -169,7 +169,8 @@ def check_table(book, table, runs=None, lr=None):
     incomplete = _incomplete(spec, data, rows, lr.value, {(n, k) for n, k, _ in error_cells})
     notes += incomplete
     own_rate_cell = lr.cell[1:] if lr.cell and lr.cell[0] == sheet.name else None
-    lint = lint_table(sheet, table, [n for n in leaves if n[0] in "it"], own_rate_cell)
+    constants = [n for n in leaves if n[0] in "it" or (n[0] == "b" and spec.bias != "trained")]
+    lint = lint_table(sheet, table, constants, own_rate_cell)
     if lr.drift:
         k, cell, value = lr.drift[0]
         lint.append(LintFinding(cell_of(table.weight_names()[0], k - 1), "drifting learning-rate reference",
