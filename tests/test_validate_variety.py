@@ -227,3 +227,24 @@ def test_weight_changes_beside_the_gradients_and_updates_that_read_them(tmp_path
                                 for k in range(1, 9)})
     result = validate_workbook(write_workbook(tmp_path / "dw.xlsx", {"Sheet1": [layout]}))
     assert summary(result) == [("Sheet1", 2, 5, 0.5, "correct")]
+
+
+def _pasted_to_decimals(rows, places):
+    return [{k: round(v, places) if isinstance(v, float) else v for k, v in env.items()} for env in rows]
+
+
+def test_values_pasted_to_six_decimals_with_mazur_biases_in_labelled_cells(tmp_path):
+    # No formulas say the labelled b1, b2 are the network's; the first row's numbers do. Late gradients of
+    # 4e-06 show one digit, as much as the six decimals leave.
+    rows = _pasted_to_decimals(simulate(rows=12, lr=0.8, biases=MAZUR), 6)
+    layout = Layout(rows=rows, lr=0.8, top=4, formulas=False, fixed={"b1": (1, 5), "b2": (2, 5)})
+    (table,) = validate_workbook(write_workbook(tmp_path / "pasted.xlsx", {"Sheet1": [layout]})).tables
+    assert (table.verdict, table.learning_rate) == ("correct", 0.8)
+
+
+def test_a_wrong_number_in_a_table_pasted_to_six_decimals_is_still_found(tmp_path):
+    rows = _pasted_to_decimals(simulate(rows=12, lr=0.8, biases=MAZUR), 6)
+    rows[6]["dE_total/dw1"] += 3e-6  # three units in the last decimal: more than rounding leaves open
+    layout = Layout(rows=rows, lr=0.8, top=4, formulas=False, fixed={"b1": (1, 5), "b2": (2, 5)})
+    (table,) = validate_workbook(write_workbook(tmp_path / "pasted.xlsx", {"Sheet1": [layout]})).tables
+    assert (table.verdict, table.first_error.cell) == ("wrong", cell(layout, "dE_total/dw1", 6))

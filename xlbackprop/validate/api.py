@@ -12,8 +12,8 @@ from xlbackprop.libreoffice import convert, soffice
 from xlbackprop.network import parameters, quantities
 from xlbackprop.reference import traces
 from xlbackprop.validate import causes
-from xlbackprop.validate.check import (RowEnv, exprs_of, leaf_names, local_mismatches, reference_mismatches,
-                                       structure_spec, tolerance)
+from xlbackprop.validate.check import (RTOL_FLOOR, RowEnv, decimal_step, exprs_of, leaf_names, local_mismatches,
+                                       reference_mismatches, structure_spec, tolerance)
 from xlbackprop.validate.formulas import relative_form
 from xlbackprop.validate.lint import lint_table
 from xlbackprop.validate.results import LintFinding, Mismatch, TableResult, WorkbookResult, worst
@@ -126,6 +126,7 @@ def check_table(book, table, runs=None, lr=None):
     spec = structure_spec(set(data), first, lr.value, 1)
     leaves = leaf_names(spec)
     rtol = tolerance(data, set(leaves))
+    step = decimal_step(data, set(leaves)) if rtol > RTOL_FLOOR else 0.0
     scales = {n: max((abs(v) for v in vals if v is not None), default=0.0) for n, vals in data.items()}
 
     def cell_of(name, k):
@@ -138,13 +139,13 @@ def check_table(book, table, runs=None, lr=None):
             return sheet.source_formula(*table.fixed[name])
         return sheet.source_formula(table.first_row + k, table.columns[name])
 
-    local = local_mismatches(data, spec, lr.value, rtol, scales, rows, cell_of)
+    local = local_mismatches(data, spec, lr.value, rtol, scales, rows, cell_of, step)
     reference, worst_err = [], 0.0
     runs = runs if runs is not None else _reference_runs(book, [table], [lr])
     run = runs.get(_run_key(spec, first, lr.value, rows), {}).get(lr.value if lr.value and lr.value > 0 else 1.0)
     can_run = run is not None
     if can_run:
-        reference, worst_err = reference_mismatches(data, run, rtol, scales, rows if lr.value else 1, cell_of)
+        reference, worst_err = reference_mismatches(data, run, rtol, scales, rows if lr.value else 1, cell_of, step)
     overflowed = []
     for name, k, text in error_cells:
         if run is not None and name in run and k < len(run[name]) and not math.isfinite(run[name][k]):

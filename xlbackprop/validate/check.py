@@ -142,11 +142,20 @@ def tolerance(columns_data, leaf_names):
     return max(RTOL_FLOOR, 3 * 10.0 ** (2 - digits))
 
 
-def quantum(x, rtol=1.0):
+def decimal_step(columns_data, leaf_names):
+    """10^-d when every computed number shows at most d <= 9 decimals (values pasted rounded to fixed
+    decimals: a gradient of 4e-06 then says as little as 0.506875 does), else 0."""
+    exponents = [Decimal(repr(v)).as_tuple().exponent for n, vals in columns_data.items() if n not in leaf_names
+                 for v in vals if v not in (None, 0.0) and math.isfinite(v)]
+    places = -min(exponents, default=-99)
+    return 10.0 ** -places if places <= 9 else 0.0
+
+
+def quantum(x, rtol=1.0, step=0.0):
     """One unit in the last place the stored number shows: 9.7e-05 -> 1e-06 (a value pasted rounded to six
     decimals: half a unit for its own rounding, half for its rounded inputs); a 17-digit double -> ~1e-21.
     Never more than 10*rtol of the value, so a short wrong number (0.03 for 0.0275) is not excused."""
-    return min(10.0 ** Decimal(repr(float(x))).as_tuple().exponent, 10 * rtol * abs(x))
+    return max(min(10.0 ** Decimal(repr(float(x))).as_tuple().exponent, 10 * rtol * abs(x)), step)
 
 
 def close(found, expected, rtol, scale):
@@ -155,11 +164,12 @@ def close(found, expected, rtol, scale):
     return abs(found - expected) <= rtol * (abs(expected) + SCALE_SHARE * scale)
 
 
-def row_agreement(sheet, columns, row):
+def row_agreement(sheet, columns, row, cells=None):
     """How many of a row's computed quantities agree with their own formula on the row's values (used to
-    settle which of two same-labelled columns is which)."""
+    settle which of two same-labelled columns is which); `cells` adds named cells outside the row."""
     values = {n: sheet.number(row, c) for n, c in columns.items()}
-    exprs = exprs_of(structure_spec(columns))
+    values.update({n: sheet.number(*cell) for n, cell in (cells or {}).items()})
+    exprs = exprs_of(structure_spec(values))
     env = RowEnv(values, exprs)
     score = 0
     for name in exprs:
@@ -169,7 +179,7 @@ def row_agreement(sheet, columns, row):
     return score
 
 
-def local_mismatches(data, spec, lr, rtol, scales, rows, cell_of):
+def local_mismatches(data, spec, lr, rtol, scales, rows, cell_of, step=0.0):
     """Mismatches of the local check: each quantity from its direct inputs on its own row; each weight from
     the previous row's weight, gradient and learning rate; inputs and targets constant."""
     exprs = exprs_of(spec)
@@ -202,23 +212,23 @@ def local_mismatches(data, spec, lr, rtol, scales, rows, cell_of):
                 exact = typed if k else typed | set(parameters(spec))
                 if q.kind in ("weight", "bias"):
                     prev = data[q.name][k - 1]
-                    slack = (0.0 if k == 1 else quantum(prev, rtol)) + abs(lr) * _quantum_or_zero(
-                        prev_env, f"dE_total/d{q.name}", rtol)
+                    slack = (0.0 if k == 1 else quantum(prev, rtol, step)) + abs(lr) * _quantum_or_zero(
+                        prev_env, f"dE_total/d{q.name}", rtol, step)
                 else:
-                    slack = _input_slack(exprs[q.name], values, exprs, expected, exact, rtol)
-                if abs(found - expected) <= slack + quantum(found, rtol):
+                    slack = _input_slack(exprs[q.name], values, exprs, expected, exact, rtol, step)
+                if abs(found - expected) <= slack + quantum(found, rtol, step):
                     continue
             out.append(Mismatch(k + 1, cell_of(q.name, k), q.name, expected, found, None))
         prev_env = env
     return out
 
 
-def _quantum_or_zero(env, name, rtol):
+def _quantum_or_zero(env, name, rtol, step):
     v = env.values.get(name)
-    return quantum(v, rtol) if v is not None else 0.0
+    return quantum(v, rtol, step) if v is not None else 0.0
 
 
-def _input_slack(expr, values, exprs, expected, exact, rtol):
+def _input_slack(expr, values, exprs, expected, exact, rtol, step):
     """How far the expected value can move when each computed input the row shows moves by its last shown
     digit: values pasted with few digits carry that much doubt into everything computed from them."""
     slack = 0.0
@@ -226,13 +236,13 @@ def _input_slack(expr, values, exprs, expected, exact, rtol):
         v = values.get(name)
         if v is None or name in exact:
             continue
-        moved = RowEnv(values, exprs, overrides={name: v + quantum(v, rtol)}).value_of_expr(expr)
+        moved = RowEnv(values, exprs, overrides={name: v + quantum(v, rtol, step)}).value_of_expr(expr)
         if moved is not None:
             slack += abs(moved - expected)
     return slack
 
 
-def reference_mismatches(data, trace, rtol, scales, rows, cell_of):
+def reference_mismatches(data, trace, rtol, scales, rows, cell_of, step=0.0):
     """Mismatches against the torch run, and the largest relative error seen (compared column by column)."""
     out, worst = [], 0.0
     for name, vals in data.items():
@@ -251,7 +261,7 @@ def reference_mismatches(data, trace, rtol, scales, rows, cell_of):
             worst = max(worst, float(finite.max()))
         bad = known & ~(diff <= rtol * (np.abs(expected) + SCALE_SHARE * scales[name]))
         for k in np.flatnonzero(bad):
-            if rtol > RTOL_FLOOR and diff[k] <= quantum(found[k], rtol):
+            if rtol > RTOL_FLOOR and diff[k] <= quantum(found[k], rtol, step):
                 continue  # a table of few digits: the cell shows no more than this
             out.append(Mismatch(int(k) + 1, cell_of(name, int(k)), name, float(expected[k]), float(found[k]), None,
                                 check="reference"))

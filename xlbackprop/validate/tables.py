@@ -133,7 +133,12 @@ def _fixed_leaves(sheet, table, labels):
             for ref in references(sheet.formula(table.first_row, c)) if ref.sheet in (None, sheet.name)}
     if read:
         return {n: cell for n, cell in fixed.items() if cell in read}
-    return {n: cell for n, cell in fixed.items() if not n.startswith("b")}
+    # No formulas to say so (values pasted): the biases are the network's when its numbers need them.
+    plain = {n: cell for n, cell in fixed.items() if not n.startswith("b")}
+    if len(plain) < len(fixed) and (row_agreement(sheet, table.columns, table.first_row, fixed)
+                                    > row_agreement(sheet, table.columns, table.first_row, plain)):
+        return fixed
+    return plain
 
 
 def _segments(named):
