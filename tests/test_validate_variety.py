@@ -248,3 +248,12 @@ def test_a_wrong_number_in_a_table_pasted_to_six_decimals_is_still_found(tmp_pat
     layout = Layout(rows=rows, lr=0.8, top=4, formulas=False, fixed={"b1": (1, 5), "b2": (2, 5)})
     (table,) = validate_workbook(write_workbook(tmp_path / "pasted.xlsx", {"Sheet1": [layout]})).tables
     assert (table.verdict, table.first_error.cell) == ("wrong", cell(layout, "dE_total/dw1", 6))
+
+
+def test_a_learning_rate_name_scoped_to_each_sheet(tmp_path):
+    # Copies of one sheet per rate, each with its own sheet-level name "LR" (Excel copies the name along)
+    rates = (0.1, 2)
+    sheets = {f"LR {lr}": [Layout(rows=simulate(lr=lr), lr=lr, lr_ref=lambda k: "LR")] for lr in rates}
+    names = {f"'LR {lr}'!LR": f"='LR {lr}'!$B$1" for lr in rates}
+    result = validate_workbook(build(tmp_path / "scoped.xlsx", sheets, names=names))
+    assert summary(result) == [(f"LR {lr}", 2, 5, lr, "correct") for lr in rates]

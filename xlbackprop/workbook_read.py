@@ -89,7 +89,9 @@ class Sheet:
 class Book:
     path: str
     sheets: list
-    names: dict = field(default_factory=dict)  # defined name (lower case) -> its formula text, "Sheet1!$B$2"
+    # defined name (lower case) -> its formula text, "Sheet1!$B$2"; a name scoped to one sheet (each copy of a
+    # sheet per learning rate has its own "LR") as "Sheet name!lr"
+    names: dict = field(default_factory=dict)
     views: dict = field(default_factory=dict)  # sheet name -> its transposed view, made when first asked for
 
     def sheet(self, name, transposed=False):
@@ -232,6 +234,18 @@ def _read_cell(sheet, el, row, col, strings, shared):
         sheet.values[(row, col)] = value
 
 
+def _defined_names(workbook_xml):
+    sheets = [el.get("name") for _, el in workbook_xml if _local(el.tag) == "sheet"]
+    out = {}
+    for _, el in workbook_xml:
+        if _local(el.tag) == "definedName" and el.text:
+            key, local = el.get("name", "").lower(), el.get("localSheetId", "")
+            if local.isdigit() and int(local) < len(sheets):
+                key = f"{sheets[int(local)]}!{key}"
+            out[key] = el.text
+    return out
+
+
 def read_workbook(path):
     """Read every worksheet of an .xlsx/.xlsm file; raise WorkbookError naming the file when it cannot."""
     try:
@@ -246,8 +260,7 @@ def read_workbook(path):
                     strings = _shared_strings(zf, cand)
             targets = _sheet_targets(zf)
             sheets = [_parse_sheet(zf, name, target, strings) for name, target in targets if target in names]
-            defined = {el.get("name", "").lower(): el.text for _, el in _read_xml(zf, "xl/workbook.xml")
-                       if _local(el.tag) == "definedName" and el.text}
+            defined = _defined_names(_read_xml(zf, "xl/workbook.xml"))
     except WorkbookError:
         raise
     except zipfile.BadZipFile:

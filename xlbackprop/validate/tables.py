@@ -228,13 +228,13 @@ class LearningRate:
     drift: list = field(default_factory=list)  # [(table row index, (sheet, row, col), value)] that differ
 
 
-def _update_rate_refs(formula, col, grad_cols, row, defined):
+def _update_rate_refs(formula, col, grad_cols, row, defined, sheet_name):
     """The references (or typed numbers) a weight update reads besides the previous weight and gradient;
     a defined name (=w1-eta*g1) counts as the cell it names."""
     others = [ref for ref in references(formula)
               if ref.sheet is not None or ref.row != row - 1 or (ref.col != col and ref.col not in grad_cols)]
     for name in names(formula):
-        target = references(defined.get(name.lower(), ""))
+        target = references(defined.get(f"{sheet_name}!{name.lower()}") or defined.get(name.lower(), ""))
         if len(target) == 1 and target[0].sheet is not None:
             others.append(target[0]._replace(row_abs=True))
     if others:
@@ -257,7 +257,7 @@ def _rate_refs_by_row(sheet, table, col, grad_cols, defined):
         if copied or is_copy_below(above, formula, pattern):
             refs = [r._replace(row=r.row + 1) if isinstance(r, CellRef) and not r.row_abs else r for r in refs]
         else:
-            refs = _update_rate_refs(formula, col, grad_cols, row, defined)
+            refs = _update_rate_refs(formula, col, grad_cols, row, defined, sheet.name)
             pattern = copy_pattern(formula)
         above = formula
         out[row] = refs
