@@ -257,3 +257,14 @@ def test_a_learning_rate_name_scoped_to_each_sheet(tmp_path):
     names = {f"'LR {lr}'!LR": f"='LR {lr}'!$B$1" for lr in rates}
     result = validate_workbook(build(tmp_path / "scoped.xlsx", sheets, names=names))
     assert summary(result) == [(f"LR {lr}", 2, 5, lr, "correct") for lr in rates]
+
+
+@pytest.mark.parametrize("title", [t for t in MISTAKES if not t.startswith("o1")])
+def test_known_mistakes_are_named_in_a_table_without_forward_pass_columns(tmp_path, title):
+    # Only inputs, targets, weights, E_total and the gradients are written: the rest is computed inline.
+    mistakes, first, wrong, cause = MISTAKES[title]
+    order = [n for n in ORDER if n[0] in "itw" or n == "E_total" or n.startswith("dE")]
+    layout = Layout(rows=simulate(rows=4, lr=1, mistakes=mistakes), lr=1, order=order)
+    (table,) = validate_workbook(write_workbook(tmp_path / "inline.xlsx", {"S": [layout]})).tables
+    assert (table.verdict, table.first_error.cell) == ("wrong", cell(layout, first, 0, "S"))
+    assert cause in (table.first_error.cause or ""), table.first_error.cause
