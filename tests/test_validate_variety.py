@@ -7,7 +7,7 @@ import pytest
 import xlsxwriter
 
 from tests.test_validate_causes import MISTAKES
-from tests.wb_fixtures import ORDER, Layout, add_table, cell, simulate, write_workbook
+from tests.wb_fixtures import ORDER, Layout, add_table, cell, mutate_workbook, simulate, write_workbook
 from xlbackprop.cells import a1, col_letter
 from xlbackprop.libreoffice import convert
 from xlbackprop.validate.api import validate_workbook
@@ -268,3 +268,16 @@ def test_known_mistakes_are_named_in_a_table_without_forward_pass_columns(tmp_pa
     (table,) = validate_workbook(write_workbook(tmp_path / "inline.xlsx", {"S": [layout]})).tables
     assert (table.verdict, table.first_error.cell) == ("wrong", cell(layout, first, 0, "S"))
     assert cause in (table.first_error.cause or ""), table.first_error.cause
+
+
+def test_a_table_whose_gradients_stop_early_is_incomplete_not_wrong(tmp_path):
+    # Gradients filled for six rows only: Excel takes the blanks for 0, so the weights stop moving there.
+    rows = simulate(rows=7, lr=0.5)
+    rows += [dict(rows[-1]) for _ in range(3)]
+    layout = Layout(rows=rows)
+    source = write_workbook(tmp_path / "full.xlsx", {"S": [layout]})
+    blanks = {("S", layout.header_row + 1 + k, layout.col(f"dE_total/dw{j}")): (None, None)
+              for k in range(6, 10) for j in range(1, 9)}
+    (table,) = validate_workbook(mutate_workbook(source, tmp_path / "stopped.xlsx", blanks)).tables
+    assert (table.rows, table.verdict, table.mismatches) == (10, "incomplete", [])
+    assert any("empty" in note and "dE_total/dw1" in note for note in table.notes)

@@ -145,7 +145,12 @@ def check_table(book, table, runs=None, lr=None):
     run = runs.get(_run_key(spec, first, lr.value, rows), {}).get(lr.value if lr.value and lr.value > 0 else 1.0)
     can_run = run is not None
     if can_run:
-        reference, worst_err = reference_mismatches(data, run, rtol, scales, rows if lr.value else 1, cell_of, step)
+        # Rows after the first blank cell grow from what the spreadsheet took for 0: only the rows up to
+        # it are the run the reference makes.
+        errors_at = {(n, k) for n, k, _ in error_cells}
+        blanks = [k for n, vals in data.items() for k, v in enumerate(vals) if v is None and (n, k) not in errors_at]
+        upto = min([rows if lr.value else 1] + [k + 1 for k in blanks])
+        reference, worst_err = reference_mismatches(data, run, rtol, scales, upto, cell_of, step)
     overflowed = []
     for name, k, text in error_cells:
         if run is not None and name in run and k < len(run[name]) and not math.isfinite(run[name][k]):

@@ -199,7 +199,9 @@ def local_mismatches(data, spec, lr, rtol, scales, rows, cell_of, step=0.0):
                 expected = data[q.name][0] if k else None
             elif q.kind in ("weight", "bias"):
                 expected = None
-                if k and lr is not None and data[q.name][k - 1] is not None:
+                gradient = data.get(f"dE_total/d{q.name}", [0.0] * rows)[k - 1] if k else None
+                # a blank gradient cell (the student stopped filling it) leaves the update unjudgeable
+                if k and lr is not None and data[q.name][k - 1] is not None and gradient is not None:
                     try:
                         expected = data[q.name][k - 1] - lr * prev_env[f"dE_total/d{q.name}"]
                     except (KeyError, TypeError, OverflowError):
