@@ -27,13 +27,14 @@ def test_gradient_spellings_mean_the_same_quantity(label):
     ("w1 (old)", "w1"), ("∂w3", "dE_total/dw3"), ("δh2", "dE_total/dh2"), ("E_o1", "E1"), ("target_o2", "t2"), ("∂E/∂o1", "dE_total/do1"), ("sigmoid(h2)", "a_h2"), ("grad w4", "dE_total/dw4"),
     ("h1_out", "a_h1"), ("o2_net", "o2"), ("H1 net", "h1"), ("Weight 3", "w3"), ("Error1", "E1"), ("Loss2", "E2"),
     ("Total Error", "E_total"), ("Total E", "E_total"), ("E1+E2", "E_total"), ("Loss", "E_total"), ("L", "E_total"),
-    ("ŷ1", "a_o1"), ("y_hat2", "a_o2"), ("ao1", "a_o1"), ("net_h2", "h2")])
+    ("ŷ1", "a_o1"), ("y_hat2", "a_o2"), ("ao1", "a_o1"), ("net_h2", "h2"),
+    ("w1_old", "w1"), ("old w2", "w2"), ("w3(t)", "w3"), ("E_sum", "E_total")])
 def test_other_spellings_are_matched_by_meaning(label, name):
     assert canonical(label) == name
 
 
 @pytest.mark.parametrize("label", ["Sno.", "Step", "epoch", "η", "Learning rate", "∂E/∂a_h1", "Inputs", "", None,
-                                   "w1'", "new w1", "updated w5"])
+                                   "w1'", "new w1", "updated w5", "w1_new", "w1(t+1)", "next w1", "W1 updated"])
 def test_counters_remarks_and_helpers_are_not_quantities(label):
     assert canonical(label) is None
 

@@ -21,14 +21,14 @@ _ACT = r"(?:a|out|act|σ|sigmoid|sigma|sig)"
 _PATTERNS = [
     (re.compile(r"(?:i|in|input|x)(\d+)"), "i{}"),
     (re.compile(r"(?:t|target|y)(\d+)"), "t{}"),
-    (re.compile(r"(?:w|weight)(\d+)"), "w{}"),
+    (re.compile(r"(?:old)?(?:w|weight)(\d+)(?:old|t)?"), "w{}"),  # w1_old, w1(t): this row's weight
     (re.compile(r"b(\d+)"), "b{}"),
     (re.compile(r"(?:net)?h(\d+)(?:net)?"), "h{}"),
     (re.compile(_ACT + r"h(\d+)|h(\d+)(?:out|act)"), "a_h{}"),
     (re.compile(r"(?:net)?o(\d+)(?:net)?"), "o{}"),
     (re.compile(_ACT + r"o(\d+)|o(\d+)(?:out|act)|(?:yhat|ŷ)(\d+)"), "a_o{}"),
     (re.compile(r"(?:e|err|error|loss)(\d+)"), "E{}"),
-    (re.compile(_ERROR + r"|total(?:error|loss|e)|e1\+e2"), "E_total"),
+    (re.compile(_ERROR + r"|total(?:error|loss|e)|e1\+e2|sum(?:e|error|loss)|esum"), "E_total"),
     (re.compile(r"d?" + _ERROR + r"d?w(\d+)|dw(\d+)|grad(?:ient)?w?(\d+)|gw?(\d+)|∇w?(\d+)"), "dE_total/dw{}"),
     (re.compile(r"d?" + _ERROR + r"d?b(\d+)|db(\d+)"), "dE_total/db{}"),
     (re.compile(r"d?" + _ERROR + r"d(?:net)?([ho]\d+)|" + _ERROR + r"(?:net)?([ho]\d+)"), "dE_total/d{}"),
