@@ -281,3 +281,22 @@ def test_a_table_whose_gradients_stop_early_is_incomplete_not_wrong(tmp_path):
     (table,) = validate_workbook(mutate_workbook(source, tmp_path / "stopped.xlsx", blanks)).tables
     assert (table.rows, table.verdict, table.mismatches) == (10, "incomplete", [])
     assert any("empty" in note and "dE_total/dw1" in note for note in table.notes)
+
+
+def test_cells_and_rows_written_without_their_own_address(tmp_path):
+    # The "r" attributes are optional in the file format; some writers leave them out.
+    import re
+    import zipfile
+
+    layout = Layout(rows=simulate(mistakes=TEMPLATE_BUG))
+    source = write_workbook(tmp_path / "plain.xlsx", {"Sheet1": [layout]})
+    stripped = tmp_path / "no_r.xlsx"
+    with zipfile.ZipFile(source) as zin, zipfile.ZipFile(stripped, "w") as zout:
+        for item in zin.infolist():
+            data = zin.read(item)
+            if item.filename.startswith("xl/worksheets/"):
+                data = re.sub(rb'(<c|<row) r="[A-Z]*\d+"', rb"\1", data)
+            zout.writestr(item, data)
+    (table,) = validate_workbook(stripped).tables
+    assert (table.header_row, table.rows, table.verdict) == (2, 5, "wrong")
+    assert table.first_error.cell == cell(layout, "dE_total/dw3", 0)

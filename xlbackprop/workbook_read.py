@@ -165,7 +165,8 @@ def _sheet_targets(zf):
 def _parse_sheet(zf, name, target, strings):
     sheet = Sheet(name)
     shared = {}  # si -> (origin "A1", formula text)
-    row_no, col_no = 0, 0
+    row_no, col_no, last_row = 0, 0, 0
+    pending = []  # cells written without their own "r" (allowed, rare): numbered when their row ends
     with zf.open(target) as fh:
         for _, el in iterparse(fh, events=("end",)):
             tag = el.tag
@@ -176,10 +177,18 @@ def _parse_sheet(zf, name, target, strings):
                     col_no, row_no = _col(m.group(1)), int(m.group(2))
                 else:
                     col_no += 1
+                    if len(el):
+                        pending.append((col_no, el))
+                    continue
                 if len(el):  # most cells of an absurd used range are empty, styled only
                     _read_cell(sheet, el, row_no, col_no, strings, shared)
                 el.clear()
             elif tag in _ROW:
+                r = el.get("r")
+                last_row = int(r) if r else max(row_no, last_row + 1)
+                for col, cell in pending:
+                    _read_cell(sheet, cell, last_row, col, strings, shared)
+                pending, col_no = [], 0
                 el.clear()
             elif tag in _MERGE:
                 ref = el.get("ref", "")
