@@ -6,7 +6,8 @@ import xlsxwriter
 from tests.wb_fixtures import Layout, add_table, one_table, simulate, write_workbook
 from xlbackprop.validate.api import validate_workbook
 from xlbackprop.validate.headers import canonical
-from xlbackprop.validate.tables import find_tables, learning_rate
+from xlbackprop.validate.rate import learning_rate
+from xlbackprop.validate.tables import find_tables
 from xlbackprop.workbook_read import read_workbook
 
 

@@ -16,8 +16,9 @@ from xlbackprop.validate.check import (RTOL_FLOOR, RowEnv, decimal_step, exprs_o
                                        reference_mismatches, structure_spec, tolerance)
 from xlbackprop.validate.formulas import relative_form
 from xlbackprop.validate.lint import lint_table
-from xlbackprop.validate.results import LintFinding, Mismatch, TableResult, WorkbookResult, worst
-from xlbackprop.validate.tables import find_tables, learning_rate
+from xlbackprop.validate.results import LintFinding, TableResult, WorkbookResult, worst
+from xlbackprop.validate.rate import learning_rate
+from xlbackprop.validate.tables import find_tables
 from xlbackprop.workbook_read import read_workbook
 
 

@@ -1,0 +1,113 @@
+"""The learning rate of a table: the cell its weight-update formulas read (labels lie), checked row by row
+for a relative reference that drifts; inferred from the numbers when there are no update formulas.
+"""
+
+from dataclasses import dataclass, field
+
+from xlbackprop.validate.formulas import CellRef, copy_pattern, is_copy_below, names, numbers, references
+
+
+@dataclass
+class LearningRate:
+    value: float | None
+    cell: tuple | None = None          # (sheet, row, col) the updates read, None when inferred or typed
+    source: str = "formula"            # "formula", "typed" (a number inside the formula), "inferred", "none"
+    drift: list = field(default_factory=list)  # [(table row index, (sheet, row, col), value)] that differ
+
+
+def _update_rate_refs(formula, col, grad_cols, row, defined, sheet_name):
+    """The references (or typed numbers) a weight update reads besides the previous weight and gradient;
+    a defined name (=w1-eta*g1) counts as the cell it names."""
+    others = [ref for ref in references(formula)
+              if ref.sheet is not None or ref.row != row - 1 or (ref.col != col and ref.col not in grad_cols)]
+    for name in names(formula):
+        target = references(defined.get(f"{sheet_name}!{name.lower()}") or defined.get(name.lower(), ""))
+        if len(target) == 1 and target[0].sheet is not None:
+            others.append(target[0]._replace(row_abs=True))
+    if others:
+        return others
+    typed = [x for x in numbers(formula) if x not in (0.0, 1.0)]
+    return [("typed", x)] if typed else []
+
+
+def _rate_refs_by_row(sheet, table, col, grad_cols, defined):
+    """{row: [refs]} for one weight column; a formula copied from the row above moves its relative refs."""
+    out, above, pattern, refs = {}, None, None, []
+    for row in range(table.first_row + 1, table.last_row + 1):
+        copied = pattern is not None and sheet.copied_from_above(row, col)
+        formula = None if copied else sheet.formula(row, col)
+        if formula is None and not copied:
+            above = pattern = None
+            continue
+        if not copied and above is None and pattern is not None:
+            above = sheet.formula(row - 1, col)
+        if copied or is_copy_below(above, formula, pattern):
+            refs = [r._replace(row=r.row + 1) if isinstance(r, CellRef) and not r.row_abs else r for r in refs]
+        else:
+            refs = _update_rate_refs(formula, col, grad_cols, row, defined, sheet.name)
+            pattern = copy_pattern(formula)
+        above = formula
+        out[row] = refs
+    return out
+
+
+def learning_rate(book, table):
+    """The table's learning rate: the cell its weight updates reference (labels lie), its value checked
+    row by row; for value-only tables, inferred from (w_prev - w_next) / gradient."""
+    sheet = book.sheet(table.sheet, table.transposed)
+    seen = []  # (row index, cell)
+    grad_cols = {c for n, c in table.columns.items() if n.startswith("dE_total/d")}
+    weight_cols = [table.columns[n] for n in table.weight_names()]
+    by_col = [_rate_refs_by_row(sheet, table, col, grad_cols, book.names) for col in weight_cols]
+    for i, row in enumerate(range(table.first_row + 1, table.last_row + 1), start=2):
+        for refs_by_row in by_col:
+            refs = refs_by_row.get(row)
+            if refs and len(refs) == 1:
+                ref = refs[0]
+                seen.append((i, ref if ref[0] == "typed" else (ref.sheet or sheet.name, ref.row, ref.col)))
+    first_row_cells = {cell for i, cell in seen if i == seen[0][0]} if seen else set()
+    if len(first_row_cells) != 1:
+        # No update formulas, or each weight reads a different cell (an "updated weights" block, not a rate)
+        return _inferred_rate(sheet, table)
+    first = seen[0][1]
+    if first[0] == "typed":
+        return LearningRate(first[1], None, "typed")
+    value = _cell_number(book, first, sheet)
+    drift = []
+    for i, cell in seen:
+        if cell != first and cell[0] != "typed":
+            v = _cell_number(book, cell, sheet)
+            if v != value:
+                drift.append((i, cell, v))
+    return LearningRate(value, first, "formula", drift)
+
+
+def _cell_number(book, cell, own):
+    s = own if cell[0] == own.name else book.sheet(cell[0])
+    return s.number(cell[1], cell[2]) if s is not None else None
+
+
+def _inferred_rate(sheet, table):
+    if table.rows < 2:
+        return LearningRate(None, None, "none")
+    ratios = []
+    for name in table.weight_names():
+        g = table.columns.get(f"dE_total/d{name}")
+        if g is None:
+            continue
+        for row in range(table.first_row, min(table.last_row, table.first_row + 5)):
+            w0, w1, d = sheet.number(row, table.columns[name]), sheet.number(row + 1, table.columns[name]), \
+                sheet.number(row, g)
+            if None not in (w0, w1, d) and abs(d) > 1e-12:
+                ratios.append((w0 - w1) / d)
+    if not ratios:
+        return LearningRate(None, None, "none")
+    ratios.sort()
+    median = abs(ratios[len(ratios) // 2])  # a negative rate is a sign error the update check will name
+    if median == 0:
+        return LearningRate(None, None, "none")  # the weights never move
+    for digits in (1, 2, 3):  # values pasted rounded blur the ratio; the rate someone typed is short
+        nice = float(f"{median:.{digits}g}")
+        if abs(nice - median) <= 1e-3 * abs(median):
+            return LearningRate(nice, None, "inferred")
+    return LearningRate(median, None, "inferred")
