@@ -31,7 +31,7 @@ def command_line(params: dict) -> str:
 @click.command()
 @click.option("--model", default="s6-19k", show_default=True, help=MODEL_HELP)
 @click.option("--epochs", type=int, help="Epochs to train [default: the model's recipe].")
-@click.option("--batch-size", type=int, help="Training batch size [default: 128].")
+@click.option("--batch-size", type=int, help="Training batch size [default: the model's recipe, else 128].")
 @click.option("--optimizer", type=click.Choice(["sgd", "adam"]), help="SGD with momentum or Adam [default: sgd].")
 @click.option("--lr", type=float, help="Peak learning rate for onecycle, starting rate otherwise [default: recipe].")
 @click.option("--momentum", type=float, help="SGD momentum [default: 0.9].")
@@ -59,7 +59,11 @@ def command_line(params: dict) -> str:
               help="Summary workbook the finished run is appended to.")
 @click.option("--no-report", is_flag=True, help="Do not append the run to a summary workbook.")
 def train(model, data_dir, checkpoint, resume, report, no_report, **settings):
-    """Train a CNN on MNIST, log every epoch, check its targets and append it to the summary workbook."""
+    """Train a CNN on MNIST, log every epoch, check its targets and append it to the summary workbook.
+
+    Settings not given come from the model's recipe (xlbackprop/train/config.py), which reached its
+    targets in the runs recorded in workbooks/summary.xlsx.
+    """
     from tqdm import tqdm
 
     from xlbackprop.train.checkpoint import default_checkpoint, saved_config
