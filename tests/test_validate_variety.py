@@ -300,3 +300,17 @@ def test_cells_and_rows_written_without_their_own_address(tmp_path):
     (table,) = validate_workbook(stripped).tables
     assert (table.header_row, table.rows, table.verdict) == (2, 5, "wrong")
     assert table.first_error.cell == cell(layout, "dE_total/dw3", 0)
+
+
+def test_a_learning_rate_name_defined_as_a_constant(tmp_path):
+    layout = Layout(rows=simulate(lr=0.8), lr=0.8, lr_ref=lambda k: "LR")
+    (table,) = validate_workbook(build(tmp_path / "const.xlsx", {"S": [layout]}, names={"LR": "=0.8"})).tables
+    assert (table.verdict, table.learning_rate) == ("correct", 0.8)
+    assert not any("inferred" in note for note in table.notes)
+
+
+def test_a_learning_rate_typed_into_the_update_formulas(tmp_path):
+    layout = Layout(rows=simulate(lr=0.5), lr_ref=lambda k: "0.5")
+    (table,) = validate_workbook(write_workbook(tmp_path / "typed.xlsx", {"S": [layout]})).tables
+    assert (table.verdict, table.learning_rate) == ("correct", 0.5)
+    assert any("typed into the update formulas" in note for note in table.notes)

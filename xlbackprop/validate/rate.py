@@ -20,14 +20,18 @@ def _update_rate_refs(formula, col, grad_cols, row, defined, sheet_name):
     a defined name (=w1-eta*g1) counts as the cell it names."""
     others = [ref for ref in references(formula)
               if ref.sheet is not None or ref.row != row - 1 or (ref.col != col and ref.col not in grad_cols)]
+    constants = []
     for name in names(formula):
-        target = references(defined.get(f"{sheet_name}!{name.lower()}") or defined.get(name.lower(), ""))
+        text = defined.get(f"{sheet_name}!{name.lower()}") or defined.get(name.lower(), "")
+        target = references(text)
         if len(target) == 1 and target[0].sheet is not None:
             others.append(target[0]._replace(row_abs=True))
+        elif not target:
+            constants += numbers(text)  # a name defined as a constant (LR = 0.5) is a typed rate
     if others:
         return others
-    typed = [x for x in numbers(formula) if x not in (0.0, 1.0)]
-    return [("typed", x)] if typed else []
+    typed = [x for x in numbers(formula) + constants if x not in (0.0, 1.0)]
+    return [("typed", typed[0])] if typed else []
 
 
 def _rate_refs_by_row(sheet, table, col, grad_cols, defined):
