@@ -314,3 +314,58 @@ def test_a_learning_rate_typed_into_the_update_formulas(tmp_path):
     (table,) = validate_workbook(write_workbook(tmp_path / "typed.xlsx", {"S": [layout]})).tables
     assert (table.verdict, table.learning_rate) == ("correct", 0.5)
     assert any("typed into the update formulas" in note for note in table.notes)
+
+
+def lagged_workbook(path, rows, lr):
+    """A row of initial weights under the header; each later row computes from the weights of the row
+    above and holds the updated weights w - lr*g of its own gradients."""
+    from xlbackprop.network import quantities
+    from xlbackprop.spec import course_spec
+
+    exprs = {q.name: q.expr for q in quantities(course_spec((0, 0), (0, 0), [0] * 8)) if q.expr is not None}
+    layout = Layout(rows=rows, lr=lr)
+    weights = [f"w{k}" for k in range(1, 9)]
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet("S")
+    ws.write(0, 0, "η =")
+    ws.write_number(0, 1, lr)
+    for name in ORDER:
+        ws.write(1, layout.col(name) - 1, name)
+    for name in ["t1", "t2", "i1", "i2"] + weights:
+        ws.write_number(2, layout.col(name) - 1, rows[0][name])
+    for k, env in enumerate(rows):
+        r = 4 + k  # 1-based row of iteration k+1
+
+        def ref(name, r=r):
+            if name not in ORDER:  # a helper quantity (the deltas) written inline
+                return f"({exprs[name].excel(ref)})"
+            return a1(r - 1 if name in weights else r, layout.col(name))
+        for name in ORDER:
+            col = layout.col(name) - 1
+            if name in weights:
+                grad = f"dE_total/d{name}"
+                ws.write_formula(r - 1, col, f"={ref(name)}-$B$1*{a1(r, layout.col(grad))}", None,
+                                 env[name] - lr * env[grad])
+            elif name in exprs:
+                ws.write_formula(r - 1, col, "=" + exprs[name].excel(ref), None, env[name])
+            else:
+                ws.write_number(r - 1, col, env[name])
+    wb.close()
+    return layout
+
+
+def test_a_row_of_initial_weights_then_rows_that_read_the_weights_above(tmp_path):
+    lagged_workbook(tmp_path / "lagged.xlsx", simulate(rows=6, lr=0.5), 0.5)
+    (table,) = validate_workbook(tmp_path / "lagged.xlsx").tables
+    assert (table.header_row, table.rows, table.learning_rate, table.verdict) == (2, 6, 0.5, "correct")
+    assert table.lint == [] and any("initial weights" in note for note in table.notes)
+
+
+def test_a_mistake_in_a_table_that_reads_the_weights_above_is_named_at_its_own_cell(tmp_path):
+    layout = lagged_workbook(tmp_path / "lagged.xlsx", simulate(rows=6, lr=1, mistakes=TEMPLATE_BUG), 1)
+    (table,) = validate_workbook(tmp_path / "lagged.xlsx").tables
+    assert (table.verdict, table.learning_rate, table.wrong_quantities) == ("wrong", 1, ["dE_total/dw3",
+                                                                                         "dE_total/dw4"])
+    assert table.first_error.cell == f"S!{col_letter(layout.col('dE_total/dw3'))}4"
+    assert table.first_error.formula == read_workbook(tmp_path / "lagged.xlsx").sheet("S").formula(
+        4, layout.col("dE_total/dw3"))

@@ -13,7 +13,7 @@ from xml.etree.ElementTree import ParseError, iterparse
 
 from xlbackprop.cells import parse_a1, qualified
 from xlbackprop.errors import WorkbookError
-from xlbackprop.validate.formulas import fill, template, transpose
+from xlbackprop.validate.formulas import fill, move_refs, template, transpose
 
 _REF = re.compile(r"([A-Z]{1,3})(\d+)")
 _NUMBER_TEXT = re.compile(r"\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*")
@@ -27,7 +27,8 @@ class Sheet:
     merged: list = field(default_factory=list)    # (min_row, min_col, max_row, max_col)
     # Cells of a shared formula, translated only when asked for: (row, col) -> (origin row, col, formula).
     shared: dict = field(default_factory=dict)
-    origin: "Sheet | None" = None  # set on a transposed view: the sheet as it is in the file
+    origin: "Sheet | None" = None  # set on a view (transposed, lagged): the sheet as it is in the file
+    to_file: object = None         # on a view: (row, col) -> the file's (row, col)
 
     def value(self, row, col):
         return self.values.get((row, col))
@@ -68,20 +69,32 @@ class Sheet:
         return sorted({r for r, _ in self.values} | {r for r, _ in self.formula_cells()})
 
     def cell_name(self, row, col):
-        """'Sheet1!C5' as the user sees the cell (a transposed view names the cell of the file)."""
-        return qualified(self.name, col, row) if self.origin is not None else qualified(self.name, row, col)
+        """'Sheet1!C5' as the user sees the cell (a view names the cell of the file)."""
+        return qualified(self.name, *(self.to_file(row, col) if self.origin is not None else (row, col)))
 
     def source_formula(self, row, col):
         """The cell's formula as written in the file."""
-        return self.origin.formula(col, row) if self.origin is not None else self.formula(row, col)
+        return self.origin.formula(*self.to_file(row, col)) if self.origin is not None else self.formula(row, col)
 
-    def transposed(self):
-        """The sheet with rows and columns exchanged, formulas rewritten to match: a table laid out one column
-        per iteration reads as an ordinary one."""
-        view = Sheet(self.name, origin=self)
-        view.values = {(c, r): v for (r, c), v in self.values.items()}
-        view.formulas = {(c, r): transpose(self.formula(r, c), self.name) for r, c in self.formula_cells()}
-        view.merged = [(c1, r1, c2, r2) for r1, c1, r2, c2 in self.merged]
+    def view(self, key):
+        """A view of the sheet in which an unusual table layout reads as the ordinary one, formulas rewritten
+        to match. "transposed": rows and columns exchanged (one column per iteration). ("lagged", cols, first,
+        last): the weight columns `cols` of rows first..last moved one row down (an initial-weights row, each
+        row's forward pass reading the weights of the row above)."""
+        if key == "transposed":
+            move, back, rewrite = (lambda r, c: (c, r)), (lambda r, c: (c, r)), (lambda f: transpose(f, self.name))
+        else:
+            _, cols, first, last = key
+            def move(r, c):
+                return (r + 1, c) if c in cols and first <= r <= last else (r, c)
+
+            def back(r, c):
+                return (r - 1, c) if c in cols and first < r <= last + 1 else (r, c)
+            rewrite = lambda f: move_refs(f, self.name, move)  # noqa: E731
+        view = Sheet(self.name, origin=self, to_file=back)
+        view.values = {move(r, c): v for (r, c), v in self.values.items()}
+        view.formulas = {move(r, c): rewrite(self.formula(r, c)) for r, c in self.formula_cells()}
+        view.merged = [(*move(r1, c1), *move(r2, c2)) for r1, c1, r2, c2 in self.merged]
         return view
 
 
@@ -92,14 +105,17 @@ class Book:
     # defined name (lower case) -> its formula text, "Sheet1!$B$2"; a name scoped to one sheet (each copy of a
     # sheet per learning rate has its own "LR") as "Sheet name!lr"
     names: dict = field(default_factory=dict)
-    views: dict = field(default_factory=dict)  # sheet name -> its transposed view, made when first asked for
+    views: dict = field(default_factory=dict)  # (sheet name, view key) -> the view, made when first asked for
 
-    def sheet(self, name, transposed=False):
+    def sheet(self, name, view=None):
+        """The sheet called `name`, or its view (see Sheet.view)."""
         for s in self.sheets:
             if s.name == name:
-                if transposed and name not in self.views:
-                    self.views[name] = s.transposed()
-                return self.views[name] if transposed else s
+                if view is None:
+                    return s
+                if (name, view) not in self.views:
+                    self.views[(name, view)] = s.view(view)
+                return self.views[(name, view)]
         return None
 
 

@@ -68,7 +68,7 @@ def _read_with_values(path, tmp):
 
 
 def _first_row(book, table):
-    sheet = book.sheet(table.sheet, table.transposed)
+    sheet = book.sheet(table.sheet, table.view)
     values = {n: sheet.number(table.first_row, c) for n, c in table.columns.items()}
     values.update({n: sheet.number(r, c) for n, (r, c) in table.fixed.items()})
     return values
@@ -118,7 +118,7 @@ def _column_data(sheet, table):
 
 def check_table(book, table, runs=None, lr=None):
     """TableResult for one table: reference and local mismatches, first error and cause, lint, verdict."""
-    sheet = book.sheet(table.sheet, table.transposed)
+    sheet = book.sheet(table.sheet, table.view)
     data, error_cells = _column_data(sheet, table)
     rows = table.rows
     lr = lr or learning_rate(book, table)
@@ -194,7 +194,7 @@ def check_table(book, table, runs=None, lr=None):
     if not mismatches and not reference and not can_run:
         verdict = "incomplete"
     max_rel = max([worst_err] + [m.rel_error for m in local if m.found is not None])
-    header_row = min(table.columns.values()) if table.transposed else table.header_row  # its top label's row
+    header_row = min(table.columns.values()) if table.view == "transposed" else table.header_row  # its top label's row
     return TableResult(sheet=table.sheet, header_row=header_row, rows=rows, learning_rate=lr.value,
                        verdict=verdict, max_rel_error=max_rel, wrong_quantities=wrong,
                        first_error=first_error, mismatches=mismatches, lint=lint, notes=notes)

@@ -133,20 +133,26 @@ def is_copy_below(above, formula, pattern):
     return all(int(y) - int(x) == d for x, y, d in zip(a, b, pattern))
 
 
-def transpose(formula, own_sheet):
-    """The formula with rows and columns exchanged in its references to its own sheet (C5 -> E3, $B$1 ->
-    $A$2): a table laid out one column per iteration then reads as an ordinary one."""
-    def swap(m):
+def move_refs(formula, own_sheet, move):
+    """The formula with each reference to its own sheet moved by move(row, col) -> (row, col), the $ signs
+    kept: how a view that moves cells keeps its formulas pointing at the same cells."""
+    def moved(m):
         sheet = m.group("sheet")
         if not m.group("ref") or (sheet and _sheet_name(sheet) != own_sheet):
             return m.group(0)
         cells = []
         for c, r in ((m.group("c1"), m.group("r1")), (m.group("c2"), m.group("r2"))):
             if c is not None:
-                cells.append(f"{r[0] if r[0] == '$' else ''}{col_letter(int(r.lstrip('$')))}"
-                             f"{c[0] if c[0] == '$' else ''}{col_index(c.lstrip('$'))}")
+                row, col = move(int(r.lstrip("$")), col_index(c.lstrip("$")))
+                cells.append(f"{c[0] if c[0] == '$' else ''}{col_letter(col)}{r[0] if r[0] == '$' else ''}{row}")
         return m.group(0)[:m.start("c1") - m.start()] + ":".join(cells)
-    return _TOKEN.sub(swap, formula)
+    return _TOKEN.sub(moved, formula)
+
+
+def transpose(formula, own_sheet):
+    """The formula with rows and columns exchanged in its references to its own sheet (C5 -> E3, $B$1 ->
+    $A$2): a table laid out one column per iteration then reads as an ordinary one."""
+    return move_refs(formula, own_sheet, lambda row, col: (col, row))
 
 
 def relative_form(formula, row, col):

@@ -58,7 +58,7 @@ def _rate_refs_by_row(sheet, table, col, grad_cols, defined):
 def learning_rate(book, table):
     """The table's learning rate: the cell its weight updates reference (labels lie), its value checked
     row by row; for value-only tables, inferred from (w_prev - w_next) / gradient."""
-    sheet = book.sheet(table.sheet, table.transposed)
+    sheet = book.sheet(table.sheet, table.view)
     seen = []  # (row index, cell)
     grad_cols = {c for n, c in table.columns.items() if n.startswith("dE_total/d")}
     weight_cols = [table.columns[n] for n in table.weight_names()]

@@ -28,7 +28,7 @@ class Table:
     columns: dict                                   # canonical name -> column number
     fixed: dict = field(default_factory=dict)       # leaf name -> (row, col) of a labelled cell outside the table
     notes: list = field(default_factory=list)
-    transposed: bool = False                        # one column per iteration: rows and columns are exchanged
+    view: object = None                             # the sheet view the table reads as usual (Sheet.view)
 
     @property
     def rows(self):
@@ -171,10 +171,11 @@ def find_tables(book):
     without one is read once more with rows and columns exchanged (one column per iteration)."""
     tables = []
     for sheet in book.sheets:
-        found = _tables_in(sheet, _labels_by_row(sheet))
+        labels = _labels_by_row(sheet)
+        found = _tables_in(sheet, labels)
         if not found and _is_transposed(sheet):
-            found = _tables_in(book.sheet(sheet.name, transposed=True), None, transposed=True)
-        tables += found
+            found = _tables_in(book.sheet(sheet.name, "transposed"), None, "transposed")
+        tables += [_unlagged(book, sheet, table, labels) for table in found]
     return tables
 
 
@@ -184,7 +185,29 @@ def _is_transposed(sheet):
     return any(_is_header(named) for named in _labels_by_row(flipped).values())
 
 
-def _tables_in(sheet, labels, transposed=False):
+def _unlagged(book, sheet, table, labels):
+    """A table that opens with a row of initial weights, each later row's forward pass reading the weights
+    of the row above (its own weight cells being the updated ones), read through a view that moves the
+    weights one row down; any other table as it is."""
+    weights = {c for n, c in table.columns.items() if _WEIGHT.fullmatch(n)}
+    computed = [c for n, c in table.columns.items() if not _LEAF.match(n) and c not in weights]
+    nets = [c for n, c in table.columns.items() if _NET.fullmatch(n)]
+    first = table.first_row
+    if (table.view or table.rows < 3 or not nets or _numeric_share(sheet, first, computed) >= 0.5
+            or _numeric_share(sheet, first + 1, computed) < 0.5
+            or not any(ref.row == first and ref.col in weights and ref.sheet in (None, sheet.name)
+                       for ref in references(sheet.formula(first + 1, nets[0])))):
+        return table
+    key = ("lagged", frozenset(weights), first, table.last_row)
+    found = _tables_in(book.sheet(sheet.name, key), {table.header_row: labels[table.header_row]}, key)
+    if len(found) != 1:
+        return table
+    found[0].notes.append(f"row {first} holds the initial weights; each row's forward pass reads the weights "
+                          "of the row above")
+    return found[0]
+
+
+def _tables_in(sheet, labels, view=None):
     labels = labels if labels is not None else _labels_by_row(sheet)
     tables = []
     taken = []  # (last row, first col, last col) of the tables found so far in this sheet
@@ -206,11 +229,11 @@ def _tables_in(sheet, labels, transposed=False):
             computed = [c for n, c in columns.items() if not _LEAF.match(n) and not _WEIGHT.fullmatch(n)]
             while last > first and _numeric_share(sheet, last, computed, errors=True) < 0.5:
                 last -= 1  # a closing row of final weights only: not an iteration
-            if transposed and (last == first or _numeric_share(sheet, first, computed) < 0.5):
+            if view == "transposed" and (last == first or _numeric_share(sheet, first, computed) < 0.5):
                 continue  # a column of parameters (w1 0.15, w2 0.2, ...) is not a table
-            table = Table(sheet.name, header_row, first, last, columns, transposed=transposed)
+            table = Table(sheet.name, header_row, first, last, columns, view=view)
             table.fixed = _fixed_leaves(sheet, table, labels)
-            if transposed:
+            if view == "transposed":
                 table.notes.append(f"transposed table: labels down column {col_letter(header_row)}, one column "
                                    f"per iteration ({col_letter(first)} to {col_letter(last)})")
             tables.append(table)
