@@ -13,7 +13,7 @@ from xml.etree.ElementTree import ParseError, iterparse
 
 from xlbackprop.cells import parse_a1, qualified
 from xlbackprop.errors import WorkbookError
-from xlbackprop.validate.formulas import fill, move_refs, template, transpose
+from xlbackprop.validate.formulas import fill, move_refs, template
 
 _REF = re.compile(r"([A-Z]{1,3})(\d+)")
 _NUMBER_TEXT = re.compile(r"\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*")
@@ -82,18 +82,20 @@ class Sheet:
         last): the weight columns `cols` of rows first..last moved one row down (an initial-weights row, each
         row's forward pass reading the weights of the row above)."""
         if key == "transposed":
-            move, back, rewrite = (lambda r, c: (c, r)), (lambda r, c: (c, r)), (lambda f: transpose(f, self.name))
+            def move(r, c):
+                return c, r
+            back = move
         else:
             _, cols, first, last = key
+
             def move(r, c):
                 return (r + 1, c) if c in cols and first <= r <= last else (r, c)
 
             def back(r, c):
                 return (r - 1, c) if c in cols and first < r <= last + 1 else (r, c)
-            rewrite = lambda f: move_refs(f, self.name, move)  # noqa: E731
         view = Sheet(self.name, origin=self, to_file=back)
         view.values = {move(r, c): v for (r, c), v in self.values.items()}
-        view.formulas = {move(r, c): rewrite(self.formula(r, c)) for r, c in self.formula_cells()}
+        view.formulas = {move(r, c): move_refs(self.formula(r, c), self.name, move) for r, c in self.formula_cells()}
         view.merged = [(*move(r1, c1), *move(r2, c2)) for r1, c1, r2, c2 in self.merged]
         return view
 

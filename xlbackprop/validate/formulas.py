@@ -149,12 +149,6 @@ def move_refs(formula, own_sheet, move):
     return _TOKEN.sub(moved, formula)
 
 
-def transpose(formula, own_sheet):
-    """The formula with rows and columns exchanged in its references to its own sheet (C5 -> E3, $B$1 ->
-    $A$2): a table laid out one column per iteration then reads as an ordinary one."""
-    return move_refs(formula, own_sheet, lambda row, col: (col, row))
-
-
 def relative_form(formula, row, col):
     """The formula with relative references written as offsets from its own cell (R1C1 style), so the same
     formula copied down a column gives the same text in every row."""

@@ -1,5 +1,7 @@
 """Finding every iteration table in every sheet: a header row with enough recognised labels and numeric rows
-below it, anywhere in the sheet; several tables may be stacked in one sheet.
+below it, anywhere in the sheet; several tables may be stacked in one sheet. Two other layouts are read
+through a view of the sheet in which they look ordinary: one column per iteration (transposed), and a row
+of initial weights whose successors each compute from the weights of the row above (lagged).
 """
 
 import itertools
