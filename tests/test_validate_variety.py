@@ -369,3 +369,19 @@ def test_a_mistake_in_a_table_that_reads_the_weights_above_is_named_at_its_own_c
     assert table.first_error.cell == f"S!{col_letter(layout.col('dE_total/dw3'))}4"
     assert table.first_error.formula == read_workbook(tmp_path / "lagged.xlsx").sheet("S").formula(
         4, layout.col("dE_total/dw3"))
+
+
+def test_delta_columns_in_another_convention_are_helpers_not_mistakes(tmp_path):
+    # δo = a_o - t and δh = Σ δo·w·a_o(1-a_o), i.e. ∂E/∂a; the gradients multiply in the slopes themselves.
+    deltas = ["dE_total/do1", "dE_total/do2", "dE_total/dh1", "dE_total/dh2"]
+    rows = simulate()
+    for env in rows:
+        for unit in ("o1", "o2", "h1", "h2"):
+            a = env[f"a_{unit}"]
+            env[f"dE_total/d{unit}"] /= a * (1 - a)
+    layout = Layout(rows=rows, order=ORDER[:23] + deltas + ORDER[23:],
+                    labels={d: "δ" + d[-2:] for d in deltas})
+    layout.formulas = False
+    (table,) = validate_workbook(write_workbook(tmp_path / "conv.xlsx", {"S": [layout]})).tables
+    assert (table.verdict, table.mismatches) == ("correct", [])
+    assert sum("another convention" in note for note in table.notes) == 4

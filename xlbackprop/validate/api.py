@@ -5,6 +5,7 @@ first error and its cause. Plain data out (pycel style); WorkbookError when the 
 import math
 import re
 import tempfile
+from dataclasses import replace
 
 from xlbackprop.cells import qualified
 from xlbackprop.errors import WorkbookError
@@ -13,7 +14,7 @@ from xlbackprop.network import parameters, quantities
 from xlbackprop.reference import traces
 from xlbackprop.validate import causes
 from xlbackprop.validate.check import (RTOL_FLOOR, RowEnv, decimal_step, exprs_of, leaf_names, local_mismatches,
-                                       reference_mismatches, structure_spec, tolerance)
+                                       other_conventions, reference_mismatches, structure_spec, tolerance)
 from xlbackprop.validate.formulas import relative_form
 from xlbackprop.validate.lint import lint_table
 from xlbackprop.validate.results import LintFinding, TableResult, WorkbookResult, worst
@@ -125,6 +126,10 @@ def check_table(book, table, runs=None, lr=None):
     notes = list(table.notes)
     first = {n: vals[0] for n, vals in data.items()}
     spec = structure_spec(set(data), first, lr.value, 1)
+    for name, note in other_conventions(spec, first).items():
+        del data[name]
+        notes.append(note)
+        table = replace(table, columns={n: c for n, c in table.columns.items() if n != name})
     leaves = leaf_names(spec)
     rtol = tolerance(data, set(leaves))
     step = decimal_step(data, set(leaves)) if rtol > RTOL_FLOOR else 0.0

@@ -10,8 +10,8 @@ from decimal import Decimal
 import numpy as np
 
 from xlbackprop.expr import Ref
-from xlbackprop.network import (activation, bias_names, parameters, quantities, sample_suffix, unit_names,
-                                weight_names)
+from xlbackprop.network import (activation, activation_slope, bias_names, parameters, quantities, sample_suffix,
+                                unit_names, weight_names)
 from xlbackprop.spec import ACTIVATIONS, Sample, Spec, check as check_spec
 from xlbackprop.validate.results import Mismatch
 
@@ -177,6 +177,27 @@ def row_agreement(sheet, columns, row, cells=None):
             expected = env.value_of(name)
             score += expected is not None and close(values[name], expected, 1e-6, 1e-12)
     return score
+
+
+def other_conventions(spec, first):
+    """Delta columns (δo1, δh1) that hold ∂E/∂a, the derivative before the activation's slope, rather than
+    ∂E/∂net: another convention, not a mistake. {name: note} for the columns to leave unchecked."""
+    exprs, out = exprs_of(spec), {}
+    layers = list(enumerate(unit_names(spec)[1:]))
+    for layer, units in reversed(layers):  # output deltas first: the hidden ones are computed from them
+        for unit in units:
+            name = f"dE_total/d{unit}"
+            if first.get(name) is None:
+                continue
+            env = RowEnv({n: v for n, v in first.items() if n != name and n not in out}, exprs)
+            expected = env.value_of(name)
+            slope = env.value_of_expr(activation_slope(spec.activations[layer], Ref(f"a_{unit}"), Ref(unit)))
+            if expected is None or not slope or close(first[name], expected, 1e-6, 0.0):
+                continue
+            if close(first[name], expected / slope, 1e-6, 0.0):
+                out[name] = (f"the δ{unit} column holds ∂E/∂a_{unit}, before the activation's slope: "
+                             "another convention, left unchecked")
+    return out
 
 
 def local_mismatches(data, spec, lr, rtol, scales, rows, cell_of, step=0.0):
