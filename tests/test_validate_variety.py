@@ -385,3 +385,23 @@ def test_delta_columns_in_another_convention_are_helpers_not_mistakes(tmp_path):
     (table,) = validate_workbook(write_workbook(tmp_path / "conv.xlsx", {"S": [layout]})).tables
     assert (table.verdict, table.mismatches) == ("correct", [])
     assert sum("another convention" in note for note in table.notes) == 4
+
+
+def test_inputs_and_targets_typed_into_the_formulas(tmp_path):
+    # No cell holds i1, i2, t1, t2: h1 = w1*0.05 + w2*0.1, E1 = 0.5*(0.01 - a_o1)^2, and so on.
+    fixed = {"i1": (1, 4), "i2": (1, 6), "t1": (1, 8), "t2": (1, 10)}
+    layout = Layout(rows=simulate(mistakes=TEMPLATE_BUG), top=3, fixed=fixed,
+                    order=[n for n in ORDER if n not in fixed])
+    source = write_workbook(tmp_path / "cells.xlsx", {"S": [layout]})
+    sheet = read_workbook(source).sheet("S")
+    typed = {a1(*cell, absolute=True): repr(layout.rows[0][name]) for name, cell in fixed.items()}
+    changes = {("S", r, c): (None, None) for r, c0 in fixed.values() for c in (c0 - 1, c0)}
+    for r, c in sheet.formula_cells():
+        text = sheet.formula(r, c)
+        for ref, number in typed.items():
+            text = text.replace(ref, number)
+        changes[("S", r, c)] = (text, sheet.value(r, c))
+    (table,) = validate_workbook(mutate_workbook(source, tmp_path / "typed.xlsx", changes)).tables
+    assert (table.verdict, table.wrong_quantities) == ("wrong", ["dE_total/dw3", "dE_total/dw4"])
+    assert not any("incomplete" in note for note in table.notes)
+    assert any(f.kind == "hard-coded number" and f.cell == cell(layout, "h1", 0, "S") for f in table.lint)

@@ -71,7 +71,7 @@ def _read_with_values(path, tmp):
 def _first_row(book, table):
     sheet = book.sheet(table.sheet, table.view)
     values = {n: sheet.number(table.first_row, c) for n, c in table.columns.items()}
-    values.update({n: sheet.number(r, c) for n, (r, c) in table.fixed.items()})
+    values.update({n: table.typed.get(n, sheet.number(r, c)) for n, (r, c) in table.fixed.items()})
     return values
 
 
@@ -113,7 +113,7 @@ def _column_data(sheet, table):
                 errors.append((name, k, text))  # an error value (#DIV/0!) or text where a number belongs
         data[name] = vals
     for name, (row, col) in table.fixed.items():
-        data[name] = [sheet.number(row, col)] * table.rows
+        data[name] = [table.typed.get(name, sheet.number(row, col))] * table.rows
     return data, errors
 
 

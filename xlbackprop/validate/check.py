@@ -179,6 +179,14 @@ def row_agreement(sheet, columns, row, cells=None):
     return score
 
 
+def agrees(values, name):
+    """True when quantity `name` holds the number its own formula gives from the other values."""
+    if values.get(name) is None:
+        return False
+    expected = RowEnv(values, exprs_of(structure_spec(values))).value_of(name)
+    return expected is not None and close(values[name], expected, 1e-6, 1e-12)
+
+
 def other_conventions(spec, first):
     """Delta columns (δo1, δh1) that hold ∂E/∂a, the derivative before the activation's slope, rather than
     ∂E/∂net: another convention, not a mistake. {name: note} for the columns to leave unchecked."""

@@ -9,8 +9,8 @@ import re
 from dataclasses import dataclass, field
 
 from xlbackprop.cells import col_letter
-from xlbackprop.validate.check import row_agreement
-from xlbackprop.validate.formulas import references
+from xlbackprop.validate.check import agrees, row_agreement
+from xlbackprop.validate.formulas import numbers, references
 from xlbackprop.validate.headers import canonical
 
 MIN_WEIGHTS = 4      # a header names at least this many weights ...
@@ -31,6 +31,7 @@ class Table:
     fixed: dict = field(default_factory=dict)       # leaf name -> (row, col) of a labelled cell outside the table
     notes: list = field(default_factory=list)
     view: object = None                             # the sheet view the table reads as usual (Sheet.view)
+    typed: dict = field(default_factory=dict)       # leaf name -> value typed into a formula (fixed: its cell)
 
     @property
     def rows(self):
@@ -143,6 +144,29 @@ def _fixed_leaves(sheet, table, labels):
     return plain
 
 
+# Leaves that no cell holds may be typed into the first row's formulas of the quantities that read them.
+_TYPED_IN = [(("i1", "i2"), ("h1", "h2")), (("t1",), ("E1", "dE_total/dw5", "dE_total/dw6")),
+             (("t2",), ("E2", "dE_total/dw7", "dE_total/dw8"))]
+
+
+def _typed_leaves(sheet, table):
+    """Inputs and targets typed into formulas (h1 = w1*0.05 + w2*0.1) when no cell holds them: the numbers
+    a formula types are tried in each order, and kept when exactly one order gives the cell's own value."""
+    row = table.first_row
+    values = {n: sheet.number(row, c) for n, c in table.columns.items()}
+    values.update({n: sheet.number(r, c) for n, (r, c) in table.fixed.items()})
+    for leaves, readers in _TYPED_IN:
+        missing = [n for n in leaves if n not in values]
+        for reader in [r for r in readers if values.get(r) is not None] if missing else []:
+            typed = list(dict.fromkeys(numbers(sheet.formula(row, table.columns[reader]))))
+            fits = [p for p in itertools.permutations(typed, len(missing))
+                    if agrees({**values, **dict(zip(missing, p))}, reader)]
+            if len(fits) == 1:
+                for name, x in zip(missing, fits[0]):
+                    table.typed[name], table.fixed[name], values[name] = x, (row, table.columns[reader]), x
+                break
+
+
 def _segments(named):
     """Split a header row holding two tables side by side (a weight label repeats) at the widest gap."""
     named = sorted(named)
@@ -235,6 +259,7 @@ def _tables_in(sheet, labels, view=None):
                 continue  # a column of parameters (w1 0.15, w2 0.2, ...) is not a table
             table = Table(sheet.name, header_row, first, last, columns, view=view)
             table.fixed = _fixed_leaves(sheet, table, labels)
+            _typed_leaves(sheet, table)
             if view == "transposed":
                 table.notes.append(f"transposed table: labels down column {col_letter(header_row)}, one column "
                                    f"per iteration ({col_letter(first)} to {col_letter(last)})")
