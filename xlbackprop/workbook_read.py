@@ -95,7 +95,8 @@ class Sheet:
                 return (r - 1, c) if c in cols and first < r <= last + 1 else (r, c)
         view = Sheet(self.name, origin=self, to_file=back)
         view.values = {move(r, c): v for (r, c), v in self.values.items()}
-        view.formulas = {move(r, c): move_refs(self.formula(r, c), self.name, move) for r, c in self.formula_cells()}
+        view.formulas = {move(r, c): move_refs(self.formula(r, c), self.name, move)
+                         for r, c in self.formula_cells()}
         view.merged = [(*move(r1, c1), *move(r2, c2)) for r1, c1, r2, c2 in self.merged]
         return view
 

@@ -154,7 +154,8 @@ def check_table(book, table, runs=None, lr=None):
         # Rows after the first blank cell grow from what the spreadsheet took for 0: only the rows up to
         # it are the run the reference makes.
         errors_at = {(n, k) for n, k, _ in error_cells}
-        blanks = [k for n, vals in data.items() for k, v in enumerate(vals) if v is None and (n, k) not in errors_at]
+        blanks = [k for n, vals in data.items() for k, v in enumerate(vals)
+                  if v is None and (n, k) not in errors_at]
         upto = min([rows if lr.value else 1] + [k + 1 for k in blanks])
         reference, worst_err = reference_mismatches(data, run, rtol, scales, upto, cell_of, step)
     overflowed = []
@@ -199,7 +200,8 @@ def check_table(book, table, runs=None, lr=None):
     if not mismatches and not reference and not can_run:
         verdict = "incomplete"
     max_rel = max([worst_err] + [m.rel_error for m in local if m.found is not None])
-    header_row = min(table.columns.values()) if table.view == "transposed" else table.header_row  # its top label's row
+    # a transposed table's header is a column: name the row of its top label
+    header_row = min(table.columns.values()) if table.view == "transposed" else table.header_row
     return TableResult(sheet=table.sheet, header_row=header_row, rows=rows, learning_rate=lr.value,
                        verdict=verdict, max_rel_error=max_rel, wrong_quantities=wrong,
                        first_error=first_error, mismatches=mismatches, lint=lint, notes=notes)
@@ -253,7 +255,8 @@ def _cause(book, sheet, table, spec, data, lr, rtol, scales, m):
     if is_update and lr.value is not None and m.check == "local":
         drift = [d for d in lr.drift if d[0] == m.row]
         if drift:
-            return f"drifting learning-rate reference: this row reads the rate from {_cell_text(sheet, drift[0][1])}"
+            return ("drifting learning-rate reference: this row reads the rate from "
+                    f"{_cell_text(sheet, drift[0][1])}")
         prev = RowEnv({n: vals[k - 1] for n, vals in data.items()}, exprs)
         cause = causes.update_cause(name, m.found, data[name][k - 1], lr.value, prev,
                                     [n for n in data if n.startswith("w")], rtol, scales[name])

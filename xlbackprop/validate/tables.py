@@ -207,7 +207,8 @@ def find_tables(book):
 
 def _is_transposed(sheet):
     """A column of labels that names a table (cheap: only the sheet's text cells are looked at)."""
-    flipped = type(sheet)(sheet.name, values={(c, r): v for (r, c), v in sheet.values.items() if isinstance(v, str)})
+    texts = {(c, r): v for (r, c), v in sheet.values.items() if isinstance(v, str)}
+    flipped = type(sheet)(sheet.name, values=texts)
     return any(_is_header(named) for named in _labels_by_row(flipped).values())
 
 
