@@ -102,6 +102,7 @@ def test_updated_weights_block_feeds_the_next_row(tmp_path):
                                           if i else None) for k in range(1, 9)})
     (table,) = validate_workbook(write_workbook(tmp_path / "next.xlsx", {"Sheet1": [layout]})).tables
     assert (table.verdict, table.learning_rate) == ("correct", 0.5)
+    assert table.notes == []  # the rate is the cell the w1' block reads, not one inferred from the numbers
 
 
 def test_six_stacked_tables_one_blank_row_apart(tmp_path):
@@ -216,7 +217,7 @@ def test_a_dashboard_of_final_values_per_rate_is_not_an_iteration_table(tmp_path
 
 
 def test_weight_changes_beside_the_gradients_and_updates_that_read_them(tmp_path):
-    # Δw = η·∂E/∂w written out, next row's w = w - Δw: the Δw columns are helpers, the rate is inferred
+    # Δw = η·∂E/∂w written out, next row's w = w - Δw: the Δw columns are helpers whose formulas read the rate
     rows = simulate()
     for r in rows:
         r.update({f"d{k}": 0.5 * r[f"dE_total/dw{k}"] for k in range(1, 9)})
@@ -228,6 +229,7 @@ def test_weight_changes_beside_the_gradients_and_updates_that_read_them(tmp_path
                                 for k in range(1, 9)})
     result = validate_workbook(write_workbook(tmp_path / "dw.xlsx", {"Sheet1": [layout]}))
     assert summary(result) == [("Sheet1", 2, 5, 0.5, "correct")]
+    assert result.tables[0].notes == []
 
 
 def _pasted_to_decimals(rows, places):

@@ -15,14 +15,18 @@ class LearningRate:
     drift: list = field(default_factory=list)  # [(table row index, (sheet, row, col), value)] that differ
 
 
-def _update_rate_refs(formula, col, grad_cols, row, defined, sheet_name):
+def _update_rate_refs(formula, col, grad_cols, row, defined, sheet, follow=True):
     """The references (or typed numbers) a weight update reads besides the previous weight and gradient;
-    a defined name (=w1-eta*g1) counts as the cell it names."""
+    a defined name (=w1-eta*g1) counts as the cell it names. An update that reads one helper cell of the
+    row above (=AG2, a "new w1" block; =E2-AO2, a Δw column) is read through that cell's formula."""
     others = [ref for ref in references(formula)
               if ref.sheet is not None or ref.row != row - 1 or (ref.col != col and ref.col not in grad_cols)]
+    helper = others[0] if len(others) == 1 and others[0].sheet is None and others[0].row == row - 1 else None
+    if follow and helper is not None and sheet.formula(helper.row, helper.col) and not names(formula):
+        return _update_rate_refs(sheet.formula(helper.row, helper.col), col, grad_cols, row, defined, sheet, False)
     constants = []
     for name in names(formula):
-        text = defined.get(f"{sheet_name}!{name.lower()}") or defined.get(name.lower(), "")
+        text = defined.get(f"{sheet.name}!{name.lower()}") or defined.get(name.lower(), "")
         target = references(text)
         if len(target) == 1 and target[0].sheet is not None:
             others.append(target[0]._replace(row_abs=True))
@@ -48,7 +52,7 @@ def _rate_refs_by_row(sheet, table, col, grad_cols, defined):
         if copied or is_copy_below(above, formula, pattern):
             refs = [r._replace(row=r.row + 1) if isinstance(r, CellRef) and not r.row_abs else r for r in refs]
         else:
-            refs = _update_rate_refs(formula, col, grad_cols, row, defined, sheet.name)
+            refs = _update_rate_refs(formula, col, grad_cols, row, defined, sheet)
             pattern = copy_pattern(formula)
         above = formula
         out[row] = refs
