@@ -409,3 +409,12 @@ def test_inputs_and_targets_typed_into_the_formulas(tmp_path):
     assert (table.verdict, table.wrong_quantities) == ("wrong", ["dE_total/dw3", "dE_total/dw4"])
     assert not any("incomplete" in note for note in table.notes)
     assert any(f.kind == "hard-coded number" and f.cell == cell(layout, "h1", 0, "S") for f in table.lint)
+
+
+def test_values_pasted_from_a_table_that_reads_the_weights_above(tmp_path):
+    lagged_workbook(tmp_path / "lagged.xlsx", simulate(rows=6, lr=0.5), 0.5)
+    sheet = read_workbook(tmp_path / "lagged.xlsx").sheet("S")
+    values_only = {("S", r, c): (None, sheet.value(r, c)) for r, c in sheet.formula_cells()}
+    (table,) = validate_workbook(mutate_workbook(tmp_path / "lagged.xlsx", tmp_path / "pasted.xlsx",
+                                                 values_only)).tables
+    assert (table.header_row, table.rows, table.learning_rate, table.verdict) == (2, 6, 0.5, "correct")

@@ -218,12 +218,17 @@ def _unlagged(book, sheet, table, labels):
     weights one row down; any other table as it is."""
     weights = {c for n, c in table.columns.items() if _WEIGHT.fullmatch(n)}
     computed = [c for n, c in table.columns.items() if not _LEAF.match(n) and c not in weights]
-    nets = [c for n, c in table.columns.items() if _NET.fullmatch(n)]
+    nets = [n for n in table.columns if _NET.fullmatch(n)]
     first = table.first_row
     if (table.view or table.rows < 3 or not nets or _numeric_share(sheet, first, computed) >= 0.5
-            or _numeric_share(sheet, first + 1, computed) < 0.5
-            or not any(ref.row == first and ref.col in weights and ref.sheet in (None, sheet.name)
-                       for ref in references(sheet.formula(first + 1, nets[0])))):
+            or _numeric_share(sheet, first + 1, computed) < 0.5):
+        return table
+    # the next row's net input reads the weights above: by its formula, or (values only) by its number
+    row = {n: sheet.number(first + 1, c) for n, c in table.columns.items()}
+    above = {**row, **{n: sheet.number(first, c) for n, c in table.columns.items() if c in weights}}
+    if not (any(ref.row == first and ref.col in weights and ref.sheet in (None, sheet.name)
+                for ref in references(sheet.formula(first + 1, table.columns[nets[0]])))
+            or (agrees(above, nets[0]) and not agrees(row, nets[0]))):
         return table
     key = ("lagged", frozenset(weights), first, table.last_row)
     found = _tables_in(book.sheet(sheet.name, key), {table.header_row: labels[table.header_row]}, key)
