@@ -11,6 +11,7 @@ the time to 99.4% held is estimated as (epochs the s6-19k run in workbooks/summa
 """
 
 import argparse
+import os
 import gzip
 import tempfile
 import time
@@ -92,6 +93,7 @@ def main():
     bf16 = resolve_bf16("auto", torch.device("cpu"))
     epochs = MAX_EPOCHS if args.to_target else 1
     generator = torch.Generator().manual_seed(1)
+    print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (other work slows both loops)")
     print(f"s6-19k, batch {BATCH}, SGD momentum 0.9, OneCycle max lr {LR} over {epochs} epoch(s), "
           f"{torch.get_num_threads()} threads, bf16 {'on' if bf16 else 'off (unsupported)'} for ours")
 
@@ -102,7 +104,7 @@ def main():
         "ours", lambda: batches(data.train, BATCH, shuffle=True, rotation=ROTATION, generator=generator),
         bf16, data.test, epochs)
 
-    print(f"epoch time   course {base_s[0]:.1f}s   ours {ours_s[0]:.1f}s   ratio {base_s[0] / ours_s[0]:.2f}x faster")
+    print(f"epoch time   course {base_s[0]:.1f}s   ours {ours_s[0]:.1f}s   ratio course/ours {base_s[0] / ours_s[0]:.2f}")
     print(f"test acc after epoch 1   course {base_acc[0]:.2f}%   ours {ours_acc[0]:.2f}%")
     if args.to_target:
         for name, s, accs in (("course", base_s, base_acc), ("ours", ours_s, ours_acc)):
@@ -111,7 +113,7 @@ def main():
     else:
         n = epochs_to_target_in_report(ROOT / "workbooks" / "summary.xlsx")
         if n is None:
-            print(f"time to {TARGET}% held: no s6-19k run in workbooks/summary.xlsx to take the epoch count from")
+            print(f"time to {TARGET}% held: no s6-19k run in workbooks/summary.xlsx held {TARGET}% to take its epochs from")
         else:
             print(f"time to {TARGET}% held (estimate: {n} epochs, as the recorded s6-19k run needed, x epoch time)"
                   f"   course {n * base_s[0]:.0f}s   ours {n * ours_s[0]:.0f}s")
