@@ -418,3 +418,23 @@ def test_values_pasted_from_a_table_that_reads_the_weights_above(tmp_path):
     (table,) = validate_workbook(mutate_workbook(tmp_path / "lagged.xlsx", tmp_path / "pasted.xlsx",
                                                  values_only)).tables
     assert (table.header_row, table.rows, table.learning_rate, table.verdict) == (2, 6, 0.5, "correct")
+
+
+@pytest.mark.parametrize("group", ["∂E_total/∂", "Gradients", "dE/d"])
+def test_two_row_header_whose_group_label_makes_w1_a_gradient(tmp_path, group):
+    # Row 1: "Weights" over w1..w8, "<group>" over the gradients, "Updated weights" over w1..w8 again;
+    # row 2: plain w1..w8 labels under each.
+    rows = simulate()
+    for env in rows:
+        env.update({f"n{k}": env[f"w{k}"] - 0.5 * env[f"dE_total/dw{k}"] for k in range(1, 9)})
+    grads = [f"dE_total/dw{k}" for k in range(1, 9)]
+    layout = Layout(rows=rows, top=2, order=ORDER + [f"n{k}" for k in range(1, 9)],
+                    labels={**{g: f"w{g[-1]}" for g in grads}, **{f"n{k}": f"w{k}" for k in range(1, 9)}})
+
+    def groups(ws, wb):
+        for text, first in ((group, "dE_total/dw1"), ("Updated weights", "n1")):
+            start = layout.col(first) - 1
+            ws.merge_range(1, start, 1, start + 7, text)
+    (table,) = validate_workbook(build(tmp_path / "groups.xlsx", {"S": [layout]}, groups)).tables
+    assert (table.header_row, table.verdict, table.learning_rate) == (3, "correct", 0.5)
+    assert table.notes == []

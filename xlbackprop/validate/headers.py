@@ -29,7 +29,7 @@ _PATTERNS = [
     (re.compile(_ACT + r"o(\d+)|o(\d+)(?:out|act)|(?:yhat|ŷ)(\d+)"), "a_o{}"),
     (re.compile(r"(?:e|err|error|loss)(\d+)"), "E{}"),
     (re.compile(_ERROR + r"|total(?:error|loss|e)|e1\+e2|sum(?:e|error|loss)|esum"), "E_total"),
-    (re.compile(r"d?" + _ERROR + r"d?w(\d+)|dw(\d+)|grad(?:ient)?w?(\d+)|gw?(\d+)|∇w?(\d+)"), "dE_total/dw{}"),
+    (re.compile(r"d?" + _ERROR + r"d?w(\d+)|dw(\d+)|grad(?:ient)?s?w?(\d+)|gw?(\d+)|∇w?(\d+)"), "dE_total/dw{}"),
     (re.compile(r"d?" + _ERROR + r"d?b(\d+)|db(\d+)"), "dE_total/db{}"),
     (re.compile(r"d?" + _ERROR + r"d(?:net)?([ho]\d+)|" + _ERROR + r"(?:net)?([ho]\d+)"), "dE_total/d{}"),
 ]
@@ -70,6 +70,19 @@ def canonical(label):
     if name and re.fullmatch(r"[wbho]\d+", name) and any(ch in text for ch in _PARTIALS):
         name = f"dE_total/d{name}"  # "∂w1": a derivative even without the E
     return name + suffix if name else None
+
+
+def in_group(name, label, group):
+    """What a bare name means under a group label in the row above (a two-row header): w1 under
+    '∂E_total/∂' or 'Gradients' is dE_total/dw1; under 'Updated weights' it is no quantity of this row."""
+    if not isinstance(group, str) or not group.strip():
+        return name
+    if _NEXT.search(group.lower()):
+        return None
+    if not any(ch in group for ch in _PARTIALS + "∇/") and "grad" not in group.lower():
+        return name  # only a derivative sign or word over it makes w1 a gradient
+    combined = canonical(group.strip() + label.strip())
+    return combined if combined and combined.startswith("dE_total/d") else name
 
 
 def _classify(core):

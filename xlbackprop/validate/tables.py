@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from xlbackprop.cells import col_letter
 from xlbackprop.validate.check import agrees, row_agreement
 from xlbackprop.validate.formulas import numbers, references
-from xlbackprop.validate.headers import canonical
+from xlbackprop.validate.headers import canonical, in_group
 
 MIN_WEIGHTS = 4      # a header names at least this many weights ...
 MIN_OTHERS = 4       # ... and this many other quantities (a lone w1..w8 block is not a table)
@@ -19,6 +19,7 @@ _LEAF = re.compile(r"^[it]\d+$")
 _WEIGHT = re.compile(r"w\d+")
 _FORWARD = re.compile(r"(a_)?[ho]\d")
 _NET = re.compile(r"[ho]\d")
+_BARE = re.compile(r"[whob]\d+")
 
 
 @dataclass
@@ -46,9 +47,19 @@ def _labels_by_row(sheet):
     for (r, c), v in sheet.values.items():
         if isinstance(v, str):
             name = canonical(v)
+            if name and _BARE.fullmatch(name):  # a two-row header may say what w1 is in the row above
+                name = in_group(name, v, _text_above(sheet, r, c))
             if name:
                 rows.setdefault(r, []).append((c, name))
     return rows
+
+
+def _text_above(sheet, r, c):
+    """The label over a cell: the cell above, or the merged range that covers it."""
+    for r1, c1, r2, c2 in sheet.merged:
+        if r1 <= r - 1 <= r2 and c1 <= c <= c2:
+            return sheet.value(r1, c1)
+    return sheet.value(r - 1, c)
 
 
 def _is_header(named):
