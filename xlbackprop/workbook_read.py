@@ -11,7 +11,7 @@ import zipfile
 from dataclasses import dataclass, field
 from xml.etree.ElementTree import ParseError, iterparse
 
-from xlbackprop.cells import parse_a1, qualified
+from xlbackprop.cells import col_index, parse_a1, qualified
 from xlbackprop.errors import WorkbookError
 from xlbackprop.validate.formulas import fill, move_refs, template
 
@@ -193,7 +193,7 @@ def _parse_sheet(zf, name, target, strings):
                 ref = el.get("r")
                 if ref:
                     m = _REF.match(ref)
-                    col_no, row_no = _col(m.group(1)), int(m.group(2))
+                    col_no, row_no = col_index(m.group(1)), int(m.group(2))
                 else:
                     col_no += 1
                     if len(el):
@@ -215,13 +215,6 @@ def _parse_sheet(zf, name, target, strings):
                     (r1, c1, *_), (r2, c2, *_) = (parse_a1(p) for p in ref.split(":"))
                     sheet.merged.append((r1, c1, r2, c2))
     return sheet
-
-
-def _col(letters):
-    n = 0
-    for ch in letters:
-        n = n * 26 + ord(ch) - 64
-    return n
 
 
 def _read_cell(sheet, el, row, col, strings, shared):
