@@ -72,7 +72,7 @@ def test_existing_checkpoint_is_not_overwritten_without_resume(tmp_path, data_di
 def one_line_error(result) -> str:
     assert result.exit_code == 2, result.output
     lines = result.output.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
+    assert len(lines) == 1 and lines[0].startswith("xlbackprop: error: "), result.output
     return lines[0]
 
 

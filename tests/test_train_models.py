@@ -74,4 +74,4 @@ def test_summary_command_prints_the_table():
 def test_summary_of_unknown_model_is_one_line_and_exit_2():
     result = CliRunner().invoke(main, ["summary", "--model", "resnet"])
     assert result.exit_code == 2
-    assert result.output.strip().splitlines() == ["Error: unknown model 'resnet'; expected one of: s6-19k, s6-22k, xl-8k"]
+    assert result.output.strip().splitlines() == ["xlbackprop: error: unknown model 'resnet'; expected one of: s6-19k, s6-22k, xl-8k"]

@@ -6,15 +6,10 @@ from pathlib import Path
 
 import click
 
-from xlbackprop.errors import TrainError, XlbackpropError
+from xlbackprop.errors import TrainError
 from xlbackprop.train.models import MODELS
 
 MODEL_HELP = "Model name: " + ", ".join(f"{n} ({s.description})" for n, s in MODELS.items()) + "."
-
-
-def fail(exc: XlbackpropError):
-    click.echo(f"Error: {exc}", err=True)
-    sys.exit(2)
 
 
 def command_line(params: dict) -> str:
@@ -74,23 +69,20 @@ def train(model, data_dir, checkpoint, resume, report, no_report, **settings):
     from xlbackprop.train.report import append_run, open_report
     from xlbackprop.train.summary import format_summary, summarize
 
-    try:
-        spec = get_spec(model)
-        config = config_for(model, **settings)
-        checkpoint = checkpoint or default_checkpoint(config)
-        if resume:
-            saved = saved_config(checkpoint)
-            saved.device, saved.threads = config.device, config.threads
-            config = saved.check()
-        elif checkpoint.exists():
-            raise TrainError(f"{checkpoint}: a checkpoint exists; pass --resume to continue it, "
-                                  "or --checkpoint/--seed for a new run")
-        if not no_report:
-            open_report(report)  # refuse an open or unreadable report now, not after an hour of training
-        data = load_mnist(data_dir)
-        summary_table = summarize(build_model(model))
-    except XlbackpropError as exc:
-        fail(exc)
+    spec = get_spec(model)
+    config = config_for(model, **settings)
+    checkpoint = checkpoint or default_checkpoint(config)
+    if resume:
+        saved = saved_config(checkpoint)
+        saved.device, saved.threads = config.device, config.threads
+        config = saved.check()
+    elif checkpoint.exists():
+        raise TrainError(f"{checkpoint}: a checkpoint exists; pass --resume to continue it, "
+                         "or --checkpoint/--seed for a new run")
+    if not no_report:
+        open_report(report)  # refuse an open or unreadable report now, not after an hour of training
+    data = load_mnist(data_dir)
+    summary_table = summarize(build_model(model))
 
     click.echo(format_summary(summary_table))
     t = spec.targets
@@ -110,8 +102,6 @@ def train(model, data_dir, checkpoint, resume, report, no_report, **settings):
         click.echo(f"\nInterrupted; the last finished epoch is saved in {checkpoint}. "
                    "Continue with the same command plus --resume.", err=True)
         sys.exit(130)
-    except XlbackpropError as exc:
-        fail(exc)
 
     met = result.targets_met()
     click.echo(f"Held accuracy (min of last 3 epochs) {result.held_acc:.2f}%, {result.params:,} params, "
@@ -119,10 +109,7 @@ def train(model, data_dir, checkpoint, resume, report, no_report, **settings):
                f"{' with bf16' if result.bf16 else ''}: targets {'MET' if met else 'NOT met'}")
     if not no_report:
         command = command_line(click.get_current_context().params)
-        try:
-            title, png = append_run(report, result, summary_table, command)
-        except XlbackpropError as exc:
-            fail(exc)
+        title, png = append_run(report, result, summary_table, command)
         click.echo(f"Appended to {report} (sheet {title}); curves in {png}")
 
 
@@ -133,8 +120,5 @@ def summary(model):
     from xlbackprop.train.models import build_model, get_spec
     from xlbackprop.train.summary import format_summary, summarize
 
-    try:
-        get_spec(model)
-    except XlbackpropError as exc:
-        fail(exc)
+    get_spec(model)  # an unknown model is one line, exit code 2 (the CLI group prints it)
     click.echo(format_summary(summarize(build_model(model))))
