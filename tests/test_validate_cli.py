@@ -272,4 +272,13 @@ def test_gradebook_inside_the_folder_is_not_validated_next_time(tmp_path, fake):
     book(tmp_path / "a.xlsx", "correct")
     assert run(tmp_path, "--gradebook", tmp_path / "grades.xlsx").exit_code == 0
     again = run("-q", tmp_path, "--gradebook", tmp_path / "grades.xlsx", "--overwrite")
-    assert again.exit_code == 0 and again.output.splitlines() == [f"{tmp_path / 'a.xlsx'}: CORRECT"]
+    assert again.exit_code == 0 and again.stdout.splitlines() == [f"{tmp_path / 'a.xlsx'}: CORRECT"]
+
+
+def test_written_outputs_are_named_on_stderr(tmp_path, fake):
+    book(tmp_path / "a.xlsx", "correct")
+    result = run(tmp_path / "a.xlsx", "--gradebook", tmp_path / "g.csv", "--annotate", tmp_path / "notes")
+    assert result.exit_code == 0
+    assert f"wrote gradebook {tmp_path / 'g.csv'}" in result.stderr
+    assert f"wrote 1 annotated copy in {tmp_path / 'notes'}" in result.stderr
+    assert "wrote" not in result.stdout

@@ -39,18 +39,22 @@ def validate(paths, as_json, gradebooks, annotate_dir, overwrite, quiet):
     """
     files = _expand(paths, skip=gradebooks)
     _check_outputs(files, gradebooks, annotate_dir, overwrite)
-    results, outputs_failed = [], False
+    results, outputs_failed, annotated = [], False, 0
     for item in _progress(files, quiet or len(files) < 2):
         result = item if isinstance(item, WorkbookResult) else _validate_one(item)
         results.append(result)
         if annotate_dir is not None and result.verdict != "unreadable":
-            outputs_failed |= not _annotate(item, result, annotate_dir, overwrite)
+            ok = _annotate(item, result, annotate_dir, overwrite)
+            outputs_failed |= not ok
+            annotated += ok
     for path in gradebooks:
-        try:
-            report.write_gradebook(results, path)
-        except XlbackpropError as exc:
-            _fail(str(exc))
+        report.write_gradebook(results, path)
     _print(results, as_json, quiet)
+    # what was written goes to stderr, so that --json output stays one document
+    if annotate_dir is not None:
+        click.echo(f"wrote {annotated} annotated cop{'y' if annotated == 1 else 'ies'} in {annotate_dir}", err=True)
+    for path in gradebooks:
+        click.echo(f"wrote gradebook {path}", err=True)
     sys.exit(2 if outputs_failed else report.exit_code(results))
 
 
@@ -149,5 +153,4 @@ def _print(results, as_json, quiet):
 
 
 def _fail(message):
-    click.echo(f"error: {message}", err=True)
-    sys.exit(2)
+    raise XlbackpropError(message)  # the CLI group prints it as one line, exit code 2
