@@ -5,7 +5,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from xlbackprop.workbook_write import atomic_path  # noqa: E402
+from xlbackprop.files import atomic_path  # noqa: E402
 
 
 def plot_losses(spec, traces, path):

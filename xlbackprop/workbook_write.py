@@ -11,11 +11,9 @@ general-purpose writer cell by cell costs several times more than the formulas t
 import math
 import os
 import re
-import tempfile
 import zipfile
 from datetime import datetime
 from xml.sax.saxutils import escape
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +21,7 @@ import xlsxwriter
 
 from xlbackprop.cells import a1, col_letter, qualified
 from xlbackprop.derivation import derivation_rows
-from xlbackprop.errors import WorkbookError
+from xlbackprop.files import atomic_path
 from xlbackprop.layout import (DERIVATION_SHEET, FIRST_ROW, HEADER_ROW, LR_CELL, PARAMS_SHEET, SUMMARY_SHEET,
                                lr_sheet_name, summary_rows, updated, weight_note)
 from xlbackprop.network import gradient_name, leaf_values, quantities
@@ -39,33 +37,6 @@ def made_by_us(path):
             return _SIGNATURE.encode() in z.read("docProps/core.xml")
     except (OSError, KeyError, zipfile.BadZipFile):
         return False
-
-
-@contextmanager
-def atomic_path(path):
-    """Yield a temporary path beside `path`; move it into place only if the block finishes."""
-    path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise WorkbookError(f"{path}: folder {folder} does not exist")
-    if path.is_dir():
-        raise WorkbookError(f"{path}: is a folder, expected a file name")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    except OSError as exc:
-        raise WorkbookError(f"{path}: cannot write in {folder} ({exc.strerror})") from None
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; the user expects an ordinary file
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise WorkbookError(f"{path}: cannot write ({exc.strerror or exc})") from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def write_generated(spec, layout, traces, path, cached=True):

@@ -1,11 +1,11 @@
 """Checkpoints: everything needed to continue a run exactly, written atomically after every epoch."""
 
-import os
 from pathlib import Path
 
 import torch
 
 from xlbackprop.errors import TrainError
+from xlbackprop.files import atomic_path
 from xlbackprop.train.config import TrainConfig
 
 
@@ -24,9 +24,8 @@ def save_checkpoint(path: Path, config, model, optimizer, scheduler, generator, 
         "torch_rng": torch.get_rng_state(),
         "history": history,
     }
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)  # a Ctrl-C mid-write leaves the previous checkpoint whole
+    with atomic_path(path) as tmp:  # a Ctrl-C mid-write leaves the previous checkpoint whole
+        torch.save(state, tmp)
 
 
 def read_checkpoint(path: Path) -> dict:

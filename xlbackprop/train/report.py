@@ -10,6 +10,7 @@ from openpyxl import Workbook, load_workbook
 from openpyxl.chart import LineChart, Reference
 
 from xlbackprop.errors import WorkbookError
+from xlbackprop.files import atomic_path
 from xlbackprop.train.loop import RunResult
 from xlbackprop.train.summary import ModelSummary
 
@@ -112,10 +113,9 @@ def write_curves_png(path: Path, result: RunResult, title: str) -> None:
         ax.grid(alpha=0.3)
     fig.suptitle(title)
     fig.tight_layout()
-    tmp = path.with_name(path.name + ".tmp")
-    fig.savefig(tmp, format="png", dpi=90)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=90)
     plt.close(fig)
-    os.replace(tmp, path)
 
 
 @contextmanager
@@ -157,11 +157,9 @@ def _append(path: Path, result: RunResult, summary: ModelSummary, command: str) 
     add_run_sheet(wb, title, result, summary)
     png = path.with_name(f"{path.stem}-{title}.png")
     write_curves_png(png, result, f"{title}: held {result.held_acc:.2f}%, {result.params:,} params")
-    tmp = path.with_name(path.name + ".tmp")
     try:
-        wb.save(tmp)
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise WorkbookError(f"{path}: cannot be written ({exc.strerror}); is it open in a spreadsheet program?") from None
+        with atomic_path(path) as tmp:
+            wb.save(tmp)
+    except WorkbookError as exc:
+        raise WorkbookError(f"{exc}; is it open in a spreadsheet program?") from None
     return title, png

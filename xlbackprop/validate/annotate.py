@@ -4,7 +4,8 @@ import warnings
 from pathlib import Path
 
 from xlbackprop.errors import WorkbookError
-from xlbackprop.validate.report import atomic_target, fmt, fmt_rel, pretty, text_report
+from xlbackprop.files import atomic_path
+from xlbackprop.validate.report import fmt, fmt_rel, pretty, text_report
 
 RED = "FFFF8080"
 FEEDBACK_LIMIT = 100  # wrong cells listed per table; past that they repeat one mistake down the rows
@@ -36,7 +37,7 @@ def annotate_workbook(source, result, dest, overwrite=False):
         for m in first_per_cell(table.mismatches):
             _mark(wb, m, fill)
     _feedback_sheet(wb, result)
-    with atomic_target(dest) as tmp:
+    with atomic_path(dest) as tmp:
         wb.save(tmp)
     return dest
 

@@ -2,13 +2,11 @@
 
 import csv
 import math
-import os
-import tempfile
 from collections import defaultdict
-from contextlib import contextmanager
 from pathlib import Path
 
 from xlbackprop.errors import WorkbookError
+from xlbackprop.files import atomic_path
 from xlbackprop.validate.results import VERDICTS
 
 GRADEBOOK_COLUMNS = ("file", "sheet", "header_row", "rows", "learning_rate", "verdict", "max_rel_error",
@@ -172,7 +170,7 @@ def write_gradebook(results, path):
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".xlsx"):
         raise WorkbookError(f"{path}: a gradebook is written as .csv or .xlsx, not {suffix or 'no extension'}")
-    with atomic_target(path) as tmp:
+    with atomic_path(path) as tmp:
         if suffix == ".csv":
             with open(tmp, "w", newline="", encoding="utf-8") as f:
                 writer = csv.DictWriter(f, fieldnames=GRADEBOOK_COLUMNS)
@@ -206,27 +204,3 @@ def _write_xlsx(rows, path):
                 cell.data_type = "s"
     ws.freeze_panes = "A2"
     wb.save(path)
-
-
-@contextmanager
-def atomic_target(path):
-    """Yield a temp path beside `path`; it replaces `path` only if the block finishes."""
-    path = Path(path)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix + ".tmp", dir=path.parent)
-    except OSError as exc:
-        raise WorkbookError(f"{path}: cannot write there ({exc.strerror})") from None
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; the result should look like any saved file
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
