@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import xlsxwriter
 
-from xlbackprop.cells import a1, col_letter
+from xlbackprop.cells import col_letter
 from xlbackprop.cells import a1 as _a1
 from xlbackprop.network import quantities
 from xlbackprop.spec import course_spec
