@@ -169,22 +169,25 @@ def row_agreement(sheet, columns, row, cells=None):
     settle which of two same-labelled columns is which); `cells` adds named cells outside the row."""
     values = {n: sheet.number(row, c) for n, c in columns.items()}
     values.update({n: sheet.number(*cell) for n, cell in (cells or {}).items()})
-    exprs = exprs_of(structure_spec(values))
-    env = RowEnv(values, exprs)
-    score = 0
-    for name in exprs:
-        if values.get(name) is not None:
-            expected = env.value_of(name)
-            score += expected is not None and close(values[name], expected, 1e-6, 1e-12)
-    return score
+    env = _row_env(values)
+    return sum(_agrees(env, name) for name in env.exprs)
 
 
 def agrees(values, name):
     """True when quantity `name` holds the number its own formula gives from the other values."""
-    if values.get(name) is None:
+    return _agrees(_row_env(values), name)
+
+
+def _row_env(values):
+    return RowEnv(values, exprs_of(structure_spec(values)))
+
+
+def _agrees(env, name):
+    found = env.values.get(name)
+    if found is None:
         return False
-    expected = RowEnv(values, exprs_of(structure_spec(values))).value_of(name)
-    return expected is not None and close(values[name], expected, 1e-6, 1e-12)
+    expected = env.value_of(name)
+    return expected is not None and close(found, expected, 1e-6, 1e-12)
 
 
 def other_conventions(spec, first):
