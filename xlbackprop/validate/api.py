@@ -83,6 +83,11 @@ def _run_key(spec, first, lr, rows):
             rows if lr else 1)
 
 
+def _run_rate(lr):
+    """The rate a table's reference run uses: a table without a usable rate still gets its forward pass."""
+    return lr if lr and lr > 0 else 1.0
+
+
 def _reference_runs(book, tables, rates):
     """One torch run per group of tables that start alike (the same network, one sheet per learning rate):
     {key: {lr: trace}}. The reference is cheap, but not free, and sheets-per-rate workbooks are common."""
@@ -92,7 +97,7 @@ def _reference_runs(book, tables, rates):
         spec = structure_spec(set(first), first)
         key = _run_key(spec, first, lr, table.rows)
         if key is not None:
-            groups.setdefault(key, (spec, set()))[1].add(lr if lr and lr > 0 else 1.0)
+            groups.setdefault(key, (spec, set()))[1].add(_run_rate(lr))
     runs = {}
     for key, (spec, lrs) in groups.items():
         runs[key] = traces(spec, sorted(lrs), key[-1])
@@ -148,7 +153,7 @@ def check_table(book, table, runs=None, lr=None):
     local = local_mismatches(data, spec, lr.value, rtol, scales, rows, cell_of, step)
     reference, worst_err = [], 0.0
     runs = runs if runs is not None else _reference_runs(book, [table], [lr])
-    run = runs.get(_run_key(spec, first, lr.value, rows), {}).get(lr.value if lr.value and lr.value > 0 else 1.0)
+    run = runs.get(_run_key(spec, first, lr.value, rows), {}).get(_run_rate(lr.value))
     can_run = run is not None
     if can_run:
         # Rows after the first blank cell grow from what the spreadsheet took for 0: only the rows up to
