@@ -109,12 +109,12 @@ def _column_data(sheet, table):
     for name, col in table.columns.items():
         vals = []
         for k, row in enumerate(range(table.first_row, table.last_row + 1)):
-            v = sheet.number(row, col)
+            v = number = sheet.number(row, col)
             if v is None and k and _CONSTANT.match(name):
                 v = vals[-1]  # inputs and targets typed once, on the first row, are still given
             vals.append(v)
             text = sheet.value(row, col)
-            if isinstance(text, str) and text.strip() and sheet.number(row, col) is None:
+            if isinstance(text, str) and text.strip() and number is None:
                 errors.append((name, k, text))  # an error value (#DIV/0!) or text where a number belongs
         data[name] = vals
     for name, (row, col) in table.fixed.items():
