@@ -17,6 +17,7 @@ from xlbackprop.validate.check import (RTOL_FLOOR, RowEnv, decimal_step, exprs_o
                                        other_conventions, reference_mismatches, structure_spec, tolerance)
 from xlbackprop.validate.formulas import relative_form
 from xlbackprop.validate.lint import lint_table
+from xlbackprop.validate.preflight import check_file
 from xlbackprop.validate.results import LintFinding, TableResult, WorkbookResult, worst
 from xlbackprop.validate.rate import learning_rate
 from xlbackprop.validate.tables import find_tables
@@ -32,12 +33,12 @@ class NotANumber(WorkbookError):
 
 def validate_workbook(path):
     """Check every iteration table of the workbook at `path` against the torch reference and itself."""
-    try:
-        from xlbackprop.validate.preflight import check_file
-    except ImportError:  # the shell's safety checks are optional for the engine itself
-        check_file = None
-    if check_file is not None:
-        check_file(path)
+    check_file(path)
+    return validate_checked(path)
+
+
+def validate_checked(path):
+    """validate_workbook for a file that has passed check_file already (validate_file's route)."""
     with tempfile.TemporaryDirectory(prefix="xlbackprop-recalc-") as tmp:
         book, note = _read_with_values(path, tmp)
         tables = find_tables(book)

@@ -84,7 +84,7 @@ def validate_file(path, engine=None):
     try:
         with readable(path) as xlsx:
             if engine is None:  # imported late: it pulls in torch, and bad files should fail fast
-                from xlbackprop.validate.api import validate_workbook as engine
+                from xlbackprop.validate.api import validate_checked as engine  # readable() ran check_file
             result = engine(xlsx)
     except WorkbookError as exc:
         # a converted copy's temp path means nothing to the user: name the file they gave
