@@ -20,14 +20,14 @@ RUNS_HEADER = ["model", "params", "epochs", "test_acc_min_last3", "test_acc_fina
 EPOCH_HEADER = ["epoch", "train_loss", "train_acc", "test_loss", "test_acc", "seconds", "lr"]
 
 
-def lock_file(path: Path) -> Path:
-    """Excel and LibreOffice leave a lock file beside a workbook they have open."""
-    return path.with_name("~$" + path.name)
+def lock_files(path: Path) -> tuple[Path, Path]:
+    """The lock files Excel (~$NAME) and LibreOffice (.~lock.NAME#) leave beside a workbook they have open."""
+    return path.with_name("~$" + path.name), path.with_name(".~lock." + path.name + "#")
 
 
 def open_report(path: Path) -> Workbook:
     """The existing report, checked, or a new one; refuses anything it would overwrite by surprise."""
-    for lock in (lock_file(path), path.with_name(".~lock." + path.name + "#")):
+    for lock in lock_files(path):
         if lock.exists():
             raise WorkbookError(f"{path}: open in a spreadsheet program ({lock.name} exists); close it and rerun")
     if not path.exists():
