@@ -141,15 +141,14 @@ def check_table(book, table, runs=None, lr=None):
     step = decimal_step(data, set(leaves)) if rtol > RTOL_FLOOR else 0.0
     scales = {n: max((abs(v) for v in vals if v is not None), default=0.0) for n, vals in data.items()}
 
+    def where(name, k):  # (row, col) of quantity `name` at iteration k
+        return table.fixed[name] if name in table.fixed else (table.first_row + k, table.columns[name])
+
     def cell_of(name, k):
-        if name in table.fixed:
-            return sheet.cell_name(*table.fixed[name])
-        return sheet.cell_name(table.first_row + k, table.columns[name])
+        return sheet.cell_name(*where(name, k))
 
     def formula_of(name, k):
-        if name in table.fixed:
-            return sheet.source_formula(*table.fixed[name])
-        return sheet.source_formula(table.first_row + k, table.columns[name])
+        return sheet.source_formula(*where(name, k))
 
     local = local_mismatches(data, spec, lr.value, rtol, scales, rows, cell_of, step)
     reference, worst_err = [], 0.0
