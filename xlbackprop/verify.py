@@ -6,10 +6,9 @@ written (its cached values). Returns data: a list of mismatches, empty when ever
 
 from dataclasses import dataclass
 
-import openpyxl
-
 from xlbackprop.cells import qualified
 from xlbackprop.layout import FIRST_ROW, lr_sheet_name, make_layout
+from xlbackprop.workbook_read import read_workbook
 
 REL_TOL = 1e-12
 ABS_TOL = 1e-15  # for values near zero, where a relative error means nothing
@@ -35,19 +34,14 @@ def close(expected, found, rel=REL_TOL, abs_=ABS_TOL):
 def compare(path, spec, traces, rel=REL_TOL, abs_=ABS_TOL):
     """Mismatches between the values stored in `path` and `traces` ({lr: trace}) for every quantity cell."""
     layout = make_layout(spec)
-    book = openpyxl.load_workbook(path, data_only=True, read_only=True)
-    try:
-        out = []
-        for lr in spec.learning_rates:
-            sheet = lr_sheet_name(lr)
-            rows = book[sheet].iter_rows(min_row=FIRST_ROW, max_row=FIRST_ROW + spec.iterations - 1,
-                                         values_only=True)
-            for i, row in enumerate(rows):
-                for name, col in layout.columns.items():
-                    want = float(traces[lr][name][i])
-                    got = row[col - 1] if col - 1 < len(row) else None
-                    if not close(want, got, rel, abs_):
-                        out.append(CellMismatch(qualified(sheet, FIRST_ROW + i, col), name, want, got))
-        return out
-    finally:
-        book.close()
+    book = read_workbook(path)
+    out = []
+    for lr in spec.learning_rates:
+        sheet = book.sheet(lr_sheet_name(lr))
+        for i in range(spec.iterations):
+            row = FIRST_ROW + i
+            for name, col in layout.columns.items():
+                want, got = float(traces[lr][name][i]), sheet.value(row, col)
+                if not close(want, got, rel, abs_):
+                    out.append(CellMismatch(qualified(sheet.name, row, col), name, want, got))
+    return out
