@@ -118,3 +118,71 @@ def test_cuda_request_without_cuda_is_a_clear_error():
         pytest.skip("this machine has CUDA")
     with pytest.raises(TrainError, match="no CUDA device"):
         loop.resolve_device("cuda")
+
+
+def test_compile_auto_is_for_long_runs_with_a_compiler_and_without_deterministic(monkeypatch):
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(loop.shutil, "which", lambda name: "/usr/bin/" + name)
+    assert loop.resolve_compile("auto", cpu, deterministic=False, total_steps=19 * 469)
+    assert not loop.resolve_compile("auto", cpu, deterministic=False, total_steps=2 * 469)  # would not repay it
+    assert not loop.resolve_compile("auto", cpu, deterministic=True, total_steps=19 * 469)
+    assert loop.resolve_compile("on", cpu, deterministic=True, total_steps=1)
+    assert not loop.resolve_compile("off", cpu, deterministic=False, total_steps=19 * 469)
+
+
+def test_compile_on_without_a_compiler_is_a_clear_error(monkeypatch):
+    monkeypatch.setattr(loop.shutil, "which", lambda name: None)
+    cpu = torch.device("cpu")
+    assert not loop.resolve_compile("auto", cpu, deterministic=False, total_steps=10_000)
+    with pytest.raises(TrainError, match=r"--compile on needs a C\+\+ compiler \(g\+\+\) on PATH"):
+        loop.resolve_compile("on", cpu, deterministic=False, total_steps=10_000)
+
+
+def test_only_full_batches_go_through_the_compiled_forward(monkeypatch):
+    calls = []
+
+    def fake_compile(model, dynamic):
+        assert dynamic is False
+        return lambda x: calls.append(len(x)) or model(x)
+
+    monkeypatch.setattr(loop.torch, "compile", fake_compile)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10))
+    forward = loop.TrainForward(model, batch_size=64, compile_=True)
+    for n in (64, 64, 32):  # an epoch of 160 images ends with a batch of 32
+        assert forward(torch.zeros(n, 1, 28, 28)).shape == (n, 10)
+    assert calls == [64, 64]
+
+
+def test_bf16_auto_stays_off_on_a_cpu_without_amx(monkeypatch):
+    # On AVX512-BF16 alone, oneDNN's bf16 convolutions measured slower than float32 (README, Speed).
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    assert not loop.resolve_bf16("auto", torch.device("cpu"))
+    assert loop.resolve_bf16("on", torch.device("cpu"))
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True)
+    assert loop.resolve_bf16("auto", torch.device("cpu"))
+
+
+@pytest.mark.slow  # ~25 s when inductor's cache is cold
+def test_compiled_forward_computes_what_the_eager_one_does():
+    if not loop.compiler_available(torch.device("cpu")):
+        pytest.skip("no C++ compiler on PATH for torch.compile")
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.ReLU(), torch.nn.BatchNorm2d(4),
+                                torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(4, 10))
+    x, y = torch.randn(8, 1, 28, 28), torch.randint(0, 10, (8,))
+    eager = model(x)
+    (eager_grad,) = torch.autograd.grad(torch.nn.functional.cross_entropy(eager, y), model[0].weight)
+    compiled = loop.TrainForward(model, batch_size=8, compile_=True)(x)
+    (compiled_grad,) = torch.autograd.grad(torch.nn.functional.cross_entropy(compiled, y), model[0].weight)
+    assert torch.allclose(compiled, eager, atol=1e-5)
+    # BatchNorm's backward sums with cancellation; fused kernels sum in another order (float32 rounding)
+    assert (compiled_grad - eager_grad).abs().max() <= 1e-3 * eager_grad.abs().max()
+
+
+def test_a_compiled_run_says_so_and_saves_the_plain_models_weights(tmp_path, monkeypatch):
+    monkeypatch.setattr(loop.torch, "compile", lambda model, dynamic: model)  # the real one: test above
+    result = run(quick(epochs=1, compile="on"), random_mnist(n_train=160), tmp_path / "last.pt")
+    assert result.compiled and len(result.history) == 1
+    weights = read_checkpoint(tmp_path / "last.pt")["model"]
+    assert weights.keys() == loop.build_model("xl-8k").state_dict().keys()

@@ -77,3 +77,10 @@ def test_report_open_in_a_spreadsheet_program_is_refused(tmp_path, lock_name):
     with pytest.raises(WorkbookError, match=re.escape(f"open in a spreadsheet program ({lock_name} exists)")):
         append(report, fake_run())
     assert report.read_bytes() == before
+
+
+def test_device_column_says_how_the_run_was_made(tmp_path):
+    result = fake_run()
+    result.bf16, result.compiled = False, True
+    append(tmp_path / "summary.xlsx", result)
+    assert runs_in(tmp_path / "summary.xlsx")[0]["device"] == "cpu+compiled"

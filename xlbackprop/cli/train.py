@@ -41,7 +41,11 @@ def command_line(params: dict) -> str:
 @click.option("--deterministic", is_flag=True, default=None, help="Use deterministic kernels for bit-identical reruns.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Where to train [default: auto].")
 @click.option("--bf16", type=click.Choice(["auto", "on", "off"]),
-              help="bfloat16 autocast; auto uses it where the hardware supports it [default: auto].")
+              help="bfloat16 autocast; auto uses it on CUDA and on CPUs with AMX, where it is faster than "
+                   "float32 [default: auto].")
+@click.option("--compile", type=click.Choice(["auto", "on", "off"]),
+              help="torch.compile the training forward; auto does it for runs of 2,000 steps or more when a "
+                   "compiler (g++; triton on CUDA) is found and --deterministic is not set [default: auto].")
 @click.option("--threads", type=int, help="CPU threads for torch [default: 2].")
 @click.option("--train-limit", type=int, help="Train on the first N images only (quick trials) [default: all].")
 @click.option("--test-limit", type=int, help="Test on the first N images only [default: all].")
@@ -106,7 +110,7 @@ def train(model, data_dir, checkpoint, resume, report, no_report, **settings):
     met = result.targets_met()
     click.echo(f"Held accuracy (min of last 3 epochs) {result.held_acc:.2f}%, {result.params:,} params, "
                f"{len(result.history)} epochs, {result.train_seconds:.0f}s on {result.device}"
-               f"{' with bf16' if result.bf16 else ''}: targets {'MET' if met else 'NOT met'}")
+               f"{' with bf16' if result.bf16 else ''}{', compiled' if result.compiled else ''}: targets {'MET' if met else 'NOT met'}")
     if not no_report:
         command = command_line(click.get_current_context().params)
         title, png = append_run(report, result, summary_table, command)

@@ -23,6 +23,7 @@ class TrainConfig:
     deterministic: bool = False
     device: str = "auto"  # auto | cpu | cuda
     bf16: str = "auto"  # auto | on | off: bfloat16 autocast
+    compile: str = "auto"  # auto | on | off: torch.compile the training forward (auto: long runs, compiler found)
     threads: int = 2
     train_limit: int = 0  # use only the first N training images (0 = all); for quick tests
     test_limit: int = 0
@@ -39,6 +40,7 @@ class TrainConfig:
             ("schedule", ("onecycle", "step", "none")),
             ("device", ("auto", "cpu", "cuda")),
             ("bf16", ("auto", "on", "off")),
+            ("compile", ("auto", "on", "off")),
         ]:
             if getattr(self, name) not in allowed:
                 raise TrainError(f"{name} is {getattr(self, name)!r}, expected one of {', '.join(allowed)}")

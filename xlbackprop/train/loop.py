@@ -1,5 +1,7 @@
 """The training loop, pytorch/examples style: explicit train_epoch and test functions, one run() around them."""
 
+import os
+import shutil
 import time
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
@@ -34,6 +36,7 @@ class RunResult:
     device: str
     bf16: bool
     history: list[EpochMetrics] = field(default_factory=list)
+    compiled: bool = False
 
     @property
     def held_acc(self) -> float:
@@ -60,14 +63,61 @@ def resolve_device(name: str) -> torch.device:
 
 
 def resolve_bf16(setting: str, device: torch.device) -> bool:
-    supported = torch.cuda.is_bf16_supported() if device.type == "cuda" else torch.cpu._is_avx512_bf16_supported()
+    """auto: bfloat16 where it is faster, CUDA and CPUs with AMX tiles. CPUs with only AVX512-BF16 support it
+    too (`on`), but there oneDNN's bf16 convolutions and matmuls run slower than float32 (README, Speed)."""
+    if device.type == "cuda":
+        supported = faster = torch.cuda.is_bf16_supported()
+    else:
+        supported = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+        faster = torch.cpu._is_amx_tile_supported()
     if setting == "on" and not supported:
         raise TrainError(f"bfloat16 requested but {device.type} does not support it; expected --bf16 auto or off")
-    return supported if setting == "auto" else setting == "on"
+    return faster if setting == "auto" else setting == "on"
 
 
 def autocast(device: torch.device, bf16: bool):
     return torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else nullcontext()
+
+
+# Compiling costs ~10-20 s once; on this project's 2-core CPU it saves ~5-8 s per full epoch (README, Speed).
+COMPILE_MIN_STEPS = 2000
+
+
+def compiler_available(device: torch.device) -> bool:
+    """torch.compile's inductor needs a C++ compiler to build CPU kernels, triton for CUDA ones."""
+    if device.type == "cuda":
+        import importlib.util
+
+        return importlib.util.find_spec("triton") is not None
+    return any(shutil.which(c) for c in (os.environ.get("CXX", "g++"), "c++", "clang++"))
+
+
+def resolve_compile(setting: str, device: torch.device, deterministic: bool, total_steps: int) -> bool:
+    """auto compiles long, non-deterministic runs when a compiler is there; short runs would not repay it."""
+    available = compiler_available(device)
+    if setting == "on" and not available:
+        tool = "triton" if device.type == "cuda" else "a C++ compiler (g++)"
+        raise TrainError(f"--compile on needs {tool} on PATH, none found; expected --compile auto or off")
+    if setting == "auto":
+        return available and not deterministic and total_steps >= COMPILE_MIN_STEPS
+    return setting == "on"
+
+
+class TrainForward:
+    """The model's forward pass for training batches, compiled by torch.compile when asked.
+
+    Only full batches go through the compiled graph: the epoch's smaller last batch runs eagerly rather than
+    costing a second compilation for its shape.
+    """
+
+    def __init__(self, model: torch.nn.Module, batch_size: int, compile_: bool):
+        self.model, self.batch_size = model, batch_size
+        self.compiled = torch.compile(model, dynamic=False) if compile_ else None
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if self.compiled is not None and len(x) == self.batch_size:
+            return self.compiled(x)
+        return self.model(x)
 
 
 def make_optimizer(config: TrainConfig, model: torch.nn.Module) -> torch.optim.Optimizer:
@@ -87,14 +137,18 @@ def make_scheduler(config: TrainConfig, optimizer, steps_per_epoch: int):
 
 
 def train_epoch(model, batch_iter: Iterable, optimizer, scheduler, per_batch: bool, device, bf16: bool,
-                label_smoothing: float = 0.0) -> tuple[float, float]:
-    """One pass over the training batches; returns (mean loss, accuracy in percent)."""
+                label_smoothing: float = 0.0, forward: Callable | None = None) -> tuple[float, float]:
+    """One pass over the training batches; returns (mean loss, accuracy in percent).
+
+    `forward` (default: the model itself) computes the logits, e.g. a TrainForward that compiles the model.
+    """
     model.train()
+    forward = forward or model
     total_loss, correct, seen = 0.0, 0, 0
     for x, y in batch_iter:
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
         with autocast(device, bf16):
-            logits = model(x)
+            logits = forward(x)
         loss = F.cross_entropy(logits.float(), y, label_smoothing=label_smoothing)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -147,7 +201,9 @@ def run(config: TrainConfig, data: Mnist, checkpoint: Path, resume: bool = False
     optimizer = make_optimizer(config, model)
     steps = -(-len(train_split.labels) // config.batch_size)
     scheduler, per_batch = make_scheduler(config, optimizer, steps)
-    result = RunResult(config, count_params(model), device.type, bf16)
+    compiled = resolve_compile(config.compile, device, config.deterministic, steps * config.epochs)
+    forward = TrainForward(model, config.batch_size, compiled)
+    result = RunResult(config, count_params(model), device.type, bf16, compiled=compiled)
     if resume:
         state = load_checkpoint(checkpoint, config, model, optimizer, scheduler, generator)
         result.history = [EpochMetrics(**m) for m in state["history"]]
@@ -157,7 +213,7 @@ def run(config: TrainConfig, data: Mnist, checkpoint: Path, resume: bool = False
         lr = optimizer.param_groups[0]["lr"]
         it = batches(train_split, config.batch_size, shuffle=True, rotation=config.rotation, generator=generator)
         train_loss, train_acc = train_epoch(model, wrap_batches(it, steps, epoch), optimizer, scheduler,
-                                            per_batch, device, bf16, config.label_smoothing)
+                                            per_batch, device, bf16, config.label_smoothing, forward)
         test_loss, test_acc = test(model, test_split, device, bf16)
         metrics = EpochMetrics(epoch, train_loss, train_acc, test_loss, test_acc, time.perf_counter() - start, lr)
         result.history.append(metrics)

@@ -54,10 +54,15 @@ def runs_in(path: Path) -> list[dict]:
     return [dict(zip(RUNS_HEADER, row)) for row in ws.iter_rows(min_row=2, values_only=True)]
 
 
+def how_it_ran(result: RunResult) -> str:
+    """The device column: cpu or cuda, plus +bf16 and +compiled when they were used."""
+    return result.device + ("+bf16" if result.bf16 else "") + ("+compiled" if result.compiled else "")
+
+
 def run_row(result: RunResult, command: str) -> list:
     accs = [m.test_acc for m in result.history]
     return [result.config.model, result.params, len(result.history), round(result.held_acc, 2), round(accs[-1], 2),
-            round(max(accs), 2), round(result.train_seconds, 1), result.device + ("+bf16" if result.bf16 else ""),
+            round(max(accs), 2), round(result.train_seconds, 1), how_it_ran(result),
             result.config.seed, "yes" if result.targets_met() else "no", command]
 
 
