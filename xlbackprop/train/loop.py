@@ -1,5 +1,6 @@
 """The training loop, pytorch/examples style: explicit train_epoch and test functions, one run() around them."""
 
+import logging
 import os
 import shutil
 import time
@@ -112,6 +113,8 @@ class TrainForward:
 
     def __init__(self, model: torch.nn.Module, batch_size: int, compile_: bool):
         self.model, self.batch_size = model, batch_size
+        # Inductor imports cpp_extension, which warns "No CUDA runtime is found" on every CPU-only machine.
+        logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
         self.compiled = torch.compile(model, dynamic=False) if compile_ else None
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:

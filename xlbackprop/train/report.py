@@ -27,6 +27,7 @@ def lock_files(path: Path) -> tuple[Path, Path]:
 
 def open_report(path: Path) -> Workbook:
     """The existing report, checked, or a new one; refuses anything it would overwrite by surprise."""
+    path = Path(path)
     for lock in lock_files(path):
         if lock.exists():
             raise WorkbookError(f"{path}: open in a spreadsheet program ({lock.name} exists); close it and rerun")
