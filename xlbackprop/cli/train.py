@@ -41,8 +41,8 @@ def command_line(params: dict) -> str:
 @click.option("--deterministic", is_flag=True, default=None, help="Use deterministic kernels for bit-identical reruns.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Where to train [default: auto].")
 @click.option("--bf16", type=click.Choice(["auto", "on", "off"]),
-              help="bfloat16 autocast; auto uses it on CUDA and on CPUs with AMX, where it is faster than "
-                   "float32 [default: auto].")
+              help="bfloat16 autocast; auto uses it where it is faster: CUDA, CPUs with AMX, and uncompiled runs "
+                   "on CPUs with AVX512-BF16 [default: auto].")
 @click.option("--compile", type=click.Choice(["auto", "on", "off"]),
               help="torch.compile the training forward; auto does it for runs of 2,000 steps or more when a "
                    "compiler (g++; triton on CUDA) is found and --deterministic is not set [default: auto].")

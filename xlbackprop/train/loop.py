@@ -63,14 +63,15 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def resolve_bf16(setting: str, device: torch.device) -> bool:
-    """auto: bfloat16 where it is faster, CUDA and CPUs with AMX tiles. CPUs with only AVX512-BF16 support it
-    too (`on`), but there oneDNN's bf16 convolutions and matmuls run slower than float32 (README, Speed)."""
+def resolve_bf16(setting: str, device: torch.device, compiled: bool = False) -> bool:
+    """auto: bfloat16 where it is the faster choice. On CUDA and AMX CPUs always. On CPUs with only AVX512-BF16
+    it helps the eager loop (it halves the bytes of oneDNN's layout reorders) but the compiled float32 loop
+    beats every bf16 variant there (README, Speed), so a compiled run stays in float32."""
     if device.type == "cuda":
         supported = faster = torch.cuda.is_bf16_supported()
     else:
         supported = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
-        faster = torch.cpu._is_amx_tile_supported()
+        faster = torch.cpu._is_amx_tile_supported() or (supported and not compiled)
     if setting == "on" and not supported:
         raise TrainError(f"bfloat16 requested but {device.type} does not support it; expected --bf16 auto or off")
     return faster if setting == "auto" else setting == "on"
@@ -196,7 +197,6 @@ def run(config: TrainConfig, data: Mnist, checkpoint: Path, resume: bool = False
     torch.use_deterministic_algorithms(config.deterministic)
     torch.manual_seed(config.seed)
     device = resolve_device(config.device)
-    bf16 = resolve_bf16(config.bf16, device)
     train_split, test_split = limit(data.train, config.train_limit), limit(data.test, config.test_limit)
     generator = torch.Generator().manual_seed(config.seed)
 
@@ -205,6 +205,7 @@ def run(config: TrainConfig, data: Mnist, checkpoint: Path, resume: bool = False
     steps = -(-len(train_split.labels) // config.batch_size)
     scheduler, per_batch = make_scheduler(config, optimizer, steps)
     compiled = resolve_compile(config.compile, device, config.deterministic, steps * config.epochs)
+    bf16 = resolve_bf16(config.bf16, device, compiled)
     forward = TrainForward(model, config.batch_size, compiled)
     result = RunResult(config, count_params(model), device.type, bf16, compiled=compiled)
     if resume:

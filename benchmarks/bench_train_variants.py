@@ -1,0 +1,109 @@
+"""Why our s6-19k loop runs the way it does on this CPU: steady-state epoch time of each variant of the loop
+(eager or compiled by torch.compile, float32 or bfloat16 autocast), measured in interleaved rounds in the same
+run, then the throughput of a matmul and of the model's convolutions alone in each number format.
+
+    python benchmarks/bench_train_variants.py [--data-dir ../shared/data/mnist] [--rounds 4] [--batches 80]
+                                              [--batch-size 128] [--only-loops]
+
+Each variant trains on the same fixed batches (rotated as in training); the first batches, which compile,
+are not timed. Times are extrapolated to one 60,000-image epoch; the median of the rounds is printed with
+each round's time, and the ratio to the eager float32 loop. Other work on the machine slows every variant.
+"""
+
+import argparse
+import itertools
+import statistics
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from xlbackprop.train.data import batches, load_mnist
+from xlbackprop.train.loop import TrainForward, train_epoch
+from xlbackprop.train.models import build_model
+
+ROOT = Path(__file__).resolve().parents[1]
+VARIANTS = {"eager float32": (False, False), "eager bf16": (False, True),
+            "compiled float32": (True, False), "compiled bf16": (True, True)}
+
+
+def variant_runner(fixed_batches, batch_size: int, compile_: bool, bf16: bool):
+    torch.manual_seed(1)
+    model = build_model("s6-19k")
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    forward = TrainForward(model, batch_size, compile_)
+
+    def run(n: int) -> float:
+        start = time.perf_counter()
+        train_epoch(model, fixed_batches[:n], optimizer, None, True, torch.device("cpu"), bf16, 0.0, forward)
+        return (time.perf_counter() - start) / n * 60_000 / batch_size
+
+    return run
+
+
+def matmul_gflops(dtype: torch.dtype, n: int = 1024, reps: int = 10) -> float:
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    a @ b
+    start = time.perf_counter()
+    for _ in range(reps):
+        a @ b
+    return 2 * n**3 * reps / (time.perf_counter() - start) / 1e9
+
+
+def convolutions_epoch(dtype: torch.dtype, channels_last: bool, steps: int = 10, batch_size: int = 128) -> float:
+    """Seconds per epoch of s6-19k's convolutions alone, forward and backward."""
+    layers = [m for m in build_model("s6-19k") if isinstance(m, (nn.Conv2d, nn.AvgPool2d, nn.Flatten, nn.Linear))]
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    convs = nn.Sequential(*layers).to(dtype).to(memory_format=fmt)
+    x = torch.randn(batch_size, 1, 28, 28, dtype=dtype).contiguous(memory_format=fmt)
+    convs(x).float().sum().backward()
+    start = time.perf_counter()
+    for _ in range(steps):
+        convs(x).float().sum().backward()
+    return (time.perf_counter() - start) / steps * 60_000 / batch_size
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "data" / "mnist")
+    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--batches", type=int, default=80, help="timed batches of 128 images (or as many "
+                        "images in batches of --batch-size) per variant and round")
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--only-loops", action="store_true", help="skip the matmul and convolution timings")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    data = load_mnist(args.data_dir)
+    g = torch.Generator().manual_seed(1)
+    n = max(1, args.batches * 128 // args.batch_size)
+    fixed = list(itertools.islice(batches(data.train, args.batch_size, shuffle=True, rotation=7.0, generator=g), n))
+
+    runners = {}
+    for name, (compile_, bf16) in VARIANTS.items():
+        runners[name] = variant_runner(fixed, args.batch_size, compile_, bf16)
+        runners[name](3)  # warm-up; compiles the compiled variants
+    times = {name: [] for name in runners}
+    for _ in range(args.rounds):
+        for name, run in runners.items():
+            times[name].append(run(n))
+    base = statistics.median(times["eager float32"])
+    print(f"s6-19k loop, batch {args.batch_size}, {torch.get_num_threads()} threads, seconds per epoch (median of {args.rounds}):")
+    for name, t in times.items():
+        med = statistics.median(t)
+        print(f"  {name:17s} {med:5.1f}s  ({' '.join(f'{x:.1f}' for x in t)})  {base / med:.2f}x eager float32")
+    if args.only_loops:
+        return
+
+    print("1024x1024 matmul, GFLOP/s:  " + "  ".join(
+        f"{str(dt).split('.')[1]} {matmul_gflops(dt):.0f}" for dt in (torch.float32, torch.bfloat16, torch.float16)))
+    print("convolutions alone (forward+backward), seconds per epoch:")
+    for dt in (torch.float32, torch.bfloat16):
+        print(f"  {str(dt).split('.')[1]:8s}  NCHW {convolutions_epoch(dt, False):5.1f}s  "
+              f"channels-last {convolutions_epoch(dt, True):5.1f}s")
+    print(f"  float16   NCHW {convolutions_epoch(torch.float16, False, steps=1):5.1f}s  (one batch timed)")
+
+
+if __name__ == "__main__":
+    main()
