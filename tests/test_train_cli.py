@@ -113,3 +113,21 @@ def test_every_option_has_help_text(command):
     assert result.exit_code == 0
     cmd = main.commands[command]
     assert all(p.help for p in cmd.params if p.name != "help")
+
+
+def test_a_compiled_run_says_the_first_batch_compiles(tmp_path, data_dir, monkeypatch):
+    monkeypatch.setattr(loop.torch, "compile", lambda model, dynamic: model)  # the real one: test_train_loop.py
+    monkeypatch.setattr(loop, "compiler_available", lambda device: True)
+    result = train(tmp_path, data_dir, "--compile", "on")
+    assert result.exit_code == 0, result.output
+    assert "Training on cpu; the first batch compiles the model" in result.output
+    assert "on cpu, compiled: targets NOT met" in result.output
+    assert runs_in(tmp_path / "summary.xlsx")[0]["device"] == "cpu+compiled"
+
+
+def test_compile_on_without_a_compiler_is_one_line(tmp_path, data_dir, monkeypatch):
+    monkeypatch.setattr(loop.shutil, "which", lambda name: None)
+    result = train(tmp_path, data_dir, "--compile", "on")
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        "xlbackprop: error: --compile on needs a C++ compiler (g++) on PATH, none found; expected --compile auto or off"]

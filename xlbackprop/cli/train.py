@@ -68,7 +68,7 @@ def train(model, data_dir, checkpoint, resume, report, no_report, **settings):
     from xlbackprop.train.checkpoint import default_checkpoint, saved_config
     from xlbackprop.train.config import config_for
     from xlbackprop.train.data import load_mnist
-    from xlbackprop.train.loop import run
+    from xlbackprop.train.loop import resolve_bf16, resolve_compile, resolve_device, run
     from xlbackprop.train.models import build_model, get_spec
     from xlbackprop.train.report import append_run, open_report
     from xlbackprop.train.summary import format_summary, summarize
@@ -83,6 +83,9 @@ def train(model, data_dir, checkpoint, resume, report, no_report, **settings):
     elif checkpoint.exists():
         raise TrainError(f"{checkpoint}: a checkpoint exists; pass --resume to continue it, "
                          "or --checkpoint/--seed for a new run")
+    device = resolve_device(config.device)  # what this machine cannot do is one line now, before any work
+    resolve_compile(config.compile, device, config.deterministic, 0)
+    resolve_bf16(config.bf16, device)
     if not no_report:
         open_report(report)  # refuse an open or unreadable report now, not after an hour of training
     data = load_mnist(data_dir)
@@ -100,8 +103,12 @@ def train(model, data_dir, checkpoint, resume, report, no_report, **settings):
         click.echo(f"epoch {m.epoch:2d}  train loss {m.train_loss:.4f} acc {m.train_acc:6.2f}%  "
                    f"test loss {m.test_loss:.4f} acc {m.test_acc:6.2f}%  lr {m.lr:.4f}  {m.seconds:5.1f}s")
 
+    def start(r):
+        click.echo(f"Training on {r.device}{' with bf16' if r.bf16 else ''}"
+                   f"{'; the first batch compiles the model (once, up to ~30 s)' if r.compiled else ''}")
+
     try:
-        result = run(config, data, checkpoint, resume=resume, wrap_batches=wrap, on_epoch=log)
+        result = run(config, data, checkpoint, resume=resume, wrap_batches=wrap, on_epoch=log, on_start=start)
     except KeyboardInterrupt:
         click.echo(f"\nInterrupted; the last finished epoch is saved in {checkpoint}. "
                    "Continue with the same command plus --resume.", err=True)

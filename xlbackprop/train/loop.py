@@ -188,7 +188,8 @@ def limit(split: Split, n: int) -> Split:
 
 def run(config: TrainConfig, data: Mnist, checkpoint: Path, resume: bool = False,
         wrap_batches: Callable[[Iterable, int, int], Iterable] = lambda it, total, epoch: it,
-        on_epoch: Callable[[EpochMetrics], None] = lambda m: None) -> RunResult:
+        on_epoch: Callable[[EpochMetrics], None] = lambda m: None,
+        on_start: Callable[["RunResult"], None] = lambda r: None) -> RunResult:
     """Train `config.model`, saving `checkpoint` after every epoch; with `resume`, continue from it.
 
     The test set only feeds the report: no epoch or checkpoint is chosen by test accuracy.
@@ -211,6 +212,7 @@ def run(config: TrainConfig, data: Mnist, checkpoint: Path, resume: bool = False
     if resume:
         state = load_checkpoint(checkpoint, config, model, optimizer, scheduler, generator)
         result.history = [EpochMetrics(**m) for m in state["history"]]
+    on_start(result)
 
     for epoch in range(len(result.history) + 1, config.epochs + 1):
         start = time.perf_counter()
