@@ -115,9 +115,10 @@ def train(model, data_dir, checkpoint, resume, report, no_report, **settings):
         sys.exit(130)
 
     met = result.targets_met()
+    how = f"{' with bf16' if result.bf16 else ''}{', compiled' if result.compiled else ''}"
     click.echo(f"Held accuracy (min of last 3 epochs) {result.held_acc:.2f}%, {result.params:,} params, "
-               f"{len(result.history)} epochs, {result.train_seconds:.0f}s on {result.device}"
-               f"{' with bf16' if result.bf16 else ''}{', compiled' if result.compiled else ''}: targets {'MET' if met else 'NOT met'}")
+               f"{len(result.history)} epochs, {result.train_seconds:.0f}s on {result.device}{how}: "
+               f"targets {'MET' if met else 'NOT met'}")
     if not no_report:
         command = command_line(click.get_current_context().params)
         title, png = append_run(report, result, summary_table, command)
