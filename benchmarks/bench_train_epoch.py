@@ -89,8 +89,8 @@ def time_loop(name: str, make_batches, bf16: bool, compile_: bool, test_split: S
 
 
 def convolutions_only_epoch(steps: int = 40) -> float:
-    """Seconds per epoch of s6-19k's convolutions alone (forward and backward, float32, channels_last, oneDNN's
-    own layout), without BatchNorm, ReLU, loss, optimizer or data: a floor no float32 loop on this CPU gets under."""
+    """Seconds per epoch of s6-19k's convolutions alone (forward and backward, float32, channels-last, where
+    oneDNN needs no reorders), without BatchNorm, ReLU, loss, optimizer or data: a floor under any PyTorch loop."""
     from torch import nn
 
     layers = [m for m in build_model("s6-19k") if isinstance(m, (nn.Conv2d, nn.AvgPool2d, nn.Flatten, nn.Linear))]
