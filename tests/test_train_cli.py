@@ -131,3 +131,20 @@ def test_compile_on_without_a_compiler_is_one_line(tmp_path, data_dir, monkeypat
     assert result.exit_code == 2
     message = "xlbackprop: error: --compile on needs a C++ compiler (g++) on PATH, none found"
     assert result.output.strip().splitlines() == [message + "; expected --compile auto or off"]
+
+
+def test_auto_compile_that_fails_trains_eagerly_and_says_so(tmp_path, data_dir, monkeypatch):
+    def failing_compile(model, dynamic):
+        def compiled(x):
+            raise RuntimeError("InvalidCxxCompiler: No working C++ compiler found")
+        return compiled
+
+    monkeypatch.setattr(loop.torch, "compile", failing_compile)
+    monkeypatch.setattr(loop, "compiler_available", lambda device: True)
+    monkeypatch.setattr(loop, "COMPILE_MIN_STEPS", 1)  # this tiny run counts as long
+    result = train(tmp_path, data_dir)
+    assert result.exit_code == 0, result.output
+    assert "Note: torch.compile failed (InvalidCxxCompiler: No working C++ compiler found); the run trained " \
+           "eagerly." in result.output
+    assert "on cpu: targets NOT met" in result.output  # not "compiled"
+    assert runs_in(tmp_path / "summary.xlsx")[0]["device"] == "cpu"

@@ -188,3 +188,38 @@ def test_a_compiled_run_says_so_and_saves_the_plain_models_weights(tmp_path, mon
     assert result.compiled and len(result.history) == 1
     weights = read_checkpoint(tmp_path / "last.pt")["model"]
     assert weights.keys() == loop.build_model("xl-8k").state_dict().keys()
+
+
+def failing_compile(model, dynamic):
+    def compiled(x):
+        raise RuntimeError("InvalidCxxCompiler: No working C++ compiler found\n(the rest of inductor's text)")
+    return compiled
+
+
+def test_a_failed_compilation_trains_eagerly_unless_compile_was_asked_for(monkeypatch):
+    monkeypatch.setattr(loop.torch, "compile", failing_compile)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10))
+    x = torch.zeros(4, 1, 28, 28)
+    forward = loop.TrainForward(model, batch_size=4, compile_=True)
+    assert torch.equal(forward(x), model(x)) and forward.compiled is None
+    assert forward.error == "InvalidCxxCompiler: No working C++ compiler found"
+    strict = loop.TrainForward(model, batch_size=4, compile_=True, strict=True)
+    with pytest.raises(TrainError, match="torch.compile failed: InvalidCxxCompiler: No working C.. compiler found; "
+                                         "expected a working C.. compiler, or --compile off"):
+        strict(x)
+
+
+@pytest.mark.slow  # inductor runs until it finds the compiler broken
+def test_a_broken_cxx_compiler_is_reported_by_the_real_torch_compile(monkeypatch):
+    import torch._inductor.config as inductor_config
+
+    monkeypatch.setattr(inductor_config.cpp, "cxx", (None, "/bin/false"))
+    monkeypatch.setattr(inductor_config, "fx_graph_cache", False)
+    model = torch.nn.Sequential(torch.nn.Conv2d(1, 3, 5), torch.nn.ReLU(), torch.nn.Flatten(),
+                                torch.nn.Linear(3 * 24 * 24, 10))
+    forward = loop.TrainForward(model, batch_size=4, compile_=True, strict=True)
+    try:
+        with pytest.raises(TrainError, match="torch.compile failed: .*compiler"):
+            forward(torch.zeros(4, 1, 28, 28))
+    finally:
+        torch._dynamo.reset()  # forget the failed frame for the tests that compile after this one

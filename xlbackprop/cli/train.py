@@ -114,6 +114,8 @@ def train(model, data_dir, checkpoint, resume, report, no_report, **settings):
                    "Continue with the same command plus --resume.", err=True)
         sys.exit(130)
 
+    if result.compile_error:
+        click.echo(f"Note: torch.compile failed ({result.compile_error}); the run trained eagerly.", err=True)
     met = result.targets_met()
     how = f"{' with bf16' if result.bf16 else ''}{', compiled' if result.compiled else ''}"
     click.echo(f"Held accuracy (min of last 3 epochs) {result.held_acc:.2f}%, {result.params:,} params, "

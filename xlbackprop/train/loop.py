@@ -38,6 +38,7 @@ class RunResult:
     bf16: bool
     history: list[EpochMetrics] = field(default_factory=list)
     compiled: bool = False
+    compile_error: str = ""  # why compiling failed, when auto then trained eagerly
 
     @property
     def held_acc(self) -> float:
@@ -109,19 +110,32 @@ class TrainForward:
     """The model's forward pass for training batches, compiled by torch.compile when asked.
 
     Only full batches go through the compiled graph: the epoch's smaller last batch runs eagerly rather than
-    costing a second compilation for its shape.
+    costing a second compilation for its shape. Compilation happens at the first full batch; if it fails (a
+    broken C++ toolchain), `strict` raises TrainError, otherwise training goes on eagerly and `error` says why.
     """
 
-    def __init__(self, model: torch.nn.Module, batch_size: int, compile_: bool):
-        self.model, self.batch_size = model, batch_size
+    def __init__(self, model: torch.nn.Module, batch_size: int, compile_: bool, strict: bool = False):
+        self.model, self.batch_size, self.strict = model, batch_size, strict
+        self.error, self.first = "", True
         # Inductor imports cpp_extension, which warns "No CUDA runtime is found" on every CPU-only machine.
         logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
         self.compiled = torch.compile(model, dynamic=False) if compile_ else None
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        if self.compiled is not None and len(x) == self.batch_size:
+        if self.compiled is None or len(x) != self.batch_size:
+            return self.model(x)
+        if not self.first:
             return self.compiled(x)
-        return self.model(x)
+        self.first = False
+        try:
+            return self.compiled(x)
+        except Exception as exc:  # inductor's errors (InvalidCxxCompiler, ...) share no public base class
+            self.error = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            if self.strict:
+                raise TrainError(f"torch.compile failed: {self.error}; expected a working C++ compiler, "
+                                 "or --compile off") from None
+            self.compiled = None
+            return self.model(x)
 
 
 def make_optimizer(config: TrainConfig, model: torch.nn.Module) -> torch.optim.Optimizer:
@@ -207,7 +221,7 @@ def run(config: TrainConfig, data: Mnist, checkpoint: Path, resume: bool = False
     scheduler, per_batch = make_scheduler(config, optimizer, steps)
     compiled = resolve_compile(config.compile, device, config.deterministic, steps * config.epochs)
     bf16 = resolve_bf16(config.bf16, device, compiled)
-    forward = TrainForward(model, config.batch_size, compiled)
+    forward = TrainForward(model, config.batch_size, compiled, strict=config.compile == "on")
     result = RunResult(config, count_params(model), device.type, bf16, compiled=compiled)
     if resume:
         state = load_checkpoint(checkpoint, config, model, optimizer, scheduler, generator)
@@ -220,6 +234,7 @@ def run(config: TrainConfig, data: Mnist, checkpoint: Path, resume: bool = False
         it = batches(train_split, config.batch_size, shuffle=True, rotation=config.rotation, generator=generator)
         train_loss, train_acc = train_epoch(model, wrap_batches(it, steps, epoch), optimizer, scheduler,
                                             per_batch, device, bf16, config.label_smoothing, forward)
+        result.compiled, result.compile_error = forward.compiled is not None, forward.error
         test_loss, test_acc = test(model, test_split, device, bf16)
         metrics = EpochMetrics(epoch, train_loss, train_acc, test_loss, test_acc, time.perf_counter() - start, lr)
         result.history.append(metrics)
