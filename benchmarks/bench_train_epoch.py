@@ -22,10 +22,12 @@ from pathlib import Path
 
 import torch
 
-from xlbackprop.train.data import FILES, Split, batches, load_mnist
 from xlbackprop.train.config import config_for
+from xlbackprop.train.data import FILES, Split, batches, load_mnist
 from xlbackprop.train.loop import TrainForward, resolve_bf16, resolve_compile, test, train_epoch
 from xlbackprop.train.models import build_model
+
+from bench_train_variants import convolutions_epoch  # the script beside this one
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET = 99.4
@@ -88,22 +90,6 @@ def time_loop(name: str, make_batches, bf16: bool, compile_: bool, test_split: S
     return seconds, accs, compile_seconds
 
 
-def convolutions_only_epoch(steps: int = 40) -> float:
-    """Seconds per epoch of s6-19k's convolutions alone (forward and backward, float32, channels-last, where
-    oneDNN needs no reorders), without BatchNorm, ReLU, loss, optimizer or data: a floor under any PyTorch loop."""
-    from torch import nn
-
-    layers = [m for m in build_model("s6-19k") if isinstance(m, (nn.Conv2d, nn.AvgPool2d, nn.Flatten, nn.Linear))]
-    convs = nn.Sequential(*layers).to(memory_format=torch.channels_last)
-    x = torch.randn(BATCH, 1, 28, 28).contiguous(memory_format=torch.channels_last)
-    for _ in range(3):
-        convs(x).sum().backward()
-    start = time.perf_counter()
-    for _ in range(steps):
-        convs(x).sum().backward()
-    return (time.perf_counter() - start) / steps * -(-60_000 // BATCH)
-
-
 def epochs_to_target_in_report(report: Path) -> int | None:
     """Epochs the latest recorded s6-19k run needed before its last 3 test accuracies were all >= 99.4%."""
     from openpyxl import load_workbook
@@ -150,7 +136,7 @@ def main():
 
     print(f"epoch time   course {base_s[0]:.1f}s   ours {ours_s[0]:.1f}s   ratio course/ours {base_s[0] / ours_s[0]:.2f}")
     print(f"test acc after epoch 1   course {base_acc[0]:.2f}%   ours {ours_acc[0]:.2f}%")
-    floor = convolutions_only_epoch()
+    floor = convolutions_epoch(torch.float32, channels_last=True, steps=40, batch_size=BATCH)
     print(f"convolutions alone (float32, channels-last, no BatchNorm/ReLU/optimizer/data) {floor:.1f}s per epoch: "
           f"course/that = {base_s[0] / floor:.2f}x, the ratio if everything else cost nothing")
     if args.to_target:

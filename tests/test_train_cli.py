@@ -7,6 +7,8 @@ from xlbackprop.train import loop
 from xlbackprop.train.data import FILES, write_idx
 from xlbackprop.train.report import runs_in
 
+from tests.test_train_loop import failing_compile
+
 
 @pytest.fixture
 def data_dir(tmp_path):
@@ -134,11 +136,6 @@ def test_compile_on_without_a_compiler_is_one_line(tmp_path, data_dir, monkeypat
 
 
 def test_auto_compile_that_fails_trains_eagerly_and_says_so(tmp_path, data_dir, monkeypatch):
-    def failing_compile(model, dynamic):
-        def compiled(x):
-            raise RuntimeError("InvalidCxxCompiler: No working C++ compiler found")
-        return compiled
-
     monkeypatch.setattr(loop.torch, "compile", failing_compile)
     monkeypatch.setattr(loop, "compiler_available", lambda device: True)
     monkeypatch.setattr(loop, "COMPILE_MIN_STEPS", 1)  # this tiny run counts as long
