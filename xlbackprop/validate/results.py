@@ -20,6 +20,7 @@ class Mismatch:
     formula: str | None  # the cell's formula text as written, None for values
     cause: str | None = None  # a named known mistake, when one matches
     check: str = "local"  # "local" (own formula on the row's own inputs) or "reference" (torch run)
+    fix: str | None = None  # a corrected formula in the student's own references, verified by recomputing
 
     @property
     def rel_error(self):
@@ -55,7 +56,7 @@ class TableResult:
         if self.first_error is not None:
             e = self.first_error
             first = {"row": e.row, "cell": e.cell, "quantity": e.quantity, "expected": e.expected,
-                     "found": e.found, "formula": e.formula, "cause": e.cause}
+                     "found": e.found, "formula": e.formula, "cause": e.cause, "fix": e.fix}
         return {"sheet": self.sheet, "header_row": self.header_row, "rows": self.rows,
                 "learning_rate": self.learning_rate, "verdict": self.verdict,
                 "max_rel_error": self.max_rel_error, "wrong_quantities": list(self.wrong_quantities),
