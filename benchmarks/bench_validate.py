@@ -28,7 +28,7 @@ def rss_mb():
 def child(mode, files):
     warnings.simplefilter("ignore")  # openpyxl's drawing warnings, once per file
     if mode == "validate":
-        from xlbackprop.validate.preflight import validate_file
+        from xlbackprop.validate.batch import validate_file
 
         import xlbackprop.validate.api  # noqa: F401  (torch and the engine, imported before the clock)
         work = validate_file

@@ -4,7 +4,7 @@ import openpyxl
 import pytest
 
 import xlbackprop.pytest_plugin as plugin
-from xlbackprop.validate import preflight
+from xlbackprop.validate import batch
 from xlbackprop.validate.results import Mismatch, TableResult, WorkbookResult
 
 pytest_plugins = ["pytester"]
@@ -32,7 +32,7 @@ def workbooks(tmp_path, monkeypatch):
     wb.create_sheet("LR 0.5")["A1"] = "wrong"
     wb.save(folder / "student.xlsx")
     (folder / "broken.xlsx").write_bytes(b"")
-    monkeypatch.setattr(plugin, "validate_file", lambda p: preflight.validate_file(p, engine=fake_engine))
+    monkeypatch.setattr(plugin, "validate_file", lambda p: batch.validate_file(p, engine=fake_engine))
     return folder
 
 

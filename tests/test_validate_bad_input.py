@@ -1,7 +1,6 @@
 """Bad input: each file gets one clear line naming it and the problem, exit code 2, no traceback, no change."""
 
 import hashlib
-import importlib
 import re
 import struct
 import zipfile
@@ -12,7 +11,7 @@ from click.testing import CliRunner
 
 from xlbackprop.cli import main
 from xlbackprop.errors import WorkbookError
-from xlbackprop.validate import preflight
+from xlbackprop.validate import batch, preflight
 
 OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
@@ -210,13 +209,13 @@ def test_good_workbook_passes_preflight(tmp_path):
 
 
 def test_batch_goes_on_after_an_unreadable_file(tmp_path, monkeypatch):
-    cli_validate = importlib.import_module("xlbackprop.cli.validate")  # the package attribute is the command
     from xlbackprop.validate.results import TableResult, WorkbookResult
 
     good = small_workbook(tmp_path / "a_good.xlsx")
     (tmp_path / "b_empty.xlsx").write_bytes(b"")
     table = TableResult("Sheet", 1, 3, 0.5, "correct", 0.0)
-    monkeypatch.setattr(cli_validate, "validate_file", lambda p: preflight.validate_file(
+    real_validate_file = batch.validate_file
+    monkeypatch.setattr(batch, "validate_file", lambda p, engine=None: real_validate_file(
         p, engine=lambda x: WorkbookResult(str(x), "correct", tables=[table])))
     result = run_validate(tmp_path)
     assert result.exit_code == 2

@@ -4,7 +4,6 @@ tests about the shell; the tests at the end run the real engine on generated wor
 import csv
 import dataclasses
 import hashlib
-import importlib
 import json
 from pathlib import Path
 
@@ -13,10 +12,10 @@ import pytest
 from click.testing import CliRunner
 
 from xlbackprop.cli import main
-from xlbackprop.validate import preflight
+from xlbackprop.validate import batch
 from xlbackprop.validate.results import Mismatch, TableResult, WorkbookResult
 
-cli_validate = importlib.import_module("xlbackprop.cli.validate")  # the package attribute is the command
+real_validate_file = batch.validate_file
 
 
 def fake_engine(path):
@@ -35,7 +34,7 @@ def fake_engine(path):
 
 @pytest.fixture
 def fake(monkeypatch):
-    monkeypatch.setattr(cli_validate, "validate_file", lambda p: preflight.validate_file(p, engine=fake_engine))
+    monkeypatch.setattr(batch, "validate_file", lambda p, engine=None: real_validate_file(p, engine=fake_engine))
 
 
 def book(path, verdict):

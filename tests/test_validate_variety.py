@@ -11,7 +11,7 @@ from tests.wb_fixtures import ORDER, Layout, add_table, cell, mutate_workbook, s
 from xlbackprop.cells import a1, col_letter
 from xlbackprop.libreoffice import convert
 from xlbackprop.validate.api import validate_workbook
-from xlbackprop.validate.preflight import validate_file
+from xlbackprop.validate.batch import validate_file
 from xlbackprop.workbook_read import read_workbook
 
 MAZUR = (0.35, 0.6)

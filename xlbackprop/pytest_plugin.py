@@ -10,7 +10,7 @@ import pytest
 from _pytest.runner import collect_one_node
 
 from xlbackprop.validate import report
-from xlbackprop.validate.preflight import validate_file, workbook_files
+from xlbackprop.validate.batch import validate_file, workbook_files
 
 
 def pytest_addoption(parser):

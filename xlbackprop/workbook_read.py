@@ -13,7 +13,7 @@ from xml.etree.ElementTree import ParseError, iterparse
 
 from xlbackprop.cells import col_index, parse_a1, qualified
 from xlbackprop.errors import WorkbookError
-from xlbackprop.validate.formulas import fill, move_refs, template
+from xlbackprop.formula_text import fill, move_refs, template
 
 _REF = re.compile(r"([A-Z]{1,3})(\d+)")
 _NUMBER_TEXT = re.compile(r"\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*")

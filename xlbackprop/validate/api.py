@@ -15,7 +15,7 @@ from xlbackprop.reference import traces
 from xlbackprop.validate import causes
 from xlbackprop.validate.check import (RTOL_FLOOR, RowEnv, decimal_step, exprs_of, leaf_names, local_mismatches,
                                        other_conventions, reference_mismatches, structure_spec, tolerance)
-from xlbackprop.validate.formulas import relative_form
+from xlbackprop.formula_text import relative_form
 from xlbackprop.validate.lint import lint_table
 from xlbackprop.validate.preflight import check_file
 from xlbackprop.validate.results import LintFinding, TableResult, WorkbookResult, worst

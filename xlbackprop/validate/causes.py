@@ -5,7 +5,7 @@ to other rows, a column whose formula changes) is read from the cell when no com
 
 from xlbackprop.network import unit_names, weight_names
 from xlbackprop.validate.check import RowEnv, close
-from xlbackprop.validate.formulas import references, relative_form
+from xlbackprop.formula_text import references, relative_form
 
 MATCH_RTOL = 1e-7  # an alternative need only match as well as the cell's own precision allows
 

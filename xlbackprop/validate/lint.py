@@ -2,7 +2,7 @@
 circular references, references to other rows. Findings are data (LintFinding), never printed here.
 """
 
-from xlbackprop.validate.formulas import copy_pattern, functions, is_copy_below, numbers, references
+from xlbackprop.formula_text import copy_pattern, functions, is_copy_below, numbers, references
 from xlbackprop.validate.results import LintFinding
 
 # Functions a backprop sheet plausibly uses, all of which Excel, LibreOffice and Google Sheets share.

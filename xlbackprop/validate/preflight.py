@@ -13,7 +13,6 @@ from pathlib import Path
 
 from xlbackprop import libreoffice
 from xlbackprop.errors import WorkbookError
-from xlbackprop.validate.results import WorkbookResult
 
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".ods", ".xls")
 CONVERTED_SUFFIXES = (".ods", ".xls")
@@ -76,44 +75,6 @@ def readable(path):
         converted = libreoffice.convert(path, tmp)
         check_file(converted, name=f"{name} (converted to .xlsx)")
         yield converted
-
-
-def validate_file(path, engine=None):
-    """Validate one file safely: any reason it cannot be read becomes an `unreadable` WorkbookResult."""
-    xlsx = None
-    try:
-        with readable(path) as xlsx:
-            if engine is None:  # imported late: it pulls in torch, and bad files should fail fast
-                from xlbackprop.validate.api import validate_checked as engine  # readable() ran check_file
-            result = engine(xlsx)
-    except WorkbookError as exc:
-        # a converted copy's temp path means nothing to the user: name the file they gave
-        message = str(exc).replace(str(xlsx), str(path)) if xlsx is not None else str(exc)
-        return WorkbookResult(file=str(path), verdict="unreadable", error=message)
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
-        # a damaged part the reader did not expect: still one clear line, not a traceback
-        return WorkbookResult(file=str(path), verdict="unreadable",
-                              error=f"{path}: damaged workbook ({type(exc).__name__}: {exc})")
-    result.file = str(path)
-    if not result.tables and result.verdict != "unreadable":
-        # the issue's rule: a workbook with no recognisable table is bad input (exit 2), not a wrong answer
-        result.verdict = "unreadable"
-        result.error = result.error or (f"{path}: no recognisable iteration table (expected a header row "
-                                        "naming i1, i2, t1, t2, w1..w8, E_total and ∂E_total/∂w1..∂w8)")
-    return result
-
-
-def workbook_files(folder):
-    """Every workbook under `folder`, sorted, skipping Office lock files (~$x.xlsx), hidden files and folders
-    (.git, macOS's ._x.xlsx) and our own NAME.annotated.xlsx copies."""
-    folder = Path(folder)
-    found = []
-    for p in folder.rglob("*"):
-        hidden = any(part.startswith(".") for part in p.relative_to(folder).parts)
-        ours = ".annotated." in p.name
-        if p.suffix.lower() in WORKBOOK_SUFFIXES and not (hidden or ours or p.name.startswith("~$")):
-            found.append(p)
-    return sorted(found)
 
 
 def _head(path, name):

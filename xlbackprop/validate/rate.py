@@ -4,7 +4,7 @@ for a relative reference that drifts; inferred from the numbers when there are n
 
 from dataclasses import dataclass, field
 
-from xlbackprop.validate.formulas import CellRef, copy_pattern, is_copy_below, names, numbers, references
+from xlbackprop.formula_text import CellRef, copy_pattern, is_copy_below, names, numbers, references
 
 
 @dataclass

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from xlbackprop.cells import col_letter
 from xlbackprop.validate.check import agrees, row_agreement
-from xlbackprop.validate.formulas import numbers, references
+from xlbackprop.formula_text import numbers, references
 from xlbackprop.validate.headers import canonical, in_group
 
 MIN_WEIGHTS = 4      # a header names at least this many weights ...

@@ -1,0 +1,147 @@
+"""A batch of workbooks, as the CLI, the pytest plugin and --jobs run it: expand folders, preflight and validate
+each file, annotate. Every file ends in a WorkbookResult (an unreadable one included), in the order given.
+"""
+
+import zipfile
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from xlbackprop.errors import WorkbookError, XlbackpropError
+from xlbackprop.validate.preflight import WORKBOOK_SUFFIXES, readable
+from xlbackprop.validate.results import WorkbookResult
+
+
+@dataclass
+class Batch:
+    results: list = field(default_factory=list)     # WorkbookResult per file, in the order given
+    annotated: list = field(default_factory=list)   # paths of the annotated copies written
+    failures: list = field(default_factory=list)    # one line per output that could not be written
+
+
+def workbook_files(folder):
+    """Every workbook under `folder`, sorted, skipping Office lock files (~$x.xlsx), hidden files and folders
+    (.git, macOS's ._x.xlsx) and our own NAME.annotated.xlsx copies."""
+    folder = Path(folder)
+    found = []
+    for p in folder.rglob("*"):
+        hidden = any(part.startswith(".") for part in p.relative_to(folder).parts)
+        ours = ".annotated." in p.name
+        if p.suffix.lower() in WORKBOOK_SUFFIXES and not (hidden or ours or p.name.startswith("~$")):
+            found.append(p)
+    return sorted(found)
+
+
+def expand(paths, skip=()):
+    """Files to validate, folders expanded; a folder without workbooks becomes an `unreadable` result so a
+    batch goes on. `skip`: outputs of this run (a gradebook.xlsx written into the folder last time is no
+    submission). A file named twice (or inside a folder also given) is validated once."""
+    outputs = {Path(p).resolve() for p in skip}
+    items = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            inside = [f for f in workbook_files(p) if f.resolve() not in outputs]
+            items += inside or [WorkbookResult(file=str(p), verdict="unreadable",
+                                               error=f"{p}: a folder with no workbooks (.xlsx, .xlsm, .ods, .xls)")]
+        else:
+            items.append(p)
+    seen, unique = set(), []
+    for item in items:
+        key = item.file if isinstance(item, WorkbookResult) else item.resolve()
+        if key not in seen:
+            seen.add(key)
+            unique.append(item)
+    return unique
+
+
+def check_outputs(items, gradebooks=(), annotate_dir=None, overwrite=False):
+    """Refuse before the long work, not after it: nothing is overwritten by surprise."""
+    for path in map(Path, gradebooks):
+        if path.suffix.lower() not in (".csv", ".xlsx"):
+            raise XlbackpropError(f"{path}: a gradebook is written as .csv or .xlsx, not "
+                                  f"{path.suffix or 'no extension'}")
+        if path.exists() and not overwrite:
+            raise XlbackpropError(f"{path}: already exists; not overwriting it (use --overwrite to replace it)")
+        if not path.parent.is_dir():
+            raise XlbackpropError(f"{path}: the folder {path.parent} does not exist")
+    if annotate_dir is None:
+        return
+    from xlbackprop.validate.annotate import annotated_name
+
+    seen = {}
+    for f in items:
+        if isinstance(f, WorkbookResult):
+            continue
+        dest = Path(annotate_dir) / annotated_name(f)
+        if dest in seen:
+            raise XlbackpropError(f"{f}: its annotated copy {dest} would collide with the one for {seen[dest]}; "
+                                  "validate them in separate runs or rename one")
+        seen[dest] = f
+        if dest.exists() and not overwrite:
+            raise XlbackpropError(f"{dest}: already exists; not overwriting it (use --overwrite to replace it)")
+
+
+def validate_file(path, engine=None):
+    """Validate one file safely: any reason it cannot be read becomes an `unreadable` WorkbookResult."""
+    xlsx = None
+    try:
+        with readable(path) as xlsx:
+            if engine is None:  # imported late: it pulls in torch, and bad files should fail fast
+                from xlbackprop.validate.api import validate_checked as engine  # readable() ran check_file
+            result = engine(xlsx)
+    except WorkbookError as exc:
+        # a converted copy's temp path means nothing to the user: name the file they gave
+        message = str(exc).replace(str(xlsx), str(path)) if xlsx is not None else str(exc)
+        return WorkbookResult(file=str(path), verdict="unreadable", error=message)
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
+        # a damaged part the reader did not expect: still one clear line, not a traceback
+        return WorkbookResult(file=str(path), verdict="unreadable",
+                              error=f"{path}: damaged workbook ({type(exc).__name__}: {exc})")
+    result.file = str(path)
+    if not result.tables and result.verdict != "unreadable":
+        # a workbook with no recognisable table is bad input (exit 2), not a wrong answer
+        result.verdict = "unreadable"
+        result.error = result.error or (f"{path}: no recognisable iteration table (expected a header row "
+                                        "naming i1, i2, t1, t2, w1..w8, E_total and ∂E_total/∂w1..∂w8)")
+    return result
+
+
+def _validate_one(path, engine=None):
+    try:
+        return validate_file(path, engine)
+    except Exception as exc:  # one workbook that trips a bug must not stop a class's batch
+        return WorkbookResult(file=str(path), verdict="unreadable",
+                              error=f"{path}: xlbackprop failed on this workbook ({type(exc).__name__}: {exc}); "
+                                    "please report it")
+
+
+def _annotate(path, result, annotate_dir, overwrite):
+    """The annotated copy's path, or the one line saying why there is none."""
+    from xlbackprop.validate.annotate import annotate_workbook, annotated_name
+
+    try:
+        Path(annotate_dir).mkdir(parents=True, exist_ok=True)
+        return annotate_workbook(path, result, Path(annotate_dir) / annotated_name(path), overwrite=overwrite), None
+    except (XlbackpropError, OSError) as exc:
+        return None, f"no annotated copy of {path}: {exc}"
+    except Exception as exc:  # a workbook the annotator cannot rewrite; the grades still stand
+        return None, f"no annotated copy of {path}: {type(exc).__name__}: {exc}"
+
+
+def run(items, annotate_dir=None, overwrite=False, engine=None, progress=None):
+    """Validate (and annotate) every item of expand(): files in order, each to a WorkbookResult.
+    `progress(done, total)` is called after each file (the CLI draws its bar from it)."""
+    batch = Batch()
+    for done, item in enumerate(items, start=1):
+        result = item if isinstance(item, WorkbookResult) else _validate_one(item, engine)
+        batch.results.append(result)
+        if annotate_dir is not None and result.verdict != "unreadable":
+            written, failure = _annotate(item, result, annotate_dir, overwrite)
+            if written is not None:
+                batch.annotated.append(written)
+            else:
+                batch.failures.append(failure)
+        if progress is not None:
+            progress(done, len(items))
+    return batch
+
