@@ -12,10 +12,15 @@ from xlbackprop.train.models import MODELS
 MODEL_HELP = "Model name: " + ", ".join(f"{n} ({s.description})" for n, s in MODELS.items()) + "."
 
 
+NEGATABLE = {"nesterov"}  # on/off options whose off side overrides a recipe, so it is written down too
+
+
 def command_line(params: dict) -> str:
     """The options given, as a command to rerun (recorded in the report)."""
     words = ["xlbackprop", "train"]
     for name, value in params.items():
+        if value is False and name in NEGATABLE:
+            words.append("--no-" + name.replace("_", "-"))
         if value is None or value is False:
             continue
         flag = "--" + name.replace("_", "-")
@@ -30,25 +35,35 @@ def command_line(params: dict) -> str:
 @click.option("--optimizer", type=click.Choice(["sgd", "adam"]), help="SGD with momentum or Adam [default: sgd].")
 @click.option("--lr", type=float, help="Peak learning rate for onecycle, starting rate otherwise [default: recipe].")
 @click.option("--momentum", type=float, help="SGD momentum [default: 0.9].")
+@click.option("--nesterov/--no-nesterov", default=None, help="Nesterov momentum for SGD [default: the recipe's].")
 @click.option("--weight-decay", type=float, help="L2 weight decay [default: 0].")
 @click.option("--schedule", type=click.Choice(["onecycle", "step", "none"]),
               help="Learning-rate schedule: onecycle steps per batch, step per epoch [default: onecycle].")
+@click.option("--warmup", type=float,
+              help="onecycle: fraction of the run spent rising to the peak rate [default: the recipe's, else 0.3].")
 @click.option("--step-size", type=int, help="Epochs between decays of the step schedule [default: 6].")
 @click.option("--gamma", type=float, help="Decay factor of the step schedule [default: 0.1].")
 @click.option("--label-smoothing", type=float, help="Label smoothing of the cross-entropy loss [default: 0].")
+@click.option("--ema", type=float,
+              help="Evaluate (and report) a moving average of the weights with this decay per step, e.g. 0.99; "
+                   "0 for the last weights [default: the recipe's].")
 @click.option("--rotation", type=float, help="Random rotation of training batches, in degrees; 0 for none [default: 7].")
 @click.option("--seed", type=int, help="Random seed [default: 1].")
 @click.option("--deterministic", is_flag=True, default=None, help="Use deterministic kernels for bit-identical reruns.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Where to train [default: auto].")
 @click.option("--bf16", type=click.Choice(["auto", "on", "off"]),
-              help="bfloat16 autocast; auto uses it where it is faster: CUDA, CPUs with AMX, and uncompiled runs "
-                   "on CPUs with AVX512-BF16 [default: auto].")
+              help="bfloat16 autocast; auto times a few steps with and without it on this machine (once, cached) "
+                   "and keeps the faster [default: auto].")
 @click.option("--compile", type=click.Choice(["auto", "on", "off"]),
-              help="torch.compile the training forward; auto does it for runs of 2,000 steps or more when a "
-                   "compiler (g++; triton on CUDA) is found and --deterministic is not set [default: auto].")
+              help="torch.compile the training forward; auto considers it for runs of 2,000 steps or more when a "
+                   "compiler (g++; triton on CUDA) is found and --deterministic is not set, and keeps it if a few "
+                   "timed steps are faster than eager ones [default: auto].")
 @click.option("--threads", type=int, help="CPU threads for torch [default: 2].")
 @click.option("--train-limit", type=int, help="Train on the first N images only (quick trials) [default: all].")
 @click.option("--test-limit", type=int, help="Test on the first N images only [default: all].")
+@click.option("--val-split", type=int,
+              help="Hold out the last N training images and evaluate on them instead of the test set, to choose "
+                   "a recipe without looking at the test set; such runs are marked in the report [default: 0].")
 @click.option("--data-dir", type=click.Path(path_type=Path),
               help="Directory holding the four MNIST IDX files (.gz or raw) [default: download to a cache].")
 @click.option("--checkpoint", type=click.Path(path_type=Path),
@@ -96,19 +111,30 @@ def train(model, data_dir, checkpoint, resume, report, no_report, **settings):
     click.echo(f"Target: held accuracy {'>' if t.strict else '>='} {t.min_acc}% with "
                f"{'<' if t.params_strict else '<='} {t.max_params:,} params in <= {t.max_epochs} epochs")
 
+    evaluated = "val" if config.val_split else "test"
+
     def wrap(it, total, epoch):
         return tqdm(it, total=total, desc=f"epoch {epoch}/{config.epochs}", leave=False, unit="batch")
 
     def log(m):
         click.echo(f"epoch {m.epoch:2d}  train loss {m.train_loss:.4f} acc {m.train_acc:6.2f}%  "
-                   f"test loss {m.test_loss:.4f} acc {m.test_acc:6.2f}%  lr {m.lr:.4f}  {m.seconds:5.1f}s")
+                   f"{evaluated} loss {m.test_loss:.4f} acc {m.test_acc:6.2f}%  lr {m.lr:.4f}  {m.seconds:5.1f}s")
+
+    def measure(names):
+        click.echo(f"Timing a few training steps of each of {', '.join(names)} to choose the fastest "
+                   "(once for this machine and torch version, under a minute)")
 
     def start(r):
+        if r.variant_note:
+            click.echo(f"Variant: {r.variant_note}")
+        if r.evaluated_on == "validation":
+            click.echo(f"Evaluating on the last {config.val_split:,} training images (held out), not the test set")
         click.echo(f"Training on {r.device}{' with bf16' if r.bf16 else ''}"
                    f"{'; the first batch compiles the model (once, up to ~30 s)' if r.compiled else ''}")
 
     try:
-        result = run(config, data, checkpoint, resume=resume, wrap_batches=wrap, on_epoch=log, on_start=start)
+        result = run(config, data, checkpoint, resume=resume, wrap_batches=wrap, on_epoch=log, on_start=start,
+                     on_measure=measure)
     except KeyboardInterrupt:
         click.echo(f"\nInterrupted; the last finished epoch is saved in {checkpoint}. "
                    "Continue with the same command plus --resume.", err=True)
@@ -118,9 +144,11 @@ def train(model, data_dir, checkpoint, resume, report, no_report, **settings):
         click.echo(f"Note: torch.compile failed ({result.compile_error}); the run trained eagerly.", err=True)
     met = result.targets_met()
     how = f"{' with bf16' if result.bf16 else ''}{', compiled' if result.compiled else ''}"
-    click.echo(f"Held accuracy (min of last 3 epochs) {result.held_acc:.2f}%, {result.params:,} params, "
-               f"{len(result.history)} epochs, {result.train_seconds:.0f}s on {result.device}{how}: "
-               f"targets {'MET' if met else 'NOT met'}")
+    verdict = ("validation run, targets are checked on test runs" if result.evaluated_on == "validation"
+               else f"targets {'MET' if met else 'NOT met'}")
+    click.echo(f"Held {'validation ' if result.evaluated_on == 'validation' else ''}accuracy (min of last 3 "
+               f"epochs) {result.held_acc:.2f}%, {result.params:,} params, {len(result.history)} epochs, "
+               f"{result.train_seconds:.0f}s on {result.device}{how}: {verdict}")
     if not no_report:
         command = command_line(click.get_current_context().params)
         title, png = append_run(report, result, summary_table, command)

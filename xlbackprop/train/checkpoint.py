@@ -13,11 +13,13 @@ def default_checkpoint(config: TrainConfig) -> Path:
     return Path("runs") / f"{config.model}-seed{config.seed}" / "last.pt"
 
 
-def save_checkpoint(path: Path, config, model, optimizer, scheduler, generator, history: list[dict]) -> None:
+def save_checkpoint(path: Path, config, model, optimizer, scheduler, generator, history: list[dict],
+                    average=None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {
         "config": config.to_dict(),
         "model": model.state_dict(),
+        "average": average.state_dict() if average is not None else None,  # the weights evaluated, with --ema
         "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict() if scheduler is not None else None,
         "generator": generator.get_state(),
@@ -41,7 +43,7 @@ def saved_config(path: Path) -> TrainConfig:
     return TrainConfig.from_dict(read_checkpoint(path)["config"])
 
 
-def load_checkpoint(path: Path, config, model, optimizer, scheduler, generator) -> dict:
+def load_checkpoint(path: Path, config, model, optimizer, scheduler, generator, average=None) -> dict:
     state = read_checkpoint(path)
     if state["config"]["model"] != config.model:
         raise TrainError(f"{path}: checkpoint of model {state['config']['model']}, expected {config.model}")
@@ -49,6 +51,8 @@ def load_checkpoint(path: Path, config, model, optimizer, scheduler, generator) 
     optimizer.load_state_dict(state["optimizer"])
     if scheduler is not None and state["scheduler"] is not None:
         scheduler.load_state_dict(state["scheduler"])
+    if average is not None and state.get("average") is not None:
+        average.load_state_dict(state["average"])
     generator.set_state(state["generator"])
     torch.set_rng_state(state["torch_rng"])
     return state

@@ -13,11 +13,14 @@ class TrainConfig:
     optimizer: str = "sgd"  # sgd (with momentum) | adam
     lr: float = 0.05  # the peak rate for onecycle, the starting rate otherwise
     momentum: float = 0.9
+    nesterov: bool = False
     weight_decay: float = 0.0
     schedule: str = "onecycle"  # onecycle (stepped per batch) | step (stepped per epoch) | none
+    warmup: float = 0.3  # onecycle: the fraction of the steps spent rising to the peak rate
     step_size: int = 6  # epochs between decays of the step schedule
     gamma: float = 0.1
     label_smoothing: float = 0.0
+    ema: float = 0.0  # evaluate an exponential moving average of the weights with this decay per step; 0 = off
     rotation: float = 7.0  # degrees of random rotation applied to each training batch; 0 turns it off
     seed: int = 1
     deterministic: bool = False
@@ -27,6 +30,7 @@ class TrainConfig:
     threads: int = 2
     train_limit: int = 0  # use only the first N training images (0 = all); for quick tests
     test_limit: int = 0
+    val_split: int = 0  # hold out the last N training images and evaluate on them instead of the test set
 
     def check(self) -> "TrainConfig":
         if self.epochs < 1:
@@ -35,6 +39,12 @@ class TrainConfig:
             raise TrainError(f"batch size is {self.batch_size}, expected at least 1")
         if self.lr <= 0:
             raise TrainError(f"learning rate is {self.lr}, expected a positive number")
+        if not 0 < self.warmup < 1:
+            raise TrainError(f"warmup is {self.warmup}, expected a fraction of the run between 0 and 1")
+        if not 0 <= self.ema < 1:
+            raise TrainError(f"ema decay is {self.ema}, expected 0 (off) or a number below 1 such as 0.99")
+        if self.val_split < 0:
+            raise TrainError(f"validation split is {self.val_split} images, expected 0 (none) or more")
         for name, allowed in [
             ("optimizer", ("sgd", "adam")),
             ("schedule", ("onecycle", "step", "none")),

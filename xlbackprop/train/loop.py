@@ -1,5 +1,6 @@
 """The training loop, pytorch/examples style: explicit train_epoch and test functions, one run() around them."""
 
+import copy
 import logging
 import os
 import shutil
@@ -39,6 +40,8 @@ class RunResult:
     history: list[EpochMetrics] = field(default_factory=list)
     compiled: bool = False
     compile_error: str = ""  # why compiling failed, when auto then trained eagerly
+    evaluated_on: str = "test"  # or "validation": the held-out last `val_split` training images
+    variant_note: str = ""  # how auto chose compiled/bf16 (measured, cached or by rule), one line
 
     @property
     def held_acc(self) -> float:
@@ -50,6 +53,9 @@ class RunResult:
         return sum(m.seconds for m in self.history)
 
     def targets_met(self) -> bool:
+        """Checked on the test set only: a validation run's accuracy is for choosing recipes."""
+        if self.evaluated_on != "test":
+            return False
         t = get_spec(self.config.model).targets
         acc_ok = self.held_acc > t.min_acc if t.strict else self.held_acc >= t.min_acc
         params_ok = self.params < t.max_params if t.params_strict else self.params <= t.max_params
@@ -64,14 +70,20 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def resolve_bf16(setting: str, device: torch.device, compiled: bool = False) -> bool:
-    """auto: bfloat16 where it is the faster choice. On CUDA and AMX CPUs always. On CPUs with only AVX512-BF16
-    it helps the eager loop (it halves the bytes of oneDNN's layout reorders) but the compiled float32 loop
-    beats every bf16 variant there (README, Speed), so a compiled run stays in float32."""
+def bf16_supported(device: torch.device) -> bool:
     if device.type == "cuda":
-        supported = faster = torch.cuda.is_bf16_supported()
+        return torch.cuda.is_bf16_supported()
+    return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+
+
+def resolve_bf16(setting: str, device: torch.device, compiled: bool = False) -> bool:
+    """The rule `auto` follows where nothing is measured (--deterministic runs; calibrate.py measures the
+    others): bfloat16 on CUDA and AMX CPUs. On CPUs with only AVX512-BF16 it helps the eager loop (it halves
+    the bytes of oneDNN's layout reorders) but the compiled float32 loop beat every bf16 variant there."""
+    supported = bf16_supported(device)
+    if device.type == "cuda":
+        faster = supported
     else:
-        supported = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
         faster = torch.cpu._is_amx_tile_supported() or (supported and not compiled)
     if setting == "on" and not supported:
         raise TrainError(f"bfloat16 requested but {device.type} does not support it; expected --bf16 auto or off")
@@ -138,27 +150,61 @@ class TrainForward:
             return self.model(x)
 
 
+class WeightAverage:
+    """An exponential moving average of a model's weights and BatchNorm statistics, the model that is evaluated
+    when `--ema` is set. Averaging the last few hundred steps removes most of the noise of a high learning rate,
+    so a short run is accurate epochs earlier (airbench and timm's ModelEma do the same)."""
+
+    def __init__(self, model: torch.nn.Module, decay: float):
+        self.model = copy.deepcopy(model).requires_grad_(False)
+        self.decay, self.updates = decay, 0
+        # state_dict() tensors share storage with the live ones, which the optimizer updates in place
+        pairs = list(zip(self.model.state_dict().values(), model.state_dict().values()))
+        self.floats = [p for p in pairs if p[0].is_floating_point()]
+        self.others = [p for p in pairs if not p[0].is_floating_point()]  # BatchNorm's batch counters
+
+    @torch.no_grad()
+    def update(self) -> None:
+        self.updates += 1
+        # Early on, average over the few steps there are rather than weighting the random initial weights
+        decay = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        torch._foreach_lerp_([a for a, _ in self.floats], [b for _, b in self.floats], 1.0 - decay)
+        for a, b in self.others:
+            a.copy_(b)
+
+    def state_dict(self) -> dict:
+        return {"weights": self.model.state_dict(), "updates": self.updates}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.model.load_state_dict(state["weights"])
+        self.updates = state["updates"]
+
+
 def make_optimizer(config: TrainConfig, model: torch.nn.Module) -> torch.optim.Optimizer:
     if config.optimizer == "adam":
         return torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+    return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum, nesterov=config.nesterov,
+                           weight_decay=config.weight_decay)
 
 
 def make_scheduler(config: TrainConfig, optimizer, steps_per_epoch: int):
     """Returns (scheduler, per_batch): OneCycle steps after every batch, the step schedule after every epoch."""
     if config.schedule == "onecycle":
         total = config.epochs * steps_per_epoch
-        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=total), True
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=total,
+                                                   pct_start=config.warmup), True
     if config.schedule == "step":
         return torch.optim.lr_scheduler.StepLR(optimizer, step_size=config.step_size, gamma=config.gamma), False
     return None, False
 
 
 def train_epoch(model, batch_iter: Iterable, optimizer, scheduler, per_batch: bool, device, bf16: bool,
-                label_smoothing: float = 0.0, forward: Callable | None = None) -> tuple[float, float]:
+                label_smoothing: float = 0.0, forward: Callable | None = None,
+                average: WeightAverage | None = None) -> tuple[float, float]:
     """One pass over the training batches; returns (mean loss, accuracy in percent).
 
-    `forward` (default: the model itself) computes the logits, e.g. a TrainForward that compiles the model.
+    `forward` (default: the model itself) computes the logits, e.g. a TrainForward that compiles the model;
+    `average`, when given, follows the weights after every step.
     """
     model.train()
     forward = forward or model
@@ -171,6 +217,8 @@ def train_epoch(model, batch_iter: Iterable, optimizer, scheduler, per_batch: bo
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        if average is not None:
+            average.update()
         if scheduler is not None and per_batch:
             scheduler.step()
         total_loss += loss.item() * len(y)
@@ -200,31 +248,54 @@ def limit(split: Split, n: int) -> Split:
     return split if n <= 0 else Split(split.images[:n], split.labels[:n])
 
 
+def splits(data: Mnist, config: TrainConfig) -> tuple[Split, Split, str]:
+    """(training images, images each epoch is evaluated on, which those are). With `val_split` N the last N
+    training images are held out and evaluated instead of the test set, which is then not looked at: recipes
+    are chosen on them, and only confirmed on the test set."""
+    train, test_ = data.train, data.test
+    if config.val_split:
+        n = len(train.labels)
+        if config.val_split >= n:
+            raise TrainError(f"validation split of {config.val_split:,} images leaves none of the {n:,} training "
+                             "images to train on; expected fewer, e.g. 10000")
+        keep = n - config.val_split
+        train, test_ = Split(train.images[:keep], train.labels[:keep]), Split(train.images[keep:], train.labels[keep:])
+    evaluated_on = "validation" if config.val_split else "test"
+    return limit(train, config.train_limit), limit(test_, config.test_limit), evaluated_on
+
+
 def run(config: TrainConfig, data: Mnist, checkpoint: Path, resume: bool = False,
         wrap_batches: Callable[[Iterable, int, int], Iterable] = lambda it, total, epoch: it,
         on_epoch: Callable[[EpochMetrics], None] = lambda m: None,
-        on_start: Callable[["RunResult"], None] = lambda r: None) -> RunResult:
+        on_start: Callable[["RunResult"], None] = lambda r: None,
+        on_measure: Callable[[list[str]], None] = lambda names: None) -> RunResult:
     """Train `config.model`, saving `checkpoint` after every epoch; with `resume`, continue from it.
 
-    The test set only feeds the report: no epoch or checkpoint is chosen by test accuracy.
+    The test set only feeds the report: no epoch or checkpoint is chosen by test accuracy. `on_measure` is
+    told the variants `auto` is about to time (calibrate.py), before it does.
     """
+    from xlbackprop.train.calibrate import choose_variant  # it builds on this module
+
     torch.set_num_threads(config.threads)
     torch.use_deterministic_algorithms(config.deterministic)
-    torch.manual_seed(config.seed)
     device = resolve_device(config.device)
-    train_split, test_split = limit(data.train, config.train_limit), limit(data.test, config.test_limit)
+    train_split, test_split, evaluated_on = splits(data, config)
+    steps = -(-len(train_split.labels) // config.batch_size)
+    # Calibrating builds models of its own, so it comes before seeding this run's weights.
+    variant = choose_variant(config, device, steps * config.epochs, on_measure=on_measure)
+    bf16 = variant.bf16
+    torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
 
     model = build_model(config.model).to(device)
     optimizer = make_optimizer(config, model)
-    steps = -(-len(train_split.labels) // config.batch_size)
     scheduler, per_batch = make_scheduler(config, optimizer, steps)
-    compiled = resolve_compile(config.compile, device, config.deterministic, steps * config.epochs)
-    bf16 = resolve_bf16(config.bf16, device, compiled)
-    forward = TrainForward(model, config.batch_size, compiled, strict=config.compile == "on")
-    result = RunResult(config, count_params(model), device.type, bf16, compiled=compiled)
+    average = WeightAverage(model, config.ema) if config.ema else None
+    forward = TrainForward(model, config.batch_size, variant.compiled, strict=config.compile == "on")
+    result = RunResult(config, count_params(model), device.type, bf16, compiled=variant.compiled,
+                       compile_error=variant.compile_error, evaluated_on=evaluated_on, variant_note=variant.note)
     if resume:
-        state = load_checkpoint(checkpoint, config, model, optimizer, scheduler, generator)
+        state = load_checkpoint(checkpoint, config, model, optimizer, scheduler, generator, average)
         result.history = [EpochMetrics(**m) for m in state["history"]]
     on_start(result)
 
@@ -233,12 +304,13 @@ def run(config: TrainConfig, data: Mnist, checkpoint: Path, resume: bool = False
         lr = optimizer.param_groups[0]["lr"]
         it = batches(train_split, config.batch_size, shuffle=True, rotation=config.rotation, generator=generator)
         train_loss, train_acc = train_epoch(model, wrap_batches(it, steps, epoch), optimizer, scheduler,
-                                            per_batch, device, bf16, config.label_smoothing, forward)
-        result.compiled, result.compile_error = forward.compiled is not None, forward.error
-        test_loss, test_acc = test(model, test_split, device, bf16)
+                                            per_batch, device, bf16, config.label_smoothing, forward, average)
+        result.compiled = forward.compiled is not None
+        result.compile_error = forward.error or result.compile_error
+        test_loss, test_acc = test(average.model if average else model, test_split, device, bf16)
         metrics = EpochMetrics(epoch, train_loss, train_acc, test_loss, test_acc, time.perf_counter() - start, lr)
         result.history.append(metrics)
         save_checkpoint(checkpoint, config, model, optimizer, scheduler, generator,
-                        [asdict(m) for m in result.history])
+                        [asdict(m) for m in result.history], average)
         on_epoch(metrics)
     return result

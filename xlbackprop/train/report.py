@@ -16,7 +16,10 @@ from xlbackprop.train.summary import ModelSummary
 
 RUNS_SHEET = "Runs"
 RUNS_HEADER = ["model", "params", "epochs", "test_acc_min_last3", "test_acc_final", "test_acc_best",
-               "train_seconds", "device", "seed", "targets_met", "command"]
+               "train_seconds", "device", "seed", "targets_met", "command", "evaluated_on"]
+# Reports written before validation runs existed lack the last column; all their runs were evaluated on test.
+OLD_HEADER = RUNS_HEADER[:-1]
+VALIDATION = "validation (held-out training images; chooses recipes)"
 EPOCH_HEADER = ["epoch", "train_loss", "train_acc", "test_loss", "test_acc", "seconds", "lr"]
 
 
@@ -43,8 +46,13 @@ def open_report(path: Path) -> Workbook:
                             "expected a summary workbook written by xlbackprop train") from None
     if RUNS_SHEET not in wb.sheetnames:
         raise WorkbookError(f"{path}: no sheet {RUNS_SHEET!r}; expected a summary workbook written by xlbackprop train")
-    header = [c.value for c in wb[RUNS_SHEET][1]][: len(RUNS_HEADER)]
-    if header != RUNS_HEADER:
+    runs = wb[RUNS_SHEET]
+    header = [c.value for c in runs[1]][: len(RUNS_HEADER)]
+    if header == OLD_HEADER or header == OLD_HEADER + [None]:
+        runs.cell(1, len(RUNS_HEADER), RUNS_HEADER[-1])
+        for row in range(2, runs.max_row + 1):
+            runs.cell(row, len(RUNS_HEADER), "test")
+    elif header != RUNS_HEADER:
         raise WorkbookError(f"{path}: {RUNS_SHEET}!A1 header is {header}, expected {RUNS_HEADER}")
     return wb
 
@@ -61,15 +69,24 @@ def how_it_ran(result: RunResult) -> str:
 
 
 def run_row(result: RunResult, command: str) -> list:
+    """A validation run's accuracies go in the test_acc columns, marked by the last column; targets are for
+    test runs only."""
     accs = [m.test_acc for m in result.history]
+    validation = result.evaluated_on == "validation"
+    met = "n/a" if validation else "yes" if result.targets_met() else "no"
     return [result.config.model, result.params, len(result.history), round(result.held_acc, 2), round(accs[-1], 2),
             round(max(accs), 2), round(result.train_seconds, 1), how_it_ran(result),
-            result.config.seed, "yes" if result.targets_met() else "no", command]
+            result.config.seed, met, command, VALIDATION if validation else "test"]
+
+
+def evaluated(result: RunResult) -> str:
+    """What the curves call the evaluated images: test, or val for a validation run."""
+    return "val" if result.evaluated_on == "validation" else "test"
 
 
 def add_run_sheet(wb: Workbook, title: str, result: RunResult, summary: ModelSummary) -> None:
     ws = wb.create_sheet(title)
-    ws.append(EPOCH_HEADER)
+    ws.append([h.replace("test", evaluated(result)) for h in EPOCH_HEADER])
     for m in result.history:
         ws.append([round(v, 6) if isinstance(v, float) else v for v in asdict(m).values()])
     n = len(result.history)
@@ -106,10 +123,10 @@ def write_curves_png(path: Path, result: RunResult, title: str) -> None:
     epochs = [m.epoch for m in result.history]
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
     ax_loss.plot(epochs, [m.train_loss for m in result.history], "o-", label="train")
-    ax_loss.plot(epochs, [m.test_loss for m in result.history], "o-", label="test")
+    ax_loss.plot(epochs, [m.test_loss for m in result.history], "o-", label=evaluated(result))
     ax_loss.set(xlabel="epoch", ylabel="loss", title="Loss")
     ax_acc.plot(epochs, [m.train_acc for m in result.history], "o-", label="train")
-    ax_acc.plot(epochs, [m.test_acc for m in result.history], "o-", label="test")
+    ax_acc.plot(epochs, [m.test_acc for m in result.history], "o-", label=evaluated(result))
     ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="Accuracy")
     later = [a for m in result.history[1:] for a in (m.train_acc, m.test_acc)]
     if later and min(later) > 95:  # zoom on the last fraction of a percent, where the targets are
@@ -162,7 +179,7 @@ def _append(path: Path, result: RunResult, summary: ModelSummary, command: str) 
     runs.append(run_row(result, command))
     add_run_sheet(wb, title, result, summary)
     png = path.with_name(f"{path.stem}-{title}.png")
-    write_curves_png(png, result, f"{title}: held {result.held_acc:.2f}%, {result.params:,} params")
+    write_curves_png(png, result, f"{title}: {evaluated(result)} held {result.held_acc:.2f}%, {result.params:,} params")
     try:
         with atomic_path(path) as tmp:
             wb.save(tmp)
