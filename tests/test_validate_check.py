@@ -6,7 +6,6 @@ from tests.wb_fixtures import Layout, cell, one_table, simulate, write_workbook
 from xlbackprop.generate import write_workbook as generate_workbook
 from xlbackprop.spec import preset
 from xlbackprop.validate.api import validate_workbook
-from xlbackprop.validate.check import sig_digits, tolerance
 
 
 def d_o(env, m):
@@ -81,14 +80,6 @@ def test_google_sheets_precision_passes_but_still_catches_the_template_bug(tmp_p
     assert ok.verdict == "correct", ok.tables[0].first_error
     bad = validate_workbook(one_table(tmp_path / "gb.xlsx", digits=10, rows=simulate(rows=30, mistakes=TEMPLATE_BUG)))
     assert bad.verdict == "wrong" and bad.tables[0].wrong_quantities == ["dE_total/dw3", "dE_total/dw4"]
-
-
-def test_tolerance_follows_the_longest_numbers_stored():
-    leaves = {"w1"}
-    assert tolerance({"w1": [0.1], "a_h1": [0.5068745667645342]}, leaves) == pytest.approx(1e-7)
-    assert tolerance({"a_h1": [0.5068745668, 0.5]}, leaves) == pytest.approx(1e-7)
-    assert tolerance({"a_h1": [0.506875, 0.5]}, leaves) == pytest.approx(3e-4)
-    assert (sig_digits(0.5068745668), sig_digits(0.027500000000000004), sig_digits(-1.5e-05)) == (10, 17, 2)
 
 
 def test_values_only_table_is_checked_on_its_numbers_with_an_inferred_rate(tmp_path):

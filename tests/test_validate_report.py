@@ -76,11 +76,13 @@ def test_summary_table_counts_verdicts():
 def test_json_document_has_the_issue_shape():
     doc = json.loads(json.dumps(report.json_document(results())))
     assert [w["verdict"] for w in doc["workbooks"]] == ["correct", "wrong", "unreadable"]
-    assert set(doc["workbooks"][1]) == {"file", "verdict", "error", "tables"}
+    assert set(doc["workbooks"][1]) == {"file", "verdict", "error", "tables", "sheets"}
     table = doc["workbooks"][1]["tables"][0]
     assert {"sheet", "header_row", "rows", "learning_rate", "verdict", "max_rel_error", "wrong_quantities",
-            "first_error"} <= set(table)
-    assert set(table["first_error"]) == {"row", "cell", "quantity", "expected", "found", "formula", "cause"}
+            "first_error", "notes", "lint", "coverage", "values_only", "stale", "network"} <= set(table)
+    assert set(table["first_error"]) == {"row", "cell", "quantity", "expected", "found", "formula", "cause", "fix",
+                                         "check", "tolerance"}
+    assert set(table["coverage"]) == {"checked", "unchecked", "missing"}
     assert table["first_error"]["row"] == 1 and table["wrong_quantities"] == ["dE_total/dw3", "dE_total/dw4"]
 
 

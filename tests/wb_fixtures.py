@@ -11,6 +11,7 @@ import xlsxwriter
 
 from xlbackprop.cells import col_letter
 from xlbackprop.cells import a1 as _a1
+from xlbackprop.expr import Ref
 from xlbackprop.network import quantities
 from xlbackprop.spec import course_spec
 
@@ -28,7 +29,8 @@ def simulate(rows=5, lr=0.5, inputs=(0.05, 0.1), targets=(0.01, 0.99), weights=C
              mistakes=None, update=None, biases=None):
     """Rows of {name: value} as a spreadsheet computes them. `mistakes` maps a quantity to fn(env) -> value
     (the student's formula); `update(name, env_prev, lr)` replaces the weight update w - lr*g; `biases`
-    (b1, b2) are Mazur's fixed biases, one per layer."""
+    (b1, b2) are Mazur's fixed biases, one per layer. A mistake written with arithmetic only is also written
+    into the sheet as its formula (see mistake_formula), so the file's formulas compute its numbers."""
     spec = course_spec(inputs, targets, weights, lr, rows, biases=biases)
     qs = [q for q in quantities(spec) if q.expr is not None]
     mistakes = mistakes or {}
@@ -37,7 +39,8 @@ def simulate(rows=5, lr=0.5, inputs=(0.05, 0.1), targets=(0.01, 0.99), weights=C
     for k in range(rows):
         env = {"i1": inputs[0], "i2": inputs[1], "t1": targets[0], "t2": targets[1], **w,
                **dict(zip(("b1", "b2"), biases or ())),
-               "_row": k, "_prev": out[-1] if out else None}  # what a mistake may look at besides the row
+               "_row": k, "_prev": out[-1] if out else None,  # what a mistake may look at besides the row
+               "_mistakes": mistakes}
         for q in qs:
             env[q.name] = mistakes[q.name](env) if q.name in mistakes else q.expr.eval(env)
         out.append(env)
@@ -71,6 +74,20 @@ class Layout:
     def col(self, name):
         # names starting with "_" in `order` are blank spacer columns
         return self.left + int(self.counter) + self.order.index(name)
+
+
+class _Symbols(dict):
+    """An env whose every quantity is its own name: a mistake fn(env) called on it returns its expression."""
+
+    def __missing__(self, name):
+        if name.startswith("_"):
+            raise TypeError(f"{name}: the mistake depends on the row, give its formula_text")
+        return Ref(name)
+
+
+def mistake_formula(mistake, ref):
+    """The formula text of a mistake written with arithmetic on quantities (lambda e: e["w5"] * e["a_h1"])."""
+    return mistake(_Symbols()).excel(ref)
 
 
 def _round(v, digits):
@@ -120,8 +137,11 @@ def write_tables(ws, layout, exprs):
             value = _round(env[name], layout.digits)
             text = None
             if layout.formulas and (name, k) not in layout.typed:
+                mistake = (env.get("_mistakes") or {}).get(name)
                 if name in layout.formula_text:
                     text = layout.formula_text[name](ref, k)
+                elif mistake is not None:
+                    text = mistake_formula(mistake, ref)
                 elif name.startswith("w") and k > 0:
                     rate = layout.lr_ref(k) if layout.lr_ref else lr_cell
                     text = f"{a1(r - 1, layout.col(name))}-{rate}*{a1(r - 1, layout.col('dE_total/d' + name))}"

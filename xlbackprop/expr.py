@@ -1,7 +1,8 @@
 """Tiny expression trees, micrograd style: each node knows its value and its spreadsheet formula, side by side.
 
-`eval(env)` computes the value from named numbers; `excel(ref)` writes the formula text, asking `ref` for the
-cell that holds each name. The formula writer, the validator's local checks and the Derivation sheet all read
+`eval(env)` computes the value from named numbers; `backward(env, grad, acc)` adds grad * d(value)/d(name) into
+acc[name] for each name read (reverse mode, as in micrograd); `excel(ref)` writes the formula text, asking `ref`
+for the cell that holds each name. The formula writer, the validator's local checks and the Derivation sheet all read
 the same trees, so a formula and its check cannot drift apart.
 """
 
@@ -26,6 +27,12 @@ class Expr:
     def __rmul__(self, other): return Mul(wrap(other), self)
     def __truediv__(self, other): return Div(self, wrap(other))
     def __rtruediv__(self, other): return Div(wrap(other), self)
+    def __neg__(self): return Mul(Num(-1), self)
+
+    def __pow__(self, power):
+        if power != 2:
+            raise ValueError(f"only squares are spreadsheet quantities here, not ^{power}")
+        return Square(self)
 
     def names(self):
         """The names this expression reads, in order of first use."""
@@ -40,10 +47,29 @@ class Expr:
     def children(self):
         return ()
 
+    def backward(self, env, grad, acc):
+        """Add grad * d(self)/d(name) into acc[name] for every name read. An env that computes some names
+        from their own expressions (validate's RowEnv) routes the gradient through them (env.backward)."""
+
     def paren(self, child, ref, strict=False):
         text = child.excel(ref)
         tight = child.prec < self.prec or (strict and child.prec == self.prec)
         return f"({text})" if tight else text
+
+
+def partials(expr, env):
+    """{name: d(expr)/d(name)} at env, for the names the expression reads."""
+    acc = {}
+    expr.backward(env, 1.0, acc)
+    return acc
+
+
+def _to_name(env, name, grad, acc):
+    route = getattr(env, "backward", None)
+    if route is not None:
+        route(name, grad, acc)
+    else:
+        acc[name] = acc.get(name, 0.0) + grad
 
 
 def wrap(x):
@@ -55,6 +81,7 @@ class Ref(Expr):
     name: str
     def eval(self, env): return float(env[self.name])
     def excel(self, ref): return ref(self.name)
+    def backward(self, env, grad, acc): _to_name(env, self.name, grad, acc)
     def _collect(self, seen): seen.setdefault(self.name)
     def symbol(self): return self.name
 
@@ -63,6 +90,7 @@ class Ref(Expr):
 class Num(Expr):
     value: float
     def eval(self, env): return float(self.value)
+    def backward(self, env, grad, acc): pass
     def excel(self, ref): return _num_text(self.value)
 
 
@@ -73,6 +101,7 @@ class Add(Expr):
     prec = _ADD
     def children(self): return (self.a, self.b)
     def eval(self, env): return self.a.eval(env) + self.b.eval(env)
+    def backward(self, env, grad, acc): self.a.backward(env, grad, acc); self.b.backward(env, grad, acc)
     def excel(self, ref): return f"{self.paren(self.a, ref)}+{self.paren(self.b, ref)}"
 
 
@@ -83,6 +112,7 @@ class Sub(Expr):
     prec = _ADD
     def children(self): return (self.a, self.b)
     def eval(self, env): return self.a.eval(env) - self.b.eval(env)
+    def backward(self, env, grad, acc): self.a.backward(env, grad, acc); self.b.backward(env, -grad, acc)
     def excel(self, ref): return f"{self.paren(self.a, ref)}-{self.paren(self.b, ref, strict=True)}"
 
 
@@ -93,6 +123,9 @@ class Mul(Expr):
     prec = _MUL
     def children(self): return (self.a, self.b)
     def eval(self, env): return self.a.eval(env) * self.b.eval(env)
+    def backward(self, env, grad, acc):
+        self.a.backward(env, grad * self.b.eval(env), acc)
+        self.b.backward(env, grad * self.a.eval(env), acc)
     def excel(self, ref): return f"{self.paren(self.a, ref)}*{self.paren(self.b, ref)}"
 
 
@@ -105,6 +138,10 @@ class Div(Expr):
     def eval(self, env):
         b = self.b.eval(env)
         return self.a.eval(env) / b if b else math.copysign(math.inf, self.a.eval(env))
+    def backward(self, env, grad, acc):
+        b = self.b.eval(env)
+        self.a.backward(env, grad / b, acc)
+        self.b.backward(env, -grad * self.a.eval(env) / (b * b), acc)
     def excel(self, ref): return f"{self.paren(self.a, ref)}/{self.paren(self.b, ref, strict=True)}"
 
 
@@ -114,6 +151,7 @@ class Square(Expr):
     prec = _POW
     def children(self): return (self.a,)
     def eval(self, env): return self.a.eval(env) ** 2
+    def backward(self, env, grad, acc): self.a.backward(env, 2 * self.a.eval(env) * grad, acc)
     def excel(self, ref): return f"{self.paren(self.a, ref, strict=True)}^2"
 
 
@@ -126,14 +164,15 @@ class Call(Expr):
     """A spreadsheet function of one argument: EXP(-x) as NEGEXP, TANH, MAX(0,x) as RELU, step IF(x>0,1,0)."""
     fn: str
     a: Expr
-    _FORMS = {
-        "NEGEXP": ("EXP(-{})", lambda x: _exp(-x)),
-        "TANH": ("TANH({})", math.tanh),
-        "RELU": ("MAX(0,{})", lambda x: max(0.0, x)),
-        "STEP": ("IF({}>0,1,0)", lambda x: 1.0 if x > 0 else 0.0),
+    _FORMS = {  # formula, value, derivative
+        "NEGEXP": ("EXP(-{})", lambda x: _exp(-x), lambda x: -_exp(-x)),
+        "TANH": ("TANH({})", math.tanh, lambda x: 1 - math.tanh(x) ** 2),
+        "RELU": ("MAX(0,{})", lambda x: max(0.0, x), lambda x: 1.0 if x > 0 else 0.0),
+        "STEP": ("IF({}>0,1,0)", lambda x: 1.0 if x > 0 else 0.0, lambda x: 0.0),
     }
     def children(self): return (self.a,)
     def eval(self, env): return self._FORMS[self.fn][1](self.a.eval(env))
+    def backward(self, env, grad, acc): self.a.backward(env, grad * self._FORMS[self.fn][2](self.a.eval(env)), acc)
     def excel(self, ref):
         inner = self.a.excel(ref)
         if self.fn == "NEGEXP" and self.a.prec < _ATOM:

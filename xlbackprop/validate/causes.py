@@ -3,11 +3,17 @@ reproduces the value found in the cell names the cause. Formula-text evidence (t
 to other rows, a column whose formula changes) is read from the cell when no computation matches.
 """
 
-from xlbackprop.network import unit_names, weight_names
-from xlbackprop.validate.check import RowEnv, close
 from xlbackprop.formula_text import references, relative_form
+from xlbackprop.network import unit_names, weight_names
+from xlbackprop.validate.rows import RowEnv, close
 
-MATCH_RTOL = 1e-7  # an alternative need only match as well as the cell's own precision allows
+# An alternative computation names the mistake when it reproduces the cell as well as the cell's own precision
+# allows (its tolerance), or to a billionth: the evaluator and the row's arithmetic round differently.
+MATCH_RTOL = 1e-9
+
+
+def _match(found, alt, tol):
+    return close(found, alt, tol + MATCH_RTOL * abs(found))
 
 
 def _swap(a, b):
@@ -59,9 +65,8 @@ def _missing_parentheses(spec, name, env):
     return []
 
 
-def numeric_cause(spec, exprs, name, values, found, rtol, scale):
+def numeric_cause(spec, exprs, name, values, found, tol):
     """The known mistake that reproduces `found` for quantity `name` from the row's values, or None."""
-    tol = max(rtol, MATCH_RTOL)
     base = RowEnv(values, exprs, computed=_DELTAS)
     # The forward pass as the row has it, missing columns computed once: a mistake tried in the backward
     # pass (a_h1 for a_h2) must not flow back through a forward pass the table never wrote down.
@@ -76,12 +81,12 @@ def numeric_cause(spec, exprs, name, values, found, rtol, scale):
             alt = exprs[name].eval(env)
         except (KeyError, TypeError, OverflowError, ZeroDivisionError):
             continue
-        if close(found, alt, tol, scale):
+        if _match(found, alt, tol):
             return _specific(cause, spec, name)
     if name.startswith("dE_total/dw"):
         try:
             for alt in _missing_parentheses(spec, name, base):
-                if close(found, alt, tol, scale):
+                if _match(found, alt, tol):
                     return "missing parentheses: the chain rule's common factor multiplies only one term"
         except (KeyError, TypeError, OverflowError):
             pass
@@ -89,7 +94,7 @@ def numeric_cause(spec, exprs, name, values, found, rtol, scale):
     if expected is None:
         return None
     for factor, cause in _FACTORS.get(name[:2] if name[:2] in ("E1", "E2", "E_") else "", []) + _FACTORS["*"]:
-        if close(found, factor * expected, tol, scale):
+        if _match(found, factor * expected, tol):
             return cause
     return None
 
@@ -116,14 +121,13 @@ def _specific(cause, spec, name):
     return cause
 
 
-def update_cause(name, found, w_prev, lr, prev_env, weight_names_, rtol, scale):
+def update_cause(name, found, w_prev, lr, prev_env, weight_names_, tol):
     """Why a weight update is off: another weight's gradient, or the gradient added instead of subtracted."""
-    tol = max(rtol, MATCH_RTOL)
     try:
-        if close(found, w_prev + lr * prev_env[f"dE_total/d{name}"], tol, scale):
+        if _match(found, w_prev + lr * prev_env[f"dE_total/d{name}"], tol):
             return "sign error in the update: w + lr*gradient instead of w - lr*gradient"
         for other in weight_names_:
-            if other != name and close(found, w_prev - lr * prev_env[f"dE_total/d{other}"], tol, scale):
+            if other != name and _match(found, w_prev - lr * prev_env[f"dE_total/d{other}"], tol):
                 return f"update uses another weight's gradient: dE_total/d{other} instead of dE_total/d{name}"
     except (KeyError, TypeError, OverflowError):
         return None

@@ -9,16 +9,18 @@ from xlbackprop.errors import WorkbookError
 from xlbackprop.files import atomic_path
 from xlbackprop.validate.results import VERDICTS
 
-GRADEBOOK_COLUMNS = ("file", "sheet", "header_row", "rows", "learning_rate", "verdict", "max_rel_error",
+GRADEBOOK_COLUMNS = ("file", "sheet", "header_row", "rows", "learning_rate", "verdict", "network", "max_rel_error",
                      "wrong_quantities", "first_error_row", "first_error_cell", "first_error_quantity",
-                     "expected", "found", "formula", "cause", "lint_findings", "error")
+                     "expected", "found", "formula", "cause", "fix", "values_only", "stale", "checked",
+                     "unchecked", "missing", "notes", "lint_findings", "lint", "error")
 LINT_EXAMPLES = 3
 
 
 def exit_code(results):
-    """0 when every workbook is correct, 1 when any is wrong or incomplete, 2 when any is unreadable."""
+    """0 when every workbook is correct, 1 when any is wrong or incomplete, 2 when any cannot be judged
+    (unreadable, unsupported)."""
     verdicts = {r.verdict for r in results}
-    if "unreadable" in verdicts or not results:
+    if verdicts & {"unreadable", "unsupported"} or not results:
         return 2
     return 1 if verdicts - {"correct"} else 0
 
@@ -45,7 +47,8 @@ def fmt_rel(x):
 
 def table_title(table):
     lr = "" if table.learning_rate is None else f", lr {fmt(table.learning_rate)}"
-    return f"{table.sheet} (header row {table.header_row}, {table.rows} iterations{lr})"
+    values = ", values only" if table.values_only else ""
+    return f"{table.sheet} (header row {table.header_row}, {table.rows} iterations{lr}{values})"
 
 
 def table_report(table, indent="  "):
@@ -61,6 +64,8 @@ def table_report(table, indent="  "):
         lines.append(f"{sub}  expected  {fmt(e.expected)}   found {fmt(e.found)}   rel. error {fmt_rel(e.rel_error)}")
         if e.cause:
             lines.append(f"{sub}  cause     {e.cause}")
+        if e.fix:
+            lines.append(f"{sub}  fix       {e.fix}")
     if table.wrong_quantities:
         names = ", ".join(pretty(q) for q in table.wrong_quantities)
         lines.append(f"{sub}wrong on that iteration: {names}")
@@ -68,9 +73,22 @@ def table_report(table, indent="  "):
         cells = len({m.cell for m in table.mismatches})  # a cell can fail both the local and the torch check
         rows = len({m.row for m in table.mismatches})
         lines.append(f"{sub}{cells} wrong cells in {rows} of {table.rows} iterations")
+    if table.network:
+        lines.append(f"{sub}network: {table.network}")
+    lines += [f"{sub}{line}" for line in coverage_lines(table.coverage)]
     lines += [f"{sub}lint: {s}" for s in lint_summary(table.lint)]
     lines += [f"{sub}note: {n}" for n in table.notes]
     return "\n".join(lines)
+
+
+def coverage_lines(coverage):
+    """What the verdict rests on, where not everything was checked."""
+    out = []
+    if coverage.unchecked:
+        out += [f"not checked: {pretty(n)}: {why}" for n, why in coverage.unchecked.items()]
+    if coverage.missing:
+        out.append("missing: " + ", ".join(pretty(n) for n in coverage.missing))
+    return out
 
 
 def table_headline(table):
@@ -109,8 +127,9 @@ def one_line(result):
 def text_report(result):
     """The whole report for one workbook (a single line when it cannot be read)."""
     if result.error or not result.tables:
-        return one_line(result)
-    return "\n".join([one_line(result)] + [table_report(t) for t in result.tables])
+        return "\n".join([one_line(result)] + [f"  {s.message}" for s in result.sheets])
+    return "\n".join([one_line(result)] + [table_report(t) for t in result.tables]
+                     + [f"  {s.message}" for s in result.sheets])
 
 
 def summary_table(results):
@@ -142,20 +161,27 @@ def _finite(obj):
 
 
 def gradebook_rows(results):
-    """One row per workbook and table (one row for a workbook with no table or that cannot be read)."""
+    """One row per workbook and table (one row for a workbook with no table or that cannot be read), and one
+    per sheet whose formulas hold no recognised table: nothing the verdict rests on is left out."""
     rows = []
     for r in results:
         if not r.tables:
             rows.append(_row(file=r.file, verdict=r.verdict, error=r.error or "no iteration table found"))
         for t in r.tables:
-            e = t.first_error
+            e, c = t.first_error, t.coverage
             rows.append(_row(
                 file=r.file, sheet=t.sheet, header_row=t.header_row, rows=t.rows, learning_rate=t.learning_rate,
-                verdict=t.verdict, max_rel_error=_finite(t.max_rel_error),
-                wrong_quantities=" ".join(t.wrong_quantities), lint_findings=len(t.lint),
+                verdict=t.verdict, network=t.network, max_rel_error=_finite(t.max_rel_error),
+                wrong_quantities=" ".join(t.wrong_quantities), values_only=t.values_only,
+                stale=None if t.stale is None else f"{t.stale.cells} cells, first {t.stale.first_cell}",
+                checked=" ".join(c.checked), unchecked="; ".join(f"{n}: {why}" for n, why in c.unchecked.items()),
+                missing=" ".join(c.missing), notes="; ".join(t.notes), lint_findings=len(t.lint),
+                lint="; ".join(f"{f.cell} {f.kind}: {f.message}" for f in t.lint),
                 **({} if e is None else dict(first_error_row=e.row, first_error_cell=e.cell,
-                                             first_error_quantity=e.quantity, expected=e.expected,
-                                             found=e.found, formula=e.formula, cause=e.cause))))
+                                             first_error_quantity=e.quantity, expected=_finite(e.expected),
+                                             found=e.found, formula=e.formula, cause=e.cause, fix=e.fix))))
+        for s in r.sheets:
+            rows.append(_row(file=r.file, sheet=s.sheet, verdict="no table", notes=s.message))
     return rows
 
 

@@ -1,8 +1,14 @@
-"""What validation returns: plain data (pycel style). An empty list of mismatches means the table passed."""
+"""What validation returns: plain data (pycel style). An empty list of mismatches means the table passed.
+
+Everything a verdict rests on is here, so every output (text, JSON, gradebook, annotated copy, pytest plugin)
+can show it: the mismatches, the notes, the lint, which quantities were checked and which were not (and why),
+stale stored values, cells that could not be recomputed, sheets whose formulas hold no table.
+"""
 
 from dataclasses import asdict, dataclass, field
 
-VERDICTS = ("correct", "wrong", "incomplete", "unreadable")  # best to worst
+# best to worst; "unsupported" and "unreadable" cannot be judged (a person must look)
+VERDICTS = ("correct", "wrong", "incomplete", "unsupported", "unreadable")
 
 
 def worst(verdicts):
@@ -21,6 +27,7 @@ class Mismatch:
     cause: str | None = None  # a named known mistake, when one matches
     check: str = "local"  # "local" (own formula on the row's own inputs) or "reference" (torch run)
     fix: str | None = None  # a corrected formula in the student's own references, verified by recomputing
+    tolerance: float | None = None  # the difference this cell was allowed (its inputs' stored precision)
 
     @property
     def rel_error(self):
@@ -29,12 +36,40 @@ class Mismatch:
         scale = max(abs(self.expected), abs(self.found), 1e-300)
         return abs(self.found - self.expected) / scale
 
+    def to_json(self):
+        return {"row": self.row, "cell": self.cell, "quantity": self.quantity, "expected": self.expected,
+                "found": self.found, "formula": self.formula, "cause": self.cause, "fix": self.fix,
+                "check": self.check, "tolerance": self.tolerance}
+
 
 @dataclass
 class LintFinding:
     cell: str
     kind: str     # "hard-coded number", "non-Excel function", "circular reference", "other-row reference", ...
     message: str
+
+
+@dataclass
+class Coverage:
+    """Which quantities the verdict rests on."""
+    checked: list[str] = field(default_factory=list)     # present and checked on every row they fill
+    unchecked: dict = field(default_factory=dict)        # present, not checked: name -> why
+    missing: list[str] = field(default_factory=list)     # needed for a full computation, no column
+
+    def to_json(self):
+        return {"checked": list(self.checked), "unchecked": dict(self.unchecked), "missing": list(self.missing)}
+
+
+@dataclass
+class Stale:
+    """Stored values that are not what the formulas compute (the table is judged on what they compute)."""
+    cells: int          # how many formula cells of the table store another number
+    first_cell: str     # the first of them
+    stored: object
+    computed: object
+
+    def to_json(self):
+        return asdict(self)
 
 
 @dataclass
@@ -50,17 +85,29 @@ class TableResult:
     mismatches: list[Mismatch] = field(default_factory=list)
     lint: list[LintFinding] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    coverage: Coverage = field(default_factory=Coverage)
+    values_only: bool = False          # no formulas at all: judged on typed numbers
+    stale: Stale | None = None
+    network: str = ""                  # what was inferred: "2-2-2, sigmoid, no biases, 1 sample"
 
     def to_json(self):
-        first = None
-        if self.first_error is not None:
-            e = self.first_error
-            first = {"row": e.row, "cell": e.cell, "quantity": e.quantity, "expected": e.expected,
-                     "found": e.found, "formula": e.formula, "cause": e.cause, "fix": e.fix}
         return {"sheet": self.sheet, "header_row": self.header_row, "rows": self.rows,
-                "learning_rate": self.learning_rate, "verdict": self.verdict,
+                "learning_rate": self.learning_rate, "verdict": self.verdict, "network": self.network,
                 "max_rel_error": self.max_rel_error, "wrong_quantities": list(self.wrong_quantities),
-                "first_error": first, "lint": [asdict(f) for f in self.lint]}
+                "first_error": None if self.first_error is None else self.first_error.to_json(),
+                "values_only": self.values_only, "stale": None if self.stale is None else self.stale.to_json(),
+                "coverage": self.coverage.to_json(), "notes": list(self.notes),
+                "lint": [asdict(f) for f in self.lint]}
+
+
+@dataclass
+class SheetNote:
+    """A sheet that holds formulas but no iteration table that was recognised."""
+    sheet: str
+    message: str
+
+    def to_json(self):
+        return asdict(self)
 
 
 @dataclass
@@ -69,7 +116,8 @@ class WorkbookResult:
     verdict: str
     error: str | None = None          # why it is unreadable, else None
     tables: list[TableResult] = field(default_factory=list)
+    sheets: list[SheetNote] = field(default_factory=list)
 
     def to_json(self):
         return {"file": self.file, "verdict": self.verdict, "error": self.error,
-                "tables": [t.to_json() for t in self.tables]}
+                "tables": [t.to_json() for t in self.tables], "sheets": [s.to_json() for s in self.sheets]}

@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass, field
 
 from xlbackprop.cells import col_letter
-from xlbackprop.validate.check import agrees, row_agreement
+from xlbackprop.validate.infer import agrees_in_row, row_agreement
 from xlbackprop.formula_text import numbers, references
 from xlbackprop.validate.headers import canonical, in_group
 
@@ -171,7 +171,7 @@ def _typed_leaves(sheet, table):
         for reader in [r for r in readers if values.get(r) is not None] if missing else []:
             typed = list(dict.fromkeys(numbers(sheet.formula(row, table.columns[reader]))))
             fits = [p for p in itertools.permutations(typed, len(missing))
-                    if agrees({**values, **dict(zip(missing, p))}, reader)]
+                    if agrees_in_row({**values, **dict(zip(missing, p))}, reader)]
             if len(fits) == 1:
                 for name, x in zip(missing, fits[0]):
                     table.typed[name], table.fixed[name], values[name] = x, (row, table.columns[reader]), x
@@ -239,7 +239,7 @@ def _unlagged(book, sheet, table, labels):
     above = {**row, **{n: sheet.number(first, c) for n, c in table.columns.items() if c in weights}}
     if not (any(ref.row == first and ref.col in weights and ref.sheet in (None, sheet.name)
                 for ref in references(sheet.formula(first + 1, table.columns[nets[0]])))
-            or (agrees(above, nets[0]) and not agrees(row, nets[0]))):
+            or (agrees_in_row(above, nets[0]) and not agrees_in_row(row, nets[0]))):
         return table
     key = ("lagged", frozenset(weights), first, table.last_row)
     found = _tables_in(book.sheet(sheet.name, key), {table.header_row: labels[table.header_row]}, key)

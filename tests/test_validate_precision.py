@@ -1,0 +1,55 @@
+"""Tolerances from stored precision: a typed number carries half a unit in the last place its column keeps,
+propagated to first order through the formula of every cell that reads it."""
+
+import pytest
+
+from xlbackprop.expr import Ref, partials
+from xlbackprop.validate.precision import EXACT, digits, rounding_of, tolerance
+
+
+def test_digits_of_the_shortest_text_that_gives_the_number_back():
+    assert digits(0.5068745668) == (10, 10)
+    assert digits(0.027500000000000004) == (17, 18)
+    assert digits(-1.5e-05) == (2, 6)
+    assert digits(12.5) == (3, 1)
+
+
+def test_a_column_rounded_to_six_significant_digits_keeps_half_a_unit_of_the_sixth():
+    rounding = rounding_of([0.506875, 0.0123457, 0.5])
+    assert rounding.unit(0.506875) == pytest.approx(0.5e-6)
+    assert rounding.unit(0.0123457) == pytest.approx(0.5e-7)
+
+
+def test_a_column_pasted_with_fixed_decimals_keeps_half_a_unit_of_the_last_decimal():
+    # 6 decimals: a gradient of 4e-06 says as little as 0.506875 does
+    rounding = rounding_of([0.506875, 0.000004, 0.012346])
+    assert rounding.unit(0.000004) == pytest.approx(0.5e-6)
+
+
+def test_a_short_number_in_a_column_of_long_ones_is_not_excused():
+    rounding = rounding_of([0.5068745668, 0.03, 0.0274901234])
+    assert rounding.unit(0.03) < 1e-10  # 0.03 typed for 0.02749: off by 2.5e-3
+
+
+def test_formulas_and_full_precision_numbers_carry_no_rounding():
+    assert EXACT.unit(0.5) == 0.0
+    assert rounding_of([0.1 + 0.2, 0.5068745667645342]).unit(0.3) < 1e-17
+
+
+def test_rounding_propagates_through_the_formula_to_first_order():
+    # o1 = w5*a_h1 + w6*a_h2 with a_h1, a_h2 rounded to 1e-6: the allowed difference is |w5|*u + |w6|*u
+    expr = Ref("w5") * Ref("a_h1") + Ref("w6") * Ref("a_h2")
+    values = {"w5": 0.4, "a_h1": 0.51, "w6": 0.45, "a_h2": 0.52}
+    grads = partials(expr, values)
+    units = {"a_h1": 0.5e-6, "a_h2": 0.5e-6}
+    tol = tolerance(expr.eval(values), grads, values, units, 0.0, 0.0)
+    assert tol == pytest.approx(0.4 * 0.5e-6 + 0.45 * 0.5e-6)
+
+
+def test_cancellation_widens_the_noise_allowance_only_where_it_happens():
+    # a_o - t near convergence: a difference of two numbers near 0.5; noise is relative to them, not to the result
+    expr = Ref("a_o1") - Ref("t1")
+    values = {"a_o1": 0.5000001, "t1": 0.5}
+    result = expr.eval(values)
+    tol = tolerance(result, partials(expr, values), values, {}, 0.0, 1e-15)
+    assert tol > 1e-15 and tol / abs(result) > 1e-9

@@ -1,0 +1,72 @@
+"""Reading a found table's columns: the number of every quantity on every iteration, whether the cell is a
+formula (recomputed, exact) or a typed number (rounded as the column stores it), and the cells that hold an
+error value or text where a number belongs.
+"""
+
+import re
+from dataclasses import dataclass, field
+
+from xlbackprop.validate.precision import EXACT, rounding_of
+
+_CONSTANT = re.compile(r"^[it]\d+(\[\d+\])?$")
+
+
+@dataclass
+class TableData:
+    values: dict                                  # name -> [float | None] per iteration
+    typed: dict                                   # name -> [bool]: the cell holds a typed number, no formula
+    errors: list = field(default_factory=list)    # (name, iteration index, the text or error value found)
+    rounding: dict = field(default_factory=dict)  # name -> Rounding of its typed computed numbers
+
+    @property
+    def rows(self):
+        return len(next(iter(self.values.values()), []))
+
+    def row(self, k):
+        return {n: vals[k] for n, vals in self.values.items()}
+
+    def unit(self, name, k):
+        """Half a unit in the last place of quantity `name` at iteration k: 0 for formulas and for the givens
+        (inputs, targets and fixed biases on every row, initial weights on the first: what the student typed
+        is the exercise's number, exactly; that they stay constant is checked, not assumed)."""
+        if not self.typed[name][k] or name in self.constants or (k == 0 and name in self.givens):
+            return 0.0
+        return self.rounding.get(name, EXACT).unit(self.values[name][k])
+
+    def units(self, k):
+        return {n: self.unit(n, k) for n in self.values}
+
+    def drop(self, name):
+        for part in (self.values, self.typed, self.rounding):
+            part.pop(name, None)
+
+    givens: frozenset = frozenset()
+    constants: frozenset = frozenset()
+
+
+def read_columns(sheet, table, givens, constants):
+    """TableData of `table` in `sheet` (a recalculated sheet: formula cells hold what the formulas compute).
+    `givens`: names whose first-row value is the student's starting point (inputs, targets, weights, biases);
+    `constants`: givens that stay the same on every row (inputs, targets, fixed biases)."""
+    values, typed, errors = {}, {}, []
+    for name, col in table.columns.items():
+        vals, kinds = [], []
+        for k, row in enumerate(range(table.first_row, table.last_row + 1)):
+            v = number = sheet.number(row, col)
+            is_typed = not sheet.has_formula(row, col)
+            if v is None and k and _CONSTANT.match(name):
+                v, is_typed = vals[-1], kinds[-1]  # inputs and targets typed once, on the first row, are given
+            vals.append(v)
+            kinds.append(is_typed)
+            text = sheet.value(row, col)
+            if number is None and text is not None and not (isinstance(text, str) and not text.strip()):
+                errors.append((name, k, text))  # an error value (#DIV/0!) or text where a number belongs
+        values[name], typed[name] = vals, kinds
+    for name, (row, col) in table.fixed.items():
+        value = table.typed.get(name, sheet.number(row, col))
+        values[name] = [value] * table.rows
+        typed[name] = [name in table.typed or not sheet.has_formula(row, col)] * table.rows
+    data = TableData(values, typed, errors, givens=frozenset(givens), constants=frozenset(constants))
+    data.rounding = {n: rounding_of([v for k, v in enumerate(vals) if typed[n][k] and (k or n not in givens)])
+                     for n, vals in values.items()}
+    return data

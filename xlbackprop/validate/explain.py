@@ -1,0 +1,60 @@
+"""From mismatches to words: the first error, what else is wrong on its iteration, and the known mistake that
+explains it (causes.py), tried on the row's own numbers, then on the cell's formula text.
+"""
+
+from xlbackprop.cells import qualified
+from xlbackprop.formula_text import relative_form
+from xlbackprop.network import quantities
+from xlbackprop.validate import causes
+from xlbackprop.validate.rows import RowEnv
+
+
+def order(mismatches, spec):
+    """Row by row; on a row, the local check first and quantities in the order they are computed."""
+    rank = {q.name: i for i, q in enumerate(quantities(spec))}
+    return sorted(mismatches, key=lambda m: (m.row, m.check != "local", rank.get(m.quantity, len(rank))))
+
+
+def first_error(mismatches):
+    """(the first mismatch, the quantities wrong on its iteration) or (None, [])."""
+    if not mismatches:
+        return None, []
+    first = mismatches[0]
+    same_row = [m for m in mismatches if m.row == first.row]
+    local = [m.quantity for m in same_row if m.check == "local"]
+    return first, list(dict.fromkeys(local or [m.quantity for m in same_row]))
+
+
+def cell_text(sheet, cell):
+    """'Sheet1!B1' for a (sheet, row, col) the table's formulas read, named as in the file."""
+    return sheet.cell_name(*cell[1:]) if cell[0] == sheet.name else qualified(*cell)
+
+
+def cause(sheet, table, spec, exprs, data, lr, m):
+    """Name the known mistake behind mismatch m, when one fits."""
+    k, name = m.row - 1, m.quantity
+    if m.found is None:
+        return None
+    tol = m.tolerance or 0.0
+    is_update = name.startswith(("w", "b")) and k > 0
+    if is_update and lr.value is not None and m.check == "local":
+        drift = [d for d in lr.drift if d[0] == m.row]
+        if drift:
+            return f"drifting learning-rate reference: this row reads the rate from {cell_text(sheet, drift[0][1])}"
+        prev = RowEnv(data.row(k - 1), exprs)
+        found = causes.update_cause(name, m.found, data.values[name][k - 1], lr.value, prev,
+                                    [n for n in data.values if n.startswith("w")], tol)
+        if found:
+            return found
+    elif m.check == "local" and name in exprs:
+        found = causes.numeric_cause(spec, exprs, name, data.row(k), m.found, tol)
+        if found:
+            return found
+    if name in table.fixed:
+        return None
+    col = table.columns[name]
+    start = table.first_row + (1 if is_update else 0)
+    forms = {relative_form(f, r, col) for r in range(start, start + 2)
+             if r != table.first_row + k and (f := sheet.formula(r, col))}
+    return causes.formula_cause(sheet, col, table.first_row + k, (table.first_row, table.last_row),
+                                is_update, forms)

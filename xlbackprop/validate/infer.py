@@ -1,0 +1,125 @@
+"""Inferring the network a table describes: its layer sizes, samples and biases from the column names, each
+layer's activation from the first row's numbers, and conventions that differ from the course's.
+"""
+
+import math
+import re
+from dataclasses import replace
+
+from xlbackprop.expr import Ref
+from xlbackprop.network import (activation, activation_slope, bias_names, quantities, sample_suffix, unit_names,
+                                weight_names)
+from xlbackprop.spec import ACTIVATIONS, Sample, Spec, check as check_spec
+from xlbackprop.validate.rows import LAYOUT_RTOL, RowEnv, agrees
+
+_NAME = re.compile(r"^(i|t|h|o|w|b)(\d+)(?:\[(\d+)\])?$")
+
+
+def structure_spec(names, leaves=None, lr=1.0, iterations=1):
+    """The network a table's columns describe: layer sizes from the highest i, h, o/t numbers, samples from
+    [n] suffixes, biases from b columns (trained when dE_total/db columns exist; one per layer or one per
+    unit), the activation of each layer from its first-row numbers. Falls back to the course's 2-2-2."""
+    leaves = leaves or {}
+    top = {}
+    for n in names:
+        m = _NAME.match(n)
+        if m:
+            kind, num, sample = m.group(1), int(m.group(2)), int(m.group(3) or 1)
+            top[kind] = max(top.get(kind, 0), num)
+            top["s"] = max(top.get("s", 1), sample)
+    n_in, n_h, n_out = top.get("i", 2), top.get("h", 2), max(top.get("o", 0), top.get("t", 0)) or 2
+    if top.get("w", 8) != n_in * n_h + n_h * n_out:
+        n_in, n_h, n_out = 2, 2, 2
+    samples = top.get("s", 1)
+    sfx = (lambda s: f"[{s + 1}]") if samples > 1 else (lambda s: "")
+    def get(name):  # a missing or unusable leaf still leaves a network to describe
+        v = leaves.get(name)
+        return v if v is not None and math.isfinite(v) else 0.0
+
+    n_bias = top.get("b", 0)
+    shared = n_bias in (1, 2) and n_bias != n_h + n_out  # Mazur's b1, b2: one bias per layer
+    bias = "none" if not n_bias else ("trained" if any(n.startswith("dE_total/db") for n in names) else "fixed")
+    skeleton = Spec(
+        name="table", sizes=(n_in, n_h, n_out), activations=("sigmoid", "sigmoid"),
+        samples=tuple(Sample(tuple(get(f"i{k + 1}{sfx(s)}") for k in range(n_in)),
+                             tuple(get(f"t{j + 1}{sfx(s)}") for j in range(n_out))) for s in range(samples)),
+        weights=tuple(tuple(tuple(0.0 for _ in range(a)) for _ in range(b)) for a, b in ((n_in, n_h), (n_h, n_out))),
+        bias=bias, shared_bias=shared if bias != "none" else False,
+        biases=tuple((0.0,) * (1 if shared else size) for size in (n_h, n_out)) if bias != "none" else (),
+        learning_rates=(lr if lr and lr > 0 and math.isfinite(lr) else 1.0,), iterations=max(1, iterations))
+    weights = tuple(tuple(tuple(get(w) for w in unit) for unit in layer) for layer in weight_names(skeleton))
+    biases = tuple(tuple(get(b) for b in dict.fromkeys(layer)) for layer in bias_names(skeleton))
+    spec = check_spec(replace(skeleton, weights=weights, biases=biases))
+    return replace(spec, activations=_activations(spec, leaves))
+
+
+def _activations(spec, leaves):
+    """Per layer, the activation whose formula turns the first row's net inputs into its activations."""
+    out = []
+    for units in unit_names(spec)[1:]:
+        best = "sigmoid"
+        sfx = [sample_suffix(spec, s) for s in range(len(spec.samples))]
+        pairs = [(leaves.get(u + x), leaves.get(f"a_{u}{x}")) for u in units for x in sfx]
+        pairs = [(h, a) for h, a in pairs if h is not None and a is not None]
+        if pairs:
+            for act in ACTIVATIONS:
+                fn = activation(act, Ref("x"))
+                if all(_near(a, fn.eval({"x": h})) for h, a in pairs):
+                    best = act
+                    break
+        out.append(best)
+    return tuple(out)
+
+
+def _near(found, expected):
+    return abs(found - expected) <= LAYOUT_RTOL * abs(expected)
+
+
+def leaf_names(spec):
+    """Inputs, targets, weights and biases: the names a table's first row gives."""
+    return [q.name for q in quantities(spec) if q.expr is None]
+
+
+def constant_names(spec):
+    """Leaves that stay the same on every row: inputs, targets, and biases that are not trained."""
+    return [q.name for q in quantities(spec)
+            if q.kind in ("input", "target") or (q.kind == "bias" and spec.bias != "trained")]
+
+
+def exprs_of(spec):
+    return {q.name: q.expr for q in quantities(spec) if q.expr is not None}
+
+
+def row_agreement(sheet, columns, row, cells=None):
+    """How many of a row's computed quantities agree with their own formula on the row's values (used to
+    settle which of two same-labelled columns is which); `cells` adds named cells outside the row."""
+    values = {n: sheet.number(row, c) for n, c in columns.items()}
+    values.update({n: sheet.number(*cell) for n, cell in (cells or {}).items()})
+    exprs = exprs_of(structure_spec(values))
+    return sum(agrees(values, name, exprs) for name in exprs)
+
+
+def agrees_in_row(values, name):
+    """True when quantity `name` holds the number its own formula gives from the other values of the row."""
+    return agrees(values, name, exprs_of(structure_spec(values)))
+
+
+def other_conventions(spec, first):
+    """Delta columns (δo1, δh1) that hold ∂E/∂a, the derivative before the activation's slope, rather than
+    ∂E/∂net: another convention, not a mistake. {name: note} for the columns to leave unchecked."""
+    exprs, out = exprs_of(spec), {}
+    layers = list(enumerate(unit_names(spec)[1:]))
+    for layer, units in reversed(layers):  # output deltas first: the hidden ones are computed from them
+        for unit in units:
+            name = f"dE_total/d{unit}"
+            if first.get(name) is None:
+                continue
+            env = RowEnv({n: v for n, v in first.items() if n != name and n not in out}, exprs)
+            expected = env.value_of(name)
+            slope = env.value_of_expr(activation_slope(spec.activations[layer], Ref(f"a_{unit}"), Ref(unit)))
+            if expected is None or not slope or _near(first[name], expected):
+                continue
+            if _near(first[name], expected / slope):
+                out[name] = (f"the δ{unit} column holds ∂E/∂a_{unit}, before the activation's slope: "
+                             "another convention, left unchecked")
+    return out
