@@ -14,7 +14,10 @@ from xlbackprop.workbook_read import read_workbook
 @pytest.mark.parametrize("label", ["∂E/∂w5", "E∂w5", "∂E_total/∂W5", "∂E_T/∂w5", "∂ET/∂w5", "∂(E_total)/∂w5",
                                    "δE_tot/δw5", "𝜕E/𝜕w5", "dE_total / dw5", "Etotaldw5", "dw5", " ∂E/∂w5 ",
                                    "∂E_t/∂W5", "∂E∂W5", "∂E/∂w5 = (out_o1 - t1)*out_o1*(1-out_o1)*out_h1",
-                                   "∂L/∂w5", "dL/dw5", "gradient w5", "∇w5", "∂E/∂W_5", "dE/dw₅"])
+                                   "∂L/∂w5", "dL/dw5", "gradient w5", "∇w5", "∂E/∂W_5", "dE/dw₅",
+                                   # the partial sign as other scripts' look-alikes, and other slashes
+                                   "ӘE/Әw5", "әE_total/әw5", "𝟃E/𝟃w5", "ðE/ðw5", "ƋE/Ƌw5", "ẟE/ẟw5", "∂E∕∂w5",
+                                   "∂E⁄∂w5"])
 def test_gradient_spellings_mean_the_same_quantity(label):
     assert canonical(label) == "dE_total/dw5"
 

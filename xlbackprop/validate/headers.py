@@ -8,8 +8,12 @@ partial-derivative signs ∂ δ 𝜕) and then read by a handful of patterns: `�
 import re
 import unicodedata
 
-_PARTIALS = "∂δ𝜕ðΔ∆"
-_DROP = re.compile(r"[\s_()\[\]{}/\\:;,.'\"`*·" + _PARTIALS + "-]")
+# The partial sign in whatever symbol students type: ∂ and its mathematical-alphabet forms (NFKC makes 𝜕 𝟃
+# into ∂), δ, ð, Δ, and look-alikes from other scripts (Cyrillic schwa Ә, d with a bar Ƌ, latin delta ẟ,
+# insular d ꝺ); slashes as fraction or division slashes.
+_PARTIALS = "∂δ𝜕ðÐΔ∆ӘәƋƌẟꝹꝺ"
+_SLASHES = "∕⁄∖"
+_DROP = re.compile(r"[\s_()\[\]{}/\\:;,.'\"`*·" + _PARTIALS + _SLASHES + "-]")
 _NEXT = re.compile(r"['’′]\s*$|\b(new|updated|next)\b")
 _MAZUR = re.compile(r"(?:(e|err|error)|target)o(\d+)")
 _DELTA = re.compile(r"^(?:δ|Δ|delta)\s*_?\s*([ho]\d+)$")
