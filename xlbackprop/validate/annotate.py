@@ -1,15 +1,30 @@
-"""Annotated copies: wrong cells filled red with a comment, and a Feedback sheet. The original is only read."""
+"""Annotated copies: wrong cells filled red with a comment, and a Feedback sheet last. The original is only read.
 
-import warnings
+The copy changes only what annotation needs: the marked sheets' cells (a new cell format each, appended to
+styles.xml), their comments and the VML drawing that shows them, and the new Feedback sheet with its entries
+in workbook.xml, its relationships and [Content_Types].xml. Every other part (charts, drawings, images, text
+boxes, defined names, VBA, custom XML) is copied byte for byte, so the copy is as valid as the original.
+"""
+
+from collections import defaultdict
 from pathlib import Path
 
+from xlbackprop.cells import a1, parse_a1
 from xlbackprop.errors import WorkbookError
 from xlbackprop.files import atomic_path
-from xlbackprop.validate.report import fmt, fmt_rel, pretty, text_report
+from xlbackprop.validate.annotate_comments import add_comments
+from xlbackprop.validate.annotate_styles import Styles
+from xlbackprop.validate.feedback import add_formats, feedback_rows, first_per_cell, sheet_xml
+from xlbackprop.validate.report import fmt, fmt_rel, pretty
+from xlbackprop.xlsx_patch import REL_NS, Package, Splice, attr, prefix_of, scan, with_attrs
 
 RED = "FFFF8080"
-FEEDBACK_LIMIT = 100  # wrong cells listed per table; past that they repeat one mistake down the rows
-FEEDBACK_COLUMNS = ("iteration", "cell", "quantity", "expected", "found", "rel. error", "formula", "cause", "check")
+RED_FILL = f'<fill><patternFill patternType="solid"><fgColor rgb="{RED}"/><bgColor indexed="64"/></patternFill></fill>'
+OFFICE_DOCUMENT = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument"
+WORKSHEET_TYPE = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet"
+WORKSHEET_CT = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
+FEEDBACK = "Feedback"
+__all__ = ["annotate_workbook", "annotated_name", "first_per_cell", "split_cell", "RED"]
 
 
 def annotated_name(source):
@@ -21,8 +36,6 @@ def annotated_name(source):
 
 def annotate_workbook(source, result, dest, overwrite=False):
     """Write a copy of `source` to `dest` with `result`'s wrong cells marked and a Feedback sheet."""
-    from openpyxl.styles import PatternFill
-
     from xlbackprop.validate.preflight import readable
 
     source, dest = Path(source), Path(dest)
@@ -31,30 +44,49 @@ def annotate_workbook(source, result, dest, overwrite=False):
     if dest.resolve() == source.resolve():
         raise WorkbookError(f"{dest}: is the original workbook; refusing to write over it")
     with readable(source) as xlsx:
-        wb = _load(xlsx, keep_vba=dest.suffix == ".xlsm")
-    fill = PatternFill("solid", fgColor=RED)
-    for table in result.tables:
-        for m in first_per_cell(table.mismatches):
-            _mark(wb, m, fill)
-    _feedback_sheet(wb, result)
+        package = Package(xlsx)
+    try:
+        annotate_package(package, result)
+    except WorkbookError as exc:
+        raise WorkbookError(f"{source}: {exc}") from None
     with atomic_path(dest) as tmp:
-        wb.save(tmp)
+        package.save(tmp)
     return dest
 
 
-def first_per_cell(mismatches):
-    """One mismatch per cell: the local check comes first and says most about the student's own formula."""
-    seen = set()
-    return [m for m in mismatches if not (m.cell in seen or seen.add(m.cell))]
+def annotate_package(package, result):
+    """Mark `result`'s wrong cells in `package` and add the Feedback sheet (in memory; package.save writes)."""
+    workbook = _workbook_part(package)
+    sheets = _sheets(package, workbook)
+    styles = Styles(package, workbook)
+    red = styles.add("fills", RED_FILL)
+    marks = defaultdict(dict)
+    for table in result.tables:
+        for m in first_per_cell(table.mismatches):
+            sheet, ref = split_cell(m.cell)
+            if sheet in sheets:
+                row, col, _, _ = parse_a1(ref)
+                marks[sheet].setdefault((row, col), m)
+    for sheet, cells in marks.items():
+        part = sheets[sheet]
+        data = package.read(part)
+        root = scan(data, part, depth=3)
+        edit = Splice(data)
+        _fill_cells(edit, root, cells, styles, red)
+        add_comments(package, part, root, edit, {rc: comment_text(m) for rc, m in cells.items()})
+        package.write(part, edit.apply())
+    _add_feedback_sheet(package, workbook, styles, result)
+    styles.save()
 
 
-def _load(path, keep_vba):
-    from openpyxl import load_workbook
-
-    with warnings.catch_warnings():
-        # openpyxl warns about drawing shapes it cannot keep; the Feedback sheet says so once instead.
-        warnings.simplefilter("ignore")
-        return load_workbook(path, keep_vba=keep_vba)
+def comment_text(m):
+    text = (f"xlbackprop: iteration {m.row}, {pretty(m.quantity)}\n"
+            f"expected {fmt(m.expected)}, found {fmt(m.found)} (rel. error {fmt_rel(m.rel_error)})")
+    if m.cause:
+        text += f"\ncause: {m.cause}"
+    if m.fix:
+        text += f"\nfix: {m.fix}"
+    return text
 
 
 def split_cell(ref):
@@ -65,60 +97,138 @@ def split_cell(ref):
     return sheet, cell.replace("$", "")
 
 
-def _mark(wb, m, fill):
-    from openpyxl.comments import Comment
+def _workbook_part(package):
+    rel = next((r for r in package.relationships("") if r.type == OFFICE_DOCUMENT), None)
+    if rel is None or rel.target not in package:
+        raise WorkbookError("no workbook part (the package's officeDocument relationship is missing)")
+    return rel.target
 
-    sheet, ref = split_cell(m.cell)
-    if sheet not in wb.sheetnames:
+
+def _sheets(package, workbook):
+    """{sheet name: worksheet part} in workbook order."""
+    targets = {r.id: r.target for r in package.relationships(workbook) if not r.external}
+    sheets = scan(package.read(workbook), workbook, depth=2).find("sheets")
+    out = {}
+    for s in (sheets.children if sheets is not None else ()):
+        part = targets.get(s.attrs.get(f"{{{REL_NS}}}id"))
+        if part in package:
+            out[s.attrs.get("name", "")] = part
+    return out
+
+
+# -- marking cells ---------------------------------------------------------------------------------------
+
+def _fill_cells(edit, root, cells, styles, red):
+    """Give each of `cells` ({(row, col): ...}) a red copy of its format, creating the cells that are missing."""
+    data = edit.data
+    sheet_data = root.find("sheetData")
+    if sheet_data is None:
+        raise WorkbookError("a marked worksheet has no sheetData")
+    p = prefix_of(data, sheet_data)
+    column_style = _column_styles(root)
+    rows = _numbered(sheet_data.findall("row"), lambda el: int(el.attrs["r"]) if "r" in el.attrs else None)
+    wanted = defaultdict(list)
+    for row, col in cells:
+        wanted[row].append(col)
+    for r, cols in sorted(wanted.items()):
+        row = rows.get(r)
+        if row is None:
+            new = "".join(f'<{p}c r="{a1(r, c)}" s="{styles.marked(column_style(c), red)}"/>' for c in sorted(cols))
+            after = next((el for n, el in sorted(rows.items()) if n > r), None)
+            element = f'<{p}row r="{r}">{new}</{p}row>'
+            if after is not None:
+                edit.insert(after.start, element)
+            else:
+                edit.into(sheet_data, element)
+            continue
+        _fill_row(edit, data, p, row, r, sorted(cols), styles, red, column_style)
+    _widen_dimension(edit, root, cells)
+
+
+def _fill_row(edit, data, p, row, r, cols, styles, red, column_style):
+    present = _numbered(row.findall("c"), lambda el: parse_a1(el.attrs["r"])[1] if "r" in el.attrs else None)
+    custom = row.attrs.get("customFormat") in ("1", "true")
+    base = (lambda c: int(row.attrs.get("s", 0))) if custom else column_style
+    appended, start_tag = [], data[row.start:row.tag_end]
+    for c in cols:
+        cell = present.get(c)
+        if cell is not None:
+            edit.set_attrs(cell, s=styles.marked(int(cell.attrs.get("s", 0)), red))
+            continue
+        new = f'<{p}c r="{a1(r, c)}" s="{styles.marked(base(c), red)}"/>'
+        after = next((el for n, el in sorted(present.items()) if n > c), None)
+        if after is not None:
+            edit.insert(after.start, new)
+        else:
+            appended.append(new)
+    spans = row.attrs.get("spans", "")
+    if ":" in spans and spans.count(":") == 1 and spans.replace(":", "").isdigit():
+        lo, hi = map(int, spans.split(":"))
+        if min(cols) < lo or max(cols) > hi:
+            start_tag = with_attrs(start_tag, spans=f"{min(lo, min(cols))}:{max(hi, max(cols))}")
+    if row.empty:
+        edit.replace(row.start, row.end, start_tag[:-2].rstrip() + b">" + "".join(appended).encode()
+                     + f"</{p}row>".encode())
         return
-    cell = wb[sheet][ref]
-    cell.fill = fill
-    text = (f"xlbackprop: iteration {m.row}, {pretty(m.quantity)}\n"
-            f"expected {fmt(m.expected)}, found {fmt(m.found)} (rel. error {fmt_rel(m.rel_error)})")
-    if m.cause:
-        text += f"\ncause: {m.cause}"
-    if cell.comment is not None:
-        text = f"{cell.comment.text}\n\n{text}"
-    cell.comment = Comment(text, "xlbackprop", width=320, height=120)
+    if start_tag != data[row.start:row.tag_end]:
+        edit.replace(row.start, row.tag_end, start_tag)
+    if appended:
+        edit.insert(data.rindex(b"</", row.start, row.end), "".join(appended))
 
 
-def _feedback_sheet(wb, result):
-    from openpyxl.worksheet.hyperlink import Hyperlink
-
-    title = "Feedback"
-    while title in wb.sheetnames:
-        title += "+"
-    ws = wb.create_sheet(title, 0)
-    for line in text_report(result).splitlines():
-        ws.append([line])
-    ws.append(["This copy was written by xlbackprop (openpyxl): shapes and text boxes may be missing; "
-               "wrong cells are filled red with a comment."])
-    ws.append([])
-    ws.append(("table",) + FEEDBACK_COLUMNS)
-    row = ws.max_row
-    for table in result.tables:
-        mismatches = first_per_cell(table.mismatches)
-        for m in mismatches[:FEEDBACK_LIMIT]:
-            ws.append([table.sheet, m.row, m.cell, pretty(m.quantity), m.expected, m.found,
-                       _finite_or_none(m.rel_error), m.formula, m.cause, m.check])
-            row += 1
-            link = ws.cell(row, 3)
-            link.hyperlink = Hyperlink(ref=link.coordinate, location=m.cell)
-        if len(mismatches) > FEEDBACK_LIMIT:
-            ws.append([table.sheet, f"... and {len(mismatches) - FEEDBACK_LIMIT} more wrong cells, "
-                                    "filled red in the sheet"])
-            row += 1
-    for row in ws.iter_rows():
-        for cell in row:
-            # Formula text quoted from the student's sheet must stay text here, not become a live formula.
-            if isinstance(cell.value, str):
-                cell.data_type = "s"
-    for col, width in zip("ABCDEFGHIJ", (24, 10, 18, 16, 18, 18, 10, 60, 60, 10)):
-        ws.column_dimensions[col].width = width
-    for line in ws.iter_rows(min_col=5, max_col=7):
-        for cell in line:
-            cell.number_format = "0.000000000E+00"  # expected vs found differ in the 4th digit or later
+def _numbered(elements, number):
+    """{position: element}, a missing r meaning 'the one after the previous' as Excel reads it."""
+    out, last = {}, 0
+    for el in elements:
+        n = number(el)
+        last = n if n is not None else last + 1
+        out[last] = el
+    return out
 
 
-def _finite_or_none(x):
-    return x if x is not None and abs(x) != float("inf") else None
+def _column_styles(root):
+    """The format a new cell in column c takes when its row has none (the column's style, else 0)."""
+    cols = root.find("cols")
+    spans = [(int(c.attrs.get("min", 0)), int(c.attrs.get("max", 0)), int(c.attrs.get("style", 0)))
+             for c in (cols.children if cols is not None else ())]
+    return lambda c: next((s for lo, hi, s in spans if lo <= c <= hi), 0)
+
+
+def _widen_dimension(edit, root, cells):
+    dim = root.find("dimension")
+    if dim is None or not dim.attrs.get("ref"):
+        return
+    try:
+        corners = [parse_a1(x) for x in dim.attrs["ref"].split(":")]
+    except ValueError:
+        return
+    top, left = min(c[0] for c in corners), min(c[1] for c in corners)
+    bottom, right = max(c[0] for c in corners), max(c[1] for c in corners)
+    if all(top <= r <= bottom and left <= c <= right for r, c in cells):
+        return
+    rows, cols = [top, bottom] + [r for r, _ in cells], [left, right] + [c for _, c in cells]
+    edit.set_attrs(dim, ref=f"{a1(min(rows), min(cols))}:{a1(max(rows), max(cols))}")
+
+
+# -- the Feedback sheet ----------------------------------------------------------------------------------
+
+def _add_feedback_sheet(package, workbook, styles, result):
+    """A new worksheet, last in <sheets> so that existing sheet indexes (localSheetId, print areas) hold."""
+    data = package.read(workbook)
+    root = scan(data, workbook, depth=2)
+    listed = root.find("sheets")
+    taken = {s.attrs.get("name", "").lower() for s in listed.children}  # Excel ignores case here
+    name, n = FEEDBACK, 2
+    while name.lower() in taken:
+        name, n = f"{FEEDBACK} ({n})", n + 1
+    ids = [int(s.attrs["sheetId"]) for s in listed.children if s.attrs.get("sheetId", "").isdigit()]
+    part = package.free_name("xl/worksheets/sheet{}.xml")
+    package.write(part, sheet_xml(feedback_rows(result), add_formats(styles)))
+    package.add_override(part, WORKSHEET_CT)
+    rid = package.add_relationship(workbook, WORKSHEET_TYPE, part)
+    r = root.prefixes.get(REL_NS)
+    ref = f'{r}:id="{rid}"' if r else f'xmlns:r="{REL_NS}" r:id="{rid}"'
+    edit = Splice(data)
+    edit.into(listed, f'<{prefix_of(data, listed)}sheet name="{attr(name)}" sheetId="{max(ids, default=0) + 1}" '
+                      f'{ref}/>')
+    package.write(workbook, edit.apply())

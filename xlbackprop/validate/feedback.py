@@ -1,0 +1,185 @@
+"""The Feedback sheet of an annotated copy, written for the student: the verdict and the first error with its
+cause and fix at the top, then one row per wrong cell, each linked to the cell.
+
+feedback_rows() decides what the sheet says (plain data, easy to test and to change); sheet_xml() writes it
+as a worksheet part. Every string is an inline string, so formula text quoted from the student's sheet stays
+text and the workbook's shared strings are not touched.
+"""
+
+import math
+import numbers
+from dataclasses import dataclass
+from pathlib import Path
+
+from xlbackprop.cells import a1, col_letter, quote_sheet
+from xlbackprop.validate.report import fmt, lint_summary, pretty
+from xlbackprop.xlsx_patch import XML_DECL, attr, text
+
+LIMIT = 100  # wrong cells listed per table; past that they repeat one mistake down the rows
+VERDICT_TEXT = {
+    "correct": "CORRECT: every number matches backpropagation as PyTorch computes it.",
+    "wrong": "WRONG: some cells differ from what backpropagation gives. Start with the first error below; "
+             "every wrong cell is filled red and its comment says what was expected.",
+    "incomplete": "INCOMPLETE: part of the work could not be checked; the notes below say what is missing.",
+    "unreadable": "UNREADABLE: the workbook could not be checked.",
+}
+CHECKED_AGAINST = {"local": "your own row's inputs", "reference": "the PyTorch run"}
+COLUMNS = (("cell", 26), ("quantity", 14), ("iteration", 10), ("your formula", 42), ("expected", 17),
+           ("found", 17), ("rel. error", 10), ("cause", 50), ("fix", 42), ("checked against", 22))
+
+
+@dataclass
+class Cell:
+    value: object          # str (always written as text), float or int; None leaves the cell out
+    style: str = "text"    # a key of FORMATS below
+    link: str | None = None  # a location inside the workbook, e.g. "'LR 0.1'!K28"
+
+
+def first_per_cell(mismatches):
+    """One mismatch per cell: the local check comes first and says most about the student's own formula."""
+    seen = set()
+    return [m for m in mismatches if not (m.cell in seen or seen.add(m.cell))]
+
+
+def first_error(result):
+    """The first error of the table that decides the verdict (else of any table), or None."""
+    tables = sorted(result.tables, key=lambda t: t.verdict != result.verdict)
+    return next(((t, t.first_error) for t in tables if t.first_error is not None), (None, None))
+
+
+def feedback_rows(result):
+    """The sheet as rows of Cells (None for an empty cell)."""
+    rows = [[Cell(f"Feedback on {Path(result.file).name}", "title")],
+            [Cell("Verdict", "label"), Cell(VERDICT_TEXT.get(result.verdict, result.verdict.upper()), "plain")],
+            []]
+    table, e = first_error(result)
+    if e is None:
+        rows.append([Cell("First error", "label"), Cell("none found" if result.tables else
+                                                        "no iteration table found in the workbook", "plain")])
+    else:
+        where = f"iteration {e.row} of {table.sheet}: {pretty(e.quantity)} in {e.cell}"
+        formula = e.formula if not e.formula or e.formula.startswith("=") else "=" + e.formula
+        rows += [[Cell("First error", "label"), Cell(where, "link", link=e.cell)],
+                 [Cell("Your formula", "label"), Cell(formula or "(a typed number, not a formula)", "plain")],
+                 [Cell("Expected", "label"), _number(e.expected, "plain")],
+                 [Cell("Found", "label"), _number(e.found, "plain")],
+                 [Cell("Cause", "label"), Cell(e.cause or "not one of the mistakes xlbackprop knows; compare "
+                                               f"the formula with the chain rule for {pretty(e.quantity)}", "plain")],
+                 [Cell("Fix", "label"), Cell(e.fix or "no corrected formula could be verified automatically",
+                                             "plain")]]
+    rows.append([])
+    for t in result.tables:
+        cells = len({m.cell for m in t.mismatches})
+        lr = "" if t.learning_rate is None else f", learning rate {fmt(t.learning_rate)}"
+        summary = f"{t.verdict.upper()}: {t.rows} iterations from row {t.header_row + 1}{lr}" + \
+                  (f"; {cells} wrong cells in {len({m.row for m in t.mismatches})} iterations" if cells else "")
+        rows.append([Cell(f"Table in {t.sheet}", "label", link=f"{quote_sheet(t.sheet)}!A{t.header_row}"),
+                     Cell(summary, "plain")])
+        rows += [[None, Cell(f"note: {n}", "plain")] for n in t.notes]
+        rows += [[None, Cell(f"lint: {s}", "plain")] for s in lint_summary(t.lint)]
+    wrong = [(t, first_per_cell(t.mismatches)) for t in result.tables if t.mismatches]
+    if wrong:
+        rows += [[], [Cell("Every wrong cell", "label")], [Cell(name, "header") for name, _ in COLUMNS]]
+    for t, mismatches in wrong:
+        for m in mismatches[:LIMIT]:
+            formula = m.formula if not m.formula or m.formula.startswith("=") else "=" + m.formula
+            rows.append([Cell(m.cell, "link", link=m.cell), Cell(pretty(m.quantity)), Cell(m.row, "integer"),
+                         Cell(formula or "(a typed number)"), _number(m.expected), _number(m.found),
+                         _number(m.rel_error, "ratio"), Cell(m.cause), Cell(m.fix),
+                         Cell(CHECKED_AGAINST.get(m.check, m.check))])
+        if len(mismatches) > LIMIT:
+            rows.append([None, Cell(f"... and {len(mismatches) - LIMIT} more wrong cells in {t.sheet}, "
+                                    "filled red there", "plain")])
+    return rows
+
+
+def _number(x, style="number"):
+    if x is None:
+        return Cell("(empty)", "text" if style == "number" else style)
+    if isinstance(x, float) and not math.isfinite(x):
+        return Cell(str(x), "text" if style == "number" else style)
+    return Cell(x, style)
+
+
+# -- writing the rows as a worksheet -------------------------------------------------------------------
+
+FONTS = {"bold": '<font><b/><sz val="11"/><name val="Calibri"/><family val="2"/></font>',
+         "title": '<font><b/><sz val="14"/><name val="Calibri"/><family val="2"/></font>',
+         "link": '<font><u/><sz val="11"/><color rgb="FF0563C1"/><name val="Calibri"/><family val="2"/></font>',
+         "plain": '<font><sz val="11"/><name val="Calibri"/><family val="2"/></font>'}
+WRAPPED = {"text", "header"}
+LINE_HEIGHT = 15  # points, one line of 11 pt Calibri
+HEADER_FILL = '<fill><patternFill patternType="solid"><fgColor rgb="FFD9D9D9"/><bgColor indexed="64"/></patternFill></fill>'
+# style key -> (font, fill or None, number format or None, alignment)
+FORMATS = {"title": ("title", None, None, ""),
+           "label": ("bold", None, None, '<alignment vertical="top"/>'),
+           "plain": ("plain", None, None, '<alignment vertical="top"/>'),  # overflows into the empty cells right
+           "text": ("plain", None, None, '<alignment vertical="top" wrapText="1"/>'),
+           "link": ("link", None, None, '<alignment vertical="top"/>'),
+           "header": ("bold", "header", None, '<alignment vertical="center" wrapText="1"/>'),
+           "number": ("plain", None, "0.000000000E+00", '<alignment vertical="top"/>'),
+           "ratio": ("plain", None, 11, '<alignment vertical="top"/>'),  # built-in 0.00E+00
+           "integer": ("plain", None, 1, '<alignment vertical="top"/>')}
+
+
+def add_formats(styles):
+    """Append the sheet's fonts, fill and cell formats to `styles`; returns {style key: cellXfs index}."""
+    fonts = {name: styles.add("fonts", xml) for name, xml in FONTS.items()}
+    fills = {"header": styles.add("fills", HEADER_FILL)}
+    number = styles.number_format("0.000000000E+00")
+    out = {}
+    for key, (font, fill, fmt_code, alignment) in FORMATS.items():
+        num = number if isinstance(fmt_code, str) else fmt_code or 0
+        out[key] = styles.add("cellXfs", f'<xf numFmtId="{num}" fontId="{fonts[font]}" '
+                                         f'fillId="{fills[fill] if fill else 0}" borderId="0" applyFont="1" '
+                                         + ('applyFill="1" ' if fill else "") + ('applyNumberFormat="1" ' if num else "")
+                                         + f'applyAlignment="1">{alignment}</xf>')
+    return out
+
+
+def _lines(row):
+    """How many text lines the row's wrapped cells need. Neither Excel nor LibreOffice fits a row's height
+    to wrapped text when opening a file, so the sheet states it."""
+    need = 1
+    for (_, width), cell in zip(COLUMNS, row):
+        if cell is not None and cell.style in WRAPPED and isinstance(cell.value, str):
+            per_line = max(width - 2, 1)  # a column width counts digit widths; leave room for wider letters
+            need = max(need, sum(max(1, math.ceil(len(p) / per_line)) for p in cell.value.split("\n")))
+    return need
+
+
+def sheet_xml(rows, formats):
+    """The worksheet part for `rows`, cell formats taken from `formats` (add_formats' answer)."""
+    main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    body, links = [], []
+    for r, row in enumerate(rows, start=1):
+        cells = []
+        for c, cell in enumerate(row, start=1):
+            if cell is None or cell.value is None:
+                continue
+            ref = a1(r, c)
+            s = formats[cell.style]
+            if isinstance(cell.value, numbers.Real) and not isinstance(cell.value, bool):
+                v = int(cell.value) if isinstance(cell.value, numbers.Integral) else repr(float(cell.value))
+                cells.append(f'<c r="{ref}" s="{s}"><v>{v}</v></c>')
+            else:
+                value = str(cell.value)
+                space = ' xml:space="preserve"' if value != value.strip() or "\n" in value else ""
+                cells.append(f'<c r="{ref}" s="{s}" t="inlineStr"><is><t{space}>{text(value)}</t></is></c>')
+            if cell.link:
+                links.append(f'<hyperlink ref="{ref}" location="{attr(cell.link)}" display="{attr(cell.link)}"/>')
+        if cells:
+            lines = _lines(row)
+            height = f' ht="{LINE_HEIGHT * lines}" customHeight="1"' if lines > 1 else ""
+            body.append(f'<row r="{r}"{height}>{"".join(cells)}</row>')
+    cols = "".join(f'<col min="{k}" max="{k}" width="{w}" customWidth="1"/>'
+                   for k, (_, w) in enumerate(COLUMNS, start=1))
+    last = f"{col_letter(len(COLUMNS))}{max(len(rows), 1)}"
+    hyperlinks = f'<hyperlinks>{"".join(links)}</hyperlinks>' if links else ""
+    return XML_DECL + (
+        f'<worksheet xmlns="{main}" xmlns:r="{rel}"><sheetPr><tabColor rgb="FFC00000"/><pageSetUpPr fitToPage="1"/></sheetPr>'
+        f'<dimension ref="A1:{last}"/><sheetViews><sheetView workbookViewId="0"/></sheetViews>'
+        f'<sheetFormatPr defaultRowHeight="15"/><cols>{cols}</cols><sheetData>{"".join(body)}</sheetData>'
+        f'{hyperlinks}<pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" footer="0.3"/>'
+        '<pageSetup orientation="landscape" fitToWidth="1" fitToHeight="0"/></worksheet>').encode()
