@@ -10,6 +10,7 @@ conversion rules), engine (dependency order, circles, what-ifs), fallback (Libre
 """
 
 from xlbackprop.calc.engine import Calc, WhatIf, recalculate
+from xlbackprop.calc.fallback import recalculated_copies
 from xlbackprop.calc.values import ExcelError, Uncomputable
 
-__all__ = ["Calc", "ExcelError", "Uncomputable", "WhatIf", "recalculate"]
+__all__ = ["Calc", "ExcelError", "Uncomputable", "WhatIf", "recalculate", "recalculated_copies"]

@@ -112,8 +112,8 @@ def power(x, y):
         return NUM if y < 0.0 else (1.0 if y == 0.0 else 0.0)
     try:
         if x < 0.0 and not y.is_integer():
-            n = 1.0 / y
-            if not (n.is_integer() and n % 2 == 1):
+            n = round(1.0 / y)  # an odd root (1/3, -1/5): Calc takes it, as a real number
+            if n % 2 != 1 or not approx_equal(1.0 / y, n):
                 return NUM
             z = -math.pow(-x, y)
         else:
@@ -332,9 +332,8 @@ class Compiler:
         if spec is None:
             return self._bad(("bad", f"function {name} is not known to the evaluator", True), mode)
         kind, fn, low, high = spec
-        if not low <= len(args) <= high:
-            return self._bad(("bad", f"{name} takes {low}..{high} arguments, the formula gives {len(args)}",
-                              True), mode)
+        if not low <= len(args) <= high:  # Calc's Err:511, saved as #VALUE!
+            return lambda s, r, c: VALUE
         if kind == "lazy":  # IF, IFERROR: the arguments are closures, evaluated only when needed
             fs = [self.build(a, mode) for a in args]
             return lambda s, r, c: fn(s, r, c, *fs)

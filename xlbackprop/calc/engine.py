@@ -97,7 +97,7 @@ class _Program:
         if seen is not None:
             anchor, base, moves, form = seen
             d = row - anchor
-            if all(int(n) == b + d * m for n, b, m in zip(numbers, base, moves)):
+            if list(map(int, numbers)) == [b + d * m for b, m in zip(base, moves)]:
                 return form
         try:
             toks = tokens(text)
@@ -260,6 +260,7 @@ class Calc(_World):
         self.uncomputable = {}   # (sheet, row, col) -> why the evaluator cannot compute the cell
         self.from_fallback = {}  # (sheet, row, col) -> why, for cells whose value came from `fallback`
         self._fallback = fallback
+        self.needs_fallback = False  # some cell is uncomputable only for want of LibreOffice (see failed)
         self._clock = 0
         self._book = None
         self._readers = None
@@ -270,7 +271,7 @@ class Calc(_World):
             g.forms = {k: self.program.cell_form(sheet, k) for k in keys}
             g.cur = {k: from_stored(v) for k, v in sheet.values.items() if k not in g.forms}
             self.grids.append(g)
-        for g in self.grids:
+        for g in self._sheet_order():
             cur, forms, bad = g.cur, g.forms, g.bad
             for k in sorted(forms):
                 if k in cur or k in bad:
@@ -281,6 +282,44 @@ class Calc(_World):
                     self.run(g, k)
                 else:
                     self.done(g, k, _final(v))
+
+    def _sheet_order(self):
+        """The grids with the sheets a sheet reads before it (a Summary sheet placed first reads the last row
+        of every other sheet: computed first, it would pull each whole sheet through the stack)."""
+        reads = []
+        for g in self.grids:
+            forms = {id(f): f for f in g.forms.values()}.values()
+            reads.append({t for f in forms for t in self._sheets_read(f.tree, g.index)} - {g.index})
+        order, placed = [], set()
+        for first in range(len(self.grids)):
+            if first in placed:
+                continue
+            stack = [(first, iter(sorted(reads[first])))]
+            placed.add(first)
+            while stack:  # depth first, a sheet after the sheets it reads; a circle of sheets keeps book order
+                i, todo = stack[-1]
+                j = next((j for j in todo if j not in placed), None)
+                if j is None:
+                    order.append(self.grids[i])
+                    stack.pop()
+                else:
+                    placed.add(j)
+                    stack.append((j, iter(sorted(reads[j]))))
+        return order
+
+    def _sheets_read(self, tree, index, seen=()):
+        kind = tree[0]
+        if kind in ("cell", "area"):
+            t = self.program.sheet_index.get(tree[1].casefold()) if tree[1] is not None else index
+            if t is not None:
+                yield t
+        elif kind == "name" and tree[2] not in seen:
+            named = self.program.name_tree(index, tree[1], tree[2])
+            if named is not None:
+                yield from self._sheets_read(named, index, seen + (tree[2],))
+        elif kind in ("call", "op", "neg", "pct"):
+            for child in {"call": tree[2], "op": tree[2:]}.get(kind, tree[1:]):
+                yield from self._sheets_read(child, index, seen)
 
     # -- the world's rules ---------------------------------------------------------------------------------
 
@@ -307,6 +346,7 @@ class Calc(_World):
         self._clock += 1
         sheet = self._fallback.sheet(g.name) if self._fallback is not None and exc.fallback_ok else None
         if sheet is None:
+            self.needs_fallback |= exc.fallback_ok
             self.record_bad(g, k, exc)
             return
         value = sheet.values.get(k)

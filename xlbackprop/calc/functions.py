@@ -166,6 +166,34 @@ def _logical(combine):
     return call
 
 
+def _count(*args):
+    """COUNT: numbers (and booleans) in references, and arguments that are or read as numbers; errors are
+    not counted, not raised."""
+    n = 0
+    for a in args:
+        if a.__class__ is Area:
+            n += sum(1 for v in a.values() if v.__class__ is float or v.__class__ is bool)
+        elif a.__class__ is str:
+            try:
+                n += to_number(a).__class__ is float
+            except Uncomputable:
+                raise Uncomputable(f"COUNT of the text {a[:40]!r}, which the spreadsheet reads through its "
+                                   "locale") from None
+        elif a.__class__ is float or a.__class__ is bool:
+            n += 1
+    return float(n)
+
+
+def _counta(*args):
+    n = 0
+    for a in args:
+        if a.__class__ is Area:
+            n += sum(1 for v in a.values() if v is not None)
+        elif a is not None:
+            n += 1
+    return float(n)
+
+
 def _not(v):
     b = to_bool(v)
     return b if b.__class__ is ExcelError else not b
@@ -235,6 +263,14 @@ FUNCTIONS = {
     "FALSE": ("scalar", lambda: False, 0, 0),
     "NA": ("scalar", lambda: NA, 0, 0),
     "NOT": ("scalar", _not, 1, 1),
+    "ISNUMBER": ("scalar", lambda v: v.__class__ is float or v.__class__ is bool, 1, 1),
+    "ISTEXT": ("scalar", lambda v: v.__class__ is str, 1, 1),
+    "ISLOGICAL": ("scalar", lambda v: v.__class__ is bool, 1, 1),
+    "ISBLANK": ("scalar", lambda v: v is None, 1, 1),
+    "ISERROR": ("scalar", lambda v: v.__class__ is ExcelError, 1, 1),
+    "ISNA": ("scalar", lambda v: v.__class__ is ExcelError and v.code == "#N/A", 1, 1),
+    "COUNT": ("ref", _count, 0, _MANY),
+    "COUNTA": ("ref", _counta, 1, _MANY),
     "SUM": ("ref", _sum, 0, _MANY),
     "SUMSQ": ("ref", _sumsq, 1, _MANY),
     "MAX": ("ref", _max, 1, _MANY),

@@ -183,7 +183,10 @@ class _Parser:
     def primary(self):
         kind, text = self.take()
         if kind == "num":
-            return ("num", float(text))
+            x = float(text)
+            if 0.0 < x < 2.2250738585072014e-308:  # Calc refuses a subnormal literal (Err:504, #VALUE!)
+                raise ParseError(f"the number {text} is too small for a spreadsheet")
+            return ("num", x)
         if kind == "str":
             return ("str", text[1:-1].replace('""', '"'))
         if kind == "err":

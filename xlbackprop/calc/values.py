@@ -210,7 +210,7 @@ def text_to_number(text):
         x = float(digits.replace(",", ""))
         x = -x if sign == "-" else x
         x = x / 100.0 if pct else x
-        return x if -_MAX <= x <= _MAX else NUM
+        return max(-_MAX, min(_MAX, x))  # Calc reads "1e400" as the largest number
     word = text.strip().upper()
     if word in ("TRUE", "FALSE"):
         return 1.0 if word == "TRUE" else 0.0
