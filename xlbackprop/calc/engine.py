@@ -169,6 +169,16 @@ def _row_moves(toks):
     return moves
 
 
+def _children(tree):
+    """The operands of an operator or function node; () for a leaf."""
+    kind = tree[0]
+    if kind == "call":
+        return tree[2]
+    if kind == "op":
+        return tree[2:]
+    return tree[1:] if kind in ("neg", "pct") else ()
+
+
 def _final(v):
     """A formula's result as a cell holds it."""
     cls = v.__class__
@@ -318,7 +328,7 @@ class Calc(_World):
             if named is not None:
                 yield from self._sheets_read(named, index, seen + (tree[2],))
         elif kind in ("call", "op", "neg", "pct"):
-            for child in {"call": tree[2], "op": tree[2:]}.get(kind, tree[1:]):
+            for child in _children(tree):
                 yield from self._sheets_read(child, index, seen)
 
     # -- the world's rules ---------------------------------------------------------------------------------
@@ -435,14 +445,9 @@ class Calc(_World):
             named = self.program.name_tree(index, tree[1], tree[2])
             if named is not None:
                 yield from self._references(named, index, row, col, seen + ((index, tree[2]),))
-        elif kind == "call":
-            for arg in tree[2]:
-                yield from self._references(arg, index, row, col, seen)
-        elif kind == "op":
-            yield from self._references(tree[2], index, row, col, seen)
-            yield from self._references(tree[3], index, row, col, seen)
-        elif kind in ("neg", "pct"):
-            yield from self._references(tree[1], index, row, col, seen)
+        else:
+            for child in _children(tree):
+                yield from self._references(child, index, row, col, seen)
 
     def first_reader(self, index, key):
         """When the first formula that may read this cell was computed (a typed cell's what-if starts there)."""
