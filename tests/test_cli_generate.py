@@ -43,6 +43,8 @@ def test_generate_from_a_spec_file_with_a_plot(tmp_path, random_spec_file):
     (["--out", "no/such/folder/book.xlsx"], "does not exist"),
     (["--out", "book.csv"], "ending in .xlsx"),
     (["--preset", "era", "--spec", "x.toml"], "not both"),
+    (["--worked-example"], "--worked-example goes with --exercise"),
+    (["--iterations", "2000000"], "at most 1,048,565 iterations fit"),
 ])
 def test_bad_options_get_one_line_and_exit_code_2(tmp_path, monkeypatch, args, says):
     monkeypatch.chdir(tmp_path)
@@ -51,6 +53,30 @@ def test_bad_options_get_one_line_and_exit_code_2(tmp_path, monkeypatch, args, s
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and says in lines[0], result.output
     assert "Traceback" not in result.output
+
+
+def test_generate_exercise_writes_the_students_version(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = run("generate", "--exercise", "--iterations", "5")
+    assert result.exit_code == 0, result.output
+    assert "wrote backprop-era-exercise.xlsx: exercise for network 2-2-2 (era)" in result.output
+    book = openpyxl.load_workbook(tmp_path / "backprop-era-exercise.xlsx")
+    assert "Derivation" not in book.sheetnames and book["LR 0.1"]["N5"].value is None  # h1, to be filled in
+    result = run("generate", "--exercise", "--worked-example", "--iterations", "5", "--out", "worked.xlsx")
+    assert result.exit_code == 0 and "first iteration worked" in result.output
+    assert openpyxl.load_workbook(tmp_path / "worked.xlsx")["LR 0.1"]["N5"].value == "=F5*B5+G5*C5"
+
+
+def test_a_network_too_large_for_a_sheet_is_one_line_saying_what_fits(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "big.toml").write_text('sizes = [128, 128, 2]\nactivations = ["sigmoid", "sigmoid"]\n'
+                                       '[[samples]]\ninputs = [' + ", ".join(["0.1"] * 128) + ']\n'
+                                       'targets = [0.5, 0.5]\n')
+    result = CliRunner().invoke(main, ["generate", "--spec", "big.toml", "--out", "big.xlsx"])
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "16,384" in lines[0] and "sizes [128, 61, 2]" in lines[0], result.output
+    assert not (tmp_path / "big.xlsx").exists()
 
 
 def test_a_hand_made_workbook_is_not_overwritten_without_force(tmp_path):

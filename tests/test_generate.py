@@ -7,7 +7,7 @@ import openpyxl
 import pytest
 
 from xlbackprop.errors import WorkbookError
-from xlbackprop.generate import write_workbook
+from xlbackprop.generate import Exercise, write_workbook
 from xlbackprop.layout import FIRST_ROW, HEADER_ROW, PARAMS_SHEET, lr_sheet_name, make_layout, summary_rows
 from xlbackprop.network import quantities
 from xlbackprop.spec import preset, spec_from_dict
@@ -27,10 +27,11 @@ def era_book(tmp_path_factory):
     return spec, path, traces
 
 
-def test_sheets_are_parameters_summary_one_per_lr_and_derivation(era_book):
+def test_sheets_are_parameters_summary_one_per_lr_derivation_and_the_hidden_assignment(era_book):
     spec, path, _ = era_book
-    names = openpyxl.load_workbook(path, read_only=True).sheetnames
-    assert names == ["Parameters", "Summary", "LR 0.1", "LR 0.5", "LR 2", "Derivation"]
+    book = openpyxl.load_workbook(path)
+    assert book.sheetnames == ["Parameters", "Summary", "LR 0.1", "LR 0.5", "LR 2", "Derivation", "Assignment"]
+    assert [ws.title for ws in book.worksheets if ws.sheet_state != "visible"] == ["Assignment"]
 
 
 def test_header_row_carries_the_course_labels(era_book):
@@ -101,11 +102,12 @@ def test_derivation_sheet_spells_out_every_computed_quantity(era_book):
     assert text["∂E_total/∂w5"] == "∂E_total/∂w5 = ∂E_total/∂o1·a_h1"
 
 
-@pytest.mark.parametrize("name", ["era", "mazur", "xor"])
+@pytest.mark.parametrize("name", ["era", "mazur", "xor", "era-exercise"])
 def test_committed_sample_workbook_is_what_generate_makes_today(tmp_path, name):
     committed = ROOT / "workbooks" / f"backprop-{name}.xlsx"
     fresh = tmp_path / committed.name
-    write_workbook(preset(name), fresh)
+    write_workbook(preset(name.removesuffix("-exercise")), fresh,
+                   exercise=Exercise() if name.endswith("-exercise") else None)
     old, new = openpyxl.load_workbook(committed), openpyxl.load_workbook(fresh)
     assert old.sheetnames == new.sheetnames
     for sheet in new.sheetnames:
@@ -143,3 +145,18 @@ def test_a_diverging_run_stores_num_errors_not_garbage(tmp_path):
     ws = openpyxl.load_workbook(path, data_only=True)["LR 5"]
     assert ws.cell(FIRST_ROW + 1, 2 + 2).value == pytest.approx(traces[5.0]["w1"][1])
     assert ws.cell(FIRST_ROW + spec.iterations - 1, 2 + 2).value == "#NUM!"
+
+
+@pytest.mark.parametrize("kind", ["era", "mazur", "xor", "random-3-4-2", "one-rate", "exercise", "worked-example"])
+def test_generated_workbooks_are_valid_office_open_xml(request, tmp_path, shared_dir, kind):
+    ooxml_check = pytest.importorskip("ooxml_check", reason="tests/ooxml_check.py (the OOXML schema checker) is absent")
+    if kind == "random-3-4-2":
+        spec = request.getfixturevalue("random_spec")
+    else:
+        spec = preset(kind if kind in ("era", "mazur", "xor") else "era").with_(iterations=20)
+    if kind == "one-rate":
+        spec = spec.with_(learning_rates=(0.5,))
+    exercise = {"exercise": Exercise(), "worked-example": Exercise(worked_example=True)}.get(kind)
+    path = tmp_path / f"{kind}.xlsx"
+    write_workbook(spec, path, exercise=exercise)
+    assert ooxml_check.problems(path) == []

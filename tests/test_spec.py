@@ -4,7 +4,7 @@ import pytest
 
 from xlbackprop.errors import SpecError
 from xlbackprop.network import initial_values, parameters, quantities
-from xlbackprop.spec import course_spec, load_spec, preset
+from xlbackprop.spec import course_spec, load_spec, preset, spec_from_dict, spec_to_dict
 
 
 
@@ -87,3 +87,11 @@ def test_unparseable_and_missing_files_say_so(tmp_path):
 def test_course_spec_builds_from_flat_values():
     spec = course_spec((0.05, 0.1), (0.01, 0.99), range(1, 9), learning_rate=0.5, iterations=3, biases=(0.35, 0.6))
     assert initial_values(spec)["w7"] == 7.0 and spec.learning_rates == (0.5,) and spec.shared_bias
+
+
+@pytest.mark.parametrize("name", ["era", "mazur", "xor", "random-3-4-2"])
+def test_spec_to_dict_round_trips_through_json(request, name):
+    spec = request.getfixturevalue("random_spec") if name.startswith("random") else preset(name)
+    data = json.loads(json.dumps(spec_to_dict(spec)))
+    assert spec_from_dict(data) == spec
+    assert "seed" not in data  # every drawn weight is written out

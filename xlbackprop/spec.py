@@ -155,6 +155,21 @@ def spec_from_dict(data, source="spec"):
         raise SpecError(f"{source}: {exc}") from None
 
 
+def spec_to_dict(spec):
+    """Plain data (JSON-ready) that spec_from_dict turns back into an equal Spec: every weight and bias
+    written out, so no seed is needed to rebuild it."""
+    def lists(x):
+        return [lists(v) for v in x] if isinstance(x, (list, tuple)) else float(x)
+    data = {"name": spec.name, "sizes": list(spec.sizes), "activations": list(spec.activations),
+            "samples": [{"inputs": lists(s.inputs), "targets": lists(s.targets)} for s in spec.samples],
+            "weights": lists(spec.weights), "bias": spec.bias, "shared_bias": spec.shared_bias,
+            "biases": lists(spec.biases), "learning_rates": lists(spec.learning_rates),
+            "iterations": spec.iterations}
+    if spec.description:
+        data["description"] = spec.description
+    return data
+
+
 def load_spec(path):
     """Read a spec from a .toml or .json file."""
     path = Path(path)

@@ -291,3 +291,53 @@ def read_workbook(path):
     except OSError as exc:
         raise WorkbookError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     return Book(str(path), sheets, defined)
+
+
+# --- The assignment `generate` embeds in every workbook it writes (xlbackprop/workbook_write.py) -----------
+
+@dataclass
+class Assignment:
+    spec: object            # xlbackprop.spec.Spec: network, starting values, learning rates, iterations
+    exercise: bool          # written for students to complete (generate --exercise)
+    worked_example: bool    # ... with the first iteration's formulas given
+
+
+def read_assignment(path):
+    """The Assignment embedded in a generated workbook (JSON in its hidden sheet "Assignment"), or None when
+    the workbook has none. WorkbookError naming the file when it cannot be read or the assignment is damaged."""
+    import json
+    from xlbackprop.errors import SpecError
+    from xlbackprop.layout import ASSIGNMENT_SHEET
+    from xlbackprop.spec import spec_from_dict
+    try:
+        with zipfile.ZipFile(path) as zf:
+            target = dict(_sheet_targets(zf)).get(ASSIGNMENT_SHEET)
+            if target is None or target not in zf.namelist():
+                return None
+            strings = []
+            for cand in ("xl/sharedStrings.xml", "xl/SharedStrings.xml"):
+                if cand in zf.namelist():
+                    strings = _shared_strings(zf, cand)  # a spreadsheet that saved the file moved the text there
+            sheet = _parse_sheet(zf, ASSIGNMENT_SHEET, target, strings)
+    except zipfile.BadZipFile:
+        raise WorkbookError(f"{path}: not a zip archive, so not an .xlsx/.xlsm workbook") from None
+    except (ParseError, ValueError, IndexError, KeyError) as exc:
+        raise WorkbookError(f"{path}: damaged workbook XML ({exc}); expected a file saved by a spreadsheet") from None
+    except OSError as exc:
+        raise WorkbookError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    text = "".join(str(sheet.values[key]) for key in sorted(sheet.values) if key[1] == 1 and key[0] >= 2)
+    try:
+        data = json.loads(text)
+        if data.get("format") != "xlbackprop-assignment":
+            raise ValueError(f"format {data.get('format')!r}")
+        spec = spec_from_dict(data["spec"], source="spec")
+    except (ValueError, KeyError, TypeError, AttributeError, SpecError) as exc:
+        raise WorkbookError(f"{path}: sheet '{ASSIGNMENT_SHEET}' does not hold an xlbackprop assignment ({exc}); "
+                            "expected the JSON that xlbackprop generate writes there") from None
+    return Assignment(spec, bool(data.get("exercise")), bool(data.get("worked_example")))
+
+
+def read_embedded_spec(path):
+    """The spec a generated workbook was made from (see read_assignment), or None for any other workbook."""
+    found = read_assignment(path)
+    return found.spec if found else None
