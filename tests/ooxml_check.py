@@ -37,6 +37,7 @@ PKG_REL = "http://schemas.openxmlformats.org/package/2006/relationships"
 CT = "http://schemas.openxmlformats.org/package/2006/content-types"
 VML_NAMESPACES = ("urn:schemas-microsoft-com:vml", "urn:schemas-microsoft-com:office:office",
                   "urn:schemas-microsoft-com:office:excel")
+GENERIC_XML = ("application/xml", "text/xml")
 EXCEL_EXTENSIONS = "http://schemas.microsoft.com/office/"
 MAX_ROW, MAX_COL = 1_048_576, 16_384
 BUILTIN_NUMFMTS = 164  # ids below this are Excel's built-in number formats
@@ -131,10 +132,25 @@ class Package:
             return
         ns = etree.QName(root).namespace
         if ns not in understood():
-            if not ns or not ns.startswith(EXCEL_EXTENSIONS):
+            # Custom XML data (a generic XML content type) is anyone's XML, and parts only Excel's
+            # extensions define (chart styles, threaded comments) have no schema here: neither is ours to judge.
+            if self.content_type(name) not in GENERIC_XML and not (ns or "").startswith(EXCEL_EXTENSIONS):
                 self.report(name, f"no schema for the root element {root.tag}")
-            return  # a part only Excel's extensions define (chart styles, threaded comments): not ours to judge
+            return
         self._against_schema(name, root)
+
+    def content_type(self, part):
+        types = self.trees.get("[Content_Types].xml")
+        if types is None:
+            return None
+        for o in types.iter(f"{{{CT}}}Override"):
+            if o.get("PartName", "").lower() == "/" + part.lower():
+                return o.get("ContentType")
+        extension = posixpath.basename(part).rpartition(".")[2].lower()
+        for d in types.iter(f"{{{CT}}}Default"):
+            if d.get("Extension", "").lower() == extension:
+                return d.get("ContentType")
+        return None
 
     def _against_schema(self, name, root):
         s = schema()
