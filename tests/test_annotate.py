@@ -303,3 +303,33 @@ def test_libreoffice_opens_the_copy_and_shows_the_comments(libreoffice, annotate
     assert wb["Notes"]["B2"].comment is not None
     assert ws["C3"].fill.fgColor.rgb == RED
     assert wb["Feedback"]["B2"].value.startswith("WRONG")
+
+
+def test_feedback_for_a_correct_workbook_says_so_and_lists_no_cells():
+    from xlbackprop.validate.feedback import feedback_rows
+
+    table = TableResult(sheet="LR 0.5", header_row=30, rows=70, learning_rate=0.5, verdict="correct",
+                        max_rel_error=2e-16, network="2-2-2, sigmoid, no biases, 1 sample")
+    rows = feedback_rows(WorkbookResult("class/ann.xlsx", "correct", tables=[table]))
+    text = [[c.value if c else None for c in row] for row in rows]
+    assert text[0] == ["Feedback on ann.xlsx"] and text[1][1].startswith("CORRECT")
+    assert ["First error", "none found"] in text
+    assert [None, "network: 2-2-2, sigmoid, no biases, 1 sample"] in text
+    assert not any(row and row[0] == "cell" for row in text)  # no table of wrong cells
+
+
+def test_feedback_says_what_was_not_checked_and_which_sheets_hold_no_table():
+    from xlbackprop.validate.feedback import feedback_rows
+    from xlbackprop.validate.results import Coverage, SheetNote, Stale
+
+    table = TableResult(sheet="Sheet1", header_row=2, rows=10, learning_rate=None, verdict="incomplete",
+                        max_rel_error=0.0, coverage=Coverage(unchecked={"dE_total/dw5": "no formula"},
+                                                             missing=["E2"]),
+                        stale=Stale(cells=3, first_cell="Sheet1!C4", stored=1.0, computed=2.0))
+    result = WorkbookResult("b.xlsx", "incomplete", tables=[table],
+                            sheets=[SheetNote("Scratch", "formulas but no iteration table")])
+    lines = [row[1].value for row in feedback_rows(result) if len(row) > 1 and row[1] is not None]
+    assert "not checked: ∂E_total/∂w5: no formula" in lines and "missing: E2" in lines
+    assert any(line.startswith("stale values: 3 formula cells") and "Sheet1!C4" in line for line in lines)
+    assert "formulas but no iteration table" in lines
+    assert any(line.startswith("INCOMPLETE") for line in lines)

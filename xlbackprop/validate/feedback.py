@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from xlbackprop.cells import a1, col_letter, quote_sheet
-from xlbackprop.validate.report import fmt, lint_summary, pretty
+from xlbackprop.validate.report import coverage_lines, fmt, lint_summary, pretty
 from xlbackprop.xlsx_patch import XML_DECL, attr, text
 
 LIMIT = 100  # wrong cells listed per table; past that they repeat one mistake down the rows
@@ -21,6 +21,7 @@ VERDICT_TEXT = {
     "wrong": "WRONG: some cells differ from what backpropagation gives. Start with the first error below; "
              "every wrong cell is filled red and its comment says what was expected.",
     "incomplete": "INCOMPLETE: part of the work could not be checked; the notes below say what is missing.",
+    "unsupported": "UNSUPPORTED: xlbackprop cannot judge this workbook's layout; ask your teacher to look.",
     "unreadable": "UNREADABLE: the workbook could not be checked.",
 }
 CHECKED_AGAINST = {"local": "your own row's inputs", "reference": "the PyTorch run"}
@@ -58,9 +59,9 @@ def feedback_rows(result):
                                                         "no iteration table found in the workbook", "plain")])
     else:
         where = f"iteration {e.row} of {table.sheet}: {pretty(e.quantity)} in {e.cell}"
-        formula = e.formula if not e.formula or e.formula.startswith("=") else "=" + e.formula
         rows += [[Cell("First error", "label"), Cell(where, "link", link=e.cell)],
-                 [Cell("Your formula", "label"), Cell(formula or "(a typed number, not a formula)", "plain")],
+                 [Cell("Your formula", "label"), Cell(_formula(e.formula) or "(a typed number, not a formula)",
+                                                      "plain")],
                  [Cell("Expected", "label"), _number(e.expected, "plain")],
                  [Cell("Found", "label"), _number(e.found, "plain")],
                  [Cell("Cause", "label"), Cell(e.cause or "not one of the mistakes xlbackprop knows; compare "
@@ -75,22 +76,40 @@ def feedback_rows(result):
                   (f"; {cells} wrong cells in {len({m.row for m in t.mismatches})} iterations" if cells else "")
         rows.append([Cell(f"Table in {t.sheet}", "label", link=f"{quote_sheet(t.sheet)}!A{t.header_row}"),
                      Cell(summary, "plain")])
-        rows += [[None, Cell(f"note: {n}", "plain")] for n in t.notes]
-        rows += [[None, Cell(f"lint: {s}", "plain")] for s in lint_summary(t.lint)]
+        rows += [[None, Cell(line, "plain")] for line in _details(t)]
+    rows += [[Cell(f"Sheet {s.sheet}", "label"), Cell(s.message, "plain")] for s in result.sheets]
     wrong = [(t, first_per_cell(t.mismatches)) for t in result.tables if t.mismatches]
     if wrong:
         rows += [[], [Cell("Every wrong cell", "label")], [Cell(name, "header") for name, _ in COLUMNS]]
     for t, mismatches in wrong:
         for m in mismatches[:LIMIT]:
-            formula = m.formula if not m.formula or m.formula.startswith("=") else "=" + m.formula
             rows.append([Cell(m.cell, "link", link=m.cell), Cell(pretty(m.quantity)), Cell(m.row, "integer"),
-                         Cell(formula or "(a typed number)"), _number(m.expected), _number(m.found),
+                         Cell(_formula(m.formula) or "(a typed number)"), _number(m.expected), _number(m.found),
                          _number(m.rel_error, "ratio"), Cell(m.cause), Cell(m.fix),
                          Cell(CHECKED_AGAINST.get(m.check, m.check))])
         if len(mismatches) > LIMIT:
             rows.append([None, Cell(f"... and {len(mismatches) - LIMIT} more wrong cells in {t.sheet}, "
                                     "filled red there", "plain")])
     return rows
+
+
+def _details(table):
+    """What the table's verdict rests on, one line each: the network read, what was not checked, stale
+    values, typed numbers, notes and lint."""
+    lines = [f"network: {table.network}"] if table.network else []
+    if table.values_only:
+        lines.append("values only: the table holds typed numbers, no formulas; they were checked as numbers")
+    if table.stale is not None:
+        lines.append(f"stale values: {table.stale.cells} formula cells store another number than their formula "
+                     f"gives (first {table.stale.first_cell}); recalculate and save")
+    lines += coverage_lines(table.coverage)
+    lines += [f"note: {n}" for n in table.notes]
+    lines += [f"lint: {s}" for s in lint_summary(table.lint)]
+    return lines
+
+
+def _formula(text):
+    return text if not text or text.startswith("=") else "=" + text
 
 
 def _number(x, style="number"):
