@@ -333,3 +333,41 @@ def test_feedback_says_what_was_not_checked_and_which_sheets_hold_no_table():
     assert any(line.startswith("stale values: 3 formula cells") and "Sheet1!C4" in line for line in lines)
     assert "formulas but no iteration table" in lines
     assert any(line.startswith("INCOMPLETE") for line in lines)
+
+
+def _rewritten(src, dest, part_names, change):
+    with zipfile.ZipFile(src) as zf, zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED) as out:
+        for info in zf.infolist():
+            data = zf.read(info)
+            out.writestr(info.filename, change(data) if info.filename in part_names else data)
+    return dest
+
+
+def _prefixed(data):
+    """SpreadsheetML written with an x: prefix, as some .NET writers do."""
+    text = re.sub(rb"<(/?)(?![?!])([A-Za-z]+)([\s/>])", rb"<\1x:\2\3", data)
+    return text.replace(f'xmlns="{MAIN}"'.encode(), f'xmlns:x="{MAIN}"'.encode())
+
+
+def _without_cell_refs(data):
+    """Cells without r attributes: their position is implied by order, which Excel accepts."""
+    return re.sub(rb'(<c) r="[A-Z]+\d+"', rb"\1", data)
+
+
+@pytest.mark.parametrize("change", [_prefixed, _without_cell_refs], ids=["x-prefixed", "no-cell-refs"])
+def test_unusual_but_valid_sheet_xml_is_annotated_in_its_own_terms(tmp_path, change):
+    src = rich_workbook(tmp_path / "plain.xlsx")
+    parts = {sheet_parts(src)["LR 0.1"], "xl/styles.xml"} if change is _prefixed else {sheet_parts(src)["LR 0.1"]}
+    odd = _rewritten(src, tmp_path / "odd.xlsx", parts, change)
+    assert openpyxl.load_workbook(odd)["LR 0.1"]["C3"].value == "=A3*B3"
+    dest = annotate_workbook(odd, result_for(odd, CELLS), tmp_path / "odd.annotated.xlsx")
+    ws = openpyxl.load_workbook(dest)["LR 0.1"]
+    for ref in ("C3", "D3", "E4", "A3", "G3", "B5", "D20"):
+        assert ws[ref].fill.fgColor.rgb == RED and ws[ref].comment is not None, ref
+    before = openpyxl.load_workbook(odd)["LR 0.1"]
+    assert [[c.value for c in row] for row in before.iter_rows(max_row=20, max_col=8)] == \
+        [[c.value for c in row] for row in ws.iter_rows(max_row=20, max_col=8)]
+    if change is _prefixed:
+        assert b"<x:c r=\"G3\"" in entries(dest)[sheet_parts(dest)["LR 0.1"]][0]
+    if ooxml_check.XSD_DIR.is_dir():
+        assert ooxml_check.problems(dest) == ooxml_check.problems(odd) == []
