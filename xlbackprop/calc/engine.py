@@ -220,7 +220,7 @@ class _World:
                 waiting[(g.index, k)] = len(stack) - 1
                 for dep in need.cells:
                     if (dep[0].index, dep[1]) in waiting:
-                        self._circle(stack, waiting, dep, (g, k))
+                        self._circle(stack, waiting, dep)
                         break
                     stack.append(dep)
                 continue
@@ -237,15 +237,19 @@ class _World:
             waiting.pop((g.index, k), None)
             stack.pop()
 
-    def _circle(self, stack, waiting, dep, here):
+    def _circle(self, stack, waiting, dep):
         # Every cell waiting above `dep` on the stack reads, through the cells above it, the cell on top,
         # which reads dep: they all lie on the circle.
         start = waiting[(dep[0].index, dep[1])]
-        members = [(g, k) for g, k in stack[start:] if (g.index, k) in waiting] + [here]
+        members = list(dict.fromkeys((g, k) for g, k in stack[start:] if (g.index, k) in waiting))  # `here` too
         names = ", ".join(qualified(g.name, *k) for g, k in members[:6]) + (", ..." if len(members) > 6 else "")
         for g, k in members:
             waiting.pop((g.index, k), None)
             self.failed(g, k, Uncomputable(f"circular reference ({names})", fallback_ok=False))
+        self.finished_together(members)
+
+    def finished_together(self, cells):
+        pass
 
     def depends(self, g, key):
         """The Uncomputable raised for reading a cell that cannot be computed."""
@@ -274,6 +278,7 @@ class Calc(_World):
         self._clock = 0
         self._book = None
         self._readers = None
+        self._leaf_cache = {}
         self.grids = []
         for i, sheet in enumerate(book.sheets):
             g = Grid(sheet.name, i, self)
@@ -351,6 +356,13 @@ class Calc(_World):
         g.order[k] = self._clock
         self._clock += 1
 
+    def finished_together(self, cells):
+        # A circle's cells count as finished at once: a what-if that breaks the circle at any one of them
+        # must recompute them all.
+        first = min(g.order[k] for g, k in cells)
+        for g, k in cells:
+            g.order[k] = first
+
     def failed(self, g, k, exc):
         g.order[k] = self._clock
         self._clock += 1
@@ -423,31 +435,45 @@ class Calc(_World):
             out.update((target.name, r, c) for r, c in Area(target, r1, c1, r2, c2).keys())
         return sorted(out, key=lambda x: (self.program.sheet_index[x[0].casefold()], x[1], x[2]))
 
-    def _references(self, tree, index, row, col, seen=()):
+    def _references(self, tree, index, row, col):
         """(sheet index, r1, c1, r2, c2) of every reference in the tree, both branches of IF included."""
-        kind = tree[0]
-        if kind in ("cell", "area"):
-            t = index if tree[1] is None else self.program.sheet_index.get(tree[1].casefold())
-            if t is None:
-                return
-            if kind == "cell":
-                _, _, r, c, ra, ca = tree
+        for leaf in self._leaves(tree, index):
+            t = leaf[1]
+            if leaf[0] == "cell":
+                _, _, r, c, ra, ca = leaf
                 r, c = (r if ra else row + r), (c if ca else col + c)
                 if r >= 1 and c >= 1:
                     yield t, r, c, r, c
-                return
-            _, _, r1, c1, r2, c2, ra1, ca1, ra2, ca2 = tree
+                continue
+            _, _, r1, c1, r2, c2, ra1, ca1, ra2, ca2 = leaf
             rows = sorted((r1 if ra1 else row + r1, r2 if ra2 else row + r2))
             cols = sorted((c1 if ca1 else col + c1, c2 if ca2 else col + c2))
             if rows[0] >= 1 and cols[0] >= 1:
                 yield t, rows[0], cols[0], rows[1], cols[1]
-        elif kind == "name" and (index, tree[2]) not in seen:
-            named = self.program.name_tree(index, tree[1], tree[2])
-            if named is not None:
-                yield from self._references(named, index, row, col, seen + ((index, tree[2]),))
+
+    def _leaves(self, tree, index):
+        """The tree's cell and area nodes with names resolved and the sheet as an index (cached per tree)."""
+        key = (id(tree), index)
+        leaves = self._leaf_cache.get(key)
+        if leaves is None:
+            leaves, todo, seen = [], [tree], set()
+            while todo:
+                node = todo.pop()
+                kind = node[0]
+                if kind in ("cell", "area"):
+                    t = index if node[1] is None else self.program.sheet_index.get(node[1].casefold())
+                    if t is not None:
+                        leaves.append((kind, t) + node[2:])
+                elif kind == "name" and node[2] not in seen:
+                    seen.add(node[2])
+                    named = self.program.name_tree(index, node[1], node[2])
+                    todo.extend([named] if named is not None else [])
+                else:
+                    todo.extend(reversed(_children(node)))
+            self._leaf_cache[key] = (tree, leaves)  # the tree is kept so that its id stays its own
         else:
-            for child in _children(tree):
-                yield from self._references(child, index, row, col, seen)
+            leaves = leaves[1]
+        return leaves
 
     def first_reader(self, index, key):
         """When the first formula that may read this cell was computed (a typed cell's what-if starts there)."""
@@ -473,6 +499,7 @@ class WhatIf(_World):
         self.grids = [Grid(g.name, g.index, self, base=g) for g in calc.grids]
         self.uncomputable = {}
         self.recomputed = 0  # formula cells computed again: the cost of this what-if
+        self._reads = {}     # (sheet index, key) -> whether the cell reads an override, directly or not
         start = calc._clock
         for (sheet, row, col), value in overrides.items():
             g, k = self._grid(sheet), (row, col)
@@ -480,6 +507,7 @@ class WhatIf(_World):
                 g.forms[k] = self.program.form(value, row, col)
             else:
                 g.cur[k] = float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+            self._reads[(g.index, k)] = True
             base = g.base
             start = min(start, base.order[k] if k in base.order else calc.first_reader(g.index, k))
         self._start = start
@@ -488,8 +516,40 @@ class WhatIf(_World):
         return g.forms.get(k) or g.base.forms[k]
 
     def _stale(self, g, key):
-        """True when the cell must be computed again here."""
-        return key in g.forms or g.base.order.get(key, -1) >= self._start
+        """True when the cell must be computed again here: it is overridden, or its formula reads an override
+        through its references (both branches of an IF; cells finished before the first override cannot)."""
+        node = (g.index, key)
+        known = self._reads.get(node)
+        if known is not None:
+            return known
+        if g.base.order.get(key, -1) < self._start:
+            return False
+        stack, refs = [node], {}
+        while stack:  # depth first over references, without recursion: a chain may be 60,000 cells long
+            node = stack[-1]
+            if node not in refs:
+                refs[node] = self._references_of(*node)
+                todo = [p for p in refs[node] if p not in self._reads and p not in refs]
+                if todo:
+                    stack.extend(todo)
+                    continue
+            stack.pop()
+            if node not in self._reads:  # a cell of a circle counts its unfinished members as unchanged
+                self._reads[node] = any(self._reads.get(p, False) for p in refs[node])
+        return self._reads[(g.index, key)]
+
+    def _references_of(self, idx, key):
+        """The cells a file formula reads that may have changed (finished after the first override)."""
+        base = self.grids[idx].base
+        if key not in base.forms or base.order.get(key, -1) < self._start:
+            return []
+        out, reads, start = [], self._reads, self._start
+        for t, r1, c1, r2, c2 in self.calc._references(base.forms[key].tree, idx, *key):
+            target = self.grids[t]
+            order = target.base.order
+            keys = [(r1, c1)] if r1 == r2 and c1 == c2 else Area(target, r1, c1, r2, c2).keys()
+            out.extend((t, k) for k in keys if order.get(k, -1) >= start or (t, k) in reads)
+        return out
 
     def miss(self, g, key):
         r, c = key
