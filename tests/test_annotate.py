@@ -371,3 +371,18 @@ def test_unusual_but_valid_sheet_xml_is_annotated_in_its_own_terms(tmp_path, cha
         assert b"<x:c r=\"G3\"" in entries(dest)[sheet_parts(dest)["LR 0.1"]][0]
     if ooxml_check.XSD_DIR.is_dir():
         assert ooxml_check.problems(dest) == ooxml_check.problems(odd) == []
+
+
+@pytest.mark.libreoffice
+def test_an_ods_workbook_is_annotated_as_an_xlsx_copy(libreoffice, tmp_path):
+    from xlbackprop.libreoffice import convert
+
+    (tmp_path / "ods").mkdir()
+    ods = convert(rich_workbook(tmp_path / "student.xlsx"), tmp_path / "ods", fmt="ods")
+    dest = annotate_workbook(ods, result_for(ods, CELLS[:3]), tmp_path / annotated_name(ods))
+    assert dest.name == "student.annotated.xlsx" and ods.read_bytes()[:2] == b"PK"
+    wb = openpyxl.load_workbook(dest)
+    assert wb.sheetnames[-1] == "Feedback" and wb["LR 0.1"]["C3"].fill.fgColor.rgb == RED
+    assert "xlbackprop: iteration" in wb["LR 0.1"]["C3"].comment.text
+    if ooxml_check.XSD_DIR.is_dir():
+        assert ooxml_check.problems(dest) == []
