@@ -204,6 +204,128 @@ def test_too_many_cells_refused_before_loading(tmp_path, monkeypatch):
         preflight.check_file(path)
 
 
+MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+
+
+def parts_of(path):
+    with zipfile.ZipFile(path) as z:
+        return {name: z.read(name) for name in z.namelist()}
+
+
+def zip_of(path, parts):
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in parts.items():
+            z.writestr(name, data)
+    return path
+
+
+def sheet_named(tmp_path, entry, sheet_xml):
+    """The small workbook with its one worksheet stored as `entry`, which the relationship points to."""
+    parts = parts_of(small_workbook(tmp_path / "small.xlsx"))
+    del parts["xl/worksheets/sheet1.xml"]
+    parts[entry] = sheet_xml.encode() if isinstance(sheet_xml, str) else sheet_xml
+    rels = parts["xl/_rels/workbook.xml.rels"].decode()
+    parts["xl/_rels/workbook.xml.rels"] = rels.replace("/xl/worksheets/sheet1.xml", "/" + entry).encode()
+    return zip_of(tmp_path / "student.xlsx", parts)
+
+
+def cells_sheet(n, prefix=""):
+    p = f"{prefix}:" if prefix else ""
+    xmlns = f'xmlns:{prefix}="{MAIN_NS}"' if prefix else f'xmlns="{MAIN_NS}"'
+    rows = "".join(f'<{p}row r="{r}"><{p}c r="A{r}"><{p}v>{r}</{p}v></{p}c></{p}row>' for r in range(1, n + 1))
+    return f"<{p}worksheet {xmlns}><{p}sheetData>{rows}</{p}sheetData></{p}worksheet>"
+
+
+def test_entity_bomb_in_a_sheet_part_named_bin_is_refused(tmp_path):
+    """The parser follows the relationship, whatever the part is called; so does the scan."""
+    bomb = entity_bomb(tmp_path / "bomb.xlsx")
+    path = sheet_named(tmp_path, "xl/worksheets/sheet1.bin", parts_of(bomb)["xl/worksheets/sheet1.xml"])
+    with pytest.raises(WorkbookError, match="xl/worksheets/sheet1.bin declares XML entities"):
+        preflight.check_file(path)
+    assert_one_clear_line(run_validate(path), path, "entities")
+
+
+def test_an_svg_image_with_a_doctype_is_not_refused(tmp_path):
+    """Images are no parser's input here, and drawing programs write SVGs with a DOCTYPE."""
+    small = small_workbook(tmp_path / "small.xlsx")
+    svg = '<?xml version="1.0"?><!DOCTYPE svg PUBLIC "-//W3C//DTD SVG 1.1//EN" "x.dtd"><svg/>'
+    rels = ('<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship '
+            'Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/image" '
+            'Target="../media/image1.svg"/></Relationships>')
+    path = rewrite_zip(small, tmp_path / "icon.xlsx", extra={"xl/media/image1.svg": svg,
+                                                             "xl/drawings/_rels/drawing1.xml.rels": rels})
+    preflight.check_file(path)
+
+
+@pytest.mark.parametrize("prefix", ["", "x", "ns0"])
+def test_cells_are_counted_whatever_their_namespace_prefix(tmp_path, monkeypatch, prefix):
+    path = sheet_named(tmp_path, "xl/worksheets/sheet1.xml", cells_sheet(30, prefix))
+    monkeypatch.setattr(preflight, "MAX_CELLS", 30)
+    preflight.check_file(path)
+    monkeypatch.setattr(preflight, "MAX_CELLS", 29)
+    with pytest.raises(WorkbookError, match="more than 29 cells"):
+        preflight.check_file(path)
+
+
+def test_prefixed_cells_are_what_the_reader_reads(tmp_path):
+    """The gap was real: cells written as <x:c> are cells to the parser."""
+    from xlbackprop.workbook_read import read_workbook
+
+    path = sheet_named(tmp_path, "xl/worksheets/sheet1.xml", cells_sheet(3, "x"))
+    assert read_workbook(path).sheets[0].values == {(1, 1): 1.0, (2, 1): 2.0, (3, 1): 3.0}
+
+
+def test_cells_cut_by_a_chunk_boundary_are_counted_once(tmp_path, monkeypatch):
+    sheet = cells_sheet(40, "x").replace('<x:c r=', '<x:c\tr=')  # a tab is whitespace too
+    path = sheet_named(tmp_path, "xl/worksheets/sheet1.xml", sheet)
+    monkeypatch.setattr(preflight, "CHUNK", 7)
+    monkeypatch.setattr(preflight, "MAX_CELLS", 40)
+    preflight.check_file(path)
+    monkeypatch.setattr(preflight, "MAX_CELLS", 39)
+    with pytest.raises(WorkbookError, match="more than 39 cells"):
+        preflight.check_file(path)
+
+
+def test_utf16_parts_are_counted_too(tmp_path, monkeypatch):
+    sheet = cells_sheet(10, "x")
+    path = sheet_named(tmp_path, "xl/worksheets/sheet1.xml", b"\xff\xfe" + sheet.encode("utf-16-le"))
+    monkeypatch.setattr(preflight, "MAX_CELLS", 9)
+    with pytest.raises(WorkbookError, match="more than 9 cells"):
+        preflight.check_file(path)
+
+
+def test_shared_strings_are_counted_and_capped_before_they_are_read(tmp_path, monkeypatch):
+    small = small_workbook(tmp_path / "small.xlsx")
+    items = "".join(f"<si><t>s{k}</t></si>" for k in range(50))
+    sst = f'<sst xmlns="{MAIN_NS}" count="1" uniqueCount="1">{items}</sst>'  # the counts it declares may lie
+    path = rewrite_zip(small, tmp_path / "strings.xlsx", extra={"xl/sharedStrings.xml": sst})
+    monkeypatch.setattr(preflight, "MAX_SHARED_STRINGS", 50)
+    preflight.check_file(path)
+    monkeypatch.setattr(preflight, "MAX_SHARED_STRINGS", 49)
+    with pytest.raises(WorkbookError, match="more than 49 shared strings"):
+        preflight.check_file(path)
+
+
+def test_deep_nesting_is_refused_by_the_element_cap(tmp_path, monkeypatch):
+    """What ElementTree would keep in memory is bounded however it is nested: every start tag counts."""
+    nested = "<x>" * 5000 + "</x>" * 5000
+    path = sheet_named(tmp_path, "xl/worksheets/sheet1.xml", cells_sheet(1).replace("<sheetData>", "<sheetData>" + nested))
+    monkeypatch.setattr(preflight, "MAX_ELEMENTS", 4000)
+    with pytest.raises(WorkbookError, match="more than 4000 XML elements"):
+        preflight.check_file(path)
+
+
+@pytest.mark.parametrize("data, says", [
+    ('<?xml version="1.0" encoding="UTF-7"?><worksheet/>', "declares the encoding 'UTF-7'"),
+    ("<worksheet/>".encode("utf-32-le"), "UTF-32 or EBCDIC"),
+    ('<?xml version="1.0" encoding="cp500"?>'.encode("cp500"), "UTF-32 or EBCDIC"),
+])
+def test_encodings_that_hide_markup_from_the_scan_are_refused(tmp_path, data, says):
+    path = sheet_named(tmp_path, "xl/worksheets/sheet1.xml", data)
+    with pytest.raises(WorkbookError, match=says):
+        preflight.check_file(path)
+
+
 def test_good_workbook_passes_preflight(tmp_path):
     preflight.check_file(small_workbook(tmp_path / "ok.xlsx"))
 
@@ -286,8 +408,8 @@ def test_error_value_or_text_where_a_number_belongs_is_one_line(tmp_path, cell, 
     src = generated(tmp_path / "gen.xlsx")
     name, xml = table_sheet(src)
     kind = "e" if value.startswith("<v>#") else "str"
-    broken = re.sub(rf'<c r="{cell}"><f>([^<]*)</f><v>[^<]*</v></c>', rf'<c r="{cell}" t="{kind}"><f>\1</f>{value}</c>',
-                    xml, count=1)
+    broken = re.sub(rf'<c r="{cell}"([^>]*)><f>([^<]*)</f><v>[^<]*</v></c>',
+                    rf'<c r="{cell}"\1 t="{kind}"><f>\2</f>{value}</c>', xml, count=1)
     assert broken != xml
     path = rewrite_zip(src, tmp_path / "broken.xlsx", replace={name: broken.encode()})
     assert_one_clear_line(run_validate(path), path, says)

@@ -1,15 +1,22 @@
 """Look at a file before anything parses it, so hostile or broken uploads fail fast with one clear line.
 
-Everything here reads at most the zip's central directory and streams each XML part once in small chunks:
-nothing is decompressed beyond the declared sizes, which are capped first (Python's zipfile stops at the
-declared size, so a lying header cannot inflate past it).
+Everything here reads at most the zip's central directory and streams each part a parser may be handed in
+small chunks, once (relationship parts twice: scanned, then read for their targets): nothing is decompressed
+beyond the declared sizes, which are capped first (Python's zipfile stops at the declared size, so a lying
+header cannot inflate past it), and what the parse would build is counted and capped before it runs: cells,
+shared strings, XML elements. No DTD reaches a parser.
 """
 
+import codecs
+import posixpath
+import re
 import tempfile
 import zipfile
 import zlib
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import unquote
+from xml.etree.ElementTree import ParseError, iterparse
 
 from xlbackprop import libreoffice
 from xlbackprop.errors import WorkbookError
@@ -25,12 +32,26 @@ MAX_ENTRY_UNCOMPRESSED = 200 * 2**20
 MAX_RATIO = 200          # honest XML compresses 5-50x; only flagged together with a large size
 RATIO_MIN_SIZE = 20 * 2**20
 MAX_CELLS = 500_000
+MAX_SHARED_STRINGS = 100_000   # a course workbook holds about 100 texts
+MAX_ELEMENTS = 1_500_000       # a cell is 1-3 elements (c, f, v); largest seen: 230k elements in all
+MAX_RELS_SIZE = 16 * 2**20
 
 OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_MAGIC = b"PK\x03\x04"
 CHUNK = 1 << 20
 _DTD_MARKERS = (b"<!DOCTYPE", b"<!ENTITY")
 _XML_SUFFIXES = (".xml", ".rels", ".vml")
+# what zipfile raises for a damaged entry: bad headers, CRC, an unknown method, an "encrypted" flag
+_DAMAGED = (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError, ValueError)
+_TAIL = 64  # longer than any marker or tag name looked for
+# A cell (<c>) or a shared string (<si>) start tag, with or without a namespace prefix (<x:c r="A1">).
+_COUNTED = re.compile(rb"<(?:[^\s<>/!?:=\"']+:)?(c|si)[\s/>]")
+# UTF-16 by its byte-order mark, or by '<' as two bytes (XML 1.0 appendix F), as expat detects it.
+_UTF16 = ((b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"), (b"<\0", "utf-16-le"), (b"\0<", "utf-16-be"))
+_FOREIGN = (b"\0\0\0<", b"<\0\0\0", b"\0\0\xfe\xff", b"\xff\xfe\0\0", b"\x4c\x6f\xa7\x94")
+_DECLARED = re.compile(rb"(?:\xef\xbb\xbf)?\s*<\?xml[^>]{0,200}?encoding\s*=\s*[\"']([^\"']{0,40})[\"']")
+# encodings in which every markup character is its ASCII byte (all expat accepts besides UTF-16)
+_ASCII_BASED = re.compile(rb"(?i)utf-?8|utf-?16(?:[lb]e)?|(?:us-)?ascii|iso-?8859-\d+|latin-?1|(?:windows|cp)-?125\d")
 
 
 def check_file(path, name=None):
@@ -49,7 +70,7 @@ def check_file(path, name=None):
         infos = zf.infolist()
         _check_sizes(infos, name)
         _check_is_workbook(zf, name)
-        _scan_xml(zf, infos, name)
+        _scan_parts(zf, infos, name)
 
 
 @contextmanager
@@ -147,41 +168,113 @@ def _check_is_workbook(zf, name):
     raise WorkbookError(f"{name}: a zip that is no workbook (no xl/workbook.xml; looks like {kind})")
 
 
-def _scan_xml(zf, infos, name):
-    cells = 0
+def _scan_parts(zf, infos, name):
+    """Stream every part that a parser may be handed: the relationship parts first, then every XML-named part
+    and every part a relationship points to, whatever its name (a worksheet may be called sheet1.bin).
+    Images are left out: no reader here parses them, and an SVG icon may carry an honest DOCTYPE."""
+    scan = _Scan(name)
+    rels = [info for info in infos if info.filename.lower().endswith(".rels")]
+    targets = set()
+    for info in rels:
+        scan.part(zf, info)  # free of DTDs before it is parsed for its targets
+        targets |= _targets(zf, info, name)
     for info in infos:
-        if not info.filename.lower().endswith(_XML_SUFFIXES):
-            continue
+        if info not in rels and (info.filename.lower().endswith(_XML_SUFFIXES) or info.filename in targets):
+            scan.part(zf, info)
+
+
+def _targets(zf, info, name):
+    """The zip entries that the relationships in `info` point to (internal ones, images aside)."""
+    if info.file_size > MAX_RELS_SIZE:
+        raise WorkbookError(f"{name}: {info.filename} holds {info.file_size} bytes of relationships "
+                            f"(limit {MAX_RELS_SIZE}); a workbook's are a few kilobytes")
+    base = posixpath.dirname(posixpath.dirname(info.filename))  # xl/_rels/workbook.xml.rels -> xl
+    found = set()
+    try:
+        with zf.open(info) as f:
+            for _, el in iterparse(f):
+                if el.tag.rsplit("}", 1)[-1] == "Relationship" and el.get("TargetMode") != "External" \
+                        and not el.get("Type", "").endswith("/image"):
+                    for target in {el.get("Target", ""), unquote(el.get("Target", ""))}:
+                        found.add(target.lstrip("/") if target.startswith("/")
+                                  else posixpath.normpath(posixpath.join(base, target)))
+                el.clear()
+    except ParseError:
+        pass  # no parser gets past the error either: what was read before it is all the part names
+    return found
+
+
+class _Scan:
+    """Counts over all the parts streamed so far; each cap is checked chunk by chunk, so a huge part is
+    refused after its first megabytes instead of after decompressing all of it."""
+
+    def __init__(self, name):
+        self.name = name
+        self.cells = self.strings = self.elements = 0
+
+    def part(self, zf, info):
+        carry = b""
         try:
-            found, n = _scan_part(zf, info)
-        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError) as exc:
-            raise WorkbookError(f"{name}: damaged zip: {info.filename} cannot be decompressed "
+            with zf.open(info) as f:
+                for chunk in _utf8_chunks(f, info.filename, self.name):
+                    # a tag cut by the chunk boundary is carried over whole, so it is seen (and counted) once
+                    buf = carry + chunk
+                    cut = buf.rfind(b"<", max(0, len(buf) - _TAIL))
+                    head, carry = (buf, b"") if cut == -1 else (buf[:cut], buf[cut:])
+                    self._count(info.filename, head)
+        except _DAMAGED as exc:
+            raise WorkbookError(f"{self.name}: damaged zip: {info.filename} cannot be decompressed "
                                 f"({type(exc).__name__}: {exc})") from None
-        if found:
-            raise WorkbookError(f"{name}: {info.filename} declares XML entities ({found.decode()}); "
-                                "refusing to parse it (possible entity bomb)")
-        cells += n
-        if cells > MAX_CELLS:
-            raise WorkbookError(f"{name}: more than {MAX_CELLS} cells; far more than a backprop table "
+        self._count(info.filename, carry)
+
+    def _count(self, part, data):
+        for marker in _DTD_MARKERS:
+            if marker in data:
+                raise WorkbookError(f"{self.name}: {part} declares XML entities ({marker.decode()}); "
+                                    "refusing to parse it (possible entity bomb)")
+        # every start tag; comments, declarations and end tags aside. ElementTree keeps each element the
+        # reader does not clear, ~100 bytes apiece (~300 nested): this cap bounds the parse's memory.
+        self.elements += data.count(b"<") - data.count(b"</") - data.count(b"<!") - data.count(b"<?")
+        found = _COUNTED.findall(data)
+        self.cells += found.count(b"c")
+        self.strings += found.count(b"si")
+        if self.cells > MAX_CELLS:
+            raise WorkbookError(f"{self.name}: more than {MAX_CELLS} cells; far more than a backprop table "
                                 "needs, refusing to load it")
+        if self.strings > MAX_SHARED_STRINGS:
+            raise WorkbookError(f"{self.name}: more than {MAX_SHARED_STRINGS} shared strings (texts); far more "
+                                "than a backprop workbook needs, refusing to load it")
+        if self.elements > MAX_ELEMENTS:
+            raise WorkbookError(f"{self.name}: more than {MAX_ELEMENTS} XML elements (in {part} and before it); "
+                                "far more than a backprop workbook needs, refusing to load it")
 
 
-def _scan_part(zf, info):
-    """Stream one XML part: (the DTD marker found or None, number of <c> cell elements)."""
-    markers = _DTD_MARKERS
-    cells = 0
-    tail = b""
-    with zf.open(info) as f:
-        first = True
-        while chunk := f.read(CHUNK):
-            if first and chunk[:2] in (b"\xff\xfe", b"\xfe\xff"):
-                enc = "utf-16-le" if chunk[:2] == b"\xff\xfe" else "utf-16-be"
-                markers = tuple(m.decode().encode(enc) for m in _DTD_MARKERS)
-            first = False
-            window = tail + chunk
-            for m in markers:
-                if m in window:
-                    return _DTD_MARKERS[markers.index(m)], cells
-            cells += chunk.count(b"<c ") + chunk.count(b"<c>")
-            tail = window[-16:]
-    return None, cells
+def _utf8_chunks(f, part, name):
+    """The part's bytes in chunks, as UTF-8: a UTF-16 part is transcoded, so that every marker and tag is
+    found in one form. Encodings in which '<' is not the ASCII byte are refused: no spreadsheet writes
+    them, and a parser that knows them (libxml2 under openpyxl) would read markup this scan cannot see."""
+    first = f.read(CHUNK)
+    if first.startswith(_FOREIGN):
+        raise WorkbookError(f"{name}: {part} is XML in UTF-32 or EBCDIC; refusing to parse it "
+                            "(a spreadsheet writes UTF-8 or UTF-16)")
+    encoding = next((enc for signs, enc in _UTF16 if first.startswith(signs)), None)
+    if encoding is None:
+        _check_declared(first, part, name)
+        chunk = first
+        while chunk:
+            yield chunk
+            chunk = f.read(CHUNK)
+        return
+    decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+    chunk = first
+    while chunk:
+        yield decoder.decode(chunk).encode("utf-8")
+        chunk = f.read(CHUNK)
+    yield decoder.decode(b"", final=True).encode("utf-8")
+
+
+def _check_declared(head, part, name):
+    m = _DECLARED.match(head)
+    if m and not _ASCII_BASED.fullmatch(m.group(1)):
+        raise WorkbookError(f"{name}: {part} declares the encoding {m.group(1).decode(errors='replace')!r}; "
+                            "refusing to parse it (a spreadsheet writes UTF-8 or UTF-16)")
