@@ -216,6 +216,9 @@ def test_feedback_sheet_says_verdict_first_error_and_links_every_wrong_cell(anno
     assert ws.cell(row["Expected"], 2).value == 0.5124973
     assert ws.cell(row["Cause"], 2).value == "h(1-h) on the pre-activation"
     assert ws.cell(row["Fix"], 2).value == "=1/(1+EXP(-C3))"
+    assert ws.cell(row["Table"], 1).hyperlink.location == "'LR 0.1'!A2"  # the table's header row
+    assert ws.cell(row["Table"], 2).value.startswith("LR 0.1, 3 iterations from row 3, learning rate 0.1: WRONG")
+    assert ws.cell(row["Table"] + 1, 2).value == "note: the learning rate is read from B1"
     header = row["cell"]
     assert [c.value for c in ws[header]][:4] == ["cell", "quantity", "iteration", "your formula"]
     listed = column_a[header:]

@@ -72,10 +72,9 @@ def feedback_rows(result):
     for t in result.tables:
         cells = len({m.cell for m in t.mismatches})
         lr = "" if t.learning_rate is None else f", learning rate {fmt(t.learning_rate)}"
-        summary = f"{t.verdict.upper()}: {t.rows} iterations from row {t.header_row + 1}{lr}" + \
-                  (f"; {cells} wrong cells in {len({m.row for m in t.mismatches})} iterations" if cells else "")
-        rows.append([Cell(f"Table in {t.sheet}", "label", link=f"{quote_sheet(t.sheet)}!A{t.header_row}"),
-                     Cell(summary, "plain")])
+        summary = f"{t.sheet}, {t.rows} iterations from row {t.header_row + 1}{lr}: {t.verdict.upper()}" + \
+                  (f", {cells} wrong cells in {len({m.row for m in t.mismatches})} iterations" if cells else "")
+        rows.append([Cell("Table", "link", link=f"{quote_sheet(t.sheet)}!A{t.header_row}"), Cell(summary, "plain")])
         rows += [[None, Cell(line, "plain")] for line in _details(t)]
     rows += [[Cell(f"Sheet {s.sheet}", "label"), Cell(s.message, "plain")] for s in result.sheets]
     wrong = [(t, first_per_cell(t.mismatches)) for t in result.tables if t.mismatches]
