@@ -135,6 +135,18 @@ def test_a_damaged_assignment_is_an_error_naming_the_sheet(books, tmp_path):
 
 # -- the teacher's loop: validate judges what students hand in -----------------------------------------------
 
+@pytest.mark.parametrize("name", ["era", "xor", "random-3-4-2"])
+def test_validate_reads_every_generated_label_and_finds_the_solution_correct(request, tmp_path, name):
+    """The group titles over the labels and the labels themselves are ones validate reads as meant."""
+    spec = request.getfixturevalue("random_spec") if name.startswith("random") else preset(name).with_(iterations=20)
+    path = tmp_path / f"{name}.xlsx"
+    write_workbook(spec, path)
+    result = validate_workbook(path)
+    assert result.verdict == "correct"
+    assert [(t.sheet, t.rows, t.learning_rate) for t in result.tables] == \
+           [(f"LR {lr:g}", spec.iterations, lr) for lr in spec.learning_rates]
+
+
 def test_blank_exercise_is_incomplete_and_lists_the_missing_quantities(books):
     spec, paths = books
     result = validate_workbook(paths["exercise"])
