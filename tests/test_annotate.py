@@ -259,7 +259,7 @@ def test_many_wrong_cells_are_listed_up_to_the_limit(tmp_path):
     dest = annotate_workbook(src, result_for(src, cells), tmp_path / "a.xlsx")
     wb = openpyxl.load_workbook(dest)
     column_b = [c.value for c in wb["Feedback"]["B"]]
-    assert f"... and 7 more wrong cells in LR 0.1, filled red there" in column_b
+    assert "... and 7 more wrong cells in LR 0.1, filled red there" in column_b
     ws = wb["LR 0.1"]
     assert all(ws[f"Z{r}"].fill.fgColor.rgb == RED and ws[f"Z{r}"].comment for r in range(3, 3 + LIMIT + 7))
 
@@ -389,3 +389,40 @@ def test_an_ods_workbook_is_annotated_as_an_xlsx_copy(libreoffice, tmp_path):
     assert "xlbackprop: iteration" in wb["LR 0.1"]["C3"].comment.text
     if ooxml_check.XSD_DIR.is_dir():
         assert ooxml_check.problems(dest) == []
+
+
+def minimal_package(path):
+    """The least a workbook needs: one sheet, no styles, no shared strings (some exporters write this)."""
+    rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    parts = {
+        "[Content_Types].xml": '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+        '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+        '<Default Extension="xml" ContentType="application/xml"/>'
+        '<Override PartName="/xl/workbook.xml" '
+        'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+        '<Override PartName="/xl/worksheets/sheet1.xml" '
+        'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>',
+        "_rels/.rels": '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+        f'<Relationship Id="rId1" Type="{rel}/officeDocument" Target="xl/workbook.xml"/></Relationships>',
+        "xl/workbook.xml": f'<workbook xmlns="{MAIN}" xmlns:r="{rel}"><sheets>'
+        '<sheet name="LR 0.1" sheetId="1" r:id="rId1"/></sheets></workbook>',
+        "xl/_rels/workbook.xml.rels": '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/'
+        f'relationships"><Relationship Id="rId1" Type="{rel}/worksheet" Target="worksheets/sheet1.xml"/>'
+        '</Relationships>',
+        "xl/worksheets/sheet1.xml": f'<worksheet xmlns="{MAIN}"><sheetData><row r="3"><c r="C3"><f>A3*B3</f>'
+        '<v>0.5</v></c></row></sheetData></worksheet>',
+    }
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, text in parts.items():
+            zf.writestr(name, text)
+    return path
+
+
+def test_a_workbook_without_a_styles_part_gets_one(tmp_path):
+    src = minimal_package(tmp_path / "bare.xlsx")
+    dest = annotate_workbook(src, result_for(src, ["'LR 0.1'!C3", "'LR 0.1'!A1"]), tmp_path / "bare.annotated.xlsx")
+    wb = openpyxl.load_workbook(dest)
+    assert wb["LR 0.1"]["C3"].fill.fgColor.rgb == RED and wb["LR 0.1"]["A1"].fill.fgColor.rgb == RED
+    assert wb["LR 0.1"]["C3"].value == "=A3*B3" and "xlbackprop" in wb["LR 0.1"]["A1"].comment.text
+    if ooxml_check.XSD_DIR.is_dir():
+        assert ooxml_check.problems(dest) == ooxml_check.problems(src) == []

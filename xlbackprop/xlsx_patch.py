@@ -18,7 +18,6 @@ from xlbackprop.errors import WorkbookError
 
 CONTENT_TYPES = "[Content_Types].xml"
 PKG_REL = "http://schemas.openxmlformats.org/package/2006/relationships"
-CT_NS = "http://schemas.openxmlformats.org/package/2006/content-types"
 REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 XML_DECL = b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\r\n'
 _INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -44,7 +43,7 @@ class Package:
         try:
             return self.data[name]
         except KeyError:
-            raise WorkbookError(f"{self.path}: part {name} is missing") from None
+            raise WorkbookError(f"part {name} is missing") from None
 
     def write(self, name, data):
         self.data[name] = data
@@ -104,16 +103,24 @@ class Package:
         return rid
 
     def add_override(self, part, content_type):
+        """Give `part` its content type (unless [Content_Types].xml names the part already)."""
+        if self._content_type_entry("Override", "PartName", "/" + quote(part)):
+            return
         line = f'<Override PartName="/{attr(quote(part))}" ContentType="{attr(content_type)}"/>'
         self.write(CONTENT_TYPES, append_child(self.read(CONTENT_TYPES), CONTENT_TYPES, line))
 
     def add_default(self, extension, content_type):
-        root = scan(self.read(CONTENT_TYPES), CONTENT_TYPES, depth=1)
-        if any(el.local == "Default" and el.attrs.get("Extension", "").lower() == extension
-               for el in root.children):
+        """Give every part named *.extension a content type (unless the extension has one already)."""
+        if self._content_type_entry("Default", "Extension", extension):
             return
         line = f'<Default Extension="{extension}" ContentType="{attr(content_type)}"/>'
         self.write(CONTENT_TYPES, append_child(self.read(CONTENT_TYPES), CONTENT_TYPES, line))
+
+
+    def _content_type_entry(self, kind, key, value):
+        root = scan(self.read(CONTENT_TYPES), CONTENT_TYPES, depth=1)
+        return any(el.local == kind and unquote(el.attrs.get(key, "")).lower() == unquote(value).lower()
+                   for el in root.children)
 
 
 @dataclass

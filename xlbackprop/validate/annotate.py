@@ -64,8 +64,11 @@ def annotate_package(package, result):
     for table in result.tables:
         for m in first_per_cell(table.mismatches):
             sheet, ref = split_cell(m.cell)
-            if sheet in sheets:
+            try:
                 row, col, _, _ = parse_a1(ref)
+            except ValueError:
+                continue  # not one cell: the Feedback sheet still lists it
+            if sheet in sheets:
                 marks[sheet].setdefault((row, col), m)
     for sheet, cells in marks.items():
         part = sheets[sheet]

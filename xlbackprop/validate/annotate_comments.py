@@ -9,7 +9,8 @@ import re
 from html import unescape
 
 from xlbackprop.cells import a1
-from xlbackprop.xlsx_patch import REL_NS, XML_DECL, Splice, attr, prefix_of, qname, scan, text
+from xlbackprop.errors import WorkbookError
+from xlbackprop.xlsx_patch import REL_NS, XML_DECL, Splice, attr, prefix_of, scan, text
 
 MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 COMMENTS_TYPE = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/comments"
@@ -50,6 +51,8 @@ def _write_comments(package, sheet_part, part, notes):
     p = prefix_of(data, root)
     edit = Splice(data)
     authors, comment_list = root.find("authors"), root.find("commentList")
+    if authors is None or comment_list is None:
+        raise WorkbookError(f"comments part {part} has no authors or no commentList")
     names = [unescape(re.sub(rb"<[^>]*>", b"", data[a.tag_end:a.end]).decode()) for a in authors.children]
     if AUTHOR in names:
         author = names.index(AUTHOR)

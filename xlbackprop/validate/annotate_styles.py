@@ -10,15 +10,16 @@ STYLES_TYPE = "http://schemas.openxmlformats.org/officeDocument/2006/relationshi
 STYLES_CT = "application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"
 
 # The styleSheet's children in schema order, and what a group must start with when the part lacks it
-# (Excel reserves fills 0 and 1, and every xf points at font, fill and border 0).
+# (Excel reserves fills 0 and 1, every xf points at font, fill and border 0, and the Normal style comes first).
 ORDER = ("numFmts", "fonts", "fills", "borders", "cellStyleXfs", "cellXfs", "cellStyles", "dxfs",
          "tableStyles", "colors", "extLst")
 FIRST = {"fonts": ['<font><sz val="11"/><name val="Calibri"/><family val="2"/></font>'],
          "fills": ['<fill><patternFill patternType="none"/></fill>',
                    '<fill><patternFill patternType="gray125"/></fill>'],
          "borders": ["<border><left/><right/><top/><bottom/><diagonal/></border>"],
-         "cellXfs": ['<xf numFmtId="0" fontId="0" fillId="0" borderId="0"/>']}
-ENTRY = {"numFmts": "numFmt", "fonts": "font", "fills": "fill", "borders": "border", "cellXfs": "xf"}
+         "cellStyleXfs": ['<xf numFmtId="0" fontId="0" fillId="0" borderId="0"/>'],
+         "cellXfs": ['<xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'],
+         "cellStyles": ['<cellStyle name="Normal" xfId="0" builtinId="0"/>']}
 FIRST_CUSTOM_FORMAT = 164  # below are Excel's built-in number formats
 
 
@@ -83,23 +84,21 @@ class Styles:
         if not any(self.added.values()):
             return
         edit = Splice(self.data)
-        following = None
-        for group in reversed(ORDER):
+        for k, group in enumerate(ORDER):
             el = self._group(group)
             entries = [self._prefixed(x) for x in self.added[group]]
-            if el is not None:
-                if entries and el.empty:
-                    tag = self.data[el.start:el.tag_end - 2].rstrip() + b">"
-                    edit.replace(el.start, el.end, with_attrs(tag, count=len(entries)).decode() + "".join(entries)
-                                 + f"</{self.prefix}{group}>")
-                elif entries:
-                    edit.into(el, "".join(entries))
-                    edit.set_attrs(el, count=len(el.children) + len(entries))
-                following = el
-            elif entries or group in FIRST:
+            if el is not None and entries and el.empty:
+                tag = self.data[el.start:el.tag_end - 2].rstrip() + b">"
+                edit.replace(el.start, el.end, with_attrs(tag, count=len(entries)).decode() + "".join(entries)
+                             + f"</{self.prefix}{group}>")
+            elif el is not None and entries:
+                edit.into(el, "".join(entries))
+                edit.set_attrs(el, count=len(el.children) + len(entries))
+            elif el is None and (entries or group in FIRST):
                 entries = [self._prefixed(x) for x in FIRST.get(group, [])] + entries
                 tag = f"{self.prefix}{group}"
                 block = f'<{tag} count="{len(entries)}">{"".join(entries)}</{tag}>'
+                following = next((c for c in self.root.children if c.local in ORDER[k + 1:]), None)
                 if following is not None:
                     edit.insert(following.start, block)
                 else:
