@@ -1,0 +1,161 @@
+"""Mutation test of `xlbackprop validate`, the full set: plant one realistic mistake at a time in the correct
+student workbooks, recalculate with LibreOffice, and count what the validator finds.
+
+    python benchmarks/bench_mutations.py [--corpus DIR] [--seed N] [--limit N] [--per-stratum N]
+                                         [--jobs N] [--keep DIR] [--list N]
+
+Prints, per mistake kind x scope (one cell | filled down): the mutants kept (those that change a number),
+how many the validator calls wrong (detected) and how many of those it places at the mutated cell, how
+many end with an error value in the table (#VALUE!, #DIV/0!: counted as detected only when called wrong),
+false alarms on the unmutated tables of the same workbooks, and the detection of two variants of each
+mutant: stale (the mutated formulas saved with the correct numbers, as a file saved without recalculating)
+and rounded (every table number rounded to 6, 8, 10 significant digits; counted over the mutants whose
+change stands out of that rounding). Then the controls (each correct workbook through the same pipeline,
+unmutated: it must be judged correct, rounded or not) and the list of misses, grouped. Writes only to a
+temporary folder (or --keep DIR).
+"""
+
+import argparse
+import sys
+import tempfile
+import time
+import warnings
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # tests/mutations.py is the library the test suite uses too
+
+from tests.mutations import DIGITS, KINDS, SCOPES, correct_workbooks, plan_mutants, run_mutants  # noqa: E402
+
+DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus" / "students"
+
+
+def pct(n, d):
+    return f"{n:>4}/{d:<4} {100 * n / d:5.1f}%" if d else f"{'-':>15}"
+
+
+def table(run, planned):
+    kept = [o for o in run.outcomes if o.kept]
+    head = (f"{'kind':<13}{'scope':<6}{'planned':>8}{'kept':>6}{'detected':>17}{'placed':>17}{'err':>5}"
+            f"{'other':>6}{'stale detected':>17}" + "".join(f"{f'rounded {d}':>17}" for d in DIGITS))
+    lines = [head, "-" * len(head)]
+    for kind in KINDS:
+        for scope in SCOPES:
+            group = [o for o in kept if (o.mutant.kind, o.mutant.scope) == (kind, scope)]
+            n_planned = planned[(kind, scope)]
+            if not n_planned:
+                continue
+            detected = [o for o in group if o.detected()]
+            line = (f"{kind:<13}{scope:<6}{n_planned:>8}{len(group):>6}{pct(len(detected), len(group)):>17}"
+                    f"{pct(sum(o.placed() for o in detected), len(group)):>17}"
+                    f"{sum(o.errors > 0 for o in group):>5}{sum(o.recalculated.other_wrong > 0 for o in group):>6}"
+                    f"{pct(sum(o.detected(o.stale) for o in group if o.stale), sum(1 for o in group if o.stale)):>17}")
+            for d in DIGITS:
+                fair = [o for o in group if d in o.rounded and o.resolvable(d)]
+                line += f"{pct(sum(o.detected(o.rounded[d]) for o in fair), len(fair)):>17}"
+            lines.append(line)
+    lines.append("-" * len(head))
+    detected = [o for o in kept if o.detected()]
+    total = (f"{'all':<19}{sum(planned.values()):>8}{len(kept):>6}{pct(len(detected), len(kept)):>17}"
+             f"{pct(sum(o.placed() for o in detected), len(kept)):>17}{sum(o.errors > 0 for o in kept):>5}"
+             f"{sum(o.recalculated.other_wrong > 0 for o in kept):>6}"
+             f"{pct(sum(o.detected(o.stale) for o in kept if o.stale), sum(1 for o in kept if o.stale)):>17}")
+    for d in DIGITS:
+        fair = [o for o in kept if d in o.rounded and o.resolvable(d)]
+        total += f"{pct(sum(o.detected(o.rounded[d]) for o in fair), len(fair)):>17}"
+    return lines + [total]
+
+
+def controls(run):
+    lines = []
+    for c in run.controls:
+        said = [f"recalculated {c.recalculated.verdict}"] + [f"rounded {d} {v.verdict}" for d, v in c.rounded.items()]
+        alarm = any(v.verdict == "wrong" for v in [c.recalculated, *c.rounded.values()])
+        lines.append(f"  {'FALSE ALARM ' if alarm else ''}{c.source.name}: {', '.join(said)}")
+        for v in [c.recalculated, *c.rounded.values()]:
+            if v.verdict == "wrong":
+                lines.append(f"      first error {v.first_cell} {v.quantity}" + (f", cause: {v.cause}" if v.cause else ""))
+                break
+    alarms = sum(c.recalculated.verdict == "wrong" for c in run.controls)
+    rounded = {d: sum(c.rounded[d].verdict == "wrong" for c in run.controls) for d in DIGITS}
+    head = (f"controls: {len(run.controls)} workbooks, false alarms: recalculated {alarms}, "
+            + ", ".join(f"rounded {d}: {n}" for d, n in rounded.items()))
+    return [head] + lines
+
+
+def misses(run, show):
+    """The validator's failures, grouped by what it said (verdict and cause), with up to `show` examples."""
+    kept = [o for o in run.outcomes if o.kept]
+    out = []
+    groups = {
+        "missed (recalculated mutant not called wrong)": [(o, o.recalculated) for o in kept if not o.detected()],
+        "misplaced (called wrong elsewhere)": [(o, o.recalculated) for o in kept if o.detected() and not o.placed()],
+        "unmutated tables of a mutant's workbook called wrong": [(o, o.recalculated) for o in kept
+                                                                  if o.recalculated.other_wrong],
+        "stale variant missed": [(o, o.stale) for o in kept if o.stale and not o.detected(o.stale)],
+    }
+    for d in DIGITS:
+        groups[f"rounded {d} variant missed (change stands out of the rounding)"] = [
+            (o, o.rounded[d]) for o in kept if d in o.rounded and o.resolvable(d) and not o.detected(o.rounded[d])]
+    for title, items in groups.items():
+        if not items:
+            continue
+        out.append(f"{title}: {len(items)}")
+        said = Counter((o.mutant.kind, o.mutant.scope, _said(v)) for o, v in items)
+        for (kind, scope, text), n in said.most_common():
+            out.append(f"  {n:4} x [{kind}, {scope}] {text}")
+        for o, v in items[:show]:
+            out.append("    e.g. " + o.describe(v))
+    return out
+
+
+def _said(v):
+    text = v.verdict
+    if v.error:
+        text += ": " + v.error.split(": ", 1)[-1].split(" holds ")[-1][:60]
+    elif v.first_cell:
+        text += f" at {v.quantity}" + (f" ({v.cause.split(':')[0][:60]})" if v.cause else "")
+    return text
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="folder with expected.json")
+    parser.add_argument("--seed", type=int, default=0, help="draws the iterations, mistakes and mutants")
+    parser.add_argument("--limit", type=int, default=400, help="mutants in all, drawn evenly over kind x scope")
+    parser.add_argument("--per-stratum", type=int, default=None, help="at most this many per kind x scope")
+    parser.add_argument("--jobs", type=int, default=2, help="soffice runs and judging processes at once")
+    parser.add_argument("--keep", type=Path, default=None, help="write the mutants here (a new folder)")
+    parser.add_argument("--list", type=int, default=3, help="examples printed per group of misses")
+    args = parser.parse_args()
+    warnings.simplefilter("ignore")  # openpyxl's drawing warnings, once per file
+    if not (args.corpus / "expected.json").is_file():
+        sys.exit(f"no expected.json in {args.corpus}; pass --corpus DIR")
+    start = time.perf_counter()
+    mutants = plan_mutants(correct_workbooks(args.corpus), seed=args.seed, per_stratum=args.per_stratum,
+                           limit=args.limit)
+    planned = Counter((m.kind, m.scope) for m in mutants)
+    if args.keep:
+        args.keep.mkdir(parents=True)
+        run = run_mutants(mutants, args.keep, jobs=args.jobs)
+    else:
+        with tempfile.TemporaryDirectory(prefix="xlbackprop-mutants-") as tmp:
+            run = run_mutants(mutants, tmp, jobs=args.jobs)
+    seconds = time.perf_counter() - start
+    kept = sum(o.kept for o in run.outcomes)
+    print(f"{len(run.controls)} correct workbooks, seed {args.seed}: {len(mutants)} mutants planned, {kept} change "
+          f"a number, {len(mutants) - kept - len(run.missing)} change none (dropped), "
+          f"{len(run.missing)} not recalculated; {seconds:.0f} s")
+    print("\n".join(table(run, planned)))
+    print("detected: called wrong; placed: first error at the mutated cell (share of kept); err: error values "
+          "in the table;\nother: an unmutated table of the workbook called wrong; rounded d: over the mutants whose "
+          "change is > 10^(2-d)")
+    print()
+    print("\n".join(controls(run)))
+    print()
+    print("\n".join(misses(run, args.list)))
+
+
+if __name__ == "__main__":
+    main()

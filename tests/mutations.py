@@ -1,0 +1,752 @@
+"""Mutation testing of the validator: plant one realistic student mistake at a time in a correct workbook,
+have LibreOffice recalculate it, and see whether `validate` calls it wrong at the mutated cell.
+
+The pipeline (issue #8 §4): plan mutants from the tables of the correct workbooks, write each with openpyxl,
+recalculate all of them (and the unmutated controls) in one soffice run, drop the mutants that change no
+number, then judge four files per mutant: the recalculated one, a stale one (the mutated formulas with the
+control's numbers, as a workbook saved without recalculating looks) and the recalculated one rounded to
+6, 8 and 10 significant digits (what Google Sheets, LibreOffice or a CSV round trip keep). The tests
+(tests/test_mutations.py) run a small subset; benchmarks/bench_mutations.py runs the full set.
+"""
+
+import functools
+import json
+import random
+import re
+import subprocess
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from xml.etree import ElementTree
+from xml.sax.saxutils import escape
+
+from xlbackprop.cells import col_index, col_letter, parse_a1, qualified
+from xlbackprop.formula_text import references, shift
+from xlbackprop.libreoffice import _ALWAYS_RECALC, soffice
+
+KINDS = ("wrong-ref", "flip-op", "row-off", "typed-number", "lr-ref")
+SCOPES = ("one", "fill")
+DIGITS = (6, 8, 10)
+_LEAF = re.compile(r"^[it]\d+$")
+_WEIGHT = re.compile(r"^[wb]\d+$")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# What the harness needs from the validator, in two small functions: where the tables are, and the verdict.
+# The validator is being rebuilt; when its API moves, only these change.
+
+@dataclass(frozen=True)
+class Site:
+    """One iteration table as the validator's finder sees it: quantity name -> column number."""
+    sheet: str
+    header_row: int
+    first_row: int
+    last_row: int
+    columns: tuple  # ((name, col), ...) sorted by column, hashable
+
+    def col(self, name):
+        return dict(self.columns)[name]
+
+    def name_of(self, col):
+        return next(n for n, c in self.columns if c == col)
+
+
+def find_sites(path):
+    """The iteration tables of a workbook (ordinary layout only: a transposed or lagged table is read through
+    a view whose cells are not the file's, and mutating it would need the view's mapping)."""
+    from xlbackprop.validate.tables import find_tables
+    from xlbackprop.workbook_read import read_workbook
+
+    return [Site(t.sheet, t.header_row, t.first_row, t.last_row, tuple(sorted(t.columns.items(), key=lambda x: x[1])))
+            for t in find_tables(read_workbook(path)) if t.view is None]
+
+
+@dataclass
+class Verdict:
+    verdict: str                 # the workbook's: correct, wrong, incomplete, unreadable (or crash)
+    table_verdict: str | None    # the mutated table's
+    first_cell: str | None       # "Sheet1!Z3" of the mutated table's first error
+    quantity: str | None
+    row: int | None              # its iteration (1-based)
+    cause: str | None
+    other_wrong: int = 0         # the workbook's other (unmutated) tables judged wrong: false alarms too
+    error: str | None = None
+
+
+def judge(path, site=None):
+    """The validator's verdict on `path`, seen from the table `site` (None: the workbook's verdict only)."""
+    from xlbackprop.validate.batch import validate_file
+
+    try:
+        result = validate_file(path)
+    except Exception as exc:  # a crash is a finding, not a reason to stop a run of hundreds
+        return Verdict("crash", None, None, None, None, None, error=f"{type(exc).__name__}: {exc}")
+    mine = [t for t in result.tables if site is not None and (t.sheet, t.header_row) == (site.sheet, site.header_row)]
+    others = [t for t in result.tables if t not in mine]
+    table = mine[0] if mine else None
+    first = table.first_error if table else None
+    return Verdict(result.verdict, table.verdict if table else None, first and first.cell,
+                   first and first.quantity, first and first.row, first and first.cause,
+                   sum(t.verdict == "wrong" for t in others), result.error)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The correct workbooks
+
+def correct_workbooks(corpus):
+    """The corpus's workbooks whose expected verdict is correct, in expected.json's order."""
+    corpus = Path(corpus)
+    entries = json.loads((corpus / "expected.json").read_text(encoding="utf-8"))
+    return [corpus / e["file"] for e in entries if e["verdict"] == "correct"]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Formula text: a small lexer, enough to find references and binary operators with their positions
+
+_TOKEN = re.compile(r"""
+    (?P<string>"(?:[^"]|"")*")
+  | (?P<ref>(?:(?P<sheet>'(?:[^']|'')+'|[^\W\d][\w.]*)!)?\$?[A-Za-z]{1,3}\$?\d+(?P<range>:\$?[A-Za-z]{1,3}\$?\d+)?)(?![\w(])
+  | (?P<number>\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)
+  | (?P<word>[A-Za-z_][\w.]*)
+  | (?P<op>[-+*/^&=<>%])
+  | (?P<space>\s+)
+  | (?P<other>.)
+""", re.VERBOSE)
+
+
+def _tokens(formula):
+    return [(m.lastgroup if m.lastgroup not in ("sheet", "range") else "ref", m) for m in _TOKEN.finditer(formula)]
+
+
+def _plain_refs(formula, sheet):
+    """(match, row, col, row_abs, col_abs) of each single-cell reference to the formula's own sheet."""
+    out = []
+    for kind, m in _tokens(formula):
+        if kind != "ref" or m.group("range"):
+            continue
+        own = m.group("sheet")
+        if own and own.strip("'").replace("''", "'") != sheet:
+            continue
+        row, col, row_abs, col_abs = parse_a1(m.group(0).split("!")[-1])
+        out.append((m, row, col, row_abs, col_abs))
+    return out
+
+
+def _ref_text(row, col, row_abs, col_abs):
+    return f"{'$' if col_abs else ''}{col_letter(col)}{'$' if row_abs else ''}{row}"
+
+
+def _replace(formula, m, text):
+    start = m.start() + (len(m.group(0)) - len(m.group(0).split("!")[-1]))  # keep a "Sheet!" prefix
+    return formula[:start] + text + formula[m.end():]
+
+
+def _binary_ops(formula):
+    """Matches of the binary + - * / (a minus after an operator, "(", "," or at the start is unary)."""
+    out, prev = [], None
+    for kind, m in _tokens(formula):
+        if kind == "space":
+            continue
+        if kind == "op" and m.group(0) in "+-*/":
+            unary = prev is None or prev[0] == "op" or (prev[0] == "other" and prev[1].group(0) in "(,;")
+            if not unary:
+                out.append(m)
+        prev = (kind, m)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Planning mutants
+
+@dataclass
+class Mutant:
+    name: str                # m0001: its files are m0001.xlsx, m0001-stale.xlsx, m0001-r6.xlsx, ...
+    source: Path             # the correct workbook it comes from
+    site: Site               # the table it mutates
+    kind: str                # one of KINDS
+    scope: str               # "one" cell, or "fill"ed down to the table's end
+    quantity: str            # canonical name of the mutated column
+    cells: list              # [(row, col)] mutated, top down
+    old: list                # their formulas, as the file has them (no "=")
+    new: list                # their mutated formulas (no "="), or floats for typed numbers
+    detail: str              # what changed, in words: "J66 -> L66", "'+' -> '-'", ...
+
+    @property
+    def cell(self):
+        """The first mutated cell, as the validator names cells: 'Sheet1!Z3'."""
+        return qualified(self.site.sheet, *self.cells[0])
+
+    def describe(self):
+        new = self.new[0] if isinstance(self.new[0], float) else "=" + self.new[0]
+        return (f"{self.source.name} {self.cell} [{self.kind}, {self.scope}] {self.quantity}: "
+                f"={self.old[0]}  ->  {new}  ({self.detail})")
+
+
+@functools.lru_cache(maxsize=16)
+def _book(path):
+    return _Book(path)
+
+
+class _Book:
+    """A workbook's formulas and cached values, read once for planning (and kept for the next plan)."""
+
+    def __init__(self, path):
+        from xlbackprop.workbook_read import read_workbook
+
+        self.path = Path(path)
+        self.book = read_workbook(path)
+        self.sites = find_sites(path)
+        self._reads, self._lowest = {}, {}
+        self.rates = {}  # site -> [(sheet, row, col)] absolute cells its weight updates read
+        for site in self.sites:
+            self.rates[site] = _rate_cells(self.book.sheet(site.sheet), site)
+
+    def sheet(self, site):
+        return self.book.sheet(site.sheet)
+
+    def reads(self, sheet, formula=None, cell=None):
+        """The cells of its own sheet that a formula (or the formula in `cell`) reads; cached per cell."""
+        if cell is None:
+            return [(r.row, r.col) for r in references(formula) if r.sheet in (None, sheet.name)]
+        key = (sheet.name, cell)
+        if key not in self._reads:
+            self._reads[key] = self.reads(sheet, sheet.formula(*cell) or "")
+        return self._reads[key]
+
+    def lowest(self, sheet, cell):
+        """The lowest row (largest number) that the cell's formula reads, directly or through other cells."""
+        memo = self._lowest.setdefault(sheet.name, {})
+        stack, busy = [cell], set()
+        while stack:
+            top = stack[-1]
+            if top in memo:
+                stack.pop()
+                continue
+            todo = [c for c in self.reads(sheet, cell=top) if c not in memo and c not in busy]
+            if todo and top not in busy:
+                busy.add(top)
+                stack += todo
+                continue
+            stack.pop()
+            memo[top] = max([top[0]] + [memo.get(c, c[0]) for c in self.reads(sheet, cell=top)])
+        return memo[cell]
+
+
+def _rate_cells(sheet, site):
+    """The absolute references of a table's weight updates: its learning rate (read, never trusted)."""
+    found = []
+    for name, col in site.columns:
+        if _WEIGHT.match(name):
+            for m, row, c, row_abs, col_abs in _plain_refs(sheet.formula(site.first_row + 1, col) or "", sheet.name):
+                if row_abs and col_abs and (sheet.name, row, c) not in found:
+                    found.append((sheet.name, row, c))
+    return found
+
+
+def _rows(site, quantity, scope):
+    """Iterations to mutate: the first, one in the middle, the last ones (a weight's first row is typed)."""
+    first = site.first_row + (1 if _WEIGHT.match(quantity) else 0)
+    last = site.last_row - (2 if scope == "fill" else 0)
+    return sorted({first, (first + site.last_row) // 2, max(first, last - 1), max(first, last)})
+
+
+def _differs(sheet, cell_a, cell_b):
+    a, b = sheet.number(*cell_a), sheet.number(*cell_b)
+    return a is not None and b is not None and abs(a - b) > 1e-12 * max(abs(a), abs(b))
+
+
+def _is_number_cell(sheet, cell):
+    return sheet.number(*cell) is not None or sheet.value(*cell) is None
+
+
+class _Planner:
+    def __init__(self, book, site, rng):
+        self.book, self.site, self.rng = book, site, rng
+        self.sheet = book.sheet(site)
+        self.rows = range(site.first_row, site.last_row + 1)
+        self.cols = [c for _, c in site.columns]
+
+    def in_table(self, row, col):
+        return row in self.rows and col in self.cols
+
+    def creates_cycle(self, cells, new):
+        """True when the mutated formulas read a cell that depends on the first mutated cell (Excel refuses a
+        circular reference loudly; no student hands one in)."""
+        override = {cell: self.book.reads(self.sheet, text) for cell, text in zip(cells, new)}
+        target, seen = cells[0], set()
+        stack = list(override[target])
+        while stack:
+            cell = stack.pop()
+            if cell == target:
+                return True
+            if cell in override:
+                stack += override[cell]
+            elif cell not in seen and self.book.lowest(self.sheet, cell) >= target[0]:
+                seen.add(cell)  # (a cell that reads nothing at or below the target's row cannot reach it)
+                stack += self.book.reads(self.sheet, cell=cell)
+        return False
+
+    # Each mutation returns (new formula or number, words) for the first cell, or None when it does not apply.
+
+    def wrong_ref(self, formula, row, col):
+        """A reference to a table cell replaced by another column of the same row: the sibling quantity first
+        (a_h1 -> a_h2, dE/dw1 -> dE/dw2), as a student copying a formula across forgets to change it."""
+        options = []
+        for m, r, c, r_abs, c_abs in _plain_refs(formula, self.sheet.name):
+            if not self.in_table(r, c):
+                continue
+            name = self.site.name_of(c)
+            siblings = [c2 for n2, c2 in self.site.columns
+                        if c2 != c and n2.rstrip("0123456789") == name.rstrip("0123456789")]
+            others = [c2 for c2 in self.cols if c2 != c and c2 not in siblings]
+            for rank, cols in enumerate((siblings, others)):
+                for c2 in cols:
+                    if (r, c2) != (row, col) and _differs(self.sheet, (r, c), (r, c2)):
+                        options.append((rank, m, r, c2, r_abs, c_abs))
+        if not options:
+            return None
+        best = min(o[0] for o in options)
+        _, m, r, c2, r_abs, c_abs = self.rng.choice([o for o in options if o[0] == best])
+        new = _ref_text(r, c2, r_abs, c_abs)
+        return _replace(formula, m, new), f"{m.group(0)} -> {new}"
+
+    def flip_op(self, formula, row, col):
+        ops = _binary_ops(formula)
+        if not ops:
+            return None
+        m = self.rng.choice(ops)
+        flipped = {"+": "-", "-": "+", "*": "/", "/": "*"}[m.group(0)]
+        return formula[:m.start()] + flipped + formula[m.end():], f"{m.group(0)!r} -> {flipped!r} at {m.start()}"
+
+    def row_off(self, formula, row, col):
+        """A relative reference moved one row up or down, onto another row of the table."""
+        options = []
+        for m, r, c, r_abs, c_abs in _plain_refs(formula, self.sheet.name):
+            if r_abs:
+                continue
+            for dr in (-1, 1):
+                if self.in_table(r + dr, c) and (r + dr, c) != (row, col) and _differs(self.sheet, (r, c), (r + dr, c)):
+                    options.append((m, r + dr, c, c_abs))
+        if not options:
+            return None
+        m, r, c, c_abs = self.rng.choice(options)
+        new = _ref_text(r, c, False, c_abs)
+        return _replace(formula, m, new), f"{m.group(0)} -> {new}"
+
+    def lr_ref(self, formula, row, col, scope):
+        """A weight update's rate reference pointed elsewhere: a neighbouring cell holding a number (or
+        nothing), another table's rate, or made relative so that a fill-down drifts."""
+        if not _WEIGHT.match(self.site.name_of(col)):
+            return None
+        rates = self.book.rates[self.site]
+        refs = [x for x in _plain_refs(formula, self.sheet.name) if (self.sheet.name, x[1], x[2]) in rates]
+        if len(refs) != 1:
+            return None
+        m, r, c, _, _ = refs[0]
+        options = []
+        for dr, dc in ((0, -1), (0, 1), (-1, 0), (1, 0)):
+            cell = (r + dr, c + dc)
+            if cell[0] >= 1 and cell[1] >= 1 and not self.in_table(*cell) and _is_number_cell(self.sheet, cell) \
+                    and _differs_or_empty(self.sheet, (r, c), cell):
+                options.append(("neighbour", _ref_text(*cell, True, True)))
+        value = self.sheet.number(r, c)
+        for other in self.book.sites:
+            for sheet_name, orow, ocol in self.book.rates[other]:
+                cell = (sheet_name, orow, ocol)
+                if cell in rates or self.book.book.sheet(sheet_name).number(orow, ocol) in (None, value):
+                    continue
+                text = (_ref_text(orow, ocol, True, True) if sheet_name == self.sheet.name
+                        else qualified(sheet_name, orow, ocol, absolute=True))
+                if ("other rate", text) not in options:
+                    options.append(("other rate", text))
+        if scope == "fill":
+            options.append(("relative", _ref_text(r, c, False, False)))
+        if not options:
+            return None
+        how, text = self.rng.choice(options)
+        start = m.start()  # an other-sheet rate replaces the whole reference, prefix and all
+        return formula[:start] + text + formula[m.end():], f"{how}: {m.group(0)} -> {text}"
+
+    def typed(self, row, col):
+        """The value typed in place of the formula: the row above's (a paste one row off) or the value to 3
+        significant digits (copied off the screen)."""
+        value = self.sheet.number(row, col)
+        if value is None:
+            return None
+        above = self.sheet.number(row - 1, col) if row > self.site.first_row else None
+        options = []
+        if above is not None and above != value:
+            options.append(("row above", above))
+        rounded = float(f"{value:.3g}")
+        if rounded != value:
+            options.append(("3 significant digits", rounded))
+        if not options:
+            return None
+        return self.rng.choice(options)
+
+    def plan(self, kind, scope, quantity):
+        col = self.site.col(quantity)
+        row = self.rng.choice(_rows(self.site, quantity, scope))
+        formula = self.sheet.formula(row, col)
+        if formula is None:
+            return None
+        cells = [(row, col)]
+        if scope == "fill":
+            cells += [(r, col) for r in range(row + 1, self.site.last_row + 1)]
+            if any(_squash(self.sheet.formula(r, col)) != _squash(shift(formula, r - row, 0)) for r, _ in cells):
+                return None  # not one formula filled down: a fill would change more than the mistake
+        old = [self.sheet.formula(*cell) for cell in cells]
+        if kind == "typed-number":
+            how = self.typed(row, col)
+            if how is None:
+                return None
+            new = [how[1]]
+            for r, c in cells[1:]:
+                v = self.sheet.number(r - 1 if how[0] == "row above" else r, c)
+                new.append(v if how[0] == "row above" else float(f"{v:.3g}"))
+            return cells, old, new, f"typed: {how[0]}"
+        made = {"wrong-ref": self.wrong_ref, "flip-op": self.flip_op, "row-off": self.row_off,
+                "lr-ref": lambda f, r, c: self.lr_ref(f, r, c, scope)}[kind](formula, row, col)
+        if made is None:
+            return None
+        first, detail = made
+        new = [first] + [shift(first, r - row, 0) for r, _ in cells[1:]]
+        if self.creates_cycle(cells, new):
+            return None
+        return cells, old, new, detail
+
+
+def _differs_or_empty(sheet, a, b):
+    return sheet.value(*b) is None or _differs(sheet, a, b)
+
+
+def _squash(text):
+    return (text or "").replace(" ", "").upper()
+
+
+def plan_mutants(paths, seed=0, per_stratum=None, limit=None, tables_per_book=2):
+    """Mutants of the tables of `paths`: every quantity column x kind x scope that applies, each at an
+    iteration drawn from `seed`; then an even draw over the (kind, scope) strata, at most `per_stratum` in
+    each and `limit` in all. Deterministic for a seed: each candidate's draws come from its own key."""
+    candidates = []
+    for path in paths:
+        book = _book(Path(path))
+        sites = book.sites
+        if len(sites) > tables_per_book:  # a sheet per learning rate: the first table and one drawn
+            rest = sites[1:]
+            sites = [sites[0]] + random.Random(f"{seed}:{path.name}").sample(rest, tables_per_book - 1)
+        for site in sites:
+            for quantity, _ in site.columns:
+                if _LEAF.match(quantity):
+                    continue
+                for kind in KINDS:
+                    for scope in SCOPES:
+                        rng = random.Random(f"{seed}:{path.name}:{site.sheet}:{site.header_row}:{quantity}:{kind}:{scope}")
+                        made = _Planner(book, site, rng).plan(kind, scope, quantity)
+                        if made is not None:
+                            candidates.append(Mutant("", Path(path), site, kind, scope, quantity, *made))
+    strata = {}
+    for m in candidates:
+        strata.setdefault((m.kind, m.scope), []).append(m)
+    draw = random.Random(seed)
+    for group in strata.values():
+        draw.shuffle(group)
+        del group[per_stratum or len(group):]
+    chosen, queues = [], [strata[k] for k in sorted(strata, key=lambda k: (KINDS.index(k[0]), SCOPES.index(k[1])))]
+    while any(queues) and (limit is None or len(chosen) < limit):
+        for q in queues:
+            if q and (limit is None or len(chosen) < limit):
+                chosen.append(q.pop(0))
+    for i, m in enumerate(chosen, start=1):
+        m.name = f"m{i:04d}"
+    return chosen
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Writing and recalculating
+
+def write_mutants(mutants, folder):
+    """Each mutant as folder/NAME.xlsx: its source with the mutated cells rewritten, saved by openpyxl (which
+    keeps formulas and drops every cached value, so LibreOffice must recalculate). A source is loaded once
+    for all its mutants. Returns {mutant name: path}."""
+    from openpyxl import load_workbook
+
+    out = {}
+    for source in dict.fromkeys(m.source for m in mutants):
+        book = _without_pictures(load_workbook(source))
+        for m in [m for m in mutants if m.source == source]:
+            ws = book[m.site.sheet]
+            before = [ws.cell(*cell).value for cell in m.cells]
+            for cell, new in zip(m.cells, m.new):
+                ws.cell(*cell).value = new if isinstance(new, float) else "=" + new
+            out[m.name] = Path(folder) / f"{m.name}.xlsx"
+            book.save(out[m.name])
+            for cell, value in zip(m.cells, before):
+                ws.cell(*cell).value = value
+    return out
+
+
+def write_control(source, out):
+    """The source workbook through the same openpyxl pipeline, unmutated."""
+    from openpyxl import load_workbook
+
+    _without_pictures(load_workbook(source)).save(out)
+    return out
+
+
+def _without_pictures(book):
+    """openpyxl saves a loaded picture only once (it reads it from the closed source file): drop them, from
+    the controls too, so that every file goes through the same pipeline. No number depends on a picture."""
+    for ws in book.worksheets:
+        ws._images = []
+    return book
+
+
+def recalculate(paths, outdir, jobs=1, timeout_per_file=20):
+    """Every workbook of `paths` recalculated by LibreOffice (forced to recalculate on load) and saved as
+    .xlsx into `outdir`: one soffice run per job, each given its share of the files at once; a last run
+    retries what they did not write. Returns {input path: output path} for the files written."""
+    exe = soffice()
+    if exe is None:
+        raise RuntimeError("LibreOffice (soffice) is not installed: the mutants cannot be recalculated")
+    outdir = Path(outdir)
+    todo = [Path(p) for p in paths]
+    for attempt in range(2):
+        shares = [todo[i::jobs] for i in range(jobs if attempt == 0 else 1)]
+        with tempfile.TemporaryDirectory(prefix="xlbackprop-lo-") as profiles:
+            runs = [_soffice(exe, Path(profiles) / str(i), outdir, share) for i, share in enumerate(shares) if share]
+            for run, share in runs:
+                try:
+                    run.wait(timeout=60 + timeout_per_file * len(share))
+                except subprocess.TimeoutExpired:
+                    run.kill()  # what it wrote before it hung still counts; the rest is retried
+                    run.wait()
+        todo = [p for p in todo if not (outdir / p.name).exists()]
+        if not todo:
+            break
+    return {Path(p): outdir / Path(p).name for p in paths if (outdir / Path(p).name).exists()}
+
+
+def _soffice(exe, profile, outdir, files):
+    """A headless soffice converting `files`, with its own profile (two cannot share one) that forces
+    recalculation on load."""
+    user = profile / "user"
+    user.mkdir(parents=True)
+    (user / "registrymodifications.xcu").write_text(_ALWAYS_RECALC, encoding="utf-8")
+    cmd = [exe, f"-env:UserInstallation={profile.as_uri()}", "--headless", "--norestore",
+           "--convert-to", "xlsx", "--outdir", str(outdir), *map(str, files)]
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), files
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Patching LibreOffice's sheet XML (it writes one plain <f> per formula cell, no shared formulas)
+
+def _sheet_part(zf, sheet_name):
+    ns = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+    rel_ns = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+    rels = {el.get("Id"): el.get("Target") for el in ElementTree.fromstring(zf.read("xl/_rels/workbook.xml.rels"))}
+    for el in ElementTree.fromstring(zf.read("xl/workbook.xml")).iter(ns + "sheet"):
+        if el.get("name") == sheet_name:
+            target = rels[el.get(rel_ns + "id")]
+            return target.lstrip("/") if target.startswith("/") else "xl/" + target
+    raise KeyError(f"no sheet {sheet_name!r}")
+
+
+_CELL = re.compile(r'<c r="(?P<ref>[A-Z]+\d+)"(?P<attrs>[^>]*?)(?:/>|>(?P<body>.*?)</c>)', re.DOTALL)
+
+
+def patch_cells(path, out, edits):
+    """Copy the workbook at `path` to `out`, each <c> of a sheet named in `edits` passed through its
+    edit((row, col), attrs, body) -> (attrs, body), or None to leave the cell as it is."""
+    with zipfile.ZipFile(path) as zf:
+        parts = {_sheet_part(zf, name): edit for name, edit in edits.items()}
+
+        def patched(text, edit):
+            def one(m):
+                ref = m.group("ref")
+                letters = ref.rstrip("0123456789")
+                done = edit((int(ref[len(letters):]), col_index(letters)), m.group("attrs"), m.group("body") or "")
+                return m.group(0) if done is None else f'<c r="{ref}"{done[0]}>{done[1]}</c>'
+            return _CELL.sub(one, text)
+
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+            for item in zf.infolist():
+                data = zf.read(item.filename)
+                if item.filename in parts:
+                    data = patched(data.decode("utf-8"), parts[item.filename]).encode("utf-8")
+                dst.writestr(item, data)
+    return out
+
+
+_V = re.compile(r"<v>(.*?)</v>", re.DOTALL)
+_F = re.compile(r"<f[^>]*/>|<f[^>]*>.*?</f>", re.DOTALL)
+
+
+def write_stale(mutant, control, out):
+    """The recalculated control with the mutant's formulas written in, its numbers kept: a workbook saved
+    without recalculating. A typed number keeps its own value; every other cell keeps the control's."""
+    new = dict(zip(mutant.cells, mutant.new))
+
+    def edit(cell, attrs, body):
+        if cell not in new:
+            return None
+        if isinstance(new[cell], float):
+            return re.sub(r'\s+t="[^"]*"', "", attrs) + ' t="n"', f"<v>{new[cell]!r}</v>"
+        return attrs, _F.sub(lambda _: f"<f>{escape(new[cell])}</f>", body, count=1)
+
+    return patch_cells(control, out, {mutant.site.sheet: edit})
+
+
+def write_rounded(path, out, sites, digits):
+    """The workbook with every number stored in the tables `sites` rounded to `digits` significant digits."""
+    def editor(sheet):
+        cells = {(r, c) for site in sites if site.sheet == sheet
+                 for r in range(site.first_row, site.last_row + 1) for _, c in site.columns}
+
+        def edit(cell, attrs, body):
+            m = _V.search(body)
+            if cell not in cells or m is None or re.search(r'\bt="(?!n")', attrs):
+                return None
+            return attrs, body[:m.start(1)] + format(float(m.group(1)), f".{digits}g") + body[m.end(1):]
+        return edit
+
+    return patch_cells(path, out, {site.sheet: editor(site.sheet) for site in sites})
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Comparing numbers and judging
+
+def table_values(path, site):
+    """{(row, col): cached value} of the table's cells."""
+    from xlbackprop.workbook_read import read_workbook
+
+    sheet = read_workbook(path).sheet(site.sheet)
+    return {(r, c): sheet.value(r, c) for r in range(site.first_row, site.last_row + 1) for _, c in site.columns}
+
+
+@dataclass
+class Outcome:
+    mutant: Mutant
+    changed: list = field(default_factory=list)   # mutated cells whose number changed, top down
+    size: float = 0.0                             # largest relative change of a mutated cell's number
+    errors: int = 0                               # table cells holding an error value the control has not
+    recalculated: Verdict | None = None
+    stale: Verdict | None = None
+    rounded: dict = field(default_factory=dict)   # digits -> Verdict
+
+    @property
+    def kept(self):
+        """Recalculated and judged: the mistake changed a number of the table."""
+        return self.recalculated is not None
+
+    def detected(self, verdict=None):
+        return (verdict or self.recalculated).verdict == "wrong"
+
+    def placed(self, verdict=None):
+        """The first error names the first mutated cell whose number changed, or its column at that
+        iteration (a filled-down mistake whose first copy happens to give the same number)."""
+        v = verdict or self.recalculated
+        if v.first_cell is None:
+            return False
+        firsts = self.changed[:1] + self.mutant.cells[:1]
+        if _cell_key(v.first_cell) in {_cell_key(qualified(self.mutant.site.sheet, *cell)) for cell in firsts}:
+            return True
+        return v.quantity == self.mutant.quantity and v.row == firsts[0][0] - self.mutant.site.first_row + 1
+
+    def resolvable(self, digits):
+        """Whether rounding to `digits` significant digits leaves the mistake standing out of the rounding
+        noise (a change 10x the last kept digit)."""
+        return self.size > 10.0 ** (2 - digits)
+
+    def describe(self, verdict=None):
+        v = verdict or self.recalculated
+        said = v.verdict + (f" (table {v.table_verdict})" if v.table_verdict not in (None, v.verdict) else "")
+        if v.first_cell:
+            said += f", first error {v.first_cell} {v.quantity}" + (f", cause: {v.cause}" if v.cause else "")
+        if v.error:
+            said += f", error: {v.error}"
+        return f"{self.mutant.describe()}\n      validator: {said}"
+
+
+def _cell_key(name):
+    sheet, _, ref = name.rpartition("!")
+    return sheet.strip("'").replace("''", "'"), ref.replace("$", "").upper()
+
+
+@dataclass
+class Control:
+    source: Path
+    recalculated: Verdict
+    rounded: dict  # digits -> Verdict
+
+
+@dataclass
+class Run:
+    outcomes: list      # Outcome per planned mutant (dropped ones are not kept)
+    controls: list      # Control per workbook
+    missing: list       # files LibreOffice did not write
+
+
+def run_mutants(mutants, workdir, stale=True, rounded=True, jobs=1):
+    """Write, recalculate, filter and judge every mutant (with its stale and rounded variants), and the
+    controls of their workbooks (recalculated, and rounded). `jobs` soffice runs and judging processes."""
+    workdir = Path(workdir)
+    src, calc, var = workdir / "written", workdir / "calc", workdir / "variants"
+    for d in (src, calc, var):
+        d.mkdir(parents=True, exist_ok=True)
+    sources = list(dict.fromkeys(m.source for m in mutants))
+    all_sites = {s: find_sites(s) for s in sources}  # rounded variants round every table of the workbook
+    controls = {s: write_control(s, src / f"control-{i}.xlsx") for i, s in enumerate(sources)}
+    written = write_mutants(mutants, src)
+    done = recalculate([*controls.values(), *written.values()], calc, jobs)
+    missing = [p.name for p in [*controls.values(), *written.values()] if p not in done]
+    base, results = {}, []
+    for s in sources:
+        recalc = done.get(controls[s])
+        if recalc is None:
+            continue
+        base.update({(s, m.site): None for m in mutants if m.source == s})
+        base.update({key: table_values(recalc, key[1]) for key in base if key[0] == s})
+        site = all_sites[s][0]
+        results.append(Control(s, judge(recalc, site), {
+            d: judge(write_rounded(recalc, var / f"{recalc.stem}-r{d}.xlsx", all_sites[s], d), site)
+            for d in DIGITS}))
+    tasks = [(Outcome(m), done.get(written[m.name]), base.get((m.source, m.site)), done.get(controls[m.source]),
+              all_sites[m.source], var, stale, rounded) for m in mutants]
+    if jobs > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        # spawn, not fork: the validator's torch must not inherit a forked copy of the parent's threads
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            outcomes = list(pool.map(_judge_mutant, tasks))
+    else:
+        outcomes = [_judge_mutant(task) for task in tasks]
+    return Run(outcomes, results, missing)
+
+
+def _judge_mutant(task):
+    outcome, path, before, control, sites, variants, stale, rounded = task
+    m = outcome.mutant
+    if path is None or before is None:
+        return outcome
+    values = table_values(path, m.site)
+    if values == before:
+        return outcome  # the mistake changes no number: nothing to find
+    outcome.changed = [c for c in m.cells if values.get(c) != before.get(c)]
+    outcome.size = max(_relative_change(before.get(c), values.get(c)) for c in m.cells)
+    outcome.errors = sum(isinstance(v, str) and not isinstance(before.get(k), str) for k, v in values.items())
+    outcome.recalculated = judge(path, m.site)
+    if stale:
+        outcome.stale = judge(write_stale(m, control, variants / f"{m.name}-stale.xlsx"), m.site)
+    if rounded:
+        outcome.rounded = {d: judge(write_rounded(path, variants / f"{m.name}-r{d}.xlsx", sites, d), m.site)
+                           for d in DIGITS}
+    return outcome
+
+
+def _relative_change(old, new):
+    if not isinstance(old, float) or not isinstance(new, float):
+        return float("inf") if old != new else 0.0
+    return abs(new - old) / max(abs(old), abs(new), 1e-300)
