@@ -35,6 +35,7 @@ def fake_engine(path):
 @pytest.fixture
 def fake(monkeypatch):
     monkeypatch.setattr(batch, "validate_file", lambda p, engine=None: real_validate_file(p, engine=fake_engine))
+    monkeypatch.setenv("XLBACKPROP_JOBS", "1")  # the fake lives in this process, not in --jobs workers
 
 
 def book(path, verdict):

@@ -8,6 +8,7 @@ import click
 
 from xlbackprop.validate import batch as batches
 from xlbackprop.validate import report
+from xlbackprop.validate.parallel import default_jobs
 
 
 @click.command()
@@ -25,7 +26,10 @@ from xlbackprop.validate import report
               help="Replace an existing gradebook or annotated copy instead of refusing.")
 @click.option("--quiet", "-q", is_flag=True,
               help="One line per workbook (verdict and file), no details and no progress bar.")
-def validate(paths, as_json, gradebooks, annotate_dir, overwrite, quiet):
+@click.option("--jobs", "-j", type=click.IntRange(min=1), envvar="XLBACKPROP_JOBS", show_envvar=True,
+              help="Workbooks validated at a time, each in a process of its own; results keep their order. "
+                   "Default: one per core this process may use. 1: one after another, in this process.")
+def validate(paths, as_json, gradebooks, annotate_dir, overwrite, quiet, jobs):
     """Validate backprop workbooks (.xlsx, .xlsm, .ods, .xls) against PyTorch.
 
     PATHS are workbook files or folders; a folder means every workbook inside it (recursively, skipping
@@ -38,7 +42,7 @@ def validate(paths, as_json, gradebooks, annotate_dir, overwrite, quiet):
     items = batches.expand(paths, skip=gradebooks)
     batches.check_outputs(items, gradebooks, annotate_dir, overwrite)
     with _progress_bar(len(items), quiet or len(items) < 2) as progress:
-        batch = batches.run(items, annotate_dir, overwrite, progress=progress)
+        batch = batches.run(items, annotate_dir, overwrite, progress=progress, jobs=jobs or default_jobs())
     for path in gradebooks:
         report.write_gradebook(batch.results, path)
     _print(batch.results, as_json, quiet)

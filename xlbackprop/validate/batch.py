@@ -128,9 +128,14 @@ def _annotate(path, result, annotate_dir, overwrite):
         return None, f"no annotated copy of {path}: {type(exc).__name__}: {exc}"
 
 
-def run(items, annotate_dir=None, overwrite=False, engine=None, progress=None):
+def run(items, annotate_dir=None, overwrite=False, engine=None, progress=None, jobs=1):
     """Validate (and annotate) every item of expand(): files in order, each to a WorkbookResult.
-    `progress(done, total)` is called after each file (the CLI draws its bar from it)."""
+    `progress(done, total)` is called after each file (the CLI draws its bar from it). With `jobs` > 1 the
+    files are shared among that many processes (validate/parallel.py): the same Batch, in the same order."""
+    if jobs > 1 and len(items) > 1:
+        from xlbackprop.validate import parallel
+
+        return parallel.run(items, jobs, annotate_dir, overwrite, engine, progress)
     batch = Batch()
     for done, item in enumerate(items, start=1):
         result = item if isinstance(item, WorkbookResult) else _validate_one(item, engine)

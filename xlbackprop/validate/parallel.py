@@ -1,0 +1,157 @@
+"""validate --jobs N: a folder of workbooks on N processes, with the results --jobs 1 gives, in its order.
+
+A worker runs batch.run on one file at a time (the very code --jobs 1 runs), so verdicts, annotated copies
+and failures cannot differ. Workers are forked from a server process that has imported the validator
+(torch included) once: a worker starts in milliseconds and shares torch's pages, instead of importing it
+for seconds, and nothing is imported per file. LibreOffice runs a worker starts have their own profile and
+process group (xlbackprop.libreoffice); a worker told to stop ends them before it exits.
+"""
+
+import multiprocessing
+import os
+import resource
+import signal
+import sys
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+
+from xlbackprop import libreoffice
+from xlbackprop.validate import batch as batches
+from xlbackprop.validate.results import WorkbookResult
+
+PRELOAD = ["xlbackprop.validate.api"]  # what validate_file imports on first use: the engine and torch
+QUEUED_PER_WORKER = 2  # files handed out ahead, so that no worker waits for the parent between files
+
+
+def default_jobs():
+    """The cores this process may use: on a cluster, the job's allocation rather than the whole machine."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def run(items, jobs, annotate_dir=None, overwrite=False, engine=None, progress=None, peaks=None):
+    """batch.run on `jobs` processes: the same Batch, in the order of `items`. `progress(done, total)` is
+    called as each file finishes, `peaks` (a dict) gets each worker's peak memory in MiB by pid. `engine`
+    must be picklable (a module-level function). Ctrl-C stops the workers and their LibreOffice runs and
+    raises KeyboardInterrupt, with nothing written but the annotated copies already finished."""
+    parts = [None] * len(items)
+    done = 0
+
+    def finished(i, part):
+        nonlocal done
+        parts[i] = part
+        done += 1
+        if progress is not None:
+            progress(done, len(items))
+
+    args = (annotate_dir, overwrite, engine)
+    todo = deque()
+    for i, item in enumerate(items):
+        if isinstance(item, WorkbookResult):  # a verdict already (a folder without workbooks)
+            finished(i, batches.run([item]))
+        else:
+            todo.append(i)
+    while todo:
+        suspects = _on_pool(items, todo, min(jobs, len(todo)), args, finished, peaks)
+        for i in suspects:  # a worker died with these in hand: each alone shows which one killed it
+            finished(i, _alone(items[i], args, peaks))
+    merged = batches.Batch()
+    for part in parts:
+        merged.results += part.results
+        merged.annotated += part.annotated
+        merged.failures += part.failures
+    return merged
+
+
+def _on_pool(items, todo, jobs, args, finished, peaks):
+    """Validate the files `todo` lists, taking them off it, until none is left or a worker dies; then
+    return the ones that were in the workers' hands."""
+    pool = _pool(jobs)
+    flying, suspects = {}, []
+    try:
+        while (todo or flying) and not suspects:
+            while todo and len(flying) < QUEUED_PER_WORKER * jobs:
+                i = todo.popleft()
+                flying[pool.submit(_work, items[i], *args)] = i
+            ready, _ = wait(flying, return_when=FIRST_COMPLETED)
+            for future in ready:
+                i = flying.pop(future)
+                try:
+                    part, pid, peak = future.result()
+                except BrokenProcessPool:
+                    suspects.append(i)
+                    continue
+                _note_peak(peaks, pid, peak)
+                finished(i, part)
+    except BaseException:  # Ctrl-C above all: stop now, not after the files in hand
+        _terminate(pool)
+        raise
+    finally:
+        pool.shutdown(wait=not flying, cancel_futures=True)
+    return sorted(suspects + list(flying.values()))
+
+
+def _alone(item, args, peaks):
+    pool = _pool(1)
+    try:
+        part, pid, peak = pool.submit(_work, item, *args).result()
+    except BrokenProcessPool:
+        return batches.Batch(results=[WorkbookResult(
+            file=str(item), verdict="unreadable",
+            error=f"{item}: the process validating it died (out of memory, or a crash); please report it")])
+    except BaseException:
+        _terminate(pool)
+        raise
+    finally:
+        pool.shutdown(cancel_futures=True)
+    _note_peak(peaks, pid, peak)
+    return part
+
+
+def _pool(jobs):
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(PRELOAD)
+    else:
+        context = multiprocessing.get_context("spawn")
+    return ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker)
+
+
+def _start_worker():
+    # Ctrl-C reaches every process of the terminal's group: the parent decides, then stops the workers.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _stop_worker)
+    import xlbackprop.validate.api  # noqa: F401  (preloaded by the fork server; once per worker under spawn)
+
+
+def _stop_worker(signum, frame):
+    libreoffice.stop_all()
+    os._exit(128 + signum)
+
+
+def _work(item, annotate_dir, overwrite, engine):
+    part = batches.run([item], annotate_dir, overwrite, engine)
+    return part, os.getpid(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def _note_peak(peaks, pid, maxrss):
+    if peaks is not None:
+        mib = maxrss / 2**20 if sys.platform == "darwin" else maxrss / 1024  # bytes there, KiB on Linux
+        peaks[pid] = max(peaks.get(pid, 0), mib)
+
+
+def _terminate(pool):
+    """Stop the workers now; ProcessPoolExecutor has no public way to before Python 3.14."""
+    if hasattr(pool, "terminate_workers"):
+        pool.terminate_workers()
+        return
+    processes = list((pool._processes or {}).values())
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.join(5)
+        if process.is_alive():
+            process.kill()
