@@ -357,10 +357,17 @@ def _without_cell_refs(data):
     return re.sub(rb'(<c) r="[A-Z]+\d+"', rb"\1", data)
 
 
-@pytest.mark.parametrize("change", [_prefixed, _without_cell_refs], ids=["x-prefixed", "no-cell-refs"])
+def _utf16(data):
+    """A part written in UTF-16 (byte-order mark and declaration), which XML allows and Excel reads."""
+    return data.decode("utf-8").replace('encoding="UTF-8"', 'encoding="UTF-16"').encode("utf-16")
+
+
+@pytest.mark.parametrize("change", [_prefixed, _without_cell_refs, _utf16], ids=["x-prefixed", "no-cell-refs", "utf-16"])
 def test_unusual_but_valid_sheet_xml_is_annotated_in_its_own_terms(tmp_path, change):
     src = rich_workbook(tmp_path / "plain.xlsx")
-    parts = {sheet_parts(src)["LR 0.1"], "xl/styles.xml"} if change is _prefixed else {sheet_parts(src)["LR 0.1"]}
+    parts = {sheet_parts(src)["LR 0.1"]} | ({"xl/styles.xml"} if change is _prefixed else set())
+    if change is _utf16:
+        parts |= {"xl/styles.xml", "xl/workbook.xml", "xl/_rels/workbook.xml.rels", "xl/comments1.xml"}
     odd = _rewritten(src, tmp_path / "odd.xlsx", parts, change)
     assert openpyxl.load_workbook(odd)["LR 0.1"]["C3"].value == "=A3*B3"
     dest = annotate_workbook(odd, result_for(odd, CELLS), tmp_path / "odd.annotated.xlsx")

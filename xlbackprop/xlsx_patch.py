@@ -20,6 +20,8 @@ CONTENT_TYPES = "[Content_Types].xml"
 PKG_REL = "http://schemas.openxmlformats.org/package/2006/relationships"
 REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 XML_DECL = b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\r\n'
+_UTF16 = ((b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"), (b"<\0", "utf-16-le"), (b"\0<", "utf-16-be"))
+_DECLARED = re.compile(rb"""<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
 _INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
@@ -40,10 +42,13 @@ class Package:
         return name in self.data
 
     def read(self, name):
+        """A part's bytes; an XML part written in another encoding than UTF-8 comes transcoded to UTF-8
+        (what is spliced into it is UTF-8)."""
         try:
-            return self.data[name]
+            data = self.data[name]
         except KeyError:
             raise WorkbookError(f"part {name} is missing") from None
+        return as_utf8(data, name) if name.lower().endswith((".xml", ".rels")) else data
 
     def write(self, name, data):
         self.data[name] = data
@@ -80,7 +85,7 @@ class Package:
             return []
         folder = posixpath.dirname(source)
         rels = []
-        for el in scan(self.data[name], name, depth=1).children:
+        for el in scan(self.read(name), name, depth=1).children:
             if el.local == "Relationship":
                 external = el.attrs.get("TargetMode") == "External"
                 target = el.attrs.get("Target", "")
@@ -99,7 +104,7 @@ class Package:
             self.write(name, XML_DECL + f'<Relationships xmlns="{PKG_REL}">{line}</Relationships>'.encode())
             self.add_default("rels", "application/vnd.openxmlformats-package.relationships+xml")
         else:
-            self.write(name, append_child(self.data[name], name, line))
+            self.write(name, append_child(self.read(name), name, line))
         return rid
 
     def add_override(self, part, content_type):
@@ -135,6 +140,25 @@ def rels_name(source):
     """'xl/workbook.xml' -> 'xl/_rels/workbook.xml.rels'; '' (the package) -> '_rels/.rels'."""
     folder, base = posixpath.split(source)
     return posixpath.join(folder, "_rels", base + ".rels")
+
+
+def as_utf8(data, name):
+    """XML `data` in UTF-8: a UTF-16 part (by its byte-order mark or its first '<') or one declaring another
+    encoding is transcoded, and its declaration says UTF-8."""
+    for head, encoding in _UTF16:
+        if data.startswith(head):
+            break
+    else:
+        m = _DECLARED.match(data)
+        encoding = m.group(1).decode("ascii") if m else "utf-8"
+        if encoding.lower().replace("_", "-") in ("utf-8", "utf8"):
+            return data
+    try:
+        text = data.decode(encoding)
+    except (LookupError, UnicodeDecodeError) as exc:
+        raise WorkbookError(f"part {name} cannot be decoded as {encoding} ({exc})") from None
+    text = re.sub(r"""^(\ufeff)?(<\?xml[^>]*?encoding\s*=\s*["'])[^"']*""", r"\2UTF-8", text, count=1)
+    return text.lstrip("\ufeff").encode("utf-8")
 
 
 def resolve(folder, target):
@@ -173,8 +197,6 @@ class Root(Element):
 
 def scan(data, name, depth):
     """The elements of XML `data` down to `depth` (root = 0), with byte offsets. UTF-8 parts only."""
-    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        raise WorkbookError(f"part {name} is UTF-16 encoded; only UTF-8 parts can be annotated")
     parser = xml.parsers.expat.ParserCreate(namespace_separator=" ")
     stack, root, prefixes = [], [], {}
 
