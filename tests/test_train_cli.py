@@ -145,3 +145,37 @@ def test_auto_compile_that_fails_trains_eagerly_and_says_so(tmp_path, data_dir, 
            "eagerly." in result.output
     assert "on cpu: targets NOT met" in result.output  # not "compiled"
     assert runs_in(tmp_path / "summary.xlsx")[0]["device"] == "cpu"
+
+
+def test_a_validation_run_says_what_it_evaluates_and_is_marked_in_the_report(tmp_path, data_dir):
+    result = train(tmp_path, data_dir, "--val-split", "32")
+    assert result.exit_code == 0, result.output
+    assert "Evaluating on the last 32 training images (held out), not the test set" in result.output
+    assert "epoch  1  train loss" in result.output and " val loss " in result.output
+    assert "Held validation accuracy" in result.output and "targets are checked on test runs" in result.output
+    (row,) = runs_in(tmp_path / "summary.xlsx")
+    assert row["evaluated_on"].startswith("validation") and "--val-split 32" in row["command"]
+
+
+def test_turning_off_a_recipes_nesterov_is_recorded_in_the_command(tmp_path, data_dir):
+    result = train(tmp_path, data_dir, "--no-nesterov", "--ema", "0.9")
+    assert result.exit_code == 0, result.output
+    assert "--no-nesterov --ema 0.9" in runs_in(tmp_path / "summary.xlsx")[0]["command"]
+
+
+def test_auto_says_it_is_timing_the_variants_and_which_it_kept(tmp_path, data_dir, monkeypatch):
+    from xlbackprop.train import calibrate
+
+    monkeypatch.setattr(calibrate, "CACHE", tmp_path / "calibration.json")
+    monkeypatch.setattr(loop, "bf16_supported", lambda device: True)
+    monkeypatch.setattr(calibrate, "bf16_supported", lambda device: True)
+    monkeypatch.setattr(calibrate, "measure", lambda config, device, variants: {
+        "eager float32": {"step": 0.05, "compile": 0.0}, "eager bf16": {"step": 0.04, "compile": 0.0}})
+    args = ["train", "--model", "xl-8k", "--epochs", "1", "--batch-size", "64", "--threads", "1", "--data-dir",
+            str(data_dir), "--checkpoint", str(tmp_path / "run" / "last.pt"), "--no-report"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "Timing a few training steps of each of eager float32, eager bf16 to choose the fastest" in result.output
+    assert "Variant: eager bf16, the fastest for this run as measured here (ms per step: eager bf16 40, " \
+           "eager float32 50)" in result.output
+    assert "Training on cpu with bf16" in result.output

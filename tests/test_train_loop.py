@@ -87,6 +87,9 @@ def test_onecycle_is_stepped_per_batch_and_step_schedule_per_epoch(tmp_path):
     ("batch_size", 0, "batch size is 0"),
     ("lr", -1.0, "learning rate is -1.0"),
     ("schedule", "cosine", "schedule is 'cosine', expected one of onecycle, step, none"),
+    ("warmup", 1.0, "warmup is 1.0, expected a fraction of the run between 0 and 1"),
+    ("ema", 1.0, "ema decay is 1.0, expected 0 .off. or a number below 1"),
+    ("val_split", -5, "validation split is -5 images"),
 ])
 def test_bad_settings_are_rejected_before_training(field, value, message):
     with pytest.raises(TrainError, match=message):
@@ -124,7 +127,7 @@ def test_compile_auto_is_for_long_runs_with_a_compiler_and_without_deterministic
     cpu = torch.device("cpu")
     monkeypatch.setattr(loop.shutil, "which", lambda name: "/usr/bin/" + name)
     assert loop.resolve_compile("auto", cpu, deterministic=False, total_steps=19 * 469)
-    assert not loop.resolve_compile("auto", cpu, deterministic=False, total_steps=2 * 469)  # would not repay it
+    assert not loop.resolve_compile("auto", cpu, deterministic=False, total_steps=469)  # would not repay it
     assert not loop.resolve_compile("auto", cpu, deterministic=True, total_steps=19 * 469)
     assert loop.resolve_compile("on", cpu, deterministic=True, total_steps=1)
     assert not loop.resolve_compile("off", cpu, deterministic=False, total_steps=19 * 469)
@@ -223,3 +226,82 @@ def test_a_broken_cxx_compiler_is_reported_by_the_real_torch_compile(monkeypatch
             forward(torch.zeros(4, 1, 28, 28))
     finally:
         torch._dynamo.reset()  # forget the failed frame for the tests that compile after this one
+
+
+def test_val_split_holds_out_the_last_training_images_and_leaves_the_test_set_alone():
+    data = random_mnist(n_train=100, n_test=20)
+    train, evaluated, name = loop.splits(data, quick(val_split=30))
+    assert name == "validation"
+    assert torch.equal(train.images, data.train.images[:70]) and torch.equal(evaluated.labels, data.train.labels[70:])
+    train, evaluated, name = loop.splits(data, quick())
+    assert name == "test" and evaluated is data.test and train is data.train
+
+
+def test_val_split_as_large_as_the_training_set_is_refused():
+    with pytest.raises(TrainError, match="validation split of 100 images leaves none of the 100 training images"):
+        loop.splits(random_mnist(n_train=100), quick(val_split=100))
+
+
+def test_a_validation_run_is_evaluated_on_held_out_images_and_never_meets_targets(tmp_path):
+    result = run(quick(epochs=3, val_split=64), random_mnist(), tmp_path / "last.pt")
+    assert result.evaluated_on == "validation" and len(result.history) == 3
+    result.history = history([99.9] * 3)
+    assert not result.targets_met()  # targets are for test runs
+
+
+def test_weight_average_starts_with_the_few_steps_there_are_then_follows_slowly():
+    model = torch.nn.Sequential(torch.nn.Linear(2, 1, bias=False), torch.nn.BatchNorm1d(1))
+    weight = model[0].weight
+    with torch.no_grad():
+        weight.fill_(0.0)
+    average = loop.WeightAverage(model, decay=0.99)
+    with torch.no_grad():
+        weight.fill_(1.0)
+    model(torch.randn(4, 2))  # BatchNorm counts a batch
+    average.update()  # decay min(0.99, 2/11): mostly the new weights
+    assert average.model[0].weight[0, 0].item() == pytest.approx(9 / 11)
+    assert average.model[1].num_batches_tracked.item() == 1
+    for _ in range(2000):
+        average.update()
+    with torch.no_grad():
+        weight.fill_(2.0)
+    average.update()  # by now the full decay: 1% of the new weights
+    assert average.model[0].weight[0, 0].item() == pytest.approx(1.01, abs=1e-4)
+    assert not average.model[0].weight.requires_grad
+
+
+def test_resume_with_weight_averaging_continues_exactly(tmp_path):
+    data = random_mnist()
+    straight = run(quick(epochs=2, ema=0.9), data, tmp_path / "straight.pt")
+
+    def stop_after_first_epoch(metrics):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run(quick(epochs=2, ema=0.9), data, tmp_path / "resumed.pt", on_epoch=stop_after_first_epoch)
+    resumed = run(quick(epochs=2, ema=0.9), data, tmp_path / "resumed.pt", resume=True)
+    assert [(m.test_loss, m.test_acc) for m in straight.history] == [(m.test_loss, m.test_acc) for m in resumed.history]
+    a, b = (read_checkpoint(tmp_path / name)["average"] for name in ("straight.pt", "resumed.pt"))
+    assert a["updates"] == b["updates"] == 2 * 4  # 256 images in batches of 64, two epochs
+    assert all(torch.equal(a["weights"][k], b["weights"][k]) for k in a["weights"])
+
+
+def test_the_averaged_weights_are_the_ones_evaluated(tmp_path):
+    data = random_mnist()
+    plain = run(quick(epochs=1), data, tmp_path / "plain.pt")
+    averaged = run(quick(epochs=1, ema=0.9), data, tmp_path / "averaged.pt")
+    assert plain.history[0].train_loss == averaged.history[0].train_loss  # the same training
+    assert plain.history[0].test_loss != averaged.history[0].test_loss  # another model evaluated
+
+
+def test_nesterov_and_warmup_reach_the_optimizer_and_schedule():
+    model = torch.nn.Linear(2, 2)
+    optimizer = loop.make_optimizer(quick(nesterov=True), model)
+    assert optimizer.param_groups[0]["nesterov"]
+    scheduler, per_batch = loop.make_scheduler(quick(epochs=1, lr=0.1, warmup=0.5), optimizer, 10)
+    rates = []
+    for _ in range(10):
+        optimizer.step()
+        scheduler.step()
+        rates.append(optimizer.param_groups[0]["lr"])
+    assert per_batch and max(rates) == pytest.approx(0.1) and rates.index(max(rates)) == 3  # the peak at step 5 of 10

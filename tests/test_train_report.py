@@ -84,3 +84,22 @@ def test_device_column_says_how_the_run_was_made(tmp_path):
     result.bf16, result.compiled = False, True
     append(tmp_path / "summary.xlsx", result)
     assert runs_in(tmp_path / "summary.xlsx")[0]["device"] == "cpu+compiled"
+
+
+def test_a_validation_run_is_marked_and_its_columns_say_val(tmp_path):
+    result = fake_run()
+    result.evaluated_on = "validation"
+    title, _ = append(tmp_path / "summary.xlsx", result)
+    (row,) = runs_in(tmp_path / "summary.xlsx")
+    assert row["evaluated_on"].startswith("validation") and row["targets_met"] == "n/a"
+    assert [c.value for c in load_workbook(tmp_path / "summary.xlsx")[title][1]][3:5] == ["val_loss", "val_acc"]
+
+
+def test_a_report_from_before_validation_runs_gains_the_column_with_test_for_its_runs(tmp_path):
+    report = tmp_path / "summary.xlsx"
+    append(report, fake_run())
+    wb = load_workbook(report)
+    wb["Runs"].delete_cols(len(RUNS_HEADER))  # as written by the previous version
+    wb.save(report)
+    append(report, fake_run("s6-19k"))
+    assert [(r["model"], r["evaluated_on"]) for r in runs_in(report)] == [("xl-8k", "test"), ("s6-19k", "test")]

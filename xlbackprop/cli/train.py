@@ -55,9 +55,9 @@ def command_line(params: dict) -> str:
               help="bfloat16 autocast; auto times a few steps with and without it on this machine (once, cached) "
                    "and keeps the faster [default: auto].")
 @click.option("--compile", type=click.Choice(["auto", "on", "off"]),
-              help="torch.compile the training forward; auto considers it for runs of 2,000 steps or more when a "
-                   "compiler (g++; triton on CUDA) is found and --deterministic is not set, and keeps it if a few "
-                   "timed steps are faster than eager ones [default: auto].")
+              help="torch.compile the training forward; auto considers it for runs of 500 steps or more when a "
+                   "compiler (g++; triton on CUDA) is found and --deterministic is not set, and keeps it if timed "
+                   "steps show it saves more than compiling costs [default: auto].")
 @click.option("--threads", type=int, help="CPU threads for torch [default: 2].")
 @click.option("--train-limit", type=int, help="Train on the first N images only (quick trials) [default: all].")
 @click.option("--test-limit", type=int, help="Test on the first N images only [default: all].")

@@ -91,14 +91,15 @@ def write_cache(path: Path, key: str, entry: dict) -> None:
         pass
 
 
-def measure(config: TrainConfig, device: torch.device, variants: list[Variant]) -> dict[str, float | str]:
-    """Seconds per training step of each variant on random batches (the speed does not depend on the values),
-    the median over interleaved rounds; a compiled variant whose compilation fails maps to the reason (with
-    --compile on, that is a TrainError)."""
+def measure(config: TrainConfig, device: torch.device, variants: list[Variant]) -> dict[str, dict | str]:
+    """Each variant's seconds per training step on random batches (the speed does not depend on the values),
+    the median over interleaved rounds, and the seconds its first steps took beyond that (compiling); a
+    compiled variant whose compilation fails maps to the reason (with --compile on, that is a TrainError)."""
     g = torch.Generator().manual_seed(0)
     batch = (torch.randn(config.batch_size, 1, 28, 28, generator=g), torch.randint(0, 10, (config.batch_size,), generator=g))
     steps: dict[str, Callable[[int], float]] = {}
-    results: dict[str, float | str] = {}
+    first: dict[str, float] = {}
+    results: dict[str, dict | str] = {}
     for v in variants:
         model = build_model(config.model).to(device)
         optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
@@ -109,7 +110,7 @@ def measure(config: TrainConfig, device: torch.device, variants: list[Variant]) 
             train_epoch(model, [batch] * n, optimizer, None, True, device, bf16, 0.0, forward)
             return (time.perf_counter() - start) / n
 
-        run(WARM_UP_STEPS)
+        first[v.name] = run(WARM_UP_STEPS) * WARM_UP_STEPS
         if v.compiled and forward.compiled is None:
             results[v.name] = forward.error
             continue
@@ -118,19 +119,29 @@ def measure(config: TrainConfig, device: torch.device, variants: list[Variant]) 
     for _ in range(ROUNDS):
         for name, run in steps.items():
             times[name].append(run(TIMED_STEPS))
-    results.update({name: statistics.median(t) for name, t in times.items()})
+    for name, t in times.items():
+        step = statistics.median(t)
+        results[name] = {"step": step, "compile": max(0.0, first[name] - WARM_UP_STEPS * step)}
     return results
 
 
-def describe(choice: str, results: dict[str, float | str]) -> str:
-    timed = sorted((t, name) for name, t in results.items() if isinstance(t, float))
-    others = ", ".join(f"{name} {t * 1000:.0f}" for t, name in timed if name != choice)
-    failed = "".join(f"; {name} failed to compile" for name, t in results.items() if isinstance(t, str))
-    return f"{choice}, the fastest measured here (ms per step: {choice} {results[choice] * 1000:.0f}, {others}{failed})"
+def fastest(results: dict[str, dict | str], total_steps: int) -> str:
+    """The variant that finishes `total_steps` soonest, its compiling included: a compiled variant must save
+    more over the run than compiling costs (measured cold, so an estimate on the safe side)."""
+    timed = {name: r for name, r in results.items() if isinstance(r, dict)}
+    return min(timed, key=lambda name: timed[name]["compile"] + total_steps * timed[name]["step"])
+
+
+def describe(choice: str, results: dict[str, dict | str]) -> str:
+    timed = sorted((r["step"], name, r["compile"]) for name, r in results.items() if isinstance(r, dict))
+    parts = [f"{name} {step * 1000:.0f}" + (f" (+{compile_:.0f} s compiling)" if "compiled" in name else "")
+             for step, name, compile_ in timed]
+    failed = "".join(f"; {name} failed to compile" for name, r in results.items() if isinstance(r, str))
+    return f"{choice}, the fastest for this run as measured here (ms per step: {', '.join(parts)}{failed})"
 
 
 def choose_variant(config: TrainConfig, device: torch.device, total_steps: int, cache: Path | None = None,
-                   on_measure: Callable[[list[str]], None] = lambda names: None, timer=measure) -> Variant:
+                   on_measure: Callable[[list[str]], None] = lambda names: None, timer=None) -> Variant:
     """The variant to train with: measured (or read from the cache) when `auto` leaves a choice, by rule for
     --deterministic runs (timing them would make nothing more reproducible) and when only one is allowed."""
     cache = cache or CACHE
@@ -144,18 +155,14 @@ def choose_variant(config: TrainConfig, device: torch.device, total_steps: int, 
         return variants[0]
     key = cache_key(config, device, variants)
     entry = read_cache(cache).get(key)
-    if entry and entry.get("choice") in {v.name for v in variants}:
-        choice = next(v for v in variants if v.name == entry["choice"])
-        choice.note = f"{describe(choice.name, entry['seconds_per_step'])}; measured {entry['measured']}, cached in {cache}"
-        return choice
-    on_measure([v.name for v in variants])
-    results = timer(config, device, variants)
-    timed = {name: t for name, t in results.items() if isinstance(t, float)}
-    choice = next(v for v in variants if v.name == min(timed, key=timed.get))
-    errors = [t for t in results.values() if isinstance(t, str)]
-    choice.compile_error = errors[0] if errors else ""
-    choice.note = describe(choice.name, results)
-    if not errors:  # a broken compiler may be fixed by the next run: measure again then
-        write_cache(cache, key, {"choice": choice.name, "seconds_per_step": results,
-                                 "measured": date.today().isoformat()})
+    if entry and set(entry.get("results", {})) == {v.name for v in variants}:
+        results, when = entry["results"], f"; measured {entry['measured']}, cached in {cache}"
+    else:
+        on_measure([v.name for v in variants])
+        results, when = (timer or measure)(config, device, variants), ""
+        if not any(isinstance(r, str) for r in results.values()):  # a broken compiler may be fixed: retry then
+            write_cache(cache, key, {"results": results, "measured": date.today().isoformat()})
+    choice = next(v for v in variants if v.name == fastest(results, total_steps))
+    choice.compile_error = next((r for r in results.values() if isinstance(r, str)), "")
+    choice.note = describe(choice.name, results) + when
     return choice

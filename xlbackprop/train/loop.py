@@ -94,8 +94,9 @@ def autocast(device: torch.device, bf16: bool):
     return torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else nullcontext()
 
 
-# Compiling costs ~10-20 s once; on this project's 2-core CPU it saves ~5-8 s per full epoch (README, Speed).
-COMPILE_MIN_STEPS = 2000
+# Compiling costs ~3-20 s once (inductor's cache warm or cold) and saved ~10-20 ms per step on this project's
+# 2-core CPU; below this many steps it is not even worth timing (calibrate.py decides above it).
+COMPILE_MIN_STEPS = 500
 
 
 def compiler_available(device: torch.device) -> bool:
@@ -108,7 +109,7 @@ def compiler_available(device: torch.device) -> bool:
 
 
 def resolve_compile(setting: str, device: torch.device, deterministic: bool, total_steps: int) -> bool:
-    """auto compiles long, non-deterministic runs when a compiler is there; short runs would not repay it."""
+    """auto may compile long, non-deterministic runs when a compiler is there; short runs would not repay it."""
     available = compiler_available(device)
     if setting == "on" and not available:
         tool = "triton" if device.type == "cuda" else "a C++ compiler (g++)"

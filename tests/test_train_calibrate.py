@@ -1,0 +1,131 @@
+import pytest
+import torch
+
+from xlbackprop.errors import TrainError
+from xlbackprop.train import calibrate, loop
+from xlbackprop.train.calibrate import Variant, choose_variant
+from xlbackprop.train.config import config_for
+
+CPU = torch.device("cpu")
+LONG_RUN = 5 * 469  # five full epochs at batch 128
+
+
+@pytest.fixture
+def any_cpu(monkeypatch):
+    """A CPU with a compiler and bfloat16, so that auto has four variants to choose from."""
+    monkeypatch.setattr(loop.shutil, "which", lambda name: "/usr/bin/" + name)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+
+
+def fake_timer(results, calls):
+    def timer(config, device, variants):
+        calls.append([v.name for v in variants])
+        return {v.name: results[v.name] for v in variants}
+    return timer
+
+
+AMX_LIKE = {  # seconds per step and compiling seconds, shaped like a CPU where compiled bf16 wins
+    "eager float32": {"step": 0.060, "compile": 0.0},
+    "eager bf16": {"step": 0.045, "compile": 0.0},
+    "compiled float32": {"step": 0.030, "compile": 20.0},
+    "compiled bf16": {"step": 0.020, "compile": 25.0},
+}
+
+
+def test_auto_times_every_variant_keeps_the_fastest_and_caches_the_measurement(tmp_path, any_cpu):
+    calls, cache = [], tmp_path / "calibration.json"
+    config = config_for("s6-19k")
+    first = choose_variant(config, CPU, LONG_RUN, cache, timer=fake_timer(AMX_LIKE, calls))
+    assert (first.compiled, first.bf16) == (True, True)
+    assert first.note.startswith("compiled bf16, the fastest for this run as measured here (ms per step: "
+                                 "compiled bf16 20 (+25 s compiling), compiled float32 30")
+    assert calls == [["eager float32", "eager bf16", "compiled float32", "compiled bf16"]]
+
+    again = choose_variant(config, CPU, LONG_RUN, cache, timer=fake_timer(AMX_LIKE, calls))
+    assert len(calls) == 1  # read from the cache, not measured again
+    assert (again.compiled, again.bf16) == (True, True) and f"cached in {cache}" in again.note
+
+
+def test_compiling_is_kept_only_when_the_run_saves_more_than_compiling_costs(tmp_path, any_cpu):
+    config = config_for("s6-19k", bf16="off")
+    results = {"eager float32": {"step": 0.050, "compile": 0.0}, "compiled float32": {"step": 0.030, "compile": 20.0}}
+    # 20 ms saved per step repays 20 s of compiling after 1,000 steps
+    short = choose_variant(config, CPU, 900, tmp_path / "c.json", timer=fake_timer(results, []))
+    long = choose_variant(config, CPU, 1100, tmp_path / "c.json", timer=fake_timer(results, []))
+    assert not short.compiled and long.compiled
+
+
+def test_a_setting_given_leaves_only_the_other_to_measure(tmp_path, any_cpu):
+    calls = []
+    variant = choose_variant(config_for("s6-19k", compile="off"), CPU, LONG_RUN, tmp_path / "c.json",
+                             timer=fake_timer(AMX_LIKE, calls))
+    assert calls == [["eager float32", "eager bf16"]] and (variant.compiled, variant.bf16) == (False, True)
+
+
+def test_nothing_is_measured_when_there_is_nothing_to_choose_or_the_run_is_deterministic(tmp_path, any_cpu):
+    def no_timing(*args):
+        raise AssertionError("measured")
+
+    fixed = choose_variant(config_for("s6-19k", compile="on", bf16="off"), CPU, LONG_RUN, tmp_path / "c.json",
+                           timer=no_timing)
+    assert (fixed.compiled, fixed.bf16, fixed.note) == (True, False, "")
+    deterministic = choose_variant(config_for("s6-19k", deterministic=True), CPU, LONG_RUN, tmp_path / "c.json",
+                                   timer=no_timing)
+    assert not deterministic.compiled and deterministic.note == "by rule, not measured (--deterministic)"
+    assert not (tmp_path / "c.json").exists()
+
+
+def test_a_compiler_that_fails_while_measuring_is_reported_and_not_cached(tmp_path, any_cpu):
+    results = {**AMX_LIKE, "compiled float32": "InvalidCxxCompiler: No working C++ compiler found",
+               "compiled bf16": "InvalidCxxCompiler: No working C++ compiler found"}
+    variant = choose_variant(config_for("s6-19k"), CPU, LONG_RUN, tmp_path / "c.json", timer=fake_timer(results, []))
+    assert (variant.compiled, variant.bf16) == (False, True)
+    assert variant.compile_error == "InvalidCxxCompiler: No working C++ compiler found"
+    assert "compiled float32 failed to compile" in variant.note
+    assert not (tmp_path / "c.json").exists()  # a fixed compiler is measured next time
+
+
+def test_the_cache_is_kept_apart_per_machine_torch_version_threads_and_onednn_cap(monkeypatch, any_cpu):
+    config, variants = config_for("s6-19k"), [Variant(False, False), Variant(True, False)]
+    key = calibrate.cache_key(config, CPU, variants)
+    assert f"torch {torch.__version__}" in key and f"{torch.get_num_threads()} threads" in key
+    assert "s6-19k batch 128" in key and "eager float32, compiled float32" in key
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX512_CORE_FP16")
+    capped = calibrate.cache_key(config, CPU, variants)
+    assert capped != key and "oneDNN capped at AVX512_CORE_FP16" in capped
+
+
+def test_a_damaged_cache_is_measured_again(tmp_path, any_cpu):
+    cache = tmp_path / "c.json"
+    cache.write_text("{not json")
+    calls = []
+    choose_variant(config_for("s6-19k"), CPU, LONG_RUN, cache, timer=fake_timer(AMX_LIKE, calls))
+    assert len(calls) == 1 and '"compiled bf16"' in cache.read_text()
+
+
+@pytest.fixture
+def one_thread():
+    """Two threads on a busy 2-core machine spin-wait each other into minutes."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_measure_times_real_training_steps_of_each_variant(one_thread):
+    config = config_for("xl-8k", batch_size=8)
+    variants = [Variant(False, False)] + ([Variant(False, True)] if loop.bf16_supported(CPU) else [])
+    results = calibrate.measure(config, CPU, variants)
+    assert set(results) == {v.name for v in variants}
+    for r in results.values():
+        assert r["step"] > 0 and r["compile"] >= 0
+
+
+def test_compile_on_that_fails_while_measuring_is_a_clear_error(monkeypatch, any_cpu):
+    from tests.test_train_loop import failing_compile
+
+    monkeypatch.setattr(loop.torch, "compile", failing_compile)
+    config = config_for("xl-8k", compile="on", batch_size=8)
+    with pytest.raises(TrainError, match="torch.compile failed: InvalidCxxCompiler"):
+        calibrate.measure(config, CPU, [Variant(True, False), Variant(True, True)])
