@@ -6,7 +6,7 @@ import pytest
 
 from tests.test_calc_eval import make_book
 from xlbackprop.calc import ExcelError, Uncomputable, recalculate
-from xlbackprop.calc import engine as calc_engine
+from xlbackprop.calc import forms as calc_forms
 from xlbackprop.generate import write_workbook
 from xlbackprop.layout import FIRST_ROW, lr_sheet_name, make_layout
 from xlbackprop.spec import preset
@@ -140,8 +140,8 @@ def test_a_filled_column_is_parsed_once(monkeypatch, tmp_path):
         ws.cell(r, 3, f"=A{r}*(1-A{r})")
     wb.save(tmp_path / "filled.xlsx")
     calls = []
-    real = calc_engine.parse_tokens
-    monkeypatch.setattr(calc_engine, "parse_tokens", lambda *a: calls.append(a) or real(*a))
+    real = calc_forms.parse_tokens
+    monkeypatch.setattr(calc_forms, "parse_tokens", lambda *a: calls.append(a) or real(*a))
     calc = recalculate(read_workbook(tmp_path / "filled.xlsx"))
     assert len(calls) == 2 and len(calc.program.by_key) == 2  # one per column, not one per cell
     assert calc.value("S", 10000, 3) == pytest.approx(calc.value("S", 10000, 1) * (1 - calc.value("S", 10000, 1)))

@@ -143,6 +143,7 @@ def test_kahan_sum_is_exact_where_plain_summation_is_not():
     ("=NOT(Data!A9)", True), ("=SUMPRODUCT(Data!C1:C3,Data!C1:C3)", 0.14), ("=SUMPRODUCT((Data!C1:C3)^2)", 0.14),
     ("=SUMPRODUCT(Data!A1:A3)", 4.0), ("=_xlfn.IFERROR(NA(),1)", 1.0), ("=COUNT(Data!A1:A7)", 3.0),
     ("=ISNUMBER(Data!A1)", False), ("=ISNUMBER(Data!A3)", True), ("=ISBLANK(Data!A9)", True),
+    ("=SUM(IF(Data!A3>0,Data!C1:C2,Data!B1:B3))", 0.1 + 0.2), ("=SUM(IF(Data!A3,Data!A6,Data!B1:B3))", -2.0),
 ])
 def test_functions(formula, expected):
     v = value_of(formula, DATA)

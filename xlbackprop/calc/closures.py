@@ -1,13 +1,14 @@
 """Syntax tree -> a Python closure f(grid, row, col) -> value: the formula evaluated as it stands in (row, col).
 
-Compiling once per relative form and calling closures costs about a fifth of walking the tree for every
-cell (benchmarks/bench_calc.py). Each node compiles in one of three modes:
+Compiled once per relative form, the closures evaluate the corpus' formula cells in TREEWALK_NOTE of the time
+a walk over the tree takes for each cell (benchmarks/bench_calc.py --tree-walk). Each node compiles in one of
+three modes:
   SCALAR  operators and most function arguments: a range is reduced to the cell in the formula's own row or
           column (implicit intersection: =A:A*2 in row 5 reads A5);
   REF     arguments of SUM, MAX, AND...: a reference stays an Area, so text and blanks in it are skipped;
   ARRAY   arguments of SUMPRODUCT: a range is a matrix and operators work element by element.
 
-A grid (engine.Grid) is one sheet's cells in one evaluation: `cur` holds every value known so far;
+A grid (world.Grid) is one sheet's cells in one evaluation: `cur` holds every value known so far;
 `miss(key)` answers for a cell not in `cur` (a blank, an error for a cell off the sheet) or raises Need
 when a formula cell must be computed first.
 """
@@ -17,8 +18,8 @@ from bisect import bisect_left, bisect_right
 
 from xlbackprop.calc.parse import MAX_COL, MAX_ROW
 from xlbackprop.calc.values import (
-    DIV0, NA, NAME, NUM, READ, REF, VALUE, ExcelError, Uncomputable, approx_add, approx_equal, approx_sub,
-    checked, first_error, raised, to_number, to_text,
+    DIV0, NAME, NUM, READ, REF, VALUE, ExcelError, Uncomputable, approx_add, approx_equal, approx_sub,
+    checked, first_error, to_number, to_text,
 )
 
 SCALAR, REF_MODE, ARRAY = "scalar", "ref", "array"
@@ -335,7 +336,8 @@ class Compiler:
         if not low <= len(args) <= high:  # Calc's Err:511, saved as #VALUE!
             return lambda s, r, c: VALUE
         if kind == "lazy":  # IF, IFERROR: the arguments are closures, evaluated only when needed
-            fs = [self.build(a, mode) for a in args]
+            first = ARRAY if mode == ARRAY else SCALAR  # a condition is one value; the results keep the mode
+            fs = [self.build(a, first if i == 0 else mode) for i, a in enumerate(args)]
             return lambda s, r, c: fn(s, r, c, *fs)
         arg_mode = {"ref": REF_MODE, "array": ARRAY}.get(kind, ARRAY if mode == ARRAY else SCALAR)
         fs = [self.build(a, arg_mode) for a in args]

@@ -215,8 +215,8 @@ class _Parser:
         self.take()
         if ":" in prefix:  # Sheet1:Sheet3!A1 (a sheet name cannot hold ':')
             return ("bad", f"3-D reference {prefix}{text}", True)
-        if kind == "err":
-            return ("err", text)  # 'Sheet'!#REF! after a deleted cell
+        if kind == "err":  # 'Sheet'!#REF! after a deleted cell
+            return ("err", text) if text in CODES else ("bad", f"the error value {text}", True)
         if kind not in ("cell", "area", "name"):
             raise ParseError(f"expected a reference after {prefix!r}")
         return self.reference(sheet_name(prefix), kind, text)
@@ -292,3 +292,13 @@ def _corners(node):
         return (r, c, ra, ca), (r, c, ra, ca)
     _, _, r1, c1, r2, c2, ra1, ca1, ra2, ca2 = node
     return (r1, c1, ra1, ca1), (r2, c2, ra2, ca2)
+
+
+def children(tree):
+    """The operands of an operator or function node; () for a leaf."""
+    kind = tree[0]
+    if kind == "call":
+        return tree[2]
+    if kind == "op":
+        return tree[2:]
+    return tree[1:] if kind in ("neg", "pct") else ()
