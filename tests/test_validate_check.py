@@ -151,19 +151,38 @@ def _uncalculated_copy(tmp_path):
     return tmp_path / "uncalculated.xlsx"
 
 
-def test_formulas_without_stored_values_say_so_when_libreoffice_is_absent(tmp_path, monkeypatch):
-    import xlbackprop.validate.api as api
-    monkeypatch.setattr(api, "soffice", lambda: None)
+def test_formulas_without_stored_values_are_computed_without_libreoffice(tmp_path, monkeypatch):
+    import xlbackprop.validate.recalc as recalc
+    monkeypatch.setattr(recalc, "soffice", lambda: None)
     (table,) = validate_workbook(_uncalculated_copy(tmp_path)).tables
-    assert table.verdict == "incomplete"
-    assert "never calculated" in table.notes[0]
+    assert table.verdict == "correct", table.notes
+    assert any("never calculated" in note for note in table.notes)
+
+
+def _with_an_unknown_function(tmp_path):
+    """A correct table whose E_total column adds E1 and E2 through a function the evaluator does not know
+    (IMSUM returns text in Excel; SERIESSUM is real and numeric: SERIESSUM(1,1,0,{E1,E2}) = E1 + E2)."""
+    layout = Layout(rows=simulate())
+    layout.formula_text = {"E_total": lambda ref, k: f"SERIESSUM(1,0,0,{ref('E1')}:{ref('E2')})"}
+    return write_workbook(tmp_path / "unknown.xlsx", {"Sheet1": [layout]}), layout
+
+
+def test_cells_no_one_can_recompute_make_the_verdict_unsupported_and_say_why(tmp_path, monkeypatch):
+    import xlbackprop.validate.recalc as recalc
+    monkeypatch.setattr(recalc, "soffice", lambda: None)
+    path, layout = _with_an_unknown_function(tmp_path)
+    result = validate_workbook(path)
+    (table,) = result.tables
+    assert table.verdict == "unsupported"
+    assert any("could not be recomputed" in note and "SERIESSUM" in note for note in table.notes)
 
 
 @pytest.mark.libreoffice
-def test_formulas_without_stored_values_are_recalculated_by_libreoffice(tmp_path, libreoffice):
-    result = validate_workbook(_uncalculated_copy(tmp_path))
-    assert result.verdict == "correct", result.tables[0].notes
-    assert "recalculated with LibreOffice" in result.tables[0].notes[0]
+def test_functions_the_evaluator_does_not_know_are_computed_by_libreoffice(tmp_path, libreoffice):
+    path, layout = _with_an_unknown_function(tmp_path)
+    (table,) = validate_workbook(path).tables
+    assert table.verdict == "correct", table.notes
+    assert any("computed by LibreOffice" in note for note in table.notes)
 
 
 def _pasted(rows, digits=6):

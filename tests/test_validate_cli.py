@@ -189,7 +189,8 @@ def test_generated_workbook_is_correct_end_to_end(tmp_path):
 
 
 def tampered(src, dest, column_header="∂E_total/∂w3", factor=1.000263):
-    """Copy a generated workbook with the first cached value under `column_header` scaled, as a slip would."""
+    """Copy a generated workbook with the first formula under `column_header` scaled (and its cached value),
+    as a slip would."""
     import re
     import zipfile
 
@@ -199,8 +200,9 @@ def tampered(src, dest, column_header="∂E_total/∂w3", factor=1.000263):
             header = data and re.search(rf'<c r="([A-Z]+)(\d+)"[^>]*><is><t>{re.escape(column_header)}</t>', data)
             if header:  # the header cell; the first iteration's cached value sits right below it
                 ref = f"{header.group(1)}{int(header.group(2)) + 1}"
-                cell = re.compile(rf'(<c r="{ref}"[^>]*><f>[^<]*</f><v>)([^<]*)(</v>)')
-                data, n = cell.subn(lambda m: f"{m.group(1)}{float(m.group(2)) * factor!r}{m.group(3)}", data)
+                cell = re.compile(rf'(<c r="{ref}"[^>]*><f>)([^<]*)(</f><v>)([^<]*)(</v>)')
+                data, n = cell.subn(lambda m: f"{m.group(1)}({m.group(2)})*{factor!r}{m.group(3)}"
+                                              f"{float(m.group(4)) * factor!r}{m.group(5)}", data)
                 if n:
                     cell_ref = ref
                 zout.writestr(info.filename, data)
@@ -209,7 +211,7 @@ def tampered(src, dest, column_header="∂E_total/∂w3", factor=1.000263):
     return dest, cell_ref
 
 
-def test_wrong_cached_gradient_is_reported_with_its_cell(tmp_path):
+def test_wrong_gradient_formula_is_reported_with_its_cell(tmp_path):
     pytest.importorskip("xlbackprop.validate.api", reason="the validation engine has not landed")
     path, cell = tampered(generated(tmp_path / "gen.xlsx"), tmp_path / "student.xlsx")
     result = run("--json", path)

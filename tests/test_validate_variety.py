@@ -7,7 +7,8 @@ import pytest
 import xlsxwriter
 
 from tests.test_validate_causes import MISTAKES
-from tests.wb_fixtures import ORDER, Layout, add_table, cell, mutate_workbook, simulate, write_workbook
+from tests.wb_fixtures import (ORDER, Layout, add_table, cell, mistake_formula, mutate_workbook, simulate,
+                               write_workbook)
 from xlbackprop.cells import a1, col_letter
 from xlbackprop.libreoffice import convert
 from xlbackprop.validate.api import validate_workbook
@@ -350,7 +351,9 @@ def lagged_workbook(path, rows, lr):
                 ws.write_formula(r - 1, col, f"={ref(name)}-$B$1*{a1(r, layout.col(grad))}", None,
                                  env[name] - lr * env[grad])
             elif name in exprs:
-                ws.write_formula(r - 1, col, "=" + exprs[name].excel(ref), None, env[name])
+                mistake = (env.get("_mistakes") or {}).get(name)
+                text = mistake_formula(mistake, ref) if mistake else exprs[name].excel(ref)
+                ws.write_formula(r - 1, col, "=" + text, None, env[name])
             else:
                 ws.write_number(r - 1, col, env[name])
     wb.close()

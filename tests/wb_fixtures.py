@@ -40,7 +40,7 @@ def simulate(rows=5, lr=0.5, inputs=(0.05, 0.1), targets=(0.01, 0.99), weights=C
         env = {"i1": inputs[0], "i2": inputs[1], "t1": targets[0], "t2": targets[1], **w,
                **dict(zip(("b1", "b2"), biases or ())),
                "_row": k, "_prev": out[-1] if out else None,  # what a mistake may look at besides the row
-               "_mistakes": mistakes}
+               "_mistakes": mistakes, "_update": update}
         for q in qs:
             env[q.name] = mistakes[q.name](env) if q.name in mistakes else q.expr.eval(env)
         out.append(env)
@@ -88,6 +88,12 @@ class _Symbols(dict):
 def mistake_formula(mistake, ref):
     """The formula text of a mistake written with arithmetic on quantities (lambda e: e["w5"] * e["a_h1"])."""
     return mistake(_Symbols()).excel(ref)
+
+
+def update_formula(update, name, k, rate, ref):
+    """The formula text of an update(name, env, lr, k) written with arithmetic on the row above's quantities."""
+    expr = update(name, _Symbols(), Ref("_rate"), k)
+    return expr.excel(lambda n: rate if n == "_rate" else ref(n))
 
 
 def _round(v, digits):
@@ -144,7 +150,11 @@ def write_tables(ws, layout, exprs):
                     text = mistake_formula(mistake, ref)
                 elif name.startswith("w") and k > 0:
                     rate = layout.lr_ref(k) if layout.lr_ref else lr_cell
-                    text = f"{a1(r - 1, layout.col(name))}-{rate}*{a1(r - 1, layout.col('dE_total/d' + name))}"
+                    update = layout.rows[k - 1].get("_update")
+                    if update is None or layout.lr_ref:  # lr_ref: the rate cell itself is the mistake
+                        text = f"{a1(r - 1, layout.col(name))}-{rate}*{a1(r - 1, layout.col('dE_total/d' + name))}"
+                    else:  # the student's own update, written from the row above
+                        text = update_formula(update, name, k - 1, rate, lambda n: ref(n, r - 1))
                 elif name in exprs and not name.startswith("w"):
                     text = exprs[name].excel(ref)
             if text is None:

@@ -78,7 +78,12 @@ def check_table(book, table, runs, lr, recalc=None):
                   if v is None and (n, k) not in error_cells]
         upto = min([table.rows if lr.value else 1] + [k + 1 for k in blanks])
         reference, worst_err = compare.reference_mismatches(data, run, exprs, upto, cell_of)
-    errors, overflowed = compare.error_mismatches(data, run, cell_of)
+    def makes_error(name, k):
+        return name in table.fixed or recalc is None or recalc.makes_error(sheet, *where(name, k))
+
+    errors, carried, overflowed = compare.error_mismatches(data, run, cell_of, makes_error)
+    if carried:
+        notes.append(f"{carried} more cells show an error value carried from the cells named above")
     if overflowed is not None:
         notes.append(f"the run overflows from iteration {overflowed + 1} on (#NUM!), as the reference does")
     if local or errors:

@@ -64,22 +64,27 @@ def local_mismatches(data, spec, exprs, lr, cell_of):
     return out, checked
 
 
-def error_mismatches(data, trace, cell_of):
-    """(a mismatch for every cell holding an error value or text where a number belongs, the first iteration at
-    which the run overflows as the reference's does or None). An error a formula produces (#DIV/0! from a
-    reference one row off) is a mistake at that cell; #NUM! where the reference overflows too is the run's."""
-    out, overflow = [], None
+def error_mismatches(data, trace, cell_of, makes_error=lambda name, k: True):
+    """(a mismatch for every cell whose formula produces an error value, or that holds text where a number
+    belongs; how many more cells carry an error on; the first iteration at which the run overflows as the
+    reference's does, or None). An error a formula produces (#DIV/0! from a reference one row off) is a mistake
+    at that cell; the cells reading it show it too, and are counted, not listed; #NUM! where the reference
+    overflows too is the run's, not a mistake."""
+    out, carried, overflow = [], 0, None
     for name, k, text in data.errors:
         ref = trace.get(name) if trace is not None else None
         expected = float(ref[k]) if ref is not None and k < len(ref) else math.nan
         if ref is not None and k < len(ref) and not math.isfinite(expected):
             overflow = k if overflow is None else min(overflow, k)
             continue
+        if not makes_error(name, k):
+            carried += 1
+            continue
         shown = str(text)
         what = f"the formula gives {shown}" if shown.startswith("#") else f"the text {shown.strip()[:40]!r}"
         out.append(Mismatch(k + 1, cell_of(name, k), name, expected, None, None,
                             cause=f"{what} where {name}, a number, belongs"))
-    return out, overflow
+    return out, carried, overflow
 
 
 def reference_mismatches(data, trace, exprs, upto, cell_of):
