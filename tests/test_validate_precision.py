@@ -53,3 +53,46 @@ def test_cancellation_widens_the_noise_allowance_only_where_it_happens():
     result = expr.eval(values)
     tol = tolerance(result, partials(expr, values), values, {}, 0.0, 1e-15)
     assert tol > 1e-15 and tol / abs(result) > 1e-9
+
+
+# --- whole tables, as hand-made workbooks store them ------------------------------------------------------
+
+import pytest as _pytest  # noqa: E402  (the unit tests above need only pytest.approx)
+
+from tests.test_validate_causes import MISTAKES  # noqa: E402
+from tests.wb_fixtures import Layout, cell, simulate, write_workbook  # noqa: E402
+from xlbackprop.validate.api import validate_workbook  # noqa: E402
+
+TEMPLATE_BUG = MISTAKES["template bug: a_h1 for a_h2 in dE/dw3, dE/dw4"][0]
+EXCEL = 17
+
+
+@_pytest.mark.parametrize("formulas", [True, False], ids=["formulas", "values-only"])
+@_pytest.mark.parametrize("digits", [4, 5, 6, 8, 10, 15, EXCEL])
+def test_no_correct_table_is_wrong_at_any_stored_precision(tmp_path, digits, formulas):
+    rows = simulate(rows=12, lr=0.8)
+    layout = Layout(rows=rows, lr=0.8, digits=None if digits == EXCEL else digits, formulas=formulas)
+    (table,) = validate_workbook(write_workbook(tmp_path / "ok.xlsx", {"Sheet1": [layout]})).tables
+    assert (table.verdict, table.first_error, table.stale) == ("correct", None, None)
+
+
+@_pytest.mark.parametrize("formulas", [True, False], ids=["formulas", "values-only"])
+@_pytest.mark.parametrize("digits", [6, 8, 10, 15, EXCEL])
+def test_the_template_bug_is_reported_at_six_digits_and_more(tmp_path, digits, formulas):
+    # its effect, 2.6e-4 relative on dw3 and dw4, is above what six stored digits leave open
+    rows = simulate(rows=12, lr=0.8, mistakes=TEMPLATE_BUG)
+    layout = Layout(rows=rows, lr=0.8, digits=None if digits == EXCEL else digits, formulas=formulas)
+    (table,) = validate_workbook(write_workbook(tmp_path / "bug.xlsx", {"Sheet1": [layout]})).tables
+    assert table.verdict == "wrong"
+    assert table.first_error.cell == cell(layout, "dE_total/dw3", 0)
+    assert table.wrong_quantities == ["dE_total/dw3", "dE_total/dw4"]
+
+
+def test_values_pasted_with_six_decimals_are_judged_at_that_precision(tmp_path):
+    rows = simulate(rows=10, lr=0.5)
+    for env in rows:
+        for k, v in list(env.items()):
+            if isinstance(v, float):
+                env[k] = round(v, 6)  # fixed decimals: a gradient of 4e-06 keeps one digit
+    (table,) = validate_workbook(write_workbook(tmp_path / "dec.xlsx", {"S": [Layout(rows=rows, formulas=False)]})).tables
+    assert table.verdict == "correct", table.first_error
