@@ -259,6 +259,7 @@ class _Column:
     later: str | None   # formula of every later row
     values: object      # cached values, one per row, or None
     plain: bool = False  # values without formulas (the iteration counter)
+    empty_text: bool = False  # no values: every formula's cached result is "" (it reads the blanks of an exercise)
 
 
 def _lr_rows(spec, layout, trace, cached, exercise, st):
@@ -322,9 +323,10 @@ def _summary_sheet(book, ws, spec, layout, traces, st, cached, exercise):
     ws.insert_chart(rows.table - 1, len(lrs) + 2, chart)
     cols = [_Column(1, st.index(st.counter), None, None, range(1, spec.iterations + 1), plain=True)]
     for n, lr in enumerate(lrs):
-        formula = qualified(lr_sheet_name(lr), 1, E).removesuffix("1") + "{s}"
-        values = (np.zeros(spec.iterations) if exercise else traces[lr]["E_total"]) if cached else None
-        cols.append(_Column(n + 2, st.index(st.sci), formula, formula, values))
+        source = qualified(lr_sheet_name(lr), 1, E).removesuffix("1") + "{s}"
+        formula = f'IF(ISNUMBER({source}),{source},"")'  # an exercise's blank row shows blank, not 0
+        values = traces[lr]["E_total"] if cached and not exercise else None
+        cols.append(_Column(n + 2, st.index(st.sci), formula, formula, values, empty_text=bool(exercise and cached)))
     return rows.first, spec.iterations, cols, FIRST_ROW - rows.first
 
 
@@ -373,12 +375,12 @@ def _assignment_sheet(book, spec, exercise):
 
 def _cell(col, formula, value_slot, style, error=False):
     """XML of one cell as a str.format template: {0} this row, {1} the row above, {2} the source row of
-    another sheet, {value_slot} its cached value."""
+    another sheet, {value_slot} its cached value ("": the empty text)."""
     where = col_letter(col) + "{0}"
     f = "" if formula is None else "<f>" + escape(formula).replace("{r}", "{0}").replace("{p}", "{1}") \
         .replace("{s}", "{2}") + "</f>"
-    v = "" if value_slot is None else f"<v>{{{value_slot}}}</v>"
-    kind = ' t="e"' if error else ""
+    v = "" if value_slot is None else "<v></v>" if value_slot == "" else f"<v>{{{value_slot}}}</v>"
+    kind = ' t="e"' if error else ' t="str"' if value_slot == "" else ""
     return f'<c r="{where}" s="{style}"{kind}>{f}{v}</c>'
 
 
@@ -392,7 +394,7 @@ def _row_chunks(first_row, count, cols, offset, rows_per_chunk=500):
     broken = set(np.flatnonzero(~np.isfinite(np.array(floats)).all(axis=0)).tolist()) if floats else set()
     cells, n = {1: [], 2: []}, 3
     for c in cols:
-        slot = n if c.values is not None else None
+        slot = n if c.values is not None else "" if c.empty_text else None
         for which, formula in ((1, c.first), (2, c.later)):
             cells[which].append((c.col, formula, slot if formula is not None or c.plain else None, c.style))
         n += c.values is not None
