@@ -21,6 +21,9 @@ from xlbackprop.workbook_read import read_workbook
 # Kahan sums); carried through a hundred iterations that stays under 1e-12 relative on the corpus. A stored
 # number further than a millionth of a millionth from what its formula computes is another number.
 STALE_NOISE = 1e-9
+# One formula on the same inputs in two engines: a few units in the last place (Excel also snaps some results
+# to 15 significant digits).
+OWN_NOISE = 1e-12
 
 
 class Recalc:
@@ -40,20 +43,27 @@ class Recalc:
                     yield (origin.name, r, c)
 
     def stale(self, sheet, table):
-        """Stale if a formula cell stores a number its formula does not compute, beyond the stored precision."""
-        count, first = 0, None
-        for cell in self._cells(sheet, table):
-            stored, computed = self.calc.stored(*cell), self.calc.value(*cell)
-            if cell in self.calc.uncomputable or stored is None or not _differ(stored, computed):
-                continue
-            count += 1
-            if first is None:
-                first = (cell, stored, computed)
-        if not count:
+        """Stale: formula cells that store a number their formula does not compute, beyond the stored digits.
+        Engines round differently, and a cancellation (a_o - t near convergence) turns a last-digit difference
+        into a large relative one downstream; so a cell counts as stale only when what it stores differs from
+        its formula applied to the stored values of its own inputs too (the cell where the numbers went
+        stale), and every cell after such a one that differs from the recomputation counts with it."""
+        candidates = [(cell, stored, computed) for cell in self._cells(sheet, table)
+                      if cell not in self.calc.uncomputable
+                      and (stored := self.calc.stored(*cell)) is not None
+                      and _differ(stored, computed := self.calc.value(*cell), STALE_NOISE)]
+        origin = next((c for c in candidates if self._inconsistent(*c[:2])), None)
+        if origin is None:
             return None
-        (name, r, c), stored, computed = first
+        (name, r, c), stored, computed = origin
         view_cell = sheet.origin.cell_name(r, c) if sheet.origin is not None else sheet.cell_name(r, c)
-        return Stale(count, view_cell, _shown(stored), _shown(computed))
+        return Stale(len(candidates), view_cell, _shown(stored), _shown(computed))
+
+    def _inconsistent(self, cell, stored):
+        """True when the stored value is not the cell's formula applied to its inputs' stored values."""
+        inputs = {p: v for p in self.calc.precedents(*cell) if (v := self.calc.stored(*p)) is not None}
+        again = self.calc.what_if(inputs).value(*cell) if inputs else self.calc.value(*cell)
+        return _differ(stored, again, OWN_NOISE)
 
     def notes(self, sheet, table):
         """What the reader should know about how the table's numbers were obtained."""
@@ -87,17 +97,18 @@ class Recalc:
         return self.calc.needs_fallback
 
 
-def _differ(stored, computed):
-    numbers = (float, int)
-    if isinstance(stored, bool) or isinstance(computed, bool):
+def _differ(stored, computed, noise):
+    """Another value: beyond the stored digits and `noise` relative."""
+    if isinstance(stored, bool) or isinstance(computed, bool) or not (_number(stored) and _number(computed)):
+        return str(stored) != str(computed)
+    if not (math.isfinite(stored) and math.isfinite(computed)):
         return stored != computed
-    if isinstance(stored, numbers) and isinstance(computed, numbers):
-        if not (math.isfinite(stored) and math.isfinite(computed)):
-            return stored != computed
-        _, decimals = digits(stored)
-        allowed = 0.5 * 10.0 ** -decimals + STALE_NOISE * max(abs(stored), abs(computed))
-        return abs(stored - computed) > allowed
-    return str(stored) != str(computed)
+    _, decimals = digits(stored)
+    return abs(stored - computed) > 0.5 * 10.0 ** -decimals + noise * max(abs(stored), abs(computed))
+
+
+def _number(v):
+    return isinstance(v, (float, int)) and not isinstance(v, bool)
 
 
 def _shown(value):
