@@ -20,6 +20,7 @@ from xlbackprop.validate.recalc import recalculated
 from xlbackprop.validate.results import Coverage, LintFinding, SheetNote, TableResult, WorkbookResult, worst
 from xlbackprop.validate.runs import first_row, reference_runs, run_for
 from xlbackprop.validate.tables import find_tables
+from xlbackprop.validate.wiring import relabel, rewired
 
 
 def validate_workbook(path):
@@ -31,7 +32,7 @@ def validate_workbook(path):
 def validate_checked(path):
     """validate_workbook for a file that has passed check_file already (validate_file's route)."""
     book, recalc = recalculated(path)
-    tables = find_tables(book)
+    tables = [rewired(recalc, book, table) for table in find_tables(book)]
     rates = [learning_rate(book, table) for table in tables]
     runs = reference_runs(book, tables, rates)
     results = [check_table(book, table, runs, rate, recalc) for table, rate in zip(tables, rates)]
@@ -99,7 +100,7 @@ def check_table(book, table, runs, lr, recalc=None):
     if first_error is not None and first_error.cause is None:
         first_error.cause = explain.cause(sheet, table, spec, exprs, data, lr, first_error)
     _fill_coverage(coverage, spec, data, checked, lr.value)
-    incomplete = _incomplete(spec, data, table.rows, lr.value, error_cells)
+    incomplete = [relabel(n, table.labels) for n in _incomplete(spec, data, table.rows, lr.value, error_cells)]
     notes += incomplete
     lint = _lint(sheet, table, spec, lr, cell_of)
     values_only = not any(sheet.has_formula(r, c) for r in range(table.first_row, table.last_row + 1)
@@ -120,6 +121,9 @@ def check_table(book, table, runs, lr, recalc=None):
     verdict = "wrong" if mismatches else ("incomplete" if incomplete or run is None else "correct")
     if verdict == "correct" and recalc is not None and recalc.unverified(sheet, table):
         verdict = "unsupported"
+    if table.labels:
+        _in_student_labels(table.labels, mismatches, coverage)
+        wrong = [table.labels.get(n, n) for n in wrong]
     max_rel = max([worst_err] + [m.rel_error for m in local if m.found is not None])
     # a transposed table's header is a column: name the row of its top label
     header_row = min(table.columns.values()) if table.view == "transposed" else table.header_row
@@ -127,6 +131,15 @@ def check_table(book, table, runs, lr, recalc=None):
                        verdict=verdict, max_rel_error=max_rel, wrong_quantities=wrong, first_error=first_error,
                        mismatches=mismatches, lint=lint, notes=notes, coverage=coverage, values_only=values_only,
                        stale=stale, network=describe(spec))
+
+
+def _in_student_labels(labels, mismatches, coverage):
+    """The table was checked in its own wiring under the course's names: report in the student's labels."""
+    for m in mismatches:
+        m.quantity, m.cause = labels.get(m.quantity, m.quantity), relabel(m.cause, labels)
+    coverage.checked = [labels.get(n, n) for n in coverage.checked]
+    coverage.unchecked = {labels.get(n, n): why for n, why in coverage.unchecked.items()}
+    coverage.missing = [labels.get(n, n) for n in coverage.missing]
 
 
 def describe(spec):
@@ -139,12 +152,16 @@ def describe(spec):
 
 
 def _fill_coverage(coverage, spec, data, checked, lr):
+    leaves = set(leaf_names(spec))
     for name in data.values:
         if checked.get(name):
             coverage.checked.append(name)
-        elif name not in coverage.unchecked:
-            coverage.unchecked[name] = ("no learning rate to update it with" if name in parameters(spec) and lr
-                                        is None else "no iteration where its inputs are all present")
+        elif name in coverage.unchecked or (name in leaves and data.rows < 2):
+            continue  # a single row's inputs, targets and weights are its starting point, nothing to check
+        elif name in parameters(spec) and lr is None:
+            coverage.unchecked[name] = "no learning rate to update it with"
+        else:
+            coverage.unchecked[name] = "no iteration where its inputs are all present"
     required = leaf_names(spec) + [f"dE_total/d{p}" for p in parameters(spec)]
     coverage.missing = [n for n in required if n not in data.values and n not in coverage.unchecked]
 

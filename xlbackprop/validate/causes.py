@@ -3,6 +3,7 @@ reproduces the value found in the cell names the cause. Formula-text evidence (t
 to other rows, a column whose formula changes) is read from the cell when no computation matches.
 """
 
+from xlbackprop.expr import Ref
 from xlbackprop.formula_text import references, relative_form
 from xlbackprop.network import unit_names, weight_names
 from xlbackprop.validate.rows import RowEnv, close
@@ -12,8 +13,13 @@ from xlbackprop.validate.rows import RowEnv, close
 MATCH_RTOL = 1e-9
 
 
-def _match(found, alt, tol):
+def matches(found, alt, tol):
     return close(found, alt, tol + MATCH_RTOL * abs(found))
+
+
+def delta_times(unit, source):
+    """A weight's gradient for one sample: the delta of the unit it feeds times the source it multiplies."""
+    return Ref(f"dE_total/d{unit}") * Ref(source)
 
 
 def _swap(a, b):
@@ -81,12 +87,12 @@ def numeric_cause(spec, exprs, name, values, found, tol):
             alt = exprs[name].eval(env)
         except (KeyError, TypeError, OverflowError, ZeroDivisionError):
             continue
-        if _match(found, alt, tol):
+        if matches(found, alt, tol):
             return _specific(cause, spec, name)
     if name.startswith("dE_total/dw"):
         try:
             for alt in _missing_parentheses(spec, name, base):
-                if _match(found, alt, tol):
+                if matches(found, alt, tol):
                     return "missing parentheses: the chain rule's common factor multiplies only one term"
         except (KeyError, TypeError, OverflowError):
             pass
@@ -94,7 +100,7 @@ def numeric_cause(spec, exprs, name, values, found, tol):
     if expected is None:
         return None
     for factor, cause in _FACTORS.get(name[:2] if name[:2] in ("E1", "E2", "E_") else "", []) + _FACTORS["*"]:
-        if _match(found, factor * expected, tol):
+        if matches(found, factor * expected, tol):
             return cause
     return None
 
@@ -124,10 +130,10 @@ def _specific(cause, spec, name):
 def update_cause(name, found, w_prev, lr, prev_env, weight_names_, tol):
     """Why a weight update is off: another weight's gradient, or the gradient added instead of subtracted."""
     try:
-        if _match(found, w_prev + lr * prev_env[f"dE_total/d{name}"], tol):
+        if matches(found, w_prev + lr * prev_env[f"dE_total/d{name}"], tol):
             return "sign error in the update: w + lr*gradient instead of w - lr*gradient"
         for other in weight_names_:
-            if other != name and _match(found, w_prev - lr * prev_env[f"dE_total/d{other}"], tol):
+            if other != name and matches(found, w_prev - lr * prev_env[f"dE_total/d{other}"], tol):
                 return f"update uses another weight's gradient: dE_total/d{other} instead of dE_total/d{name}"
     except (KeyError, TypeError, OverflowError):
         return None

@@ -6,7 +6,9 @@ from xlbackprop.cells import qualified
 from xlbackprop.formula_text import relative_form
 from xlbackprop.network import quantities
 from xlbackprop.validate import causes
+from xlbackprop.network import unit_names
 from xlbackprop.validate.rows import RowEnv
+from xlbackprop.validate.wiring import course_roles
 
 
 def order(mismatches, spec):
@@ -47,7 +49,8 @@ def cause(sheet, table, spec, exprs, data, lr, m):
         if found:
             return found
     elif m.check == "local" and name in exprs:
-        found = causes.numeric_cause(spec, exprs, name, data.row(k), m.found, tol)
+        found = _course_numbered_gradient(table, spec, name, data.row(k), m.found, tol, exprs) or \
+            causes.numeric_cause(spec, exprs, name, data.row(k), m.found, tol)
         if found:
             return found
     if name in table.fixed:
@@ -58,3 +61,29 @@ def cause(sheet, table, spec, exprs, data, lr, m):
              if r != table.first_row + k and (f := sheet.formula(r, col))}
     return causes.formula_cause(sheet, col, table.first_row + k, (table.first_row, table.last_row),
                                 is_update, forms)
+
+
+def _course_numbered_gradient(table, spec, name, values, found, tol, exprs):
+    """A table read in its own wiring whose gradient column holds the gradient its label has in the course's
+    numbering: the backward pass does not follow the table's own forward pass. (In canonical names: the
+    report writes them back in the student's labels.)"""
+    label = table.labels.get(name, "")
+    weight, role = label.removeprefix("dE_total/d"), name.removeprefix("dE_total/d")
+    roles = course_roles(spec)
+    if not name.startswith("dE_total/d") or weight not in roles or role not in roles:
+        return None
+    units = unit_names(spec)
+
+    def term(w):
+        l, j, k = roles[w]
+        source = units[0][k] if l == 0 else f"a_{units[l][k]}"
+        return units[l + 1][j], source
+
+    unit, source = term(weight)
+    env = RowEnv(values, exprs)
+    course = env.value_of_expr(causes.delta_times(unit, source))
+    if course is None or not causes.matches(found, course, tol):
+        return None
+    own_unit, own_source = term(role)
+    return (f"{name} is computed as the course numbers its weight (∂E/∂{unit}·{source}), but this table's forward "
+            f"pass wires {role} from {own_source} to {own_unit}: the backward pass does not follow its own wiring")

@@ -29,9 +29,9 @@ OWN_NOISE = 1e-12
 class Recalc:
     """What recalculating found, asked per table (the sheet may be a view of the file's sheet)."""
 
-    def __init__(self, calc, converted=False):
+    def __init__(self, calc):
         self.calc = calc
-        self.converted = converted
+        self._formula_cells = {(g.name, *k) for g in calc.grids for k in g.forms}
 
     def _cells(self, sheet, table):
         """The table's formula cells in file coordinates, iteration by iteration: (sheet name, row, col)."""
@@ -87,6 +87,29 @@ class Recalc:
         r, c = sheet.to_file(row, col) if sheet.origin is not None else (row, col)
         name = sheet.origin.name if sheet.origin is not None else sheet.name
         return not any(isinstance(self.calc.value(*cell), ExcelError) for cell in self.calc.precedents(name, r, c))
+
+    def file_cell(self, sheet, row, col):
+        """(sheet name, row, col) in the file of a cell of `sheet` (which may be a view)."""
+        if sheet.origin is not None:
+            return (sheet.origin.name, *sheet.to_file(row, col))
+        return (sheet.name, row, col)
+
+    def mixed(self, target, a, b):
+        """d2 target / (da db) by finite differences of step 1 (exact for the product terms of a net input:
+        1 when the formula multiplies a by b, 0 when it does not); None when a value is not a number. Cells
+        in file coordinates."""
+        va, vb = self.calc.value(*a), self.calc.value(*b)
+        if not (_number(va) and _number(vb)) or a == b:
+            return None
+        values = [self.calc.what_if(over).value(*target) if over else self.calc.value(*target)
+                  for over in ({}, {a: va + 1}, {b: vb + 1}, {a: va + 1, b: vb + 1})]
+        if not all(_number(v) and math.isfinite(v) for v in values):
+            return None
+        f00, f10, f01, f11 = values
+        return f11 - f10 - f01 + f00
+
+    def is_formula(self, cell):
+        return cell in self._formula_cells
 
     def unverified(self, sheet, table):
         """True when some table cell could not be recomputed (its stored value stood in)."""

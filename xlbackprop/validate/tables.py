@@ -33,6 +33,7 @@ class Table:
     notes: list = field(default_factory=list)
     view: object = None                             # the sheet view the table reads as usual (Sheet.view)
     typed: dict = field(default_factory=dict)       # leaf name -> value typed into a formula (fixed: its cell)
+    labels: dict = field(default_factory=dict)      # canonical name -> the student's own label, where they differ
 
     @property
     def rows(self):

@@ -1,0 +1,50 @@
+"""The network the student built: weights numbered in their own order, labels in other scripts, other sizes."""
+
+from tests.wb_fixtures import ORDER, Layout, cell, simulate, write_workbook
+from xlbackprop.validate.api import validate_workbook
+
+# The student numbers the weights along the inputs: h1 = w1*i1 + w3*i2, h2 = w2*i1 + w4*i2. In the fixture's
+# course-named columns that is the course's w2 column labelled "w3" and its w3 column labelled "w2".
+OWN_NUMBERING = {"w2": "w3", "w3": "w2", "dE_total/dw2": "∂E_total/∂w3", "dE_total/dw3": "∂E_total/∂w2"}
+
+
+def test_weights_numbered_in_another_order_with_a_matching_backward_pass_are_correct(tmp_path):
+    layout = Layout(rows=simulate(), labels=OWN_NUMBERING)
+    (table,) = validate_workbook(write_workbook(tmp_path / "own.xlsx", {"Sheet1": [layout]})).tables
+    assert (table.verdict, table.mismatches) == ("correct", [])
+    assert any("h1 = w1·i1 + w3·i2, h2 = w2·i1 + w4·i2" in note for note in table.notes)
+
+
+def test_a_backward_pass_in_the_course_numbering_under_an_own_forward_wiring_is_wrong(tmp_path):
+    # forward: "w3" multiplies i2 into h1; the gradient column labelled w3 holds the course's w3 gradient
+    # (∂E/∂h2·i1), and the update of "w3" uses it
+    def d(e, unit):
+        o1, o2 = e["a_o1"], e["a_o2"]
+        do1, do2 = (o1 - e["t1"]) * o1 * (1 - o1), (o2 - e["t2"]) * o2 * (1 - o2)
+        w_a, w_b = ("w5", "w7") if unit == 1 else ("w6", "w8")
+        a = e[f"a_h{unit}"]
+        return (do1 * e[w_a] + do2 * e[w_b]) * a * (1 - a)
+    mistakes = {"dE_total/dw2": lambda e: d(e, 2) * e["i1"], "dE_total/dw3": lambda e: d(e, 1) * e["i2"]}
+    layout = Layout(rows=simulate(mistakes=mistakes), labels=OWN_NUMBERING)
+    (table,) = validate_workbook(write_workbook(tmp_path / "mixed.xlsx", {"Sheet1": [layout]})).tables
+    assert table.verdict == "wrong"
+    e = table.first_error
+    assert (e.row, e.cell, e.quantity) == (1, cell(layout, "dE_total/dw2", 0), "dE_total/dw3")
+    assert "does not follow its own wiring" in e.cause and "wires w3 from i2 to h1" in e.cause
+    assert sorted(table.wrong_quantities) == ["dE_total/dw2", "dE_total/dw3"]
+
+
+def test_a_weight_used_twice_is_not_a_wiring_but_a_mistake(tmp_path):
+    # o1 = w5*a_h1 + w7*a_h2 while o2 still reads w7: not a numbering, the course's order stands
+    mistakes = {"o1": lambda e: e["w5"] * e["a_h1"] + e["w7"] * e["a_h2"]}
+    layout = Layout(rows=simulate(mistakes=mistakes))
+    (table,) = validate_workbook(write_workbook(tmp_path / "twice.xlsx", {"Sheet1": [layout]})).tables
+    assert table.verdict == "wrong" and table.first_error.quantity == "o1"
+    assert "w6 and w7 swapped" in table.first_error.cause
+
+
+def test_gradient_headers_in_cyrillic_schwa_are_read(tmp_path):
+    labels = {f"dE_total/dw{k}": f"ӘE_total/Әw{k}" for k in range(1, 9)}
+    (table,) = validate_workbook(write_workbook(tmp_path / "schwa.xlsx",
+                                                {"Sheet1": [Layout(rows=simulate(), labels=labels)]})).tables
+    assert (table.verdict, table.coverage.missing) == ("correct", [])

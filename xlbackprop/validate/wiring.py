@@ -1,0 +1,112 @@
+"""The weights' roles as the student's own formulas wire them: which weight multiplies which input in which net.
+
+A student may number the weights in another order than the course's diagram (h1 = w1*i1 + w3*i2). The net
+inputs' formulas say which weight column multiplies which source: the mixed second derivative of a net cell
+with respect to a weight cell and a source cell is 1 for a product term and 0 otherwise, whatever the values
+(zero inputs included). When the formulas wire every weight exactly once, the table is read in its own
+wiring: its weight columns take the names of the roles they play, and the report keeps the student's labels.
+"""
+
+import re
+from dataclasses import replace
+
+from xlbackprop.network import sample_suffix, unit_names, weight_names
+from xlbackprop.validate.infer import structure_spec
+
+
+def course_roles(spec):
+    """{weight name: (layer, unit j, source k)} in the course's numbering."""
+    return {w: (l, j, k) for l, layer in enumerate(weight_names(spec)) for j, unit in enumerate(layer)
+            for k, w in enumerate(unit)}
+
+
+def _cell(sheet, table, name, row, recalc):
+    if name in table.columns:
+        return recalc.file_cell(sheet, row, table.columns[name])
+    if name in table.fixed and name not in table.typed:
+        return recalc.file_cell(sheet, *table.fixed[name])
+    return None
+
+
+def _row(sheet, table, recalc, net):
+    """A row whose net-input cell is a formula: the second iteration preferred (the first may read a block of
+    starting values instead of the table's own weight cells)."""
+    rows = [table.first_row + 1, table.first_row] if table.rows > 1 else [table.first_row]
+    for row in rows:
+        if recalc.is_formula(recalc.file_cell(sheet, row, table.columns[net])):
+            return row
+    return None
+
+
+def own_wiring(recalc, sheet, table, spec):
+    """{student's weight label: the course's name of the role it plays} when the table's formulas wire every
+    weight once in another order than the course's; {} when they wire them as the course does, or when the
+    formulas do not say (values only, a net not written out, a weight used twice: then the course's order
+    stands and the checks name the mistake)."""
+    units = unit_names(spec)
+    sfx = sample_suffix(spec, 0)
+    renames = {}
+    for l, layer in enumerate(weight_names(spec)):
+        labels = [w for unit in layer for w in unit]
+        if not all(w in table.columns for w in labels):
+            return {}
+        sources = [(units[0][k] if l == 0 else f"a_{units[l][k]}") + sfx for k in range(len(units[l]))]
+        for j, net in enumerate(units[l + 1]):
+            net = net + sfx
+            if net not in table.columns:
+                return {}
+            row = _row(sheet, table, recalc, net)
+            target = recalc.file_cell(sheet, row, table.columns[net]) if row else None
+            if target is None:
+                return {}
+            for k, source in enumerate(sources):
+                s_cell = _cell(sheet, table, source, row, recalc)
+                if s_cell is None:
+                    return {}
+                hits = [w for w in labels
+                        if abs((recalc.mixed(target, _cell(sheet, table, w, row, recalc), s_cell) or 0) - 1) < 1e-6]
+                if len(hits) != 1:
+                    return {}
+                renames[hits[0]] = layer[j][k]
+    if len(set(renames.values())) != len(renames) or all(a == b for a, b in renames.items()):
+        return {}
+    return renames
+
+
+def describe(renames, spec):
+    """'h1 = w1·i1 + w3·i2, h2 = w2·i1 + w4·i2, ...': the table's own wiring in the student's labels."""
+    label = {role: student for student, role in renames.items()}
+    units = unit_names(spec)
+    parts = []
+    for l, layer in enumerate(weight_names(spec)):
+        for j, unit in enumerate(layer):
+            sources = [units[0][k] if l == 0 else f"a_{units[l][k]}" for k in range(len(unit))]
+            terms = " + ".join(f"{label.get(w, w)}·{s}" for w, s in zip(unit, sources))
+            parts.append(f"{units[l + 1][j]} = {terms}")
+    return ", ".join(parts)
+
+
+def rewired(recalc, book, table):
+    """The table read in its own wiring: weight and gradient columns renamed to the roles they play, the
+    student's labels kept in table.labels, a note saying how the weights are wired."""
+    sheet = book.sheet(table.sheet, table.view)
+    spec = structure_spec(set(table.columns) | set(table.fixed))
+    renames = own_wiring(recalc, sheet, table, spec)
+    if not renames:
+        return table
+    full = {**renames, **{f"dE_total/d{a}": f"dE_total/d{b}" for a, b in renames.items()}}
+    columns = {full.get(n, n): c for n, c in table.columns.items()}
+    labels = {role: student for student, role in full.items() if role != student}
+    note = (f"the weights are wired {describe(renames, spec)} (another numbering than the course's): judged "
+            "on the table's own wiring")
+    return replace(table, columns=columns, labels=labels, notes=table.notes + [note])
+
+
+_NAME = re.compile(r"\b(?:dE_total/d)?[wb]\d+\b")
+
+
+def relabel(text, labels):
+    """Canonical names in a text (a cause) written back in the student's labels."""
+    if not labels or not text:
+        return text
+    return _NAME.sub(lambda m: labels.get(m.group(0), m.group(0)), text)
