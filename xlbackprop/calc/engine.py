@@ -14,7 +14,13 @@ from xlbackprop.workbook_read import Book, Sheet
 
 
 class Calc(World):
-    """A workbook recomputed from its own inputs. See recalculate()."""
+    """A workbook recomputed from its own inputs (see recalculate). Besides the methods:
+        book            a new workbook_read.Book whose values are the recomputed ones
+        uncomputable    {(sheet, row, col): why} for the cells the evaluator cannot compute; value() and
+                        book give what the file stored there
+        from_fallback   {(sheet, row, col): why} for the cells whose value came from LibreOffice's copy
+        needs_fallback  True when LibreOffice's copy could compute some uncomputable cell
+    """
 
     def __init__(self, book, fallback=None):
         self.program = Program(book)
