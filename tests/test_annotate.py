@@ -335,6 +335,7 @@ def test_feedback_says_what_was_not_checked_and_which_sheets_hold_no_table():
     assert "not checked: ∂E_total/∂w5: no formula" in lines and "missing: E2" in lines
     assert any(line.startswith("stale values: 3 formula cells") and "Sheet1!C4" in line for line in lines)
     assert "formulas but no iteration table" in lines
+    assert any(line.startswith("no wrong cell to point at") for line in lines)
     assert any(line.startswith("INCOMPLETE") for line in lines)
 
 

@@ -55,8 +55,10 @@ def feedback_rows(result):
             []]
     table, e = first_error(result)
     if e is None:
-        rows.append([Cell("First error", "label"), Cell("none found" if result.tables else
-                                                        "no iteration table found in the workbook", "plain")])
+        why = ("no iteration table found in the workbook" if not result.tables else "none found"
+               if result.verdict == "correct" else "no wrong cell to point at; the lines below say what is "
+               "missing or was not checked")
+        rows.append([Cell("First error", "label"), Cell(why, "plain")])
     else:
         where = f"iteration {e.row} of {table.sheet}: {pretty(e.quantity)} in {e.cell}"
         rows += [[Cell("First error", "label"), Cell(where, "link", link=e.cell)],
