@@ -317,6 +317,8 @@ def test_deep_nesting_is_refused_by_the_element_cap(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("data, says", [
     ('<?xml version="1.0" encoding="UTF-7"?><worksheet/>', "declares the encoding 'UTF-7'"),
+    ('<?xml version="1.0"' + " " * 300 + 'encoding="UTF-7"?><worksheet/>', "declares the encoding 'UTF-7'"),
+    ('<?xml version="1.0" encoding="' + "x" * 5000 + '"?><worksheet/>', "declares the encoding 'xxxx"),  # fuzz
     ("<worksheet/>".encode("utf-32-le"), "UTF-32 or EBCDIC"),
     ('<?xml version="1.0" encoding="cp500"?>'.encode("cp500"), "UTF-32 or EBCDIC"),
 ])

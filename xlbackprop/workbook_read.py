@@ -193,6 +193,8 @@ def _parse_sheet(zf, name, target, strings):
                 ref = el.get("r")
                 if ref:
                     m = _REF.match(ref)
+                    if m is None:  # read_workbook names it as damaged XML
+                        raise ValueError(f"{target}: cell reference {ref[:20]!r} is no cell")
                     col_no, row_no = col_index(m.group(1)), int(m.group(2))
                 else:
                     col_no += 1

@@ -59,9 +59,12 @@ class Program:
         if form is None:
             try:
                 tree = parse_tokens(toks, row, col)
+                built = self.compiler.build(tree)
             except ParseError as exc:
                 return self._bad(f"the formula cannot be read ({exc})")
-            form = self.by_key[key] = Form(tree, self.compiler.build(tree))
+            except RecursionError:  # the compiler recurses per operator: ---...-1, A1+A1+...+A1 (fuzz)
+                return self._bad("the formula is nested too deeply to compute")
+            form = self.by_key[key] = Form(tree, built)
         moves = _row_moves(toks)
         if len(moves) == len(numbers):
             self.copies[where] = (row, [int(n) for n in numbers], moves, form)
