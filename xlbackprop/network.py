@@ -110,7 +110,12 @@ def sample_suffix(spec, s):
 
 
 def quantities(spec):
-    """Every quantity of one iteration, in an order where each is computed after what it reads."""
+    """Every quantity of one iteration, in an order where each is computed after what it reads.
+
+    With spec.reduction "mean", E_total and the gradients are means over the samples while each sample's
+    deltas stay the derivatives of its own error (as students write them: per-sample deltas, averaged
+    gradients); spec.error "squared" drops the 1/2 of E, doubling the output deltas."""
+    halved, mean, n_samples = spec.error == "half_squared", spec.reduction == "mean", len(spec.samples)
     units, wnames, bnames = unit_names(spec), weight_names(spec), bias_names(spec)
     last = len(spec.sizes) - 1
     q = []
@@ -135,10 +140,11 @@ def quantities(spec):
                 q.append(Quantity(unit + sfx, "net", net))
                 q.append(Quantity(act_name(l, j, sfx), "act", activation(spec.activations[l - 1], Ref(unit + sfx))))
         for j in range(spec.sizes[-1]):
-            err = Num(0.5) * Square(Ref(f"t{j + 1}{sfx}") - Ref(act_name(last, j, sfx)))
-            errors.append(Quantity(f"E{j + 1}{sfx}", "error", err))
+            err = Square(Ref(f"t{j + 1}{sfx}") - Ref(act_name(last, j, sfx)))
+            errors.append(Quantity(f"E{j + 1}{sfx}", "error", Num(0.5) * err if halved else err))
     q += errors
-    q.append(Quantity("E_total", "loss", total(Ref(e.name) for e in errors)))
+    loss = total(Ref(e.name) for e in errors)
+    q.append(Quantity("E_total", "loss", loss / n_samples if mean else loss))
 
     for s in range(len(spec.samples)):
         sfx = sample_suffix(spec, s)
@@ -147,6 +153,7 @@ def quantities(spec):
                 act, net = Ref(act_name(l, j, sfx)), Ref(unit + sfx)
                 if l == last:
                     upstream = act - Ref(f"t{j + 1}{sfx}")
+                    upstream = upstream if halved else Num(2) * upstream
                 else:
                     upstream = total(Ref(f"dE_total/d{units[l + 1][m]}{sfx}") * Ref(wnames[l][m][j])
                                      for m in range(spec.sizes[l + 1]))
@@ -154,7 +161,8 @@ def quantities(spec):
                 q.append(Quantity(f"dE_total/d{unit}{sfx}", "delta", upstream * slope))
 
     def over_samples(term):
-        return total(term(sample_suffix(spec, s)) for s in range(len(spec.samples)))
+        summed = total(term(sample_suffix(spec, s)) for s in range(len(spec.samples)))
+        return summed / n_samples if mean else summed
 
     for l in range(1, last + 1):
         for j, unit in enumerate(units[l]):

@@ -24,6 +24,7 @@ def traces(spec, learning_rates=None, iterations=None):
     W = [torch.tensor(m, dtype=f64).expand(R, -1, -1).clone() for m in spec.weights]  # (R, out, in)
     B = [torch.tensor(b, dtype=f64).expand(R, -1).clone() for b in spec.biases]      # (R, 1 or out)
     trained = spec.bias == "trained"
+    n_samples = len(spec.samples)
 
     hist = {}
 
@@ -50,10 +51,13 @@ def traces(spec, learning_rates=None, iterations=None):
             a = _ACT[spec.activations[l]](net)
             nets.append(net)
             acts.append(a)
-        E = 0.5 * (t - a) ** 2                      # (R, S, out)
-        E.sum().backward()                          # runs are independent, so one sum serves all lrs
+        E = (t - a) ** 2 * (0.5 if spec.error == "half_squared" else 1.0)  # (R, S, out)
+        # runs are independent, so one sum serves all lrs; a mean over the samples divides by their number
+        (E.sum() / (n_samples if spec.reduction == "mean" else 1)).backward()
+        # each sample's deltas are the derivatives of its own error, whatever the reduction (network.py)
+        deltas = [n.grad * (n_samples if spec.reduction == "mean" else 1) for n in nets]
         for key, values in (("W", W), ("B", B), ("net", nets), ("act", acts), ("E", [E]),
-                            ("delta", [n.grad for n in nets]), ("gW", [w.grad for w in W]),
+                            ("delta", deltas), ("gW", [w.grad for w in W]),
                             ("gB", [b.grad for b in B] if trained else [])):
             record(key, i, values)
         with torch.no_grad():
@@ -115,5 +119,6 @@ def _name(spec, hist, R):
     for s in range(len(spec.samples)):
         for j in range(spec.sizes[-1]):
             put(f"E{j + 1}{sample_suffix(spec, s)}", E[:, :, s, j])
-    put("E_total", E.sum(axis=(2, 3)))
+    total = E.sum(axis=(2, 3))
+    put("E_total", total / len(spec.samples) if spec.reduction == "mean" else total)
     return out

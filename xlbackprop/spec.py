@@ -13,6 +13,8 @@ from xlbackprop.errors import SpecError
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "identity")
 BIAS_MODES = ("none", "fixed", "trained")
+ERRORS = ("half_squared", "squared")  # E = 1/2 (t - a)^2, the course's; or (t - a)^2
+REDUCTIONS = ("sum", "mean")          # E_total over the samples: their sum, the course's; or their mean
 
 
 @dataclass(frozen=True)
@@ -40,13 +42,15 @@ class Spec:
     learning_rates: tuple[float, ...] = (0.1, 0.2, 0.5, 0.8, 1.0, 2.0)
     iterations: int = 100
     description: str = ""
+    error: str = "half_squared"
+    reduction: str = "sum"
 
     def with_(self, **changes):
         """A copy with some fields changed, checked again."""
         return check(replace(self, **changes))
 
 
-_FIELDS = ("name", "sizes", "activations", "samples", "weights", "bias", "shared_bias", "biases",
+_FIELDS = ("name", "sizes", "activations", "samples", "weights", "bias", "shared_bias", "biases", "error", "reduction",
            "learning_rates", "iterations", "seed", "description")
 
 
@@ -79,6 +83,10 @@ def check(spec):
                   f"{spec.sizes[l + 1]}x{spec.sizes[l]} (units x inputs)")
     if spec.bias not in BIAS_MODES:
         _fail("bias", repr(spec.bias), "one of " + ", ".join(BIAS_MODES))
+    if spec.error not in ERRORS:
+        _fail("error", repr(spec.error), "one of " + ", ".join(ERRORS))
+    if spec.reduction not in REDUCTIONS:
+        _fail("reduction", repr(spec.reduction), "one of " + ", ".join(REDUCTIONS))
     if spec.bias == "none" and spec.biases:
         _fail("biases", "values", "none when bias = 'none'")
     if spec.bias != "none":
@@ -143,6 +151,8 @@ def spec_from_dict(data, source="spec"):
             learning_rates=tuple(float(lr) for lr in data.get("learning_rates", Spec.learning_rates)),
             iterations=data.get("iterations", Spec.iterations),
             description=str(data.get("description", "")),
+            error=data.get("error", "half_squared"),
+            reduction=data.get("reduction", "sum"),
         )
     except SpecError:
         raise
@@ -165,6 +175,8 @@ def spec_to_dict(spec):
             "weights": lists(spec.weights), "bias": spec.bias, "shared_bias": spec.shared_bias,
             "biases": lists(spec.biases), "learning_rates": lists(spec.learning_rates),
             "iterations": spec.iterations}
+    if (spec.error, spec.reduction) != ("half_squared", "sum"):
+        data.update(error=spec.error, reduction=spec.reduction)
     if spec.description:
         data["description"] = spec.description
     return data

@@ -147,8 +147,10 @@ def describe(spec):
     acts = sorted(set(spec.activations), key=spec.activations.index)
     bias = {"none": "no biases", "fixed": "fixed biases", "trained": "trained biases"}[spec.bias]
     n = len(spec.samples)
+    loss = {"half_squared": "", "squared": ", error (t - a)^2 without the 1/2"}[spec.error]
+    loss += ", mean loss" if spec.reduction == "mean" else ""
     return (f"{'-'.join(map(str, spec.sizes))}, {'/'.join(acts)}, {bias}, "
-            f"{n} sample{'s' if n != 1 else ''}")
+            f"{n} sample{'s' if n != 1 else ''}{loss}")
 
 
 def _fill_coverage(coverage, spec, data, checked, lr):

@@ -27,30 +27,57 @@ def structure_spec(names, leaves=None, lr=1.0, iterations=1):
             kind, num, sample = m.group(1), int(m.group(2)), int(m.group(3) or 1)
             top[kind] = max(top.get(kind, 0), num)
             top["s"] = max(top.get("s", 1), sample)
-    n_in, n_h, n_out = top.get("i", 2), top.get("h", 2), max(top.get("o", 0), top.get("t", 0)) or 2
-    if top.get("w", 8) != n_in * n_h + n_h * n_out:
-        n_in, n_h, n_out = 2, 2, 2
+    n_in, n_out = top.get("i", 2), max(top.get("o", 0), top.get("t", 0)) or 2
+    if "h" in top and top.get("w", 8) == n_in * top["h"] + top["h"] * n_out:
+        sizes = (n_in, top["h"], n_out)
+    elif "h" not in top and top.get("w") == n_in * n_out:
+        sizes = (n_in, n_out)  # a single layer: one neuron learning AND, say
+    else:
+        sizes = (2, 2, 2)
     samples = top.get("s", 1)
     sfx = (lambda s: f"[{s + 1}]") if samples > 1 else (lambda s: "")
     def get(name):  # a missing or unusable leaf still leaves a network to describe
         v = leaves.get(name)
         return v if v is not None and math.isfinite(v) else 0.0
 
-    n_bias = top.get("b", 0)
-    shared = n_bias in (1, 2) and n_bias != n_h + n_out  # Mazur's b1, b2: one bias per layer
+    n_bias, layers = top.get("b", 0), list(zip(sizes, sizes[1:]))
+    # Mazur's b1, b2: one bias per layer; otherwise one per unit
+    shared = n_bias == len(layers) and n_bias != sum(sizes[1:])
     bias = "none" if not n_bias else ("trained" if any(n.startswith("dE_total/db") for n in names) else "fixed")
     skeleton = Spec(
-        name="table", sizes=(n_in, n_h, n_out), activations=("sigmoid", "sigmoid"),
-        samples=tuple(Sample(tuple(get(f"i{k + 1}{sfx(s)}") for k in range(n_in)),
-                             tuple(get(f"t{j + 1}{sfx(s)}") for j in range(n_out))) for s in range(samples)),
-        weights=tuple(tuple(tuple(0.0 for _ in range(a)) for _ in range(b)) for a, b in ((n_in, n_h), (n_h, n_out))),
+        name="table", sizes=sizes, activations=("sigmoid",) * len(layers),
+        samples=tuple(Sample(tuple(get(f"i{k + 1}{sfx(s)}") for k in range(sizes[0])),
+                             tuple(get(f"t{j + 1}{sfx(s)}") for j in range(sizes[-1]))) for s in range(samples)),
+        weights=tuple(tuple(tuple(0.0 for _ in range(a)) for _ in range(b)) for a, b in layers),
         bias=bias, shared_bias=shared if bias != "none" else False,
-        biases=tuple((0.0,) * (1 if shared else size) for size in (n_h, n_out)) if bias != "none" else (),
+        biases=tuple((0.0,) * (1 if shared else b) for _, b in layers) if bias != "none" else (),
         learning_rates=(lr if lr and lr > 0 and math.isfinite(lr) else 1.0,), iterations=max(1, iterations))
     weights = tuple(tuple(tuple(get(w) for w in unit) for unit in layer) for layer in weight_names(skeleton))
     biases = tuple(tuple(get(b) for b in dict.fromkeys(layer)) for layer in bias_names(skeleton))
     spec = check_spec(replace(skeleton, weights=weights, biases=biases))
-    return replace(spec, activations=_activations(spec, leaves))
+    spec = replace(spec, activations=_activations(spec, leaves))
+    return _loss(spec, leaves)
+
+
+def _loss(spec, values):
+    """The error and its reduction over the samples that the first row's E, E_total, output deltas and
+    gradients all follow: the course's 1/2 (t - a)^2 summed, unless every one of them that the table holds
+    says (t - a)^2 or a mean. (A table that follows neither consistently stays with the course's, and its
+    checks name the quantity that departs from it: a missing 1/2, say.)"""
+    outputs = [f"dE_total/d{u}{sample_suffix(spec, s)}" for u in unit_names(spec)[-1]
+               for s in range(len(spec.samples))]
+    judged = [n for n in values if values[n] is not None and
+              (n.startswith("E") or n in outputs or (n.startswith("dE_total/d") and n[10:11] in "wb"))]
+    if not judged:
+        return spec
+    reductions = ("sum", "mean") if len(spec.samples) > 1 else ("sum",)
+    for error in ("half_squared", "squared"):
+        for reduction in reductions:
+            candidate = replace(spec, error=error, reduction=reduction)
+            exprs = exprs_of(candidate)
+            if all(agrees(values, n, exprs) for n in judged if n in exprs):
+                return candidate
+    return spec
 
 
 def _activations(spec, leaves):

@@ -11,7 +11,7 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-from xlbackprop.calc import ExcelError, recalculate, recalculated_copies
+from xlbackprop.calc import ExcelError, Uncomputable, recalculate, recalculated_copies
 from xlbackprop.libreoffice import soffice
 from xlbackprop.validate.precision import digits
 from xlbackprop.validate.results import Stale
@@ -62,8 +62,8 @@ class Recalc:
     def _inconsistent(self, cell, stored):
         """True when the stored value is not the cell's formula applied to its inputs' stored values."""
         inputs = {p: v for p in self.calc.precedents(*cell) if (v := self.calc.stored(*p)) is not None}
-        again = self.calc.what_if(inputs).value(*cell) if inputs else self.calc.value(*cell)
-        return _differ(stored, again, OWN_NOISE)
+        again = self._value_if(inputs, cell)
+        return again is not None and _differ(stored, again, OWN_NOISE)
 
     def notes(self, sheet, table):
         """What the reader should know about how the table's numbers were obtained."""
@@ -88,6 +88,13 @@ class Recalc:
         name = sheet.origin.name if sheet.origin is not None else sheet.name
         return not any(isinstance(self.calc.value(*cell), ExcelError) for cell in self.calc.precedents(name, r, c))
 
+    def _value_if(self, overrides, cell):
+        """The cell's value with `overrides` in place; None where a cell it needs cannot be computed."""
+        try:
+            return self.calc.what_if(overrides).value(*cell) if overrides else self.calc.value(*cell)
+        except Uncomputable:
+            return None
+
     def file_cell(self, sheet, row, col):
         """(sheet name, row, col) in the file of a cell of `sheet` (which may be a view)."""
         if sheet.origin is not None:
@@ -101,8 +108,7 @@ class Recalc:
         va, vb = self.calc.value(*a), self.calc.value(*b)
         if not (_number(va) and _number(vb)) or a == b:
             return None
-        values = [self.calc.what_if(over).value(*target) if over else self.calc.value(*target)
-                  for over in ({}, {a: va + 1}, {b: vb + 1}, {a: va + 1, b: vb + 1})]
+        values = [self._value_if(over, target) for over in ({}, {a: va + 1}, {b: vb + 1}, {a: va + 1, b: vb + 1})]
         if not all(_number(v) and math.isfinite(v) for v in values):
             return None
         f00, f10, f01, f11 = values
