@@ -35,8 +35,6 @@ MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 PKG_REL = "http://schemas.openxmlformats.org/package/2006/relationships"
 CT = "http://schemas.openxmlformats.org/package/2006/content-types"
-VML_NAMESPACES = ("urn:schemas-microsoft-com:vml", "urn:schemas-microsoft-com:office:office",
-                  "urn:schemas-microsoft-com:office:excel")
 GENERIC_XML = ("application/xml", "text/xml")
 EXCEL_EXTENSIONS = "http://schemas.microsoft.com/office/"
 MAX_ROW, MAX_COL = 1_048_576, 16_384
