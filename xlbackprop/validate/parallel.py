@@ -74,8 +74,11 @@ def _on_pool(items, todo, jobs, args, finished, peaks):
     try:
         while (todo or flying) and not suspects:
             while todo and len(flying) < QUEUED_PER_WORKER * jobs:
-                i = todo.popleft()
-                flying[pool.submit(_work, items[i], *args)] = i
+                try:
+                    future = pool.submit(_work, items[todo[0]], *args)
+                except BrokenProcessPool:  # a worker died since the last answers came
+                    return sorted(flying.values())
+                flying[future] = todo.popleft()
             ready, _ = wait(flying, return_when=FIRST_COMPLETED)
             for future in ready:
                 i = flying.pop(future)
