@@ -52,3 +52,15 @@ def test_random_test_network_really_trains(random_spec):
     for lr, t in traces(random_spec).items():
         assert t["E_total"][-1] < 0.1 * t["E_total"][0]
         assert all(np.any(t[f"dE_total/d{p}"] != 0) for p in parameters(random_spec)), lr
+
+
+@pytest.mark.parametrize("error", ["half_squared", "squared"])
+@pytest.mark.parametrize("reduction", ["sum", "mean"])
+def test_torch_and_the_chain_rule_agree_for_every_loss(error, reduction):
+    from xlbackprop.network import leaf_values
+    spec = preset("xor").with_(error=error, reduction=reduction)
+    run = trace(spec, 0.5, 1)
+    chain = evaluate(spec, leaf_values(spec))
+    for name, value in chain.items():
+        if name in run:
+            assert run[name][0] == pytest.approx(value, rel=1e-14, abs=1e-300), name

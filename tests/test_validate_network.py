@@ -48,3 +48,42 @@ def test_gradient_headers_in_cyrillic_schwa_are_read(tmp_path):
     (table,) = validate_workbook(write_workbook(tmp_path / "schwa.xlsx",
                                                 {"Sheet1": [Layout(rows=simulate(), labels=labels)]})).tables
     assert (table.verdict, table.coverage.missing) == ("correct", [])
+
+
+# --- other networks --------------------------------------------------------------------------------------
+
+import pytest  # noqa: E402
+
+from tests.handmade import and_neuron  # noqa: E402
+from xlbackprop.generate import write_workbook as generate_workbook  # noqa: E402
+from xlbackprop.spec import preset  # noqa: E402
+from xlbackprop.validate.headers import canonical  # noqa: E402
+
+
+@pytest.mark.parametrize("label, name", [("y", "t1"), ("target", "t1"), ("ŷ", "a_o1"), ("out_o", "a_o1"),
+                                         ("o", "o1"), ("b", "b1"), ("bias", "b1"), ("δo", "dE_total/do1"),
+                                         ("dE/db", "dE_total/db1"), ("x1[3]", "i1[3]"), ("y[2]", "t1[2]")])
+def test_a_single_output_or_bias_may_go_without_its_number(label, name):
+    assert canonical(label) == name
+
+
+def test_a_bare_t_is_not_a_target():
+    assert canonical("t") is None  # as often a step counter
+
+
+def test_one_neuron_learning_and_is_read_as_a_2_1_network(tmp_path):
+    and_neuron(tmp_path / "and.xlsx")
+    (table,) = validate_workbook(tmp_path / "and.xlsx").tables
+    assert (table.verdict, table.learning_rate, table.rows) == ("correct", 1.0, 20)
+    assert table.network == "2-1, sigmoid, trained biases, 4 samples"
+
+
+@pytest.mark.parametrize("error, reduction, says", [("squared", "sum", "error (t - a)^2 without the 1/2"),
+                                                    ("half_squared", "mean", "mean loss"),
+                                                    ("squared", "mean", "(t - a)^2 without the 1/2, mean loss")])
+def test_generated_xor_with_another_loss_is_read_in_that_loss(tmp_path, error, reduction, says):
+    spec = preset("xor").with_(error=error, reduction=reduction, iterations=12, learning_rates=(0.5,))
+    generate_workbook(spec, tmp_path / "xor.xlsx", plot=False)
+    (table,) = validate_workbook(tmp_path / "xor.xlsx").tables
+    assert table.verdict == "correct", table.first_error
+    assert table.network.startswith("2-2-1, sigmoid, trained biases, 4 samples") and says in table.network

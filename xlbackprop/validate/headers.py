@@ -16,26 +16,29 @@ _SLASHES = "∕⁄∖"
 _DROP = re.compile(r"[\s_()\[\]{}/\\:;,.'\"`*·" + _PARTIALS + _SLASHES + "-]")
 _NEXT = re.compile(r"['’′]\s*$|\b(new|updated|next)\b")
 _MAZUR = re.compile(r"(?:(e|err|error)|target)o(\d+)")
-_DELTA = re.compile(r"^(?:δ|Δ|delta)\s*_?\s*([ho]\d+)$")
+_DELTA = re.compile(r"^(?:δ|Δ|delta)\s*_?\s*([ho]\d+|o)$")
 _SUFFIX = re.compile(r"\[(\d+)\]$")  # h1[2]: h1 for the second sample
 _ASIDE = re.compile(r"\s\([^)]*\)|\([^)]*\s[^)]*\)")  # "t1 ( output of out_o1)", "w1 (old)"; not "∂(E_total)"
 
 _ERROR = r"(?:e|l|err|error|loss)(?:total|tot|t)?"
 _ACT = r"(?:a|out|act|σ|sigmoid|sigma|sig)"
+# A single output, a single bias: students leave the number off (y, ŷ, o, b, δo, dE/db); "1" is meant. A bare
+# t is not read as the target: it is as often a step counter.
 _PATTERNS = [
     (re.compile(r"(?:i|in|input|x)(\d+)"), "i{}"),
-    (re.compile(r"(?:t|target|y)(\d+)"), "t{}"),
+    (re.compile(r"(?:t|target|y)(\d+)|(?:target|y)()"), "t{}"),
     (re.compile(r"(?:old)?(?:w|weight)(\d+)(?:old|t)?"), "w{}"),  # w1_old, w1(t): this row's weight
-    (re.compile(r"b(\d+)"), "b{}"),
+    (re.compile(r"(?:b|bias)(\d*)"), "b{}"),
     (re.compile(r"(?:net)?h(\d+)(?:net)?"), "h{}"),
     (re.compile(_ACT + r"h(\d+)|h(\d+)(?:out|act)"), "a_h{}"),
-    (re.compile(r"(?:net)?o(\d+)(?:net)?"), "o{}"),
-    (re.compile(_ACT + r"o(\d+)|o(\d+)(?:out|act)|(?:yhat|ŷ)(\d+)"), "a_o{}"),
+    (re.compile(r"(?:net)?o(\d*)(?:net)?"), "o{}"),
+    (re.compile(_ACT + r"o(\d*)|o(\d*)(?:out|act)|(?:yhat|ŷ|output|prediction|pred)(\d*)"), "a_o{}"),
     (re.compile(r"(?:e|err|error|loss)(\d+)"), "E{}"),
     (re.compile(_ERROR + r"|total(?:error|loss|e)|e1\+e2|sum(?:e|error|loss)|esum"), "E_total"),
     (re.compile(r"d?" + _ERROR + r"d?w(\d+)|dw(\d+)|grad(?:ient)?s?w?(\d+)|gw?(\d+)|∇w?(\d+)"), "dE_total/dw{}"),
-    (re.compile(r"d?" + _ERROR + r"d?b(\d+)|db(\d+)"), "dE_total/db{}"),
+    (re.compile(r"d?" + _ERROR + r"d?b(\d*)|db(\d*)"), "dE_total/db{}"),
     (re.compile(r"d?" + _ERROR + r"d(?:net)?([ho]\d+)|" + _ERROR + r"(?:net)?([ho]\d+)"), "dE_total/d{}"),
+    (re.compile(r"d?" + _ERROR + r"d(?:net)?o()|" + _ERROR + r"(?:net)?o()"), "dE_total/do{}"),
 ]
 
 
@@ -60,7 +63,8 @@ def canonical(label):
         return ("E{}" if plain.group(1) else "t{}").format(plain.group(2)) + suffix
     delta = _DELTA.match(text.lower())
     if delta:  # δo1: the error's derivative at o1's net input, not o1 itself
-        return f"dE_total/d{delta.group(1)}{suffix}"
+        unit = delta.group(1)
+        return f"dE_total/d{unit if unit != 'o' else 'o1'}{suffix}"
     if _NEXT.search(text.lower()):
         return None  # w1' or "new w1": the next row's weight written beside this one, not a column to check
     name = _classify(normalise(text))
@@ -95,6 +99,8 @@ def _classify(core):
     for pattern, template in _PATTERNS:
         m = pattern.fullmatch(core)
         if m:
+            if "{}" not in template:
+                return template
             number = next((g for g in m.groups() if g), None)
-            return template.format(number) if number is not None else template
+            return template.format(number or "1")
     return None

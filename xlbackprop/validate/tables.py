@@ -13,7 +13,7 @@ from xlbackprop.validate.infer import agrees_in_row, row_agreement
 from xlbackprop.formula_text import numbers, references
 from xlbackprop.validate.headers import canonical, in_group
 
-MIN_WEIGHTS = 4      # a header names at least this many weights ...
+MIN_WEIGHTS = 2      # a header names at least this many weights (one neuron with two inputs) ...
 MIN_OTHERS = 4       # ... and this many other quantities (a lone w1..w8 block is not a table)
 _LEAF = re.compile(r"^[it]\d+$")
 _WEIGHT = re.compile(r"w\d+")
