@@ -1,8 +1,8 @@
 """Syntax tree -> a Python closure f(grid, row, col) -> value: the formula evaluated as it stands in (row, col).
 
-Compiled once per relative form, closures evaluate the corpus' 92,289 formula cells in 0.6 to 0.7 of the time
-a walk over each cell's tree takes with the same float shortcuts (0.62 s against 1.02 s in one run on this
-project's 2-core machine: benchmarks/bench_calc.py --tree-walk). Each node compiles in one of three modes:
+Compiled once per relative form, closures evaluate the corpus' 92,289 formula cells in 0.6 to 0.75 of the
+time a walk over each cell's tree takes with the same float shortcuts (0.44 s against 0.65 s in one run on a
+busy 2-core machine: benchmarks/bench_calc.py --tree-walk). Each node compiles in one of three modes:
   SCALAR  operators and most function arguments: a range is reduced to the cell in the formula's own row or
           column (implicit intersection: =A:A*2 in row 5 reads A5);
   REF     arguments of SUM, MAX, AND...: a reference stays an Area, so text and blanks in it are skipped;

@@ -14,8 +14,8 @@ Precedence, tightest first: `:` (range), unary - and +, `%`, `^` (left to right:
     ("bad", reason, fallback_ok)                                        an external link, a 3-D reference...
 `sheet` is None for the formula's own sheet.
 
-Tokenizer: our own single regex, not openpyxl.formula.Tokenizer, which is 3.6 to 4.5 times slower on the
-student corpus (all 92,289 formula texts: 3.83 s here against 13.59 s, on a busy 2-core machine; run
+Tokenizer: our own single regex, not openpyxl.formula.Tokenizer, which is 3.4 to 4.5 times slower on the
+student corpus (all 92,289 formula texts: 2.80 s here against 9.63 s in one run on a busy 2-core machine;
 benchmarks/bench_calc.py --tokenizers) and still leaves a sheet prefix, a cell, a range and a defined name
 alike as one RANGE operand for a second pass to split. The engine tokenizes far fewer texts
 than that anyway (a shared formula once per group, a filled-down column once: forms.Program.form).
