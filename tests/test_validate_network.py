@@ -87,3 +87,58 @@ def test_generated_xor_with_another_loss_is_read_in_that_loss(tmp_path, error, r
     (table,) = validate_workbook(tmp_path / "xor.xlsx").tables
     assert table.verdict == "correct", table.first_error
     assert table.network.startswith("2-2-1, sigmoid, trained biases, 4 samples") and says in table.network
+
+
+# --- one row per sample -------------------------------------------------------------------------------------
+
+from tests.handmade import xor_rows_per_sample  # noqa: E402
+
+
+@pytest.mark.parametrize("average, says", [(True, "mean loss"), (False, "")])
+def test_xor_one_row_per_sample_four_rows_per_step_is_read_as_its_network(tmp_path, average, says):
+    xor_rows_per_sample(tmp_path / "xor.xlsx", average=average)
+    (table,) = validate_workbook(tmp_path / "xor.xlsx").tables
+    assert (table.verdict, table.learning_rate, table.rows) == ("correct", 0.5, 24), table.first_error
+    assert table.network.startswith("2-2-1, sigmoid, trained biases, 4 samples")
+    assert "one row per sample" in table.network and (says in table.network)
+    assert table.max_rel_error < 1e-12
+
+
+def test_a_mistake_in_one_samples_row_is_named_at_its_cell(tmp_path):
+    # δh1 multiplied by w6 where w5 belongs, on every row
+    col, first = xor_rows_per_sample(
+        tmp_path / "xor.xlsx", mistake={"δh1": lambda ref, r: f"{ref('δo')}*{ref('w6')}*{ref('out_h1')}*(1-{ref('out_h1')})"})
+    (table,) = validate_workbook(tmp_path / "xor.xlsx").tables
+    assert table.verdict == "wrong"
+    e = table.first_error
+    assert (e.row, e.quantity) == (1, "dE_total/dh1")
+    assert e.cell == f"XOR!V{first}"
+
+
+def test_an_update_over_the_wrong_rows_is_wrong_at_its_step(tmp_path):
+    import openpyxl
+    col, first = xor_rows_per_sample(tmp_path / "xor.xlsx")
+    wb = openpyxl.load_workbook(tmp_path / "xor.xlsx")
+    ws = wb["XOR"]
+    r = first + 8  # the third step's first row averages rows r-5 .. r-2 instead of the last step's r-4 .. r-1
+    ws.cell(r, col["w1"]).value = ws.cell(r, col["w1"]).value.replace(f"X{r - 4}:X{r - 1}", f"X{r - 5}:X{r - 2}")
+    wb.save(tmp_path / "late.xlsx")
+    (table,) = validate_workbook(tmp_path / "late.xlsx").tables
+    assert table.verdict == "wrong"
+    assert (table.first_error.row, table.first_error.quantity, table.first_error.cell) == (9, "w1", f"XOR!E{r}")
+
+
+def test_weights_updated_on_every_sample_row_are_unsupported_not_wrong(tmp_path):
+    import openpyxl
+    col, first = xor_rows_per_sample(tmp_path / "xor.xlsx")
+    wb = openpyxl.load_workbook(tmp_path / "xor.xlsx")
+    ws = wb["XOR"]
+    for name in ["w1", "w2", "w3", "w4", "w5", "w6", "b1", "b2", "b3"]:
+        c, g = col[name], col["dE/d" + name]
+        for r in range(first + 1, ws.max_row + 1):  # stochastic: every row moves by its own sample's gradient
+            ws.cell(r, c).value = f"={ws.cell(r - 1, c).coordinate}-$B$1*{ws.cell(r - 1, g).coordinate}"
+    wb.save(tmp_path / "sgd.xlsx")
+    result = validate_workbook(tmp_path / "sgd.xlsx")
+    (table,) = result.tables
+    assert (result.verdict, table.verdict) == ("unsupported", "unsupported")
+    assert "stochastic gradient descent" in table.notes[0]

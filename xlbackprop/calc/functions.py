@@ -283,3 +283,6 @@ FUNCTIONS = {
     "IF": ("lazy", _if, 1, 3),
     "IFERROR": ("lazy", _iferror, 2, 2),
 }
+# Google Sheets' names for functions Excel spells otherwise: its exports carry them, and they compute there.
+# (validate's lint still names them: Excel itself would show #NAME?.)
+FUNCTIONS["POW"] = FUNCTIONS["POWER"]

@@ -12,13 +12,14 @@ from dataclasses import replace
 from xlbackprop.network import parameters
 from xlbackprop.validate import compare, explain
 from xlbackprop.validate.columns import read_columns
-from xlbackprop.validate.infer import constant_names, exprs_of, leaf_names, other_conventions, structure_spec
+from xlbackprop.validate.infer import (constant_names, exprs_of, leaf_names, other_conventions, step_reduction,
+                                      structure_spec)
 from xlbackprop.validate.lint import lint_table
 from xlbackprop.validate.preflight import check_file
 from xlbackprop.validate.rate import learning_rate
 from xlbackprop.validate.recalc import recalculated
 from xlbackprop.validate.results import Coverage, LintFinding, SheetNote, TableResult, WorkbookResult, worst
-from xlbackprop.validate.runs import first_row, reference_runs, run_for
+from xlbackprop.validate.runs import expected_of, first_row, reference_runs
 from xlbackprop.validate.tables import find_tables
 from xlbackprop.validate.wiring import relabel, rewired
 
@@ -68,8 +69,9 @@ def check_table(book, table, runs, lr, recalc=None):
     def cell_of(name, k):
         return sheet.cell_name(*where(name, k))
 
-    local, checked = compare.local_mismatches(data, spec, exprs, lr.value, cell_of)
-    run = run_for(runs, spec, first, lr.value, table.rows)
+    reduction = step_reduction(sheet, table, spec, lr.value) if table.samples > 1 else "sum"
+    local, checked = compare.local_mismatches(data, spec, exprs, lr.value, cell_of, table.samples, reduction)
+    run = expected_of(runs, book, table, lr.value)
     reference, worst_err = [], 0.0
     error_cells = {(n, k) for n, k, _ in data.errors}
     if run is not None:
@@ -79,6 +81,7 @@ def check_table(book, table, runs, lr, recalc=None):
                   if v is None and (n, k) not in error_cells]
         upto = min([table.rows if lr.value else 1] + [k + 1 for k in blanks])
         reference, worst_err = compare.reference_mismatches(data, run, exprs, upto, cell_of)
+
     def makes_error(name, k):
         return name in table.fixed or recalc is None or recalc.makes_error(sheet, *where(name, k))
 
@@ -119,6 +122,9 @@ def check_table(book, table, runs, lr, recalc=None):
     if recalc is not None:
         notes += recalc.notes(sheet, table)
     verdict = "wrong" if mismatches else ("incomplete" if incomplete or run is None else "correct")
+    if table.unsupported:  # not judged: no mismatch of a model the table does not follow is shown
+        verdict, mismatches, first_error, wrong = "unsupported", [], None, []
+        notes.insert(0, f"unsupported: {table.unsupported}")
     if verdict == "correct" and recalc is not None and recalc.unverified(sheet, table):
         verdict = "unsupported"
     if table.labels:
@@ -130,7 +136,7 @@ def check_table(book, table, runs, lr, recalc=None):
     return TableResult(sheet=table.sheet, header_row=header_row, rows=table.rows, learning_rate=lr.value,
                        verdict=verdict, max_rel_error=max_rel, wrong_quantities=wrong, first_error=first_error,
                        mismatches=mismatches, lint=lint, notes=notes, coverage=coverage, values_only=values_only,
-                       stale=stale, network=describe(spec))
+                       stale=stale, network=describe(spec, table.samples, reduction))
 
 
 def _in_student_labels(labels, mismatches, coverage):
@@ -142,13 +148,15 @@ def _in_student_labels(labels, mismatches, coverage):
     coverage.missing = [labels.get(n, n) for n in coverage.missing]
 
 
-def describe(spec):
-    """'2-2-2, sigmoid, no biases, 1 sample': the network the table was read as."""
+def describe(spec, rows_per_step=1, reduction="sum"):
+    """'2-2-2, sigmoid, no biases, 1 sample': the network the table was read as (a table of one row per
+    sample: its samples, the mean or sum of their gradients)."""
     acts = sorted(set(spec.activations), key=spec.activations.index)
     bias = {"none": "no biases", "fixed": "fixed biases", "trained": "trained biases"}[spec.bias]
-    n = len(spec.samples)
+    n = max(len(spec.samples), rows_per_step)
     loss = {"half_squared": "", "squared": ", error (t - a)^2 without the 1/2"}[spec.error]
-    loss += ", mean loss" if spec.reduction == "mean" else ""
+    loss += ", mean loss" if "mean" in (spec.reduction, reduction) else ""
+    loss += ", one row per sample" if rows_per_step > 1 else ""
     return (f"{'-'.join(map(str, spec.sizes))}, {'/'.join(acts)}, {bias}, "
             f"{n} sample{'s' if n != 1 else ''}{loss}")
 

@@ -150,3 +150,23 @@ def other_conventions(spec, first):
                 out[name] = (f"the δ{unit} column holds ∂E/∂a_{unit}, before the activation's slope: "
                              "another convention, left unchecked")
     return out
+
+
+def step_reduction(sheet, table, spec, lr):
+    """"mean" when a table of one row per sample updates its weights by the mean of its rows' gradients (the
+    numbers of its first step say so), else "sum"."""
+    if not lr or table.rows <= table.samples:
+        return "sum"
+    first, n = table.first_row, table.samples
+    votes = 0
+    for w in table.weight_names():
+        g = table.columns.get(f"dE_total/d{w}")
+        if g is None:
+            continue
+        w0, wn = sheet.number(first, table.columns[w]), sheet.number(first + n, table.columns[w])
+        grads = [sheet.number(first + s, g) for s in range(n)]
+        if None in (w0, wn) or None in grads:
+            continue
+        summed = w0 - lr * sum(grads)
+        votes += 1 if abs(wn - (w0 - lr * sum(grads) / n)) < abs(wn - summed) else -1
+    return "mean" if votes > 0 else "sum"

@@ -54,11 +54,12 @@ def lint_table(sheet, table, leaves, lr_cell):
             graph[(r, c)] = [(x.row, x.col) for x in refs
                              if first <= x.row <= last and x.col in cols and (x.row, x.col) != (r, c)]
             out += _cell_findings(sheet, r, c, name, formula, refs, name in leaves,
-                                  name.startswith(("w", "b")) and r > first, (first, last), cols, lr_cell)
+                                  name.startswith(("w", "b")) and r > first, (first, last), cols, lr_cell,
+                                  table.samples)
     return out + _cycles(sheet, graph)
 
 
-def _cell_findings(sheet, r, c, name, formula, refs, is_leaf, is_update, span, cols, lr_cell):
+def _cell_findings(sheet, r, c, name, formula, refs, is_leaf, is_update, span, cols, lr_cell, steps=1):
     where, out = sheet.cell_name(r, c), []
     for fn in functions(formula):
         if fn not in EXCEL_FUNCTIONS and not fn.startswith(("_XLFN.", "_XLWS.")):
@@ -70,13 +71,14 @@ def _cell_findings(sheet, r, c, name, formula, refs, is_leaf, is_update, span, c
                                    f"{name}'s formula types {typed[0]:g}; expected a cell reference"))
     if any((ref.row, ref.col) == (r, c) for ref in refs):
         out.append(LintFinding(where, "circular reference", "the formula reads its own cell"))
-    own = r - 1 if is_update else r
+    # an update reads the row above (the rows of the last step, in a table of one row per sample)
+    own = range(r - steps, r) if is_update else range(r, r + 1)
     for ref in refs:
         if is_leaf or ref.row_abs or (ref.row, ref.col) == lr_cell:
             continue
-        if ref.row != own and span[0] <= ref.row <= span[1] and ref.col in cols:
+        if ref.row not in own and span[0] <= ref.row <= span[1] and ref.col in cols:
             out.append(LintFinding(where, "other-row reference",
-                                   f"reads {sheet.cell_name(ref.row, ref.col)}, expected row {own}"))
+                                   f"reads {sheet.cell_name(ref.row, ref.col)}, expected row {own[-1]}"))
             break
     return out
 

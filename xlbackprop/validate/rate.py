@@ -15,15 +15,19 @@ class LearningRate:
     drift: list = field(default_factory=list)  # [(table row index, (sheet, row, col), value)] that differ
 
 
-def _update_rate_refs(formula, col, grad_cols, row, defined, sheet, follow=True):
+def _update_rate_refs(formula, col, grad_cols, row, defined, sheet, follow=True, steps=1):
     """The references (or typed numbers) a weight update reads besides the previous weight and gradient;
     a defined name (=w1-eta*g1) counts as the cell it names. An update that reads one helper cell of the
     row above (=AG2, a "new w1" block; =E2-AO2, a Δw column) is read through that cell's formula."""
+    # the update's own reads: its weight on the row above, the gradients of the rows of the last step (the row
+    # above; the last S rows of a table of one row per sample, whose step sums or averages them)
     others = [ref for ref in references(formula)
-              if ref.sheet is not None or ref.row != row - 1 or (ref.col != col and ref.col not in grad_cols)]
+              if ref.sheet is not None or not ((ref.col == col and ref.row == row - 1)
+                                               or (ref.col in grad_cols and row - steps <= ref.row < row))]
     helper = others[0] if len(others) == 1 and others[0].sheet is None and others[0].row == row - 1 else None
     if follow and helper is not None and sheet.formula(helper.row, helper.col) and not names(formula):
-        return _update_rate_refs(sheet.formula(helper.row, helper.col), col, grad_cols, row, defined, sheet, False)
+        return _update_rate_refs(sheet.formula(helper.row, helper.col), col, grad_cols, row, defined, sheet, False,
+                                 steps)
     constants = []
     for name in names(formula):
         text = defined.get(f"{sheet.name}!{name.lower()}") or defined.get(name.lower(), "")
@@ -52,7 +56,7 @@ def _rate_refs_by_row(sheet, table, col, grad_cols, defined):
         if copied or is_copy_below(above, formula, pattern):
             refs = [r._replace(row=r.row + 1) if isinstance(r, CellRef) and not r.row_abs else r for r in refs]
         else:
-            refs = _update_rate_refs(formula, col, grad_cols, row, defined, sheet)
+            refs = _update_rate_refs(formula, col, grad_cols, row, defined, sheet, steps=table.samples)
             pattern = copy_pattern(formula)
         above = formula
         out[row] = refs

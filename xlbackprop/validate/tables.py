@@ -34,6 +34,8 @@ class Table:
     view: object = None                             # the sheet view the table reads as usual (Sheet.view)
     typed: dict = field(default_factory=dict)       # leaf name -> value typed into a formula (fixed: its cell)
     labels: dict = field(default_factory=dict)      # canonical name -> the student's own label, where they differ
+    samples: int = 1                                # rows per step: one row per sample, the weights held for S
+    unsupported: str = ""                           # why the table is outside what can be judged, if it is
 
     @property
     def rows(self):
@@ -213,8 +215,40 @@ def find_tables(book):
         found = _tables_in(sheet, labels)
         if not found and _is_transposed(sheet):
             found = _tables_in(book.sheet(sheet.name, "transposed"), None, "transposed")
-        tables += [_unlagged(book, sheet, table, labels) for table in found]
+        tables += [_per_sample(book, _unlagged(book, sheet, table, labels)) for table in found]
     return tables
+
+
+MAX_SAMPLES = 64
+
+
+def _per_sample(book, table):
+    """A table of one row per sample: the inputs and targets repeat with a period of S rows (S distinct samples),
+    the weights hold for each block of S rows and move between blocks (a step of gradient descent over all
+    the samples). Marked with table.samples = S; any other table is left as it is."""
+    sheet = book.sheet(table.sheet, table.view)
+    given = [c for n, c in table.columns.items() if _LEAF.match(n)]
+    weights = [table.columns[n] for n in table.weight_names()]
+    if table.view or not given or not weights or table.rows < 4:
+        return table
+    rows = range(table.first_row, table.last_row + 1)
+    samples = [tuple(sheet.number(r, c) for c in given) for r in rows]
+    held = [tuple(sheet.number(r, c) for c in weights) for r in rows]
+    for period in range(2, min(MAX_SAMPLES, table.rows // 2) + 1):
+        if len(set(samples[:period])) < period:
+            continue  # the same sample twice in one step: not this period
+        if any(samples[k] != samples[k - period] for k in range(period, len(samples))):
+            continue
+        blocks = [held[k:k + period] for k in range(0, len(held), period)]
+        if all(len(set(block)) == 1 for block in blocks) and len({b[0] for b in blocks}) > 1:
+            table.samples = period
+            table.notes.append(f"one row per sample: {period} samples, the weights updated every {period} rows")
+        elif all(a != b for a, b in zip(held, held[1:])):
+            table.unsupported = (f"one row per sample ({period} samples) with the weights updated on every row: "
+                                 "stochastic gradient descent, one sample at a time, which the reference does "
+                                 "not run (full-batch gradient descent over all samples is what is checked)")
+        return table
+    return table
 
 
 def _is_transposed(sheet):
