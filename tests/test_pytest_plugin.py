@@ -82,3 +82,11 @@ def test_generated_workbook_passes_with_the_real_engine(pytester, tmp_path):
     result = pytester.runpytest("--xlbackprop-workbooks", str(folder), "-v")
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(["*gen.xlsx::LR 0.1@row* PASSED*", "*gen.xlsx::LR 0.5@row* PASSED*"])
+
+
+def test_an_unsupported_workbook_is_a_failing_item_that_says_why(pytester, tmp_path):
+    from tests.test_validate_network import test_an_iterative_circular_sheet_is_unsupported as make_loop
+    make_loop(tmp_path)
+    result = pytester.runpytest("--xlbackprop-workbooks", str(tmp_path / "loop.xlsx"))
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*UNSUPPORTED*circular references*a person must look*"])

@@ -142,3 +142,65 @@ def test_weights_updated_on_every_sample_row_are_unsupported_not_wrong(tmp_path)
     (table,) = result.tables
     assert (result.verdict, table.verdict) == ("unsupported", "unsupported")
     assert "stochastic gradient descent" in table.notes[0]
+
+
+# --- outside the family: unsupported, never wrong -----------------------------------------------------------
+
+def test_a_network_of_matrix_formulas_is_unsupported_with_what_was_seen(tmp_path):
+    import openpyxl
+    from openpyxl.worksheet.formula import ArrayFormula
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Matrix"
+    ws.append(["x", None, "W", None, "h", None])
+    ws.append([0.05, 0.1, 0.15, 0.2, None, None])
+    ws.append([None, None, 0.25, 0.3, None, None])
+    ws["E2"] = ArrayFormula("E2:F2", "=MMULT(A2:B2,C2:D3)")
+    wb.save(tmp_path / "matrix.xlsx")
+    result = validate_workbook(tmp_path / "matrix.xlsx")
+    assert result.verdict == "unsupported"
+    assert "matrix formulas (Matrix!E2: =MMULT(A2:B2,C2:D3))" in result.error
+
+
+def test_an_iterative_circular_sheet_is_unsupported(tmp_path):
+    import openpyxl
+    from openpyxl.workbook.properties import CalcProperties
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws["A1"], ws["B1"] = "w", "=B1-0.5*(B1-0.3)"  # converges by iterating its own cell
+    wb.calculation = CalcProperties(iterate=True)
+    wb.save(tmp_path / "loop.xlsx")
+    result = validate_workbook(tmp_path / "loop.xlsx")
+    assert result.verdict == "unsupported"
+    assert "circular references (Sheet!B1; the workbook iterates them on purpose)" in result.error
+
+
+def test_a_table_computed_with_array_formulas_is_unsupported_not_wrong(tmp_path):
+    import openpyxl
+    from openpyxl.worksheet.formula import ArrayFormula
+    from tests.wb_fixtures import cell as cell_of
+    layout = Layout(rows=simulate())
+    path = write_workbook(tmp_path / "t.xlsx", {"Sheet1": [layout]})
+    wb = openpyxl.load_workbook(path)
+    ws = wb["Sheet1"]
+    target = cell_of(layout, "h1", 0).split("!")[1]
+    ws[target] = ArrayFormula(f"{target}:{target}", "=" + ws[target].value.lstrip("="))
+    wb.save(tmp_path / "array.xlsx")
+    (table,) = validate_workbook(tmp_path / "array.xlsx").tables
+    assert table.verdict == "unsupported" and table.mismatches == []
+    assert f"matrix (array) formulas in the table, first Sheet1!{target}" in table.notes[0]
+
+
+def test_unsupported_exits_2_and_reads_so_in_the_gradebook(tmp_path):
+    import csv
+    from click.testing import CliRunner
+    from xlbackprop.cli import main
+    test_an_iterative_circular_sheet_is_unsupported(tmp_path)
+    result = CliRunner().invoke(main, ["validate", str(tmp_path / "loop.xlsx"), "--gradebook",
+                                       str(tmp_path / "g.csv")])
+    assert result.exit_code == 2, result.output
+    assert "loop.xlsx: UNSUPPORTED: no iteration table of the kind xlbackprop checks" in result.output
+    with open(tmp_path / "g.csv", newline="", encoding="utf-8") as f:
+        row = list(csv.DictReader(f))[0]
+    assert row["verdict"] == "unsupported" and "circular references" in row["error"]
+

@@ -27,6 +27,7 @@ class Sheet:
     merged: list = field(default_factory=list)    # (min_row, min_col, max_row, max_col)
     # Cells of a shared formula, translated only when asked for: (row, col) -> (origin row, col, formula).
     shared: dict = field(default_factory=dict)
+    arrays: set = field(default_factory=set)  # (row, col) of array (matrix) formulas: CSE or dynamic arrays
     origin: "Sheet | None" = None  # set on a view (transposed, lagged): the sheet as it is in the file
     to_file: object = None         # on a view: (row, col) -> the file's (row, col)
 
@@ -109,6 +110,7 @@ class Book:
     # sheet per learning rate has its own "LR") as "Sheet name!lr"
     names: dict = field(default_factory=dict)
     views: dict = field(default_factory=dict)  # (sheet name, view key) -> the view, made when first asked for
+    iterative: bool = False  # saved with iterative calculation on: circular references are meant to loop
 
     def sheet(self, name, view=None):
         """The sheet called `name`, or its view (see Sheet.view)."""
@@ -232,6 +234,8 @@ def _read_cell(sheet, el, row, col, strings, shared):
             inline = _text_of(child)
     if f_el is not None:
         text = f_el.text
+        if f_el.get("t") == "array":
+            sheet.arrays.add((row, col))
         if f_el.get("t") == "shared":
             si = f_el.get("si")
             if text:
@@ -283,7 +287,10 @@ def read_workbook(path):
                     strings = _shared_strings(zf, cand)
             targets = _sheet_targets(zf)
             sheets = [_parse_sheet(zf, name, target, strings) for name, target in targets if target in names]
-            defined = _defined_names(_read_xml(zf, "xl/workbook.xml"))
+            workbook_xml = _read_xml(zf, "xl/workbook.xml")
+            defined = _defined_names(workbook_xml)
+            iterative = any(_local(el.tag) == "calcPr" and el.get("iterate") in ("1", "true")
+                            for _, el in workbook_xml)
     except WorkbookError:
         raise
     except zipfile.BadZipFile:
@@ -292,7 +299,7 @@ def read_workbook(path):
         raise WorkbookError(f"{path}: damaged workbook XML ({exc}); expected a file saved by a spreadsheet") from None
     except OSError as exc:
         raise WorkbookError(f"{path}: cannot be read ({exc.strerror or exc})") from None
-    return Book(str(path), sheets, defined)
+    return Book(str(path), sheets, defined, iterative=iterative)
 
 
 # --- The assignment `generate` embeds in every workbook it writes (xlbackprop/workbook_write.py) -----------

@@ -133,8 +133,8 @@ class Calc(World):
                         else:
                             values[k] = v
                 sheets.append(Sheet(sheet.name, values=values, formulas=dict(sheet.formulas),
-                                    merged=list(sheet.merged), shared=dict(sheet.shared)))
-            self._book = Book(src.path, sheets, dict(src.names))
+                                    merged=list(sheet.merged), shared=dict(sheet.shared), arrays=set(sheet.arrays)))
+            self._book = Book(src.path, sheets, dict(src.names), iterative=src.iterative)
         return self._book
 
     def value(self, sheet, row, col):

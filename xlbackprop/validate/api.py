@@ -7,8 +7,10 @@
 Plain data out (pycel style); WorkbookError when the file cannot be read.
 """
 
+import re
 from dataclasses import replace
 
+from xlbackprop.cells import qualified
 from xlbackprop.network import parameters
 from xlbackprop.validate import compare, explain
 from xlbackprop.validate.columns import read_columns
@@ -37,8 +39,33 @@ def validate_checked(path):
     rates = [learning_rate(book, table) for table in tables]
     runs = reference_runs(book, tables, rates)
     results = [check_table(book, table, runs, rate, recalc) for table, rate in zip(tables, rates)]
+    sheets = untabled_sheets(book, tables)
+    if not results:
+        seen = outside_the_family(book, recalc)
+        if seen:
+            return WorkbookResult(file=str(path), verdict="unsupported", sheets=sheets,
+                                  error=f"{path}: no iteration table of the kind xlbackprop checks; seen: {seen}; "
+                                        "a person must look")
     verdict = worst(r.verdict for r in results) if results else "incomplete"
-    return WorkbookResult(file=str(path), verdict=verdict, tables=results, sheets=untabled_sheets(book, tables))
+    return WorkbookResult(file=str(path), verdict=verdict, tables=results, sheets=sheets)
+
+
+_MATRIX = re.compile(r"\b(?:_xlfn\.)?(MMULT|MINVERSE|TRANSPOSE|MDETERM)\s*\(", re.IGNORECASE)
+
+
+def outside_the_family(book, recalc):
+    """What marks a workbook as a network this validator does not model (matrix formulas, iterative sheets),
+    as one line, or "" when nothing does."""
+    seen = []
+    for sheet in book.sheets:
+        cells = sorted(sheet.arrays) + sorted(k for k in sheet.formula_cells() if _MATRIX.search(sheet.formula(*k)))
+        if cells:
+            seen.append(f"matrix formulas ({sheet.cell_name(*cells[0])}: ={sheet.formula(*cells[0])})")
+    circular = sorted(c for c, why in recalc.calc.uncomputable.items() if "circular" in why)
+    if circular:
+        how = "the workbook iterates them on purpose" if book.iterative else "they have no value without iteration"
+        seen.append(f"circular references ({qualified(*circular[0])}; {how})")
+    return "; ".join(seen)
 
 
 def untabled_sheets(book, tables):
@@ -122,9 +149,12 @@ def check_table(book, table, runs, lr, recalc=None):
     if recalc is not None:
         notes += recalc.notes(sheet, table)
     verdict = "wrong" if mismatches else ("incomplete" if incomplete or run is None else "correct")
+    arrays = _array_cells(sheet, table)
+    if arrays and not table.unsupported:
+        table = replace(table, unsupported=f"matrix (array) formulas in the table, first {sheet.cell_name(*arrays[0])}")
     if table.unsupported:  # not judged: no mismatch of a model the table does not follow is shown
         verdict, mismatches, first_error, wrong = "unsupported", [], None, []
-        notes.insert(0, f"unsupported: {table.unsupported}")
+        notes.insert(0, f"unsupported: {table.unsupported}; a person must look")
     if verdict == "correct" and recalc is not None and recalc.unverified(sheet, table):
         verdict = "unsupported"
     if table.labels:
@@ -146,6 +176,15 @@ def _in_student_labels(labels, mismatches, coverage):
     coverage.checked = [labels.get(n, n) for n in coverage.checked]
     coverage.unchecked = {labels.get(n, n): why for n, why in coverage.unchecked.items()}
     coverage.missing = [labels.get(n, n) for n in coverage.missing]
+
+
+def _array_cells(sheet, table):
+    """The table's cells that hold array (matrix) formulas, in the sheet's coordinates."""
+    origin = sheet.origin if sheet.origin is not None else sheet
+    if not origin.arrays:
+        return []
+    cells = [(r, c) for r in range(table.first_row, table.last_row + 1) for c in table.columns.values()]
+    return [cell for cell in cells if (sheet.to_file(*cell) if sheet.origin is not None else cell) in origin.arrays]
 
 
 def describe(spec, rows_per_step=1, reduction="sum"):
