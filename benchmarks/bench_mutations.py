@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # tests/mutations.py is the library the test suite uses too
 
 from tests.mutations import DIGITS, KINDS, SCOPES, correct_workbooks, plan_mutants, run_mutants  # noqa: E402
+from xlbackprop.libreoffice import soffice  # noqa: E402
 
 DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus" / "students"
 
@@ -75,7 +76,8 @@ def controls(run):
         lines.append(f"  {'FALSE ALARM ' if alarm else ''}{c.source.name}: {', '.join(said)}")
         for v in [c.recalculated, *c.rounded.values()]:
             if v.verdict == "wrong":
-                lines.append(f"      first error {v.first_cell} {v.quantity}" + (f", cause: {v.cause}" if v.cause else ""))
+                cause = f", cause: {v.cause}" if v.cause else ""
+                lines.append(f"      first error {v.first_cell} {v.quantity}{cause}")
                 break
     alarms = sum(c.recalculated.verdict == "wrong" for c in run.controls)
     rounded = {d: sum(c.rounded[d].verdict == "wrong" for c in run.controls) for d in DIGITS}
@@ -102,11 +104,12 @@ def misses(run, show):
         if not items:
             continue
         out.append(f"{title}: {len(items)}")
-        said = Counter((o.mutant.kind, o.mutant.scope, _said(v)) for o, v in items)
-        for (kind, scope, text), n in said.most_common():
-            out.append(f"  {n:4} x [{kind}, {scope}] {text}")
-        for o, v in items[:show]:
-            out.append("    e.g. " + o.describe(v))
+        by_said = {}
+        for o, v in items:
+            by_said.setdefault((o.mutant.kind, o.mutant.scope, _said(v)), []).append((o, v))
+        for (kind, scope, text), some in sorted(by_said.items(), key=lambda kv: -len(kv[1])):
+            out.append(f"  {len(some):4} x [{kind}, {scope}] {text}")
+            out += ["       " + o.describe(v).replace("\n", "\n  ") for o, v in some[:show]]
     return out
 
 
@@ -127,11 +130,13 @@ def main():
     parser.add_argument("--per-stratum", type=int, default=None, help="at most this many per kind x scope")
     parser.add_argument("--jobs", type=int, default=2, help="soffice runs and judging processes at once")
     parser.add_argument("--keep", type=Path, default=None, help="write the mutants here (a new folder)")
-    parser.add_argument("--list", type=int, default=3, help="examples printed per group of misses")
+    parser.add_argument("--list", type=int, default=1, help="examples printed per kind of miss")
     args = parser.parse_args()
     warnings.simplefilter("ignore")  # openpyxl's drawing warnings, once per file
     if not (args.corpus / "expected.json").is_file():
         sys.exit(f"no expected.json in {args.corpus}; pass --corpus DIR")
+    if soffice() is None:
+        sys.exit("LibreOffice (soffice) is needed to recalculate the mutants and is not installed")
     start = time.perf_counter()
     mutants = plan_mutants(correct_workbooks(args.corpus), seed=args.seed, per_stratum=args.per_stratum,
                            limit=args.limit)

@@ -13,8 +13,6 @@ import functools
 import json
 import random
 import re
-import subprocess
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +21,8 @@ from xml.sax.saxutils import escape
 
 from xlbackprop.cells import col_index, col_letter, parse_a1, qualified
 from xlbackprop.formula_text import references, shift
-from xlbackprop.libreoffice import _ALWAYS_RECALC, soffice
+from xlbackprop.errors import WorkbookError
+from xlbackprop.libreoffice import convert_many
 
 KINDS = ("wrong-ref", "flip-op", "row-off", "typed-number", "lr-ref")
 SCOPES = ("one", "fill")
@@ -106,7 +105,8 @@ def correct_workbooks(corpus):
 
 _TOKEN = re.compile(r"""
     (?P<string>"(?:[^"]|"")*")
-  | (?P<ref>(?:(?P<sheet>'(?:[^']|'')+'|[^\W\d][\w.]*)!)?\$?[A-Za-z]{1,3}\$?\d+(?P<range>:\$?[A-Za-z]{1,3}\$?\d+)?)(?![\w(])
+  | (?P<ref>(?:(?P<sheet>'(?:[^']|'')+'|[^\W\d][\w.]*)!)?
+        \$?[A-Za-z]{1,3}\$?\d+(?P<range>:\$?[A-Za-z]{1,3}\$?\d+)?)(?![\w(])
   | (?P<number>\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)
   | (?P<word>[A-Za-z_][\w.]*)
   | (?P<op>[-+*/^&=<>%])
@@ -442,7 +442,8 @@ def plan_mutants(paths, seed=0, per_stratum=None, limit=None, tables_per_book=2)
                     continue
                 for kind in KINDS:
                     for scope in SCOPES:
-                        rng = random.Random(f"{seed}:{path.name}:{site.sheet}:{site.header_row}:{quantity}:{kind}:{scope}")
+                        key = f"{seed}:{path.name}:{site.sheet}:{site.header_row}:{quantity}:{kind}:{scope}"
+                        rng = random.Random(key)
                         made = _Planner(book, site, rng).plan(kind, scope, quantity)
                         if made is not None:
                             candidates.append(Mutant("", Path(path), site, kind, scope, quantity, *made))
@@ -505,38 +506,25 @@ def _without_pictures(book):
 
 def recalculate(paths, outdir, jobs=1, timeout_per_file=20):
     """Every workbook of `paths` recalculated by LibreOffice (forced to recalculate on load) and saved as
-    .xlsx into `outdir`: one soffice run per job, each given its share of the files at once; a last run
+    .xlsx into `outdir`: one Calc start per job, each given its share of the files at once; one more start
     retries what they did not write. Returns {input path: output path} for the files written."""
-    exe = soffice()
-    if exe is None:
-        raise RuntimeError("LibreOffice (soffice) is not installed: the mutants cannot be recalculated")
-    outdir = Path(outdir)
+    from concurrent.futures import ThreadPoolExecutor
+
+    def share(files):
+        try:
+            convert_many(files, outdir, timeout=60 + timeout_per_file * len(files))
+        except WorkbookError:
+            pass  # a hung run: what it wrote before it was stopped counts, the rest is retried
+
     todo = [Path(p) for p in paths]
     for attempt in range(2):
         shares = [todo[i::jobs] for i in range(jobs if attempt == 0 else 1)]
-        with tempfile.TemporaryDirectory(prefix="xlbackprop-lo-") as profiles:
-            runs = [_soffice(exe, Path(profiles) / str(i), outdir, share) for i, share in enumerate(shares) if share]
-            for run, share in runs:
-                try:
-                    run.wait(timeout=60 + timeout_per_file * len(share))
-                except subprocess.TimeoutExpired:
-                    run.kill()  # what it wrote before it hung still counts; the rest is retried
-                    run.wait()
-        todo = [p for p in todo if not (outdir / p.name).exists()]
+        with ThreadPoolExecutor(len(shares)) as pool:
+            list(pool.map(share, [s for s in shares if s]))
+        todo = [p for p in todo if not (Path(outdir) / p.name).exists()]
         if not todo:
             break
-    return {Path(p): outdir / Path(p).name for p in paths if (outdir / Path(p).name).exists()}
-
-
-def _soffice(exe, profile, outdir, files):
-    """A headless soffice converting `files`, with its own profile (two cannot share one) that forces
-    recalculation on load."""
-    user = profile / "user"
-    user.mkdir(parents=True)
-    (user / "registrymodifications.xcu").write_text(_ALWAYS_RECALC, encoding="utf-8")
-    cmd = [exe, f"-env:UserInstallation={profile.as_uri()}", "--headless", "--norestore",
-           "--convert-to", "xlsx", "--outdir", str(outdir), *map(str, files)]
-    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), files
+    return {Path(p): Path(outdir) / Path(p).name for p in paths if (Path(outdir) / Path(p).name).exists()}
 
 
 # ---------------------------------------------------------------------------------------------------------

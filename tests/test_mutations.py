@@ -11,8 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.mutations import KINDS, _binary_ops, _plain_refs, correct_workbooks, plan_mutants, run_mutants
+from tests.mutations import (KINDS, _binary_ops, _plain_refs, correct_workbooks, plan_mutants, run_mutants,
+                             write_rounded, write_stale)
 from xlbackprop.formula_text import shift
+from xlbackprop.generate import write_workbook
+from xlbackprop.spec import preset
+from xlbackprop.workbook_read import read_workbook
 from xlbackprop.libreoffice import soffice
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "students"
@@ -86,6 +90,24 @@ def test_the_plan_is_the_same_for_a_seed_and_another_for_another_seed(mutants):
     key = [(m.source.name, m.cells[0], m.new[0]) for m in mutants]
     assert key == [(m.source.name, m.cells[0], m.new[0]) for m in again]
     assert key != [(m.source.name, m.cells[0], m.new[0]) for m in other]
+
+
+def test_stale_and_rounded_variants_change_only_what_they_say(tmp_path):
+    path = tmp_path / "era.xlsx"
+    write_workbook(preset("era").with_(iterations=6, learning_rates=(0.5,)), path)
+    m = next(m for m in plan_mutants([path], seed=SEED) if m.kind == "flip-op" and m.scope == "fill")
+    site = m.site
+    table = [(r, c) for r in range(site.first_row, site.last_row + 1) for _, c in site.columns]
+    before = read_workbook(path).sheet(site.sheet)
+
+    stale = read_workbook(write_stale(m, path, tmp_path / "stale.xlsx")).sheet(site.sheet)
+    assert [stale.formula(*cell) for cell in m.cells] == m.new
+    assert all(stale.value(*cell) == before.value(*cell) for cell in table)
+
+    rounded = read_workbook(write_rounded(path, tmp_path / "r6.xlsx", [site], 6)).sheet(site.sheet)
+    numbers = [cell for cell in table if before.number(*cell) is not None]
+    assert numbers and all(rounded.value(*cell) == float(f"{before.number(*cell):.6g}") for cell in numbers)
+    assert all(rounded.formula(*cell) == before.formula(*cell) for cell in table)
 
 
 # --- the validator on the recalculated mutants ------------------------------------------------------------
