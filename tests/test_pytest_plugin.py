@@ -4,6 +4,9 @@ import openpyxl
 import pytest
 
 import xlbackprop.pytest_plugin as plugin
+# imported before any in-process pytester run: those restore sys.modules afterwards, and torch (which the
+# validator imports) must not be imported half inside one of them
+from tests.test_validate_network import test_an_iterative_circular_sheet_is_unsupported as make_loop
 from xlbackprop.validate import batch
 from xlbackprop.validate.results import Mismatch, TableResult, WorkbookResult
 
@@ -32,7 +35,7 @@ def workbooks(tmp_path, monkeypatch):
     wb.create_sheet("LR 0.5")["A1"] = "wrong"
     wb.save(folder / "student.xlsx")
     (folder / "broken.xlsx").write_bytes(b"")
-    monkeypatch.setattr(plugin, "validate_file", lambda p: batch.validate_file(p, engine=fake_engine))
+    monkeypatch.setattr(plugin, "run", lambda items, **options: batch.run(items, engine=fake_engine))
     return folder
 
 
@@ -85,7 +88,6 @@ def test_generated_workbook_passes_with_the_real_engine(pytester, tmp_path):
 
 
 def test_an_unsupported_workbook_is_a_failing_item_that_says_why(pytester, tmp_path):
-    from tests.test_validate_network import test_an_iterative_circular_sheet_is_unsupported as make_loop
     make_loop(tmp_path)
     result = pytester.runpytest("--xlbackprop-workbooks", str(tmp_path / "loop.xlsx"))
     result.assert_outcomes(failed=1)

@@ -76,7 +76,7 @@ def test_summary_table_counts_verdicts():
 def test_json_document_has_the_issue_shape():
     doc = json.loads(json.dumps(report.json_document(results())))
     assert [w["verdict"] for w in doc["workbooks"]] == ["correct", "wrong", "unreadable"]
-    assert set(doc["workbooks"][1]) == {"file", "verdict", "error", "tables", "sheets"}
+    assert set(doc["workbooks"][1]) == {"file", "verdict", "error", "tables", "sheets", "assignment"}
     table = doc["workbooks"][1]["tables"][0]
     assert {"sheet", "header_row", "rows", "learning_rate", "verdict", "max_rel_error", "wrong_quantities",
             "first_error", "notes", "lint", "coverage", "values_only", "stale", "network"} <= set(table)

@@ -10,7 +10,7 @@ import pytest
 from _pytest.runner import collect_one_node
 
 from xlbackprop.validate import report
-from xlbackprop.validate.batch import validate_file, workbook_files
+from xlbackprop.validate.batch import expand, run
 
 
 def pytest_addoption(parser):
@@ -18,25 +18,41 @@ def pytest_addoption(parser):
     group.addoption("--xlbackprop-workbooks", action="append", default=[], metavar="DIR",
                     help="validate every workbook (.xlsx .xlsm .ods .xls) in DIR, or this one file, "
                          "one test item per iteration table; may be given several times")
+    group.addoption("--xlbackprop-assignment", default=None, metavar="FILE",
+                    help="grade against the assigned network: a spec file (.toml/.json) or a workbook "
+                         "xlbackprop generate wrote")
 
 
 @pytest.hookimpl(tryfirst=True)  # before -k/-m deselection, so those select workbook items too
 def pytest_collection_modifyitems(session, config, items):
-    for arg in config.getoption("xlbackprop_workbooks"):
-        path = Path(arg)
-        files = workbook_files(path) if path.is_dir() else [path]
-        for f in files:
+    folders = config.getoption("xlbackprop_workbooks")
+    if not folders:
+        return
+    assignment_file = config.getoption("xlbackprop_assignment")
+    assignment = None
+    if assignment_file:
+        from xlbackprop.validate.assignment import load_assignment
+
+        assignment = load_assignment(assignment_file)
+    for arg in folders:
+        # the folder as `xlbackprop validate` does it: one batch (LibreOffice started once for all its files)
+        batch = run(expand([Path(arg)]), assignment=assignment)
+        for result in batch.results:
             # collect_one_node is how pytest collects its own nodes: the report counts the items
             # ("collected N items") and a failure to collect shows as a collection error.
-            rep = collect_one_node(WorkbookFile.from_parent(session, path=f.resolve()))
+            node = WorkbookFile.from_parent(session, path=Path(result.file).resolve())
+            node.result = result
+            rep = collect_one_node(node)
             session.ihook.pytest_collectreport(report=rep)
             if rep.passed:
                 items.extend(rep.result)
 
 
 class WorkbookFile(pytest.File):
+    result = None  # the batch's WorkbookResult for this file
+
     def collect(self):
-        result = validate_file(self.path)
+        result = self.result
         if not result.tables:
             yield WorkbookTableItem.from_parent(self, name="workbook", result=result, table=None)
         for table in result.tables:

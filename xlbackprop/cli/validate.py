@@ -29,7 +29,11 @@ from xlbackprop.validate.parallel import default_jobs
 @click.option("--jobs", "-j", type=click.IntRange(min=1), envvar="XLBACKPROP_JOBS", show_envvar=True,
               help="Workbooks validated at a time, each in a process of its own; results keep their order. "
                    "Default: one per core this process may use. 1: one after another, in this process.")
-def validate(paths, as_json, gradebooks, annotate_dir, overwrite, quiet, jobs):
+@click.option("--assignment", "assignment_file", metavar="FILE", type=click.Path(dir_okay=False, path_type=Path),
+              help="Grade against the network the teacher assigned: a spec file (.toml/.json, as generate reads) or "
+                   "a workbook generate wrote (it carries its spec). Every difference (starting values, wiring, "
+                   "learning rates, rows) is then a mistake naming its cell; without it they are notes.")
+def validate(paths, as_json, gradebooks, annotate_dir, overwrite, quiet, jobs, assignment_file):
     """Validate backprop workbooks (.xlsx, .xlsm, .ods, .xls) against PyTorch.
 
     PATHS are workbook files or folders; a folder means every workbook inside it (recursively, skipping
@@ -37,12 +41,16 @@ def validate(paths, as_json, gradebooks, annotate_dir, overwrite, quiet, jobs):
     cell by cell: each quantity's own formula on its row's inputs, and the whole run against PyTorch
     float64 autograd.
 
-    Exit code: 0 all correct, 1 any wrong or incomplete, 2 any unreadable (or bad usage).
+    Exit code: 0 all correct, 1 any wrong or incomplete, 2 any unreadable or unsupported (or bad usage).
     """
+    from xlbackprop.validate.assignment import load_assignment
+
+    assignment = load_assignment(assignment_file) if assignment_file else None
     items = batches.expand(paths, skip=gradebooks)
     batches.check_outputs(items, gradebooks, annotate_dir, overwrite)
     with _progress_bar(len(items), quiet or len(items) < 2) as progress:
-        batch = batches.run(items, annotate_dir, overwrite, progress=progress, jobs=jobs or default_jobs())
+        batch = batches.run(items, annotate_dir, overwrite, progress=progress, jobs=jobs or default_jobs(),
+                            assignment=assignment)
     for path in gradebooks:
         report.write_gradebook(batch.results, path)
     _print(batch.results, as_json, quiet)

@@ -20,34 +20,46 @@ from xlbackprop.validate.lint import lint_table
 from xlbackprop.validate.preflight import check_file
 from xlbackprop.validate.rate import learning_rate
 from xlbackprop.validate.recalc import recalculated
+from xlbackprop.validate.assignment import course_notes, differences, missing_rates
 from xlbackprop.validate.results import Coverage, LintFinding, SheetNote, TableResult, WorkbookResult, worst
-from xlbackprop.validate.runs import expected_of, first_row, reference_runs
+from xlbackprop.validate.runs import expected_of, first_row, reference_runs, run_spec, starting_values
 from xlbackprop.validate.tables import find_tables
 from xlbackprop.validate.wiring import relabel, rewired
 
 
-def validate_workbook(path):
-    """Check every iteration table of the workbook at `path` against the torch reference and itself."""
+def validate_workbook(path, assignment=None):
+    """Check every iteration table of the workbook at `path` against the torch reference and itself (and
+    against `assignment`, a Spec, when the teacher gave one)."""
     check_file(path)
-    return validate_checked(path)
+    return validate_checked(path, assignment)
 
 
-def validate_checked(path):
-    """validate_workbook for a file that has passed check_file already (validate_file's route)."""
-    book, recalc = recalculated(path)
+def validate_checked(path, assignment=None, fallback=None, convert=True):
+    """validate_workbook for a file that has passed check_file already (validate_file's route). `fallback`:
+    a LibreOffice-recalculated copy for the functions the evaluator does not know; without one, the file is
+    converted here when it needs it, unless `convert` is False (a batch converts its files together)."""
+    book, recalc = recalculated(path, fallback, convert)
     tables = [rewired(recalc, book, table) for table in find_tables(book)]
     rates = [learning_rate(book, table) for table in tables]
     runs = reference_runs(book, tables, rates)
-    results = [check_table(book, table, runs, rate, recalc) for table, rate in zip(tables, rates)]
+    results = [check_table(book, table, runs, rate, recalc, assignment) for table, rate in zip(tables, rates)]
     sheets = untabled_sheets(book, tables)
+    needs = recalc.needs_libreoffice and fallback is None
     if not results:
         seen = outside_the_family(book, recalc)
         if seen:
-            return WorkbookResult(file=str(path), verdict="unsupported", sheets=sheets,
+            return WorkbookResult(file=str(path), verdict="unsupported", sheets=sheets, needs_libreoffice=needs,
                                   error=f"{path}: no iteration table of the kind xlbackprop checks; seen: {seen}; "
                                         "a person must look")
     verdict = worst(r.verdict for r in results) if results else "incomplete"
-    return WorkbookResult(file=str(path), verdict=verdict, tables=results, sheets=sheets)
+    missing = []
+    if assignment is not None and results:
+        missing = [f"no table for the assigned learning rate {lr:g}"
+                   for lr in missing_rates(assignment, [t.learning_rate for t in results])]
+        if missing and verdict == "correct":
+            verdict = "incomplete"
+    return WorkbookResult(file=str(path), verdict=verdict, tables=results, sheets=sheets, assignment=missing,
+                          needs_libreoffice=needs)
 
 
 _MATRIX = re.compile(r"\b(?:_xlfn\.)?(MMULT|MINVERSE|TRANSPOSE|MDETERM)\s*\(", re.IGNORECASE)
@@ -75,7 +87,7 @@ def untabled_sheets(book, tables):
             for s in book.sheets if s.name not in with_tables and (s.formulas or s.shared)]
 
 
-def check_table(book, table, runs, lr, recalc=None):
+def check_table(book, table, runs, lr, recalc=None, assignment=None):
     """TableResult for one table: reference and local mismatches, first error and cause, lint, verdict."""
     sheet = book.sheet(table.sheet, table.view)
     names = set(table.columns) | set(table.fixed)
@@ -152,6 +164,12 @@ def check_table(book, table, runs, lr, recalc=None):
     arrays = _array_cells(sheet, table)
     if arrays and not table.unsupported:
         table = replace(table, unsupported=f"matrix (array) formulas in the table, first {sheet.cell_name(*arrays[0])}")
+    departures = _assignment(assignment, spec, book, table, lr, sheet, cell_of, notes)
+    severities = {d.severity for d in departures}
+    if "wrong" in severities:
+        verdict = "wrong"
+    elif severities and verdict == "correct":
+        verdict = "incomplete"
     if table.unsupported:  # not judged: no mismatch of a model the table does not follow is shown
         verdict, mismatches, first_error, wrong = "unsupported", [], None, []
         notes.insert(0, f"unsupported: {table.unsupported}; a person must look")
@@ -166,7 +184,8 @@ def check_table(book, table, runs, lr, recalc=None):
     return TableResult(sheet=table.sheet, header_row=header_row, rows=table.rows, learning_rate=lr.value,
                        verdict=verdict, max_rel_error=max_rel, wrong_quantities=wrong, first_error=first_error,
                        mismatches=mismatches, lint=lint, notes=notes, coverage=coverage, values_only=values_only,
-                       stale=stale, network=describe(spec, table.samples, reduction))
+                       stale=stale, network=describe(spec, table.samples, reduction),
+                       assignment=[d.text() for d in departures])
 
 
 def _in_student_labels(labels, mismatches, coverage):
@@ -176,6 +195,22 @@ def _in_student_labels(labels, mismatches, coverage):
     coverage.checked = [labels.get(n, n) for n in coverage.checked]
     coverage.unchecked = {labels.get(n, n): why for n, why in coverage.unchecked.items()}
     coverage.missing = [labels.get(n, n) for n in coverage.missing]
+
+
+def _assignment(assignment, spec, book, table, lr, sheet, cell_of, notes):
+    """The table's departures from the assignment; without one, those from the course's network as notes."""
+    values = starting_values(book, table)
+    run = run_spec(book, table, lr.value) if table.samples > 1 else None
+    spec = replace(spec, samples=run[0].samples) if run is not None else spec
+
+    def where(name):
+        base, _, s = name.partition("[")
+        return cell_of(base, int(s[:-1]) - 1) if s and table.samples > 1 else cell_of(name, 0)
+    lr_cell = explain.cell_text(sheet, lr.cell) if lr.cell else None
+    if assignment is None:
+        notes += course_notes(spec, table, values, lr.value, table.rows, where, lr_cell)
+        return []
+    return differences(assignment, spec, table, values, lr.value, table.rows, where, lr_cell)
 
 
 def _array_cells(sheet, table):

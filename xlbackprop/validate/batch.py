@@ -2,11 +2,14 @@
 each file, annotate. Every file ends in a WorkbookResult (an unreadable one included), in the order given.
 """
 
+import tempfile
 import zipfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from xlbackprop.calc import recalculated_copies
+from xlbackprop.libreoffice import soffice
 from xlbackprop.errors import WorkbookError, XlbackpropError
 from xlbackprop.validate.preflight import WORKBOOK_SUFFIXES, readable
 from xlbackprop.validate.results import WorkbookResult
@@ -128,25 +131,71 @@ def _annotate(path, result, annotate_dir, overwrite):
         return None, f"no annotated copy of {path}: {type(exc).__name__}: {exc}"
 
 
-def run(items, annotate_dir=None, overwrite=False, engine=None, progress=None, jobs=1):
+@dataclass(frozen=True)
+class Engine:
+    """The validator as validate_file calls it, with a batch's options; picklable, for --jobs. The validator
+    (and torch) is imported on the first file, so that bad files fail fast."""
+    assignment: object = None   # the assigned Spec, to grade against
+    fallback: object = None     # a LibreOffice-recalculated copy of the file
+    convert: bool = True        # convert the file with LibreOffice here when it needs it
+
+    def __call__(self, xlsx):
+        from xlbackprop.validate.api import validate_checked
+
+        return validate_checked(xlsx, self.assignment, self.fallback, self.convert)
+
+
+def run(items, annotate_dir=None, overwrite=False, engine=None, progress=None, jobs=1, assignment=None):
     """Validate (and annotate) every item of expand(): files in order, each to a WorkbookResult.
     `progress(done, total)` is called after each file (the CLI draws its bar from it). With `jobs` > 1 the
-    files are shared among that many processes (validate/parallel.py): the same Batch, in the same order."""
+    files are shared among that many processes (validate/parallel.py): the same Batch, in the same order.
+    Files with functions the evaluator does not know go to LibreOffice together, in one run, after the rest.
+    `assignment`: the Spec the teacher assigned, to grade against."""
+    together = engine is None
+    engine = engine or Engine(assignment, convert=False)
     if jobs > 1 and len(items) > 1:
         from xlbackprop.validate import parallel
 
-        return parallel.run(items, jobs, annotate_dir, overwrite, engine, progress)
-    batch = Batch()
-    for done, item in enumerate(items, start=1):
-        result = item if isinstance(item, WorkbookResult) else _validate_one(item, engine)
-        batch.results.append(result)
-        if annotate_dir is not None and result.verdict != "unreadable":
-            written, failure = _annotate(item, result, annotate_dir, overwrite)
-            if written is not None:
-                batch.annotated.append(written)
-            else:
-                batch.failures.append(failure)
-        if progress is not None:
-            progress(done, len(items))
+        batch = parallel.run(items, jobs, annotate_dir, overwrite, engine, progress)
+    else:
+        batch = Batch()
+        for done, item in enumerate(items, start=1):
+            result = item if isinstance(item, WorkbookResult) else _validate_one(item, engine)
+            batch.results.append(result)
+            if not result.needs_libreoffice:
+                _annotated(batch, item, result, annotate_dir, overwrite)
+            if progress is not None:
+                progress(done, len(items))
+    if together:
+        _with_libreoffice(batch, items, assignment, annotate_dir, overwrite)
     return batch
 
+
+def _annotated(batch, item, result, annotate_dir, overwrite):
+    if annotate_dir is not None and result.verdict != "unreadable":
+        written, failure = _annotate(item, result, annotate_dir, overwrite)
+        if written is not None:
+            batch.annotated.append(written)
+        else:
+            batch.failures.append(failure)
+
+
+def _with_libreoffice(batch, items, assignment, annotate_dir, overwrite):
+    """Validate again, with LibreOffice's values for the cells the evaluator cannot compute, the files that
+    have such cells: converted in one LibreOffice run (starting it costs seconds), then annotated."""
+    needs = [i for i, r in enumerate(batch.results) if r.needs_libreoffice]
+    if not needs:
+        return
+    copies = {}
+    if soffice() is not None:
+        with tempfile.TemporaryDirectory(prefix="xlbackprop-fallback-") as tmp:
+            try:
+                copies = recalculated_copies([items[i] for i in needs], tmp)
+            except WorkbookError:
+                copies = {}  # the results keep saying which cells could not be recomputed
+            for i in needs:
+                copy = copies.get(Path(items[i]))
+                if copy is not None:
+                    batch.results[i] = _validate_one(items[i], Engine(assignment, fallback=copy))
+    for i in needs:
+        _annotated(batch, items[i], batch.results[i], annotate_dir, overwrite)

@@ -11,7 +11,7 @@ from xlbackprop.validate.results import VERDICTS
 
 GRADEBOOK_COLUMNS = ("file", "sheet", "header_row", "rows", "learning_rate", "verdict", "network", "max_rel_error",
                      "wrong_quantities", "first_error_row", "first_error_cell", "first_error_quantity",
-                     "expected", "found", "formula", "cause", "fix", "values_only", "stale", "checked",
+                     "expected", "found", "formula", "cause", "fix", "assignment", "values_only", "stale", "checked",
                      "unchecked", "missing", "notes", "lint_findings", "lint", "error")
 LINT_EXAMPLES = 3
 
@@ -75,6 +75,7 @@ def table_report(table, indent="  "):
         lines.append(f"{sub}{cells} wrong cells in {rows} of {table.rows} iterations")
     if table.network:
         lines.append(f"{sub}network: {table.network}")
+    lines += [f"{sub}assignment: {d}" for d in table.assignment]
     lines += [f"{sub}{line}" for line in coverage_lines(table.coverage)]
     lines += [f"{sub}lint: {s}" for s in lint_summary(table.lint)]
     lines += [f"{sub}note: {n}" for n in table.notes]
@@ -129,7 +130,7 @@ def text_report(result):
     if result.error or not result.tables:
         return "\n".join([one_line(result)] + [f"  {s.message}" for s in result.sheets])
     return "\n".join([one_line(result)] + [table_report(t) for t in result.tables]
-                     + [f"  {s.message}" for s in result.sheets])
+                     + [f"  assignment: {d}" for d in result.assignment] + [f"  {s.message}" for s in result.sheets])
 
 
 def summary_table(results):
@@ -173,6 +174,7 @@ def gradebook_rows(results):
                 file=r.file, sheet=t.sheet, header_row=t.header_row, rows=t.rows, learning_rate=t.learning_rate,
                 verdict=t.verdict, network=t.network, max_rel_error=_finite(t.max_rel_error),
                 wrong_quantities=" ".join(t.wrong_quantities), values_only=t.values_only,
+                assignment="; ".join(t.assignment + r.assignment),
                 stale=None if t.stale is None else f"{t.stale.cells} cells, first {t.stale.first_cell}",
                 checked=" ".join(c.checked), unchecked="; ".join(f"{n}: {why}" for n, why in c.unchecked.items()),
                 missing=" ".join(c.missing), notes="; ".join(t.notes), lint_findings=len(t.lint),

@@ -89,6 +89,7 @@ class TableResult:
     values_only: bool = False          # no formulas at all: judged on typed numbers
     stale: Stale | None = None
     network: str = ""                  # what was inferred: "2-2-2, sigmoid, no biases, 1 sample"
+    assignment: list[str] = field(default_factory=list)  # departures from the assignment, each naming its cell
 
     def to_json(self):
         return {"sheet": self.sheet, "header_row": self.header_row, "rows": self.rows,
@@ -96,7 +97,7 @@ class TableResult:
                 "max_rel_error": self.max_rel_error, "wrong_quantities": list(self.wrong_quantities),
                 "first_error": None if self.first_error is None else self.first_error.to_json(),
                 "values_only": self.values_only, "stale": None if self.stale is None else self.stale.to_json(),
-                "coverage": self.coverage.to_json(), "notes": list(self.notes),
+                "coverage": self.coverage.to_json(), "assignment": list(self.assignment), "notes": list(self.notes),
                 "lint": [asdict(f) for f in self.lint]}
 
 
@@ -117,7 +118,10 @@ class WorkbookResult:
     error: str | None = None          # why it is unreadable, else None
     tables: list[TableResult] = field(default_factory=list)
     sheets: list[SheetNote] = field(default_factory=list)
+    assignment: list[str] = field(default_factory=list)  # the workbook's departures: learning rates not done
+    needs_libreoffice: bool = False   # some cell needs LibreOffice to be recomputed (a batch converts together)
 
     def to_json(self):
         return {"file": self.file, "verdict": self.verdict, "error": self.error,
-                "tables": [t.to_json() for t in self.tables], "sheets": [s.to_json() for s in self.sheets]}
+                "tables": [t.to_json() for t in self.tables], "sheets": [s.to_json() for s in self.sheets],
+                "assignment": list(self.assignment)}

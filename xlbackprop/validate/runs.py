@@ -20,6 +20,19 @@ def first_row(book, table):
     return values
 
 
+def starting_values(book, table):
+    """first_row, and for a table of one row per sample each sample's inputs and targets (i1[2]: the second
+    row's i1), as an assignment names them."""
+    values = first_row(book, table)
+    if table.samples > 1:
+        sheet = book.sheet(table.sheet, table.view)
+        for s in range(table.samples):
+            for name, col in table.columns.items():
+                if name[0] in "it" and name[1:].isdigit():
+                    values[f"{name}[{s + 1}]"] = sheet.number(table.first_row + s, col)
+    return values
+
+
 def run_rate(lr):
     """The rate a table's reference run uses: a table without a usable rate still gets its forward pass."""
     return lr if lr and lr > 0 else 1.0
