@@ -160,3 +160,17 @@ def test_generated_workbooks_are_valid_office_open_xml(request, tmp_path, shared
     path = tmp_path / f"{kind}.xlsx"
     write_workbook(spec, path, exercise=exercise)
     assert ooxml_check.problems(path) == []
+
+
+def test_derivation_and_legend_follow_the_specs_error_and_reduction(tmp_path):
+    spec = preset("xor").with_(error="squared", reduction="mean", iterations=3)
+    path = tmp_path / "mean.xlsx"
+    write_workbook(spec, path)
+    book = openpyxl.load_workbook(path)
+    why = {row[0].value: row[2].value for row in book["Derivation"].iter_rows(min_row=4) if row[0].value}
+    assert why["E1[1]"] == "(target − output)²"
+    assert why["E_total"].endswith("divided by the number of samples (their mean)")
+    assert "= 2(a_o1 − t1) · " in why["∂E_total/∂o1[1]"]
+    assert why["∂E_total/∂w1"].endswith("averaged over the samples")
+    texts = [c.value for row in book["Parameters"].iter_rows() for c in row if isinstance(c.value, str)]
+    assert "(target − output)² of each output, and their mean over the samples E_total" in texts

@@ -10,7 +10,7 @@ from xlbackprop.generate import write_workbook
 from xlbackprop.layout import FIRST_ROW, GROUP_ROW, HEADER_ROW, make_layout, summary_rows
 from xlbackprop.network import quantities
 from xlbackprop.spec import preset
-from xlbackprop.workbook_write import BANDS, LEGEND, NUMBER_FORMAT, SCIENTIFIC
+from xlbackprop.workbook_write import BANDS, NUMBER_FORMAT, SCIENTIFIC, legend
 
 GROUP_OF_LABEL = {"i1": "data", "t2": "data", "w1": "weights", "w8": "weights", "h1": "forward", "a_o2": "forward",
                   "E1": "error", "E_total": "error", "∂E_total/∂o1": "deltas", "∂E_total/∂h2": "deltas",
@@ -97,11 +97,12 @@ def test_learning_rate_sheets_print_landscape_fit_to_width_with_the_headers_repe
 
 
 def test_parameters_sheet_explains_the_colours(book):
-    _, _, wb = book
+    spec, _, wb = book
     ws = wb["Parameters"]
     cells = {c.value: c for row in ws.iter_rows() for c in row if isinstance(c.value, str)}
     assert "Colours on the learning-rate sheets" in cells
-    for key, (name, text) in LEGEND.items():
+    assert legend(spec)["error"][1] == "½ (target − output)² of each output, and their sum E_total"
+    for key, (name, text) in legend(spec).items():
         assert cells[name].fill.fgColor.rgb[-6:] == BANDS[key][0][1:]
         assert ws.cell(cells[name].row, cells[name].column + 1).value == text
 

@@ -9,6 +9,11 @@ def _d(a, b):
     return f"∂{a}/∂{b}"
 
 
+def error_text(spec):
+    """What each output's error E1, E2, ... is, in words and symbols."""
+    return ("½ " if spec.error == "half_squared" else "") + "(target − output)²"
+
+
 def derivation_rows(spec):
     """[(quantity label, formula in symbols, chain rule or meaning)] for one iteration."""
     units = unit_names(spec)
@@ -29,15 +34,17 @@ def derivation_rows(spec):
             l = layer_of[base[2:]]
             why = f"{_SYMBOL[spec.activations[l - 1]]}({base[2:]}{sfx})"
         elif q.kind == "error":
-            why = "½ (target − output)²"
+            why = error_text(spec)
         elif q.kind == "loss":
             why = "sum of the output errors" + (" over all samples" if len(spec.samples) > 1 else "")
+            why += ", divided by the number of samples (their mean)" if spec.reduction == "mean" else ""
         elif q.kind == "delta":
             unit = base.removeprefix("dE_total/d")
             l, a = layer_of[unit], f"a_{unit}"
             if l == last:
                 target = f"t{units[l].index(unit) + 1}"
-                why = f"{_d('E_total', a)} · {_d(a, unit)} = ({a} − {target}) · {_d(a, unit)}"
+                twice = "" if spec.error == "half_squared" else "2"
+                why = f"{_d('E_total', a)} · {_d(a, unit)} = {twice}({a} − {target}) · {_d(a, unit)}"
             else:
                 nxt = " + ".join(f"{_d('E_total', u)}·{_d(u, a)}" for u in units[l + 1])
                 why = f"({nxt}) · {_d(a, unit)}"
@@ -50,7 +57,7 @@ def derivation_rows(spec):
             else:
                 why = f"{_d('E_total', 'net')} · ∂net/∂{name}, ∂net/∂{name} = 1"
             if len(spec.samples) > 1:
-                why += ", summed over the samples"
+                why += ", averaged over the samples" if spec.reduction == "mean" else ", summed over the samples"
         rows.append((q.label, f"{q.label} = {formula}", why))
     rows.append(("update", "w(next row) = w − η · ∂E_total/∂w", "gradient descent, for every weight"
                  + (" and bias" if spec.bias == "trained" else "")))

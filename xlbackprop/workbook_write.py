@@ -24,7 +24,7 @@ import numpy as np
 import xlsxwriter
 
 from xlbackprop.cells import a1, col_index, col_letter, qualified
-from xlbackprop.derivation import derivation_rows
+from xlbackprop.derivation import derivation_rows, error_text
 from xlbackprop.files import atomic_path
 from xlbackprop.layout import (ASSIGNMENT_SHEET, DERIVATION_SHEET, FIRST_ROW, GROUP_ROW, HEADER_ROW, LR_CELL,
                                PARAMS_SHEET, SUMMARY_SHEET, deep_formulas, lr_sheet_name, summary_rows, updated,
@@ -52,7 +52,7 @@ NUMBER_FORMAT = {"data": CONSTANT, "weights": FIXED, "forward": FIXED,
 LEGEND = {"data": ("Inputs and targets", "the same in every row, read from this sheet"),
           "weights": ("Weights", "row 1 from this sheet; each later row = the row above − η × its gradient"),
           "forward": ("Forward pass", "each unit's net input (h1, o1) and activation (a_h1, a_o1)"),
-          "error": ("Error", "½ (target − output)² of each output, and their sum E_total"),
+          "error": ("Error", "the error of each output, and their sum E_total"),  # made exact by legend()
           "deltas": ("Backward pass (deltas)", "∂E_total/∂net of each unit, from the outputs back: the chain rule"),
           "gradients": ("Gradients", "∂E_total/∂w of each weight: the delta of the unit it feeds × the value "
                                      "it carries")}
@@ -66,6 +66,12 @@ _TEXT_WIDTH = 95  # characters per line of the Parameters sheet's explanations
 class Exercise:
     """What an exercise keeps of the solution: always the first row's inputs, targets and weights."""
     worked_example: bool = False  # the first row's formulas too, as an example to follow
+
+
+def legend(spec):
+    """LEGEND with the error group's text as the spec defines the error: ½ (t − a)² or (t − a)², sum or mean."""
+    total = "their mean over the samples" if spec.reduction == "mean" else "their sum"
+    return {**LEGEND, "error": ("Error", f"{error_text(spec)} of each output, and {total} E_total")}
 
 
 def made_by_us(path):
@@ -173,7 +179,7 @@ def _parameters_sheet(book, spec, layout, st, exercise):
     if exercise:
         row = _task_block(cells, spec, st, exercise, row)
     cells[(row, 4)] = ("Colours on the learning-rate sheets", st.section)
-    for key, (name, text) in LEGEND.items():
+    for key, (name, text) in legend(spec).items():
         row += 1
         cells[(row, 4)] = (name, st.value[key])
         cells[(row, 5)] = (text, None)
