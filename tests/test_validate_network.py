@@ -204,3 +204,21 @@ def test_unsupported_exits_2_and_reads_so_in_the_gradebook(tmp_path):
         row = list(csv.DictReader(f))[0]
     assert row["verdict"] == "unsupported" and "circular references" in row["error"]
 
+
+
+def test_a_column_whose_label_means_nothing_known_is_read_by_what_it_computes(tmp_path):
+    labels = {"dE_total/dw5": "gradient of the fifth weight", "a_h2": "sortie h2"}
+    layout = Layout(rows=simulate(), labels=labels)
+    (table,) = validate_workbook(write_workbook(tmp_path / "words.xlsx", {"Sheet1": [layout]})).tables
+    assert (table.verdict, table.coverage.missing) == ("correct", [])
+    assert any("'gradient of the fifth weight') read as dE_total/dw5" in note for note in table.notes)
+    assert "a_h2" in table.coverage.checked
+
+
+def test_an_unknown_column_that_computes_a_wrong_number_is_not_guessed(tmp_path):
+    labels = {"dE_total/dw5": "gradient of the fifth weight"}
+    layout = Layout(rows=simulate(mistakes={"dE_total/dw5": lambda e: 2 * e["a_h1"]}), labels=labels)
+    (table,) = validate_workbook(write_workbook(tmp_path / "words.xlsx", {"Sheet1": [layout]})).tables
+    assert "dE_total/dw5" in table.coverage.missing
+    # the updates of w5 read it, so w5 moves the wrong way: that is where the mistake shows
+    assert table.verdict == "wrong" and (table.first_error.row, table.first_error.quantity) == (2, "w5")

@@ -9,7 +9,8 @@ import re
 from dataclasses import dataclass, field
 
 from xlbackprop.cells import col_letter
-from xlbackprop.validate.infer import agrees_in_row, row_agreement
+from xlbackprop.validate.infer import agrees_in_row, exprs_of, row_agreement, structure_spec
+from xlbackprop.validate.rows import agrees
 from xlbackprop.formula_text import numbers, references
 from xlbackprop.validate.headers import canonical, in_group
 
@@ -181,6 +182,31 @@ def _typed_leaves(sheet, table):
                 break
 
 
+def _recognised_by_value(sheet, table, lo, hi):
+    """Columns whose label means nothing known (a sentence, another language) but whose numbers are what a
+    quantity the table lacks computes from the rest of its row, on its first rows: read as that quantity."""
+    unknown = [c for c in range(lo, hi + 1) if c not in table.columns.values()
+               and isinstance(sheet.value(table.header_row, c), str) and canonical(sheet.value(table.header_row, c))
+               is None and sheet.number(table.first_row, c) is not None]
+    if not unknown:
+        return
+    names = set(table.columns) | set(table.fixed)
+    exprs = exprs_of(structure_spec(names))
+    rows = range(table.first_row, min(table.last_row, table.first_row + 2) + 1)
+    for c in unknown:
+        matches = []
+        for name in exprs:
+            if name in table.columns:
+                continue
+            values = [{n: sheet.number(r, col) for n, col in table.columns.items()} for r in rows]
+            if all(agrees({**v, name: sheet.number(r, c)}, name, exprs) for v, r in zip(values, rows)):
+                matches.append(name)
+        if len(matches) == 1:
+            table.columns[matches[0]] = c
+            table.notes.append(f"column {col_letter(c)} ({sheet.value(table.header_row, c)!r}) read as "
+                               f"{matches[0]}: that is what its numbers compute")
+
+
 def _segments(named):
     """Split a header row holding two tables side by side (a weight label repeats) at the widest gap."""
     named = sorted(named)
@@ -312,6 +338,7 @@ def _tables_in(sheet, labels, view=None):
             table = Table(sheet.name, header_row, first, last, columns, view=view)
             table.fixed = _fixed_leaves(sheet, table, labels)
             _typed_leaves(sheet, table)
+            _recognised_by_value(sheet, table, min(cols), max(cols))
             if view == "transposed":
                 table.notes.append(f"transposed table: labels down column {col_letter(header_row)}, one column "
                                    f"per iteration ({col_letter(first)} to {col_letter(last)})")
