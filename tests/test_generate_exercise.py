@@ -187,10 +187,18 @@ def test_exercise_with_the_class_templates_dw3_mistake_is_wrong_at_that_cell(boo
     assert next(t for t in result.tables if t.sheet == "LR 2").verdict == "correct"
 
 
-@pytest.mark.xfail(strict=True, reason="validator: read the workbook's own assignment (workbook_read.read_assignment) "
-                                      "and call a table with fewer than spec.iterations rows incomplete; today "
-                                      "10 correct rows read as a correct 10-iteration table")
-def test_exercise_filled_for_10_of_100_rows_is_incomplete(books, tmp_path, libreoffice):
+def test_exercise_filled_for_10_of_100_rows_is_incomplete_against_its_assignment(books, tmp_path, libreoffice):
+    _, paths = books
+    done = filled(paths["exercise"], paths["solution"], tmp_path / "student.xlsx", rows=10)
+    result = validate_workbook(done, assignment=read_embedded_spec(paths["exercise"]))  # validate --assignment
+    assert result.verdict == "incomplete", [(t.sheet, t.rows, t.verdict, t.notes) for t in result.tables]
+    assert [t.rows for t in result.tables] == [10, 10]
+
+
+@pytest.mark.xfail(strict=True, reason="validator: without --assignment, grade against the assignment the workbook "
+                                      "itself carries (workbook_read.read_assignment); today 10 correct rows read "
+                                      "as a correct 10-iteration table")
+def test_exercise_filled_for_10_of_100_rows_is_incomplete_by_the_assignment_it_carries(books, tmp_path, libreoffice):
     _, paths = books
     done = filled(paths["exercise"], paths["solution"], tmp_path / "student.xlsx", rows=10)
     result = validate_workbook(done)
