@@ -16,6 +16,7 @@ from xlbackprop.validate import compare, explain
 from xlbackprop.validate.columns import read_columns
 from xlbackprop.validate.infer import (constant_names, exprs_of, leaf_names, other_conventions, step_reduction,
                                       structure_spec)
+from xlbackprop.validate.fix import fix_for
 from xlbackprop.validate.lint import lint_table
 from xlbackprop.validate.preflight import check_file
 from xlbackprop.validate.rate import learning_rate
@@ -141,6 +142,9 @@ def check_table(book, table, runs, lr, recalc=None, assignment=None):
     first_error, wrong = explain.first_error(mismatches)
     if first_error is not None and first_error.cause is None:
         first_error.cause = explain.cause(sheet, table, spec, exprs, data, lr, first_error)
+    if first_error is not None and recalc is not None:
+        found = fix_for(recalc, sheet, table, exprs, lr, first_error, where)
+        first_error.fix, first_error.fix_note = (found.formula, found.note) if found else (None, "no fix found")
     _fill_coverage(coverage, spec, data, checked, lr.value)
     incomplete = [relabel(n, table.labels) for n in _incomplete(spec, data, table.rows, lr.value, error_cells)]
     notes += incomplete

@@ -62,7 +62,7 @@ class Recalc:
     def _inconsistent(self, cell, stored):
         """True when the stored value is not the cell's formula applied to its inputs' stored values."""
         inputs = {p: v for p in self.calc.precedents(*cell) if (v := self.calc.stored(*p)) is not None}
-        again = self._value_if(inputs, cell)
+        again = self.value_if(inputs, cell)
         return again is not None and _differ(stored, again, OWN_NOISE)
 
     def notes(self, sheet, table):
@@ -88,7 +88,12 @@ class Recalc:
         name = sheet.origin.name if sheet.origin is not None else sheet.name
         return not any(isinstance(self.calc.value(*cell), ExcelError) for cell in self.calc.precedents(name, r, c))
 
-    def _value_if(self, overrides, cell):
+    def formula(self, cell):
+        """The formula text (without "=") of a file cell, None for a typed one."""
+        sheet = self.calc.book.sheet(cell[0])
+        return sheet.formula(*cell[1:]) if sheet is not None else None
+
+    def value_if(self, overrides, cell):
         """The cell's value with `overrides` in place; None where a cell it needs cannot be computed."""
         try:
             return self.calc.what_if(overrides).value(*cell) if overrides else self.calc.value(*cell)
@@ -108,7 +113,7 @@ class Recalc:
         va, vb = self.calc.value(*a), self.calc.value(*b)
         if not (_number(va) and _number(vb)) or a == b:
             return None
-        values = [self._value_if(over, target) for over in ({}, {a: va + 1}, {b: vb + 1}, {a: va + 1, b: vb + 1})]
+        values = [self.value_if(over, target) for over in ({}, {a: va + 1}, {b: vb + 1}, {a: va + 1, b: vb + 1})]
         if not all(_number(v) and math.isfinite(v) for v in values):
             return None
         f00, f10, f01, f11 = values

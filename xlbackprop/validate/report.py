@@ -65,7 +65,9 @@ def table_report(table, indent="  "):
         if e.cause:
             lines.append(f"{sub}  cause     {e.cause}")
         if e.fix:
-            lines.append(f"{sub}  fix       {e.fix}")
+            lines.append(f"{sub}  fix       {e.fix}   ({e.fix_note})")
+        elif e.fix_note:
+            lines.append(f"{sub}  fix       {e.fix_note}")
     if table.wrong_quantities:
         names = ", ".join(pretty(q) for q in table.wrong_quantities)
         lines.append(f"{sub}wrong on that iteration: {names}")

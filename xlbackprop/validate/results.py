@@ -27,6 +27,7 @@ class Mismatch:
     cause: str | None = None  # a named known mistake, when one matches
     check: str = "local"  # "local" (own formula on the row's own inputs) or "reference" (torch run)
     fix: str | None = None  # a corrected formula in the student's own references, verified by recomputing
+    fix_note: str | None = None  # what the fix changes ("J3 -> L3: a_h2 instead of a_h1"), or why none
     tolerance: float | None = None  # the difference this cell was allowed (its inputs' stored precision)
 
     @property
@@ -39,6 +40,7 @@ class Mismatch:
     def to_json(self):
         return {"row": self.row, "cell": self.cell, "quantity": self.quantity, "expected": self.expected,
                 "found": self.found, "formula": self.formula, "cause": self.cause, "fix": self.fix,
+                "fix_note": self.fix_note,
                 "check": self.check, "tolerance": self.tolerance}
 
 
