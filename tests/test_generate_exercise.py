@@ -195,9 +195,6 @@ def test_exercise_filled_for_10_of_100_rows_is_incomplete_against_its_assignment
     assert [t.rows for t in result.tables] == [10, 10]
 
 
-@pytest.mark.xfail(strict=True, reason="validator: without --assignment, grade against the assignment the workbook "
-                                      "itself carries (workbook_read.read_assignment); today 10 correct rows read "
-                                      "as a correct 10-iteration table")
 def test_exercise_filled_for_10_of_100_rows_is_incomplete_by_the_assignment_it_carries(books, tmp_path, libreoffice):
     _, paths = books
     done = filled(paths["exercise"], paths["solution"], tmp_path / "student.xlsx", rows=10)

@@ -24,7 +24,9 @@ from xlbackprop.validate.recalc import recalculated
 from xlbackprop.validate.assignment import course_notes, differences, missing_rates
 from xlbackprop.validate.results import Coverage, LintFinding, SheetNote, TableResult, WorkbookResult, worst
 from xlbackprop.validate.runs import expected_of, first_row, reference_runs, run_spec, starting_values
+from xlbackprop.layout import ASSIGNMENT_SHEET, DERIVATION_SHEET, PARAMS_SHEET, SUMMARY_SHEET
 from xlbackprop.validate.tables import find_tables
+from xlbackprop.workbook_read import read_embedded_spec
 from xlbackprop.validate.wiring import relabel, rewired
 
 
@@ -40,11 +42,19 @@ def validate_checked(path, assignment=None, fallback=None, convert=True):
     a LibreOffice-recalculated copy for the functions the evaluator does not know; without one, the file is
     converted here when it needs it, unless `convert` is False (a batch converts its files together)."""
     book, recalc = recalculated(path, fallback, convert)
+    carried = read_embedded_spec(path) if assignment is None else None
     tables = [rewired(recalc, book, table) for table in find_tables(book)]
     rates = [learning_rate(book, table) for table in tables]
     runs = reference_runs(book, tables, rates)
-    results = [check_table(book, table, runs, rate, recalc, assignment) for table, rate in zip(tables, rates)]
-    sheets = untabled_sheets(book, tables)
+    results = [check_table(book, table, runs, rate, recalc, assignment or carried)
+               for table, rate in zip(tables, rates)]
+    if carried is not None:
+        for r in results:
+            r.notes.append(f"graded against the assignment this workbook carries (its hidden sheet "
+                           f"'{ASSIGNMENT_SHEET}'); give --assignment to grade against your own copy")
+        assignment = carried
+    # a generated workbook's own sheets (the Summary's formulas, say) are no attempt at a table
+    sheets = [s for s in untabled_sheets(book, tables) if carried is None or s.sheet not in GENERATED_SHEETS]
     needs = recalc.needs_libreoffice and fallback is None
     if not results:
         seen = outside_the_family(book, recalc)
@@ -63,6 +73,7 @@ def validate_checked(path, assignment=None, fallback=None, convert=True):
                           needs_libreoffice=needs)
 
 
+GENERATED_SHEETS = (PARAMS_SHEET, SUMMARY_SHEET, DERIVATION_SHEET, ASSIGNMENT_SHEET)
 _MATRIX = re.compile(r"\b(?:_xlfn\.)?(MMULT|MINVERSE|TRANSPOSE|MDETERM)\s*\(", re.IGNORECASE)
 
 

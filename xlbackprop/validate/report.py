@@ -86,9 +86,11 @@ def table_report(table, indent="  "):
 
 def coverage_lines(coverage):
     """What the verdict rests on, where not everything was checked."""
-    out = []
-    if coverage.unchecked:
-        out += [f"not checked: {pretty(n)}: {why}" for n, why in coverage.unchecked.items()]
+    out, by_reason = [], {}
+    for name, why in coverage.unchecked.items():
+        by_reason.setdefault(why, []).append(pretty(name))
+    for why, names in by_reason.items():  # a blank exercise leaves dozens unchecked for one reason
+        out.append(f"not checked: {', '.join(names)}: {why}")
     if coverage.missing:
         out.append("missing: " + ", ".join(pretty(n) for n in coverage.missing))
     return out
