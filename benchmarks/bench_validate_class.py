@@ -6,9 +6,10 @@ The class is the student corpus copied with the small changes a MOOC's uploads h
 as handed in; a typed input or weight changed (every cached value after it is stale); one formula's cached
 value changed (stale in one cell); the author and save time changed. The validator recomputes every formula
 of every copy. Each --jobs value runs as `xlbackprop validate -q --jobs N --gradebook` does, in a fresh
-process timed from its start (imports and worker start-up included), and reports its peak memory and,
-with workers, each worker's. Prints workbooks per second, the speed-up over the first --jobs value, and
-whether every run gave the same verdicts in the same order.
+process timed from its start (imports and worker start-up included), and reports the CPU time it used
+and its peak memory and, with workers, theirs. Prints workbooks per second, the speed-up over the first
+--jobs value, and whether every run gave the same verdicts in the same order. On a busy machine the
+speed-up shrinks with the cores others take; the CPU time says whether the workers added work.
 """
 
 import argparse
@@ -81,15 +82,18 @@ def child(jobs, folder, gradebook):
     from xlbackprop.validate import batch, parallel, report
 
     items = batch.expand([folder])
-    peaks = {}
+    stats = {}
     if jobs > 1:
-        result = parallel.run(items, jobs, peaks=peaks)
+        result = parallel.run(items, jobs, stats=stats)
     else:
         result = batch.run(items)
     report.write_gradebook(result.results, gradebook)
     print(json.dumps({"verdicts": [r.verdict for r in result.results],
                       "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                      "worker_peaks_mib": sorted(peaks.values())}))
+                      "worker_peaks_mib": sorted(s["peak_mib"] for s in stats.values()),
+                      # this process's CPU (imports included) and its workers'; the fork server's one import
+                      # of torch (2-3 s) is not counted
+                      "cpu_s": time.process_time() + sum(s["cpu_s"] for s in stats.values())}))
 
 
 def measure(jobs, folder, tmp):
@@ -129,10 +133,11 @@ def main():
             workers = ", ".join(f"{m:.0f}" for m in r["worker_peaks_mib"])
             memory = f"peak {r['peak_mib']:.0f} MiB" + (f", workers {workers} MiB" if workers else "")
             print(f"--jobs {jobs}: {args.size} workbooks in {r['seconds']:6.1f} s = "
-                  f"{args.size / r['seconds']:5.2f} workbooks/s   {memory}")
+                  f"{args.size / r['seconds']:5.2f} workbooks/s   CPU {r['cpu_s']:6.1f} s   {memory}")
         base = jobs_list[0]
         for jobs in jobs_list[1:]:
-            print(f"speed-up of --jobs {jobs} over --jobs {base}: {runs[base]['seconds'] / runs[jobs]['seconds']:.2f}x")
+            print(f"speed-up of --jobs {jobs} over --jobs {base}: {runs[base]['seconds'] / runs[jobs]['seconds']:.2f}x"
+                  f"   (CPU spent: {runs[jobs]['cpu_s'] / runs[base]['cpu_s']:.2f}x --jobs {base}'s)")
         best = min(runs.values(), key=lambda r: r["seconds"])
         print(f"fastest: {args.size} workbooks in {best['seconds'] / 60:.1f} min (goal for 1,000: under 10 min)")
         same = all(r["verdicts"] == runs[base]["verdicts"] for r in runs.values())

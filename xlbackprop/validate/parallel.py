@@ -32,9 +32,10 @@ def default_jobs():
         return os.cpu_count() or 1
 
 
-def run(items, jobs, annotate_dir=None, overwrite=False, engine=None, progress=None, peaks=None):
+def run(items, jobs, annotate_dir=None, overwrite=False, engine=None, progress=None, stats=None):
     """batch.run on `jobs` processes: the same Batch, in the order of `items`. `progress(done, total)` is
-    called as each file finishes, `peaks` (a dict) gets each worker's peak memory in MiB by pid. `engine`
+    called as each file finishes; `stats` (a dict) gets, by worker pid, {"peak_mib", "cpu_s"}: its peak
+    memory and the CPU seconds it used (for benchmarks/bench_validate_class.py). `engine`
     must be picklable (a module-level function). Ctrl-C stops the workers and their LibreOffice runs and
     raises KeyboardInterrupt, with nothing written but the annotated copies already finished."""
     parts = [None] * len(items)
@@ -55,9 +56,9 @@ def run(items, jobs, annotate_dir=None, overwrite=False, engine=None, progress=N
         else:
             todo.append(i)
     while todo:
-        suspects = _on_pool(items, todo, min(jobs, len(todo)), args, finished, peaks)
+        suspects = _on_pool(items, todo, min(jobs, len(todo)), args, finished, stats)
         for i in suspects:  # a worker died with these in hand: each alone shows which one killed it
-            finished(i, _alone(items[i], args, peaks))
+            finished(i, _alone(items[i], args, stats))
     merged = batches.Batch()
     for part in parts:
         merged.results += part.results
@@ -66,7 +67,7 @@ def run(items, jobs, annotate_dir=None, overwrite=False, engine=None, progress=N
     return merged
 
 
-def _on_pool(items, todo, jobs, args, finished, peaks):
+def _on_pool(items, todo, jobs, args, finished, stats):
     """Validate the files `todo` lists, taking them off it, until none is left or a worker dies; then
     return the ones that were in the workers' hands."""
     pool = _pool(jobs)
@@ -83,11 +84,11 @@ def _on_pool(items, todo, jobs, args, finished, peaks):
             for future in ready:
                 i = flying.pop(future)
                 try:
-                    part, pid, peak = future.result()
+                    part, usage = future.result()
                 except BrokenProcessPool:
                     suspects.append(i)
                     continue
-                _note_peak(peaks, pid, peak)
+                _note(stats, usage)
                 finished(i, part)
     except BaseException:  # Ctrl-C above all: stop now, not after the files in hand
         _terminate(pool)
@@ -97,10 +98,10 @@ def _on_pool(items, todo, jobs, args, finished, peaks):
     return sorted(suspects + list(flying.values()))
 
 
-def _alone(item, args, peaks):
+def _alone(item, args, stats):
     pool = _pool(1)
     try:
-        part, pid, peak = pool.submit(_work, item, *args).result()
+        part, usage = pool.submit(_work, item, *args).result()
     except BrokenProcessPool:
         return batches.Batch(results=[WorkbookResult(
             file=str(item), verdict="unreadable",
@@ -110,7 +111,7 @@ def _alone(item, args, peaks):
         raise
     finally:
         pool.shutdown(cancel_futures=True)
-    _note_peak(peaks, pid, peak)
+    _note(stats, usage)
     return part
 
 
@@ -137,13 +138,16 @@ def _stop_worker(signum, frame):
 
 def _work(item, annotate_dir, overwrite, engine):
     part = batches.run([item], annotate_dir, overwrite, engine)
-    return part, os.getpid(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return part, (os.getpid(), usage.ru_maxrss, usage.ru_utime + usage.ru_stime)
 
 
-def _note_peak(peaks, pid, maxrss):
-    if peaks is not None:
+def _note(stats, usage):
+    if stats is not None:
+        pid, maxrss, cpu = usage
         mib = maxrss / 2**20 if sys.platform == "darwin" else maxrss / 1024  # bytes there, KiB on Linux
-        peaks[pid] = max(peaks.get(pid, 0), mib)
+        seen = stats.get(pid, {"peak_mib": 0, "cpu_s": 0})  # answers may come out of order: keep the most
+        stats[pid] = {"peak_mib": max(seen["peak_mib"], mib), "cpu_s": max(seen["cpu_s"], cpu)}
 
 
 def _terminate(pool):
