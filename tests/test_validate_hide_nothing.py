@@ -85,3 +85,34 @@ def test_a_values_only_table_is_flagged_in_every_output(tmp_path):
     assert "values only" in report.text_report(result)
     assert json.loads(json.dumps(report.json_document([result])))["workbooks"][0]["tables"][0]["values_only"] is True
     assert gradebook([result], tmp_path)[0]["values_only"] == "True"
+
+
+# --- the class report ----------------------------------------------------------------------------------------
+
+def test_a_folder_gets_a_class_sheet_and_the_cli_prints_the_ranking(tmp_path):
+    import openpyxl
+    from click.testing import CliRunner
+
+    from xlbackprop.cli import main
+
+    folder = tmp_path / "class"
+    folder.mkdir()
+    for name in ("ana", "ben", "cleo"):
+        mistakes = TEMPLATE_BUG if name != "ana" else None
+        write_workbook(folder / f"{name}.xlsx", {"S": [Layout(rows=simulate(mistakes=mistakes))]})
+    result = CliRunner().invoke(main, ["validate", str(folder), "-j", "1", "--gradebook", str(tmp_path / "g.xlsx")])
+    assert result.exit_code == 1, result.output
+    assert "mistakes, by how many students made them:\n  the wrong hidden unit's derivative: 2 of 3" in result.output
+    ws = openpyxl.load_workbook(tmp_path / "g.xlsx")["Class"]
+    rows = [tuple(c for c in r if c is not None) for r in ws.iter_rows(values_only=True)]
+    assert ("correct", 1) in rows and ("wrong", 2) in rows
+    assert ("the wrong hidden unit's derivative", 2, 3) in rows
+
+
+def test_causes_rank_by_their_kind_not_their_particulars():
+    from xlbackprop.validate.classroom import cause_kind
+    assert cause_kind("the wrong hidden unit's derivative: a_h1*(1-a_h1) used where a_h2*(1-a_h2) belongs") == \
+        "the wrong hidden unit's derivative"
+    assert cause_kind("a reference to another row's cell (J5)") == "a reference to another row's cell"
+    assert cause_kind("h(1-h) on the pre-activation instead of a_h(1-a_h) (h used where a_h belongs)") == \
+        "h(1-h) on the pre-activation instead of a_h(1-a_h)"

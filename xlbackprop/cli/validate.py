@@ -95,5 +95,11 @@ def _print(results, as_json, quiet):
     for r in results:
         click.echo(report.text_report(r))
     if len(results) > 1:
+        from xlbackprop.validate.classroom import ranking_lines
+
         click.echo("")
         click.echo(report.summary_table(results))
+        ranking = ranking_lines(results)
+        if ranking:
+            click.echo("mistakes, by how many students made them:")
+            click.echo("\n".join(f"  {line}" for line in ranking))

@@ -209,7 +209,7 @@ def write_gradebook(results, path):
                 writer.writeheader()
                 writer.writerows({k: _csv_safe(v) for k, v in row.items()} for row in rows)
         else:
-            _write_xlsx(rows, tmp)
+            _write_xlsx(rows, tmp, results)
 
 
 def _csv_safe(value):
@@ -220,19 +220,30 @@ def _csv_safe(value):
     return value
 
 
-def _write_xlsx(rows, path):
-    from openpyxl import Workbook
+def _write_xlsx(rows, path, results):
+    """The Gradebook sheet, one row per table, and the Class sheet (classroom.py). Every string is written as
+    a string: student text such as a formula "=A3*B3" or a sheet name "=x" must stay text, never go live."""
+    import xlsxwriter
 
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "Gradebook"
-    ws.append(GRADEBOOK_COLUMNS)
-    for row in rows:
-        ws.append([row[c] for c in GRADEBOOK_COLUMNS])
-    for line in ws.iter_rows(min_row=2):
-        for cell in line:
-            # Student text such as a formula "=A3*B3" or a sheet name "=x" must stay text, not become live.
-            if isinstance(cell.value, str):
-                cell.data_type = "s"
-    ws.freeze_panes = "A2"
-    wb.save(path)
+    from xlbackprop.validate.classroom import write_class_sheet
+
+    book = xlsxwriter.Workbook(str(path), {"strings_to_numbers": False, "strings_to_formulas": False,
+                                           "strings_to_urls": False})
+    formats = {"head": book.add_format({"bold": True, "bottom": 1, "bg_color": "#DDEBF7"}),
+               "title": book.add_format({"bold": True, "font_size": 14}),
+               "wrap": book.add_format({"text_wrap": True, "valign": "top"})}
+    ws = book.add_worksheet("Gradebook")
+    ws.write_row(0, 0, GRADEBOOK_COLUMNS, formats["head"])
+    for r, row in enumerate(rows, start=1):
+        for c, name in enumerate(GRADEBOOK_COLUMNS):
+            value = row[name]
+            if isinstance(value, bool):
+                ws.write_boolean(r, c, value)
+            elif isinstance(value, (int, float)):
+                ws.write_number(r, c, value)
+            elif value is not None:
+                ws.write_string(r, c, str(value))
+    ws.freeze_panes(1, 0)
+    ws.autofilter(0, 0, max(1, len(rows)), len(GRADEBOOK_COLUMNS) - 1)
+    write_class_sheet(book, results, formats)
+    book.close()
