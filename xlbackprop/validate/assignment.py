@@ -4,7 +4,7 @@ cell. Without an assignment, the same differences from the course's network are 
 """
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from xlbackprop.errors import SpecError, WorkbookError
@@ -111,3 +111,24 @@ def _shape(spec):
     acts = "/".join(dict.fromkeys(spec.activations))
     return f"{'-'.join(map(str, spec.sizes))} ({acts}, {bias}, {len(spec.samples)} sample(s))"
 
+
+
+def table_departures(assignment, reading, notes):
+    """A judged table's departures from the assignment; without one, those from the course's network, added to
+    `notes`. reading: judge.Reading."""
+    from xlbackprop.validate.explain import cell_text
+    from xlbackprop.validate.runs import run_spec, starting_values
+
+    r, table, lr = reading, reading.table, reading.lr
+    values = starting_values(r.book, table)
+    run = run_spec(r.book, table, lr.value) if table.samples > 1 else None
+    spec = replace(r.spec, samples=run[0].samples) if run is not None else r.spec
+
+    def where(name):
+        base, _, s = name.partition("[")
+        return r.cell_of(base, int(s[:-1]) - 1) if s and table.samples > 1 else r.cell_of(name, 0)
+    lr_cell = cell_text(r.sheet, lr.cell) if lr.cell else None
+    if assignment is None:
+        notes += course_notes(spec, table, values, lr.value, table.rows, where, lr_cell)
+        return []
+    return differences(assignment, spec, table, values, lr.value, table.rows, where, lr_cell)

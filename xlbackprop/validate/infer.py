@@ -170,3 +170,18 @@ def step_reduction(sheet, table, spec, lr):
         summed = w0 - lr * sum(grads)
         votes += 1 if abs(wn - (w0 - lr * sum(grads) / n)) < abs(wn - summed) else -1
     return "mean" if votes > 0 else "sum"
+
+
+def describe(spec, rows_per_step=1, reduction="sum"):
+    """'2-2-2, sigmoid, no biases, 1 sample': the network the table was read as (a table of one row per
+    sample: its samples, the mean or sum of their gradients)."""
+    acts = sorted(set(spec.activations), key=spec.activations.index)
+    bias = {"none": "no biases", "fixed": "fixed biases", "trained": "trained biases"}[spec.bias]
+    n = max(len(spec.samples), rows_per_step)
+    loss = {"half_squared": "", "squared": ", error (t - a)^2 without the 1/2"}[spec.error]
+    loss += ", mean loss" if "mean" in (spec.reduction, reduction) else ""
+    loss += ", one row per sample" if rows_per_step > 1 else ""
+    return (f"{'-'.join(map(str, spec.sizes))}, {'/'.join(acts)}, {bias}, "
+            f"{n} sample{'s' if n != 1 else ''}{loss}")
+
+

@@ -104,3 +104,18 @@ def _cycles(sheet, graph):
                 state[nxt] = 1
                 stack.append((nxt, iter(graph[nxt])))
     return found
+
+
+def table_lint(sheet, table, spec, lr, cell_of):
+    """lint_table for a table whose network and learning rate are known, with the rate's drift added."""
+    from xlbackprop.validate.explain import cell_text
+    from xlbackprop.validate.infer import constant_names
+
+    own_rate_cell = lr.cell[1:] if lr.cell and lr.cell[0] == sheet.name else None
+    lint = lint_table(sheet, table, constant_names(spec), own_rate_cell)
+    if lr.drift:
+        k, cell, value = lr.drift[0]
+        lint.append(LintFinding(cell_of(table.weight_names()[0], k - 1), "drifting learning-rate reference",
+                                f"iteration {k} reads the rate from {cell_text(sheet, cell)} = {value}, "
+                                f"not {cell_text(sheet, lr.cell)} = {lr.value}"))
+    return lint

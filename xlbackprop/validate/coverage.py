@@ -1,0 +1,43 @@
+"""What a table's verdict rests on: the quantities checked, those present but not checked (and why), those
+missing; and why a table is not a full computation."""
+
+from xlbackprop.network import parameters
+from xlbackprop.validate.infer import leaf_names
+
+
+def covered(coverage, spec, data, checked, lr):
+    """Fill `coverage` from the local check's {name: cells checked}."""
+    leaves = set(leaf_names(spec))
+    for name in data.values:
+        if checked.get(name):
+            coverage.checked.append(name)
+        elif name in coverage.unchecked or (name in leaves and data.rows < 2):
+            continue  # a single row's inputs, targets and weights are its starting point, nothing to check
+        elif name in parameters(spec) and lr is None:
+            coverage.unchecked[name] = "no learning rate to update it with"
+        else:
+            coverage.unchecked[name] = "no iteration where its inputs are all present"
+    coverage.missing = [n for n in required(spec) if n not in data.values and n not in coverage.unchecked]
+
+
+def required(spec):
+    """What a full computation holds: the givens and every parameter's gradient."""
+    return leaf_names(spec) + [f"dE_total/d{p}" for p in parameters(spec)]
+
+
+def incomplete_because(spec, data, lr):
+    """Why the table is not a full computation (empty when it is one)."""
+    out = []
+    missing = [n for n in required(spec) if n not in data.values]
+    if missing:
+        out.append("incomplete: no column for " + ", ".join(missing))
+    if data.rows < 2:
+        out.append("incomplete: a single iteration, no weight updates")
+    elif lr is None:
+        out.append("incomplete: the weights never change from row to row (no gradient-descent update)")
+    errors = {(n, k) for n, k, _ in data.errors}
+    blanks = [n for n, vals in data.values.items()
+              if any(v is None and (n, k) not in errors for k, v in enumerate(vals))]
+    if blanks:
+        out.append("incomplete: empty or non-numeric cells in " + ", ".join(blanks))
+    return out

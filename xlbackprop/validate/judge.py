@@ -1,0 +1,180 @@
+"""One table, judged: read its columns and network, compare them with their formulas and with the torch run,
+explain the first error, gather what else the file says, and give the verdict. Each step is a function of
+what the steps before it found (a Reading, then the mismatches); the work itself lives in the stage modules.
+"""
+
+from dataclasses import dataclass, field, replace
+
+from xlbackprop.validate import compare, explain
+from xlbackprop.validate.assignment import table_departures
+from xlbackprop.validate.columns import read_columns
+from xlbackprop.validate.coverage import covered, incomplete_because
+from xlbackprop.validate.fix import fix_for
+from xlbackprop.validate.infer import (constant_names, describe, exprs_of, leaf_names, other_conventions,
+                                      step_reduction, structure_spec)
+from xlbackprop.validate.lint import table_lint
+from xlbackprop.validate.results import Coverage, TableResult
+from xlbackprop.validate.runs import expected_of, first_row
+from xlbackprop.validate.wiring import relabel
+
+
+@dataclass
+class Reading:
+    """A table as read: its sheet (or view), the network it describes, its numbers, its learning rate."""
+    book: object
+    sheet: object
+    table: object
+    lr: object                     # rate.LearningRate
+    spec: object                   # the network, one row's worth (one sample per row)
+    exprs: dict
+    data: object                   # columns.TableData
+    recalc: object = None          # recalc.Recalc, None for a book that was not recalculated
+    reduction: str = "sum"         # of a table of one row per sample: sum or mean of its rows' gradients
+    coverage: Coverage = field(default_factory=Coverage)
+    notes: list = field(default_factory=list)
+
+    def where(self, name, k):
+        """(row, col) in the sheet (view) of quantity `name` at iteration k."""
+        table = self.table
+        return table.fixed[name] if name in table.fixed else (table.first_row + k, table.columns[name])
+
+    def cell_of(self, name, k):
+        return self.sheet.cell_name(*self.where(name, k))
+
+
+def read_table(book, table, lr, recalc=None):
+    """Columns and network: the stage before any comparison."""
+    sheet = book.sheet(table.sheet, table.view)
+    first = first_row(book, table)
+    spec = structure_spec(set(table.columns) | set(table.fixed), first, lr.value, 1)
+    data = read_columns(sheet, table, leaf_names(spec), constant_names(spec))
+    coverage = Coverage()
+    for name, note in other_conventions(spec, first).items():
+        data.drop(name)
+        coverage.unchecked[name] = note
+        table = replace(table, columns={n: c for n, c in table.columns.items() if n != name})
+    reduction = step_reduction(sheet, table, spec, lr.value) if table.samples > 1 else "sum"
+    return Reading(book, sheet, table, lr, spec, exprs_of(spec), data, recalc, reduction, coverage,
+                   list(table.notes))
+
+
+def compare_table(r, runs):
+    """(mismatches in order, the largest relative error against the run, {name: cells checked}, the run)."""
+    table, data, lr = r.table, r.data, r.lr.value
+    local, checked = compare.local_mismatches(data, r.spec, r.exprs, lr, r.cell_of, table.samples, r.reduction)
+    run = expected_of(runs, r.book, table, lr)
+    reference, worst_err = [], 0.0
+    error_cells = {(n, k) for n, k, _ in data.errors}
+    if run is not None:
+        # Rows after the first blank cell grow from what the spreadsheet took for 0: only the rows up to it
+        # are the run the reference makes.
+        blanks = [k for n, vals in data.values.items() for k, v in enumerate(vals)
+                  if v is None and (n, k) not in error_cells]
+        upto = min([table.rows if lr else 1] + [k + 1 for k in blanks])
+        reference, worst_err = compare.reference_mismatches(data, run, r.exprs, upto, r.cell_of)
+
+    def makes_error(name, k):
+        return name in table.fixed or r.recalc is None or r.recalc.makes_error(r.sheet, *r.where(name, k))
+
+    errors, carried, overflowed = compare.error_mismatches(data, run, r.cell_of, makes_error)
+    if carried:
+        r.notes.append(f"{carried} more cells show an error value carried from the cells named above")
+    if overflowed is not None:
+        r.notes.append(f"the run overflows from iteration {overflowed + 1} on (#NUM!), as the reference does")
+    if local or errors:
+        # The local check already points at each wrong cell; of the reference's (every cell downstream of
+        # a mistake) keep the first wrong iteration and the loss curve, E_total.
+        start = min(m.row for m in local + errors + reference)
+        reference = [m for m in reference if m.row == start or m.quantity == "E_total"]
+    mismatches = explain.order(local + errors + reference, r.spec)
+    for m in mismatches:
+        if m.formula is None and m.found is not None:
+            m.formula = r.sheet.source_formula(*r.where(m.quantity, m.row - 1))
+    worst_err = max([worst_err] + [m.rel_error for m in local if m.found is not None])
+    return mismatches, worst_err, checked, run
+
+
+def explain_first(r, mismatches):
+    """(the first error, with its cause and a verified fix; the quantities wrong on its iteration)."""
+    first, wrong = explain.first_error(mismatches)
+    if first is not None and first.cause is None:
+        first.cause = explain.cause(r.sheet, r.table, r.spec, r.exprs, r.data, r.lr, first)
+    if first is not None and r.recalc is not None:
+        found = fix_for(r.recalc, r.sheet, r.table, r.exprs, r.lr, first, r.where)
+        first.fix, first.fix_note = (found.formula, found.note) if found else (None, "no fix found")
+    return first, wrong
+
+
+def file_notes(r):
+    """(values only?, stale values or None): what the file itself says, beside the numbers."""
+    table, sheet, lr = r.table, r.sheet, r.lr
+    values_only = not any(sheet.has_formula(row, c) for row in range(table.first_row, table.last_row + 1)
+                          for c in table.columns.values())
+    if values_only:
+        r.notes.append("values only: the table holds typed numbers, no formulas; judged on its numbers")
+    if lr.source == "inferred":
+        r.notes.append(f"no update formulas: learning rate {lr.value:g} inferred from the numbers")
+    elif lr.source == "typed":
+        r.notes.append(f"the learning rate {lr.value:g} is typed into the update formulas")
+    stale = r.recalc.stale(sheet, table) if r.recalc is not None else None
+    if stale is not None:
+        r.notes.append(f"stored values are stale: {stale.first_cell} stores {stale.stored} but its formula "
+                       f"computes {stale.computed} ({stale.cells} cells differ); was the file saved without "
+                       "recalculating? Judged on what the formulas compute")
+    if r.recalc is not None:
+        r.notes += r.recalc.notes(sheet, table)
+    return values_only, stale
+
+
+def check_table(book, table, runs, lr, recalc=None, assignment=None):
+    """TableResult for one table: reference and local mismatches, first error and cause, lint, verdict."""
+    r = read_table(book, table, lr, recalc)
+    mismatches, worst_err, checked, run = compare_table(r, runs)
+    first, wrong = explain_first(r, mismatches)
+    covered(r.coverage, r.spec, r.data, checked, lr.value)
+    incomplete = [relabel(n, r.table.labels) for n in incomplete_because(r.spec, r.data, lr.value)]
+    r.notes += incomplete
+    lint = table_lint(r.sheet, r.table, r.spec, lr, r.cell_of)
+    values_only, stale = file_notes(r)
+    departures = table_departures(assignment, r, r.notes)
+    verdict = "wrong" if mismatches else ("incomplete" if incomplete or run is None else "correct")
+    severities = {d.severity for d in departures}
+    if "wrong" in severities:
+        verdict = "wrong"
+    elif severities and verdict == "correct":
+        verdict = "incomplete"
+    unsupported = r.table.unsupported or _array_formulas(r.sheet, r.table)
+    if unsupported:  # not judged: no mismatch of a model the table does not follow is shown
+        verdict, mismatches, first, wrong = "unsupported", [], None, []
+        r.notes.insert(0, f"unsupported: {unsupported}; a person must look")
+    if verdict == "correct" and recalc is not None and recalc.unverified(r.sheet, r.table):
+        verdict = "unsupported"
+    if r.table.labels:
+        _in_student_labels(r.table.labels, mismatches, r.coverage)
+        wrong = [r.table.labels.get(n, n) for n in wrong]
+    # a transposed table's header is a column: name the row of its top label
+    header_row = min(r.table.columns.values()) if r.table.view == "transposed" else r.table.header_row
+    return TableResult(sheet=r.table.sheet, header_row=header_row, rows=r.table.rows, learning_rate=lr.value,
+                       verdict=verdict, max_rel_error=worst_err, wrong_quantities=wrong, first_error=first,
+                       mismatches=mismatches, lint=lint, notes=r.notes, coverage=r.coverage,
+                       values_only=values_only, stale=stale, network=describe(r.spec, r.table.samples, r.reduction),
+                       assignment=[d.text() for d in departures])
+
+
+def _in_student_labels(labels, mismatches, coverage):
+    """The table was checked in its own wiring under the course's names: report in the student's labels."""
+    for m in mismatches:
+        m.quantity, m.cause = labels.get(m.quantity, m.quantity), relabel(m.cause, labels)
+    coverage.checked = [labels.get(n, n) for n in coverage.checked]
+    coverage.unchecked = {labels.get(n, n): why for n, why in coverage.unchecked.items()}
+    coverage.missing = [labels.get(n, n) for n in coverage.missing]
+
+
+def _array_formulas(sheet, table):
+    """Why a table computed with array (matrix) formulas is not judged, or ""."""
+    origin = sheet.origin if sheet.origin is not None else sheet
+    if not origin.arrays:
+        return ""
+    cells = [(row, c) for row in range(table.first_row, table.last_row + 1) for c in table.columns.values()]
+    arrays = [cell for cell in cells if (sheet.to_file(*cell) if sheet.origin is not None else cell) in origin.arrays]
+    return f"matrix (array) formulas in the table, first {sheet.cell_name(*arrays[0])}" if arrays else ""
