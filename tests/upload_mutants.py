@@ -21,7 +21,6 @@ import zipfile
 import zlib
 from pathlib import Path
 
-VERDICTS = ("correct", "wrong", "incomplete", "unreadable")
 MIB = 2**20
 
 
@@ -230,6 +229,7 @@ def peak_mib():
 def check(path, result):
     """Why the result is not a verdict or one clear line; None when it is."""
     from xlbackprop.validate import report
+    from xlbackprop.validate.results import VERDICTS
 
     if result.verdict not in VERDICTS:
         return f"verdict {result.verdict!r}"
