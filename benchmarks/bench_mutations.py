@@ -126,7 +126,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="folder with expected.json")
     parser.add_argument("--seed", type=int, default=0, help="draws the iterations, mistakes and mutants")
-    parser.add_argument("--limit", type=int, default=400, help="mutants in all, drawn evenly over kind x scope")
+    parser.add_argument("--limit", type=int, default=300, help="mutants in all, drawn evenly over kind x scope")
     parser.add_argument("--per-stratum", type=int, default=None, help="at most this many per kind x scope")
     parser.add_argument("--jobs", type=int, default=2, help="soffice runs and judging processes at once")
     parser.add_argument("--keep", type=Path, default=None, help="write the mutants here (a new folder)")

@@ -131,9 +131,6 @@ def test_unmutated_controls_are_judged_correct(mutation_run):
 
 
 @libreoffice
-@pytest.mark.xfail(strict=True, reason="the validator derives a loose tolerance from values rounded to 6 or 8 "
-                                       "significant digits and then flags dhairyag's dE_total/dw5 (Sheet1!AC118) "
-                                       "as wrong: a false alarm on a correct workbook")
 def test_rounded_controls_are_judged_correct(mutation_run):
     alarms = [(c.source.name, d, v.first_cell) for c in mutation_run.controls for d, v in c.rounded.items()
               if v.verdict != "correct"]
@@ -147,9 +144,6 @@ def test_every_mutant_is_called_wrong(mutation_run):
 
 
 @libreoffice
-@pytest.mark.xfail(strict=True, reason="a table holding an error value the reference run does not have (#NUM! "
-                                       "after w - lr/g overflows, #VALUE! from a rate reference drifting into the "
-                                       "header) is called unreadable, not wrong at the first cell that holds it")
 def test_mutants_that_leave_error_values_are_called_wrong(mutation_run):
     with_errors = [o for o in _kept(mutation_run) if o.errors]
     assert with_errors, "the subset should hold a mutant that leaves an error value in its table"
@@ -158,16 +152,24 @@ def test_mutants_that_leave_error_values_are_called_wrong(mutation_run):
 
 
 @libreoffice
-def test_the_first_error_is_the_mutated_cell(mutation_run):
-    detected = [o for o in _kept(mutation_run) if o.detected()]
+def test_a_wrong_formula_is_the_first_error(mutation_run):
+    detected = [o for o in _kept(mutation_run) if o.detected() and o.mutant.kind != "typed-number"]
     misplaced = [o for o in detected if not o.placed()]
     assert misplaced == [], _report(misplaced)
 
 
 @libreoffice
-@pytest.mark.xfail(strict=True, reason="the validator grades the numbers a file stores: a wrong formula saved "
-                                       "with the right numbers (never recalculated) is called correct; only "
-                                       "the typed-number mutants are caught")
+@pytest.mark.xfail(strict=True, reason="a number typed where a formula belongs is not checked against its own "
+                                       "quantity: the first error lands on the first formula that reads it (h1 "
+                                       "after a typed w1, E_total after a typed E1, the next row's w5 after a "
+                                       "typed dE_total/dw5)")
+def test_a_typed_number_is_the_first_error(mutation_run):
+    typed = [o for o in _kept(mutation_run) if o.mutant.kind == "typed-number"]
+    misplaced = [o for o in typed if not (o.detected() and o.placed())]
+    assert typed and misplaced == [], _report(misplaced)
+
+
+@libreoffice
 def test_stale_values_do_not_hide_a_wrong_formula(mutation_run):
     missed = [o for o in _kept(mutation_run) if not o.detected(o.stale)]
     assert missed == [], _report(missed, "stale")
