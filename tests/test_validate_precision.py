@@ -96,3 +96,13 @@ def test_values_pasted_with_six_decimals_are_judged_at_that_precision(tmp_path):
                 env[k] = round(v, 6)  # fixed decimals: a gradient of 4e-06 keeps one digit
     (table,) = validate_workbook(write_workbook(tmp_path / "dec.xlsx", {"S": [Layout(rows=rows, formulas=False)]})).tables
     assert table.verdict == "correct", table.first_error
+
+
+def test_a_number_typed_short_among_formulas_is_judged_at_the_files_precision(tmp_path):
+    # h1 of iteration 3 typed as 0.0275 (its value to 3 digits) where the column's formulas store 17 digits
+    rows = simulate()
+    rows[2]["h1"] = float(f"{rows[2]['h1']:.3g}")
+    layout = Layout(rows=rows, typed={("h1", 2)})
+    (table,) = validate_workbook(write_workbook(tmp_path / "short.xlsx", {"Sheet1": [layout]})).tables
+    assert (table.verdict, table.first_error.cell) == ("wrong", cell(layout, "h1", 2))
+    assert "typed" in table.first_error.cause

@@ -47,7 +47,8 @@ def read_table(book, table, lr, recalc=None):
     sheet = book.sheet(table.sheet, table.view)
     first = first_row(book, table)
     spec = structure_spec(set(table.columns) | set(table.fixed), first, lr.value, 1)
-    data = read_columns(sheet, table, leaf_names(spec), constant_names(spec))
+    data = read_columns(sheet, table, leaf_names(spec), constant_names(spec),
+                        recalc.stored_number(sheet) if recalc is not None else None)
     coverage = Coverage()
     for name, note in other_conventions(spec, first).items():
         data.drop(name)

@@ -88,6 +88,13 @@ class Recalc:
         name = sheet.origin.name if sheet.origin is not None else sheet.name
         return not any(isinstance(self.calc.value(*cell), ExcelError) for cell in self.calc.precedents(name, r, c))
 
+    def stored_number(self, sheet):
+        """fn(row, col) -> the number the file stores in a cell of `sheet` (a view, maybe), or None."""
+        def number(row, col):
+            value = self.calc.stored(*self.file_cell(sheet, row, col))
+            return value if _number(value) else None
+        return number
+
     def formula(self, cell):
         """The formula text (without "=") of a file cell, None for a typed one."""
         sheet = self.calc.book.sheet(cell[0])
