@@ -159,10 +159,6 @@ def test_a_wrong_formula_is_the_first_error(mutation_run):
 
 
 @libreoffice
-@pytest.mark.xfail(strict=True, reason="a number typed where a formula belongs is not checked against its own "
-                                       "quantity: the first error lands on the first formula that reads it (h1 "
-                                       "after a typed w1, E_total after a typed E1, the next row's w5 after a "
-                                       "typed dE_total/dw5)")
 def test_a_typed_number_is_the_first_error(mutation_run):
     typed = [o for o in _kept(mutation_run) if o.mutant.kind == "typed-number"]
     misplaced = [o for o in typed if not (o.detected() and o.placed())]
