@@ -79,10 +79,13 @@ def find_fix(verify, formula, candidates_for, names, cause, canonical):
     change touches; canonical: the course's formula in the student's cells (or None)."""
     found = []
     if formula is not None:
-        found = [(text, change) for text, change in candidates_for(formula) if verify(text)]
+        candidates = candidates_for(formula)
+        # the changes touching what the cause names first: when one of them works, the others are not tried
+        # (each try compiles a formula), and the count of alternatives is among them
+        named = [c for c in candidates if any(n and n in (cause or "") for n in names(c[1]))]
+        found = [c for c in named if verify(c[0])] or [c for c in candidates if c not in named and verify(c[0])]
     if found:
-        named = [f for f in found if any(n and n in (cause or "") for n in names(f[1]))]
-        text, change = (named or found)[0]
+        text, change = found[0]
         note = describe(change, names)
         if len(found) > 1:
             note += f"; {len(found) - 1} other single change{'s' if len(found) > 2 else ''} agree{'' if len(found) > 2 else 's'} too"

@@ -72,7 +72,8 @@ def compare_table(r, runs):
         blanks = [k for n, vals in data.values.items() for k, v in enumerate(vals)
                   if v is None and (n, k) not in error_cells]
         upto = min([table.rows if lr else 1] + [k + 1 for k in blanks])
-        reference, worst_err = compare.reference_mismatches(data, run, r.exprs, upto, r.cell_of)
+        judged = min((m.row for m in local), default=None)
+        reference, worst_err = compare.reference_mismatches(data, run, r.exprs, upto, r.cell_of, judged)
 
     def makes_error(name, k):
         return name in table.fixed or r.recalc is None or r.recalc.makes_error(r.sheet, *r.where(name, k))
