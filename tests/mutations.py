@@ -2,11 +2,12 @@
 have LibreOffice recalculate it, and see whether `validate` calls it wrong at the mutated cell.
 
 The pipeline (issue #8 §4): plan mutants from the tables of the correct workbooks, write each with openpyxl,
-recalculate all of them (and the unmutated controls) in one soffice run, drop the mutants that change no
-number, then judge four files per mutant: the recalculated one, a stale one (the mutated formulas with the
-control's numbers, as a workbook saved without recalculating looks) and the recalculated one rounded to
-6, 8 and 10 significant digits (what Google Sheets, LibreOffice or a CSV round trip keep). The tests
-(tests/test_mutations.py) run a small subset; benchmarks/bench_mutations.py runs the full set.
+recalculate all of them (and the unmutated controls) with LibreOffice, many files per Calc start, drop the
+mutants that change no number, then judge five files per mutant: the recalculated one, a stale one (the
+mutated formulas with the control's numbers, as a workbook saved without recalculating looks) and the
+recalculated one rounded to 6, 8 and 10 significant digits (what Google Sheets, LibreOffice or a CSV round
+trip keep). The tests (tests/test_mutations.py) run a small subset; benchmarks/bench_mutations.py runs the
+full set.
 """
 
 import functools
@@ -194,7 +195,6 @@ class _Book:
     def __init__(self, path):
         from xlbackprop.workbook_read import read_workbook
 
-        self.path = Path(path)
         self.book = read_workbook(path)
         self.sites = find_sites(path)
         self._reads, self._lowest = {}, {}
