@@ -37,13 +37,13 @@ def validate_checked(path, assignment=None, fallback=None, convert=True):
     a LibreOffice-recalculated copy for the functions the evaluator does not know; without one, the file is
     converted here when it needs it, unless `convert` is False (a batch converts its files together)."""
     book, recalc = recalculated(path, fallback, convert)
-    carried = read_embedded_spec(path) if assignment is None else None
+    carried = read_embedded_spec(path)  # a workbook generate wrote (an exercise handed back) carries its spec
     tables = [rewired(recalc, book, table) for table in find_tables(book)]
     rates = [learning_rate(book, table) for table in tables]
     runs = reference_runs(book, tables, rates)
     results = [check_table(book, table, runs, rate, recalc, assignment or carried)
                for table, rate in zip(tables, rates)]
-    if carried is not None:
+    if assignment is None and carried is not None:
         for r in results:
             r.notes.append(f"graded against the assignment this workbook carries (its hidden sheet "
                            f"'{ASSIGNMENT_SHEET}'); give --assignment to grade against your own copy")
@@ -59,7 +59,8 @@ def validate_checked(path, assignment=None, fallback=None, convert=True):
                                         "a person must look")
     verdict = worst(r.verdict for r in results) if results else "incomplete"
     missing = []
-    if assignment is not None and results:
+    # (a table whose rate cannot be read, a blank one, say, may be one of them: it is incomplete already)
+    if assignment is not None and results and all(t.learning_rate is not None for t in results):
         missing = [f"no table for the assigned learning rate {lr:g}"
                    for lr in missing_rates(assignment, [t.learning_rate for t in results])]
         if missing and verdict == "correct":

@@ -67,7 +67,7 @@ def differences(assigned, spec, table, first, lr, rows, cell_of, lr_cell, course
     if (spec.sizes, spec.activations, spec.bias, spec.error) != shape or len(spec.samples) != len(assigned.samples):
         out.append(Difference(None, f"network {_shape(spec)} {_where(_shape(assigned), course)}", "wrong"))
         return out
-    if table.labels:
+    if table.labels and not course:  # (the table's own note already says how its weights are wired)
         wired = next((n for n in table.notes if n.startswith("the weights are wired")), "")
         out.append(Difference(None, f"weights wired in another order than {'the course' if course else 'assigned'}: "
                               + wired.removeprefix("the weights are wired ").split(" (")[0], "wrong"))
@@ -84,7 +84,8 @@ def differences(assigned, spec, table, first, lr, rows, cell_of, lr_cell, course
         rates = ", ".join(f"{a:g}" for a in assigned.learning_rates)
         out.append(Difference(lr_cell, f"learning rate {lr:g} {_where(rates, course)}", "wrong"))
     if rows < assigned.iterations:
-        out.append(Difference(None, f"{rows} rows where {assigned.iterations} were asked", "incomplete"))
+        out.append(Difference(None, f"{rows} row{'s' if rows != 1 else ''} where {assigned.iterations} were asked",
+                              "incomplete"))
     return out
 
 
