@@ -434,3 +434,13 @@ def test_a_workbook_without_a_styles_part_gets_one(tmp_path):
     assert wb["LR 0.1"]["C3"].value == "=A3*B3" and "xlbackprop" in wb["LR 0.1"]["A1"].comment.text
     if ooxml_check.XSD_DIR.is_dir():
         assert ooxml_check.problems(dest) == ooxml_check.problems(src) == []
+
+
+def test_the_first_errors_comment_is_shown_open_and_the_others_on_hover(annotated):
+    _, dest = annotated
+    with zipfile.ZipFile(dest) as z:
+        vml = b"".join(z.read(n) for n in z.namelist() if n.endswith(".vml"))
+    shapes = re.findall(rb"<v:shape\b.*?</v:shape>", vml, re.S)
+    shown = [s for s in shapes if b"visibility:visible" in s]
+    assert len(shown) == 1 and b"<x:Visible/>" in shown[0]
+    assert b"<x:Row>2</x:Row><x:Column>2</x:Column>" in shown[0]  # C3, 0-based: the first error

@@ -61,6 +61,8 @@ def annotate_package(package, result):
     styles = Styles(package, workbook)
     red = styles.add("fills", RED_FILL)
     marks = defaultdict(dict)
+    # the first error of the workbook's first wrong table is shown open: the student sees where to start
+    first = next((t.first_error for t in result.tables if t.first_error is not None), None)
     for table in result.tables:
         for m in first_per_cell(table.mismatches):
             sheet, ref = split_cell(m.cell)
@@ -76,7 +78,8 @@ def annotate_package(package, result):
         root = scan(data, part, depth=3)
         edit = Splice(data)
         _fill_cells(edit, root, cells, styles, red)
-        add_comments(package, part, root, edit, {rc: comment_text(m) for rc, m in cells.items()})
+        add_comments(package, part, root, edit, {rc: comment_text(m) for rc, m in cells.items()},
+                     shown={rc for rc, m in cells.items() if m is first})
         package.write(part, edit.apply())
     _add_feedback_sheet(package, workbook, styles, result)
     styles.save()
@@ -88,7 +91,7 @@ def comment_text(m):
     if m.cause:
         text += f"\ncause: {m.cause}"
     if m.fix:
-        text += f"\nfix: {m.fix}"
+        text += f"\nfix: {m.fix}" + (f" ({m.fix_note})" if m.fix_note else "")
     return text
 
 

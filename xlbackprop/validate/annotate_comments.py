@@ -27,16 +27,17 @@ AFTER_LEGACY_DRAWING = {"legacyDrawingHF", "drawingHF", "picture", "oleObjects",
 _RUN_PROPS = '<rPr><sz val="9"/><color indexed="81"/><rFont val="Tahoma"/><family val="2"/></rPr>'
 
 
-def add_comments(package, sheet_part, root, sheet, notes):
+def add_comments(package, sheet_part, root, sheet, notes, shown=()):
     """Comment each cell of `notes` ({(row, col): text}) on the worksheet `sheet_part`, whose scan is `root`
-    and whose pending edits are the Splice `sheet` (it gains a <legacyDrawing> when it had none)."""
+    and whose pending edits are the Splice `sheet` (it gains a <legacyDrawing> when it had none). The new
+    comments of the cells in `shown` are shown open, the others when the mouse is over their cell."""
     if not notes:
         return
     rels = [r for r in package.relationships(sheet_part) if not r.external]
     comments = next((r.target for r in rels if r.type == COMMENTS_TYPE and r.target in package), None)
     new_cells = _write_comments(package, sheet_part, comments, notes)
     if new_cells:
-        _write_shapes(package, sheet_part, root, sheet, rels, new_cells)
+        _write_shapes(package, sheet_part, root, sheet, rels, new_cells, set(shown))
 
 
 def _write_comments(package, sheet_part, part, notes):
@@ -95,14 +96,14 @@ def _runs(p, lead, note):
     return re.sub(r"<(/?)([A-Za-z])", rf"<\1{p}\2", runs) if p else runs
 
 
-def _write_shapes(package, sheet_part, root, sheet, rels, cells):
+def _write_shapes(package, sheet_part, root, sheet, rels, cells, shown=frozenset()):
     """The note shapes Excel draws comments with, in the sheet's legacy VML drawing (made if missing)."""
     legacy = root.find("legacyDrawing")
     by_id = {r.id: r.target for r in rels}
     vml = by_id.get(legacy.attrs.get(f"{{{REL_NS}}}id")) if legacy is not None else None
     blocks = _free_blocks(package, math.ceil(len(cells) / SHAPES_PER_BLOCK))
     ids = [1024 * b + k for b in blocks for k in range(1, SHAPES_PER_BLOCK + 1)][: len(cells)]
-    shapes = "".join(_shape(i, row, col) for i, (row, col) in zip(ids, cells))
+    shapes = "".join(_shape(i, row, col, (row, col) in shown) for i, (row, col) in zip(ids, cells))
     data_attr = ",".join(map(str, blocks))
     if vml is None or vml not in package:
         vml = vml or package.free_name("xl/drawings/vmlDrawing{}.vml")
@@ -155,14 +156,15 @@ SHAPE_TYPE = ('<v:shapetype id="_x0000_t202" coordsize="21600,21600" o:spt="202"
               '<v:stroke joinstyle="miter"/><v:path gradientshapeok="t" o:connecttype="rect"/></v:shapetype>')
 
 
-def _shape(shape_id, row, col):
-    """A hidden note box beside cell (row, col), 1-based, as Excel writes one."""
+def _shape(shape_id, row, col, visible=False):
+    """A note box beside cell (row, col), 1-based, as Excel writes one: hidden, or shown open."""
     r, c = row - 1, col - 1
     anchor = f"{c + 1}, 15, {max(r - 1, 0)}, 10, {c + 5}, 15, {max(r - 1, 0) + 8}, 4"
     return (f'<v:shape {VML_NS} id="_x0000_s{shape_id}" type="#_x0000_t202" '
             'style="position:absolute;margin-left:59.25pt;margin-top:1.5pt;width:260pt;height:110pt;z-index:1;'
-            'visibility:hidden" fillcolor="#ffffe1" o:insetmode="auto">'
+            f'visibility:{"visible" if visible else "hidden"}" fillcolor="#ffffe1" o:insetmode="auto">'
             '<v:fill color2="#ffffe1"/><v:shadow on="t" color="black" obscured="t"/>'
             '<v:path o:connecttype="none"/><v:textbox style="mso-direction-alt:auto"/>'
             f'<x:ClientData ObjectType="Note"><x:MoveWithCells/><x:SizeWithCells/><x:Anchor>{anchor}</x:Anchor>'
-            f'<x:AutoFill>False</x:AutoFill><x:Row>{r}</x:Row><x:Column>{c}</x:Column></x:ClientData></v:shape>')
+            f'<x:AutoFill>False</x:AutoFill><x:Row>{r}</x:Row><x:Column>{c}</x:Column>'
+            f'{"<x:Visible/>" if visible else ""}</x:ClientData></v:shape>')

@@ -70,6 +70,8 @@ def feedback_rows(result):
                                                f"the formula with the chain rule for {pretty(e.quantity)}", "plain")],
                  [Cell("Fix", "label"), Cell(e.fix or "no corrected formula could be verified automatically",
                                              "plain")]]
+    if e is not None and e.fix and e.fix_note:
+        rows.append([Cell("", "label"), Cell(e.fix_note, "plain")])
     rows.append([])
     for t in result.tables:
         cells = len({m.cell for m in t.mismatches})
