@@ -38,7 +38,18 @@ def mutants():
 
 
 @pytest.fixture(scope="module")
-def mutation_run(mutants, tmp_path_factory):
+def typed_column():
+    """A known hard case, kept out of the even draw: a forward quantity's whole column typed to 3 significant
+    digits from the first iteration down (values pasted short over the formulas)."""
+    everything = plan_mutants(_small_books(), seed=SEED)
+    m = next(m for m in everything if m.kind == "typed-number" and m.scope == "fill" and m.quantity == "o2"
+             and m.cells[0][0] == m.site.first_row)
+    m.name = "typed-column"
+    return m
+
+
+@pytest.fixture(scope="module")
+def mutation_run(mutants, typed_column, tmp_path_factory):
     # the conftest `libreoffice` fixture is per test; this one runs soffice once for the module
     if soffice() is None:
         if os.environ.get("CI"):
@@ -46,11 +57,13 @@ def mutation_run(mutants, tmp_path_factory):
         pytest.skip("LibreOffice (soffice) is not installed")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # openpyxl's drawing warnings
-        return run_mutants(mutants, tmp_path_factory.mktemp("mutants"), stale=True, rounded=False)
+        return run_mutants([*mutants, typed_column], tmp_path_factory.mktemp("mutants"), stale=True,
+                           rounded=False)
 
 
 def _kept(run):
-    return [o for o in run.outcomes if o.kept]
+    """The drawn mutants that change a number (the known hard case has a test of its own)."""
+    return [o for o in run.outcomes if o.kept and o.mutant.name != "typed-column"]
 
 
 def _report(outcomes, variant=None):
@@ -169,3 +182,12 @@ def test_a_typed_number_is_the_first_error(mutation_run):
 def test_stale_values_do_not_hide_a_wrong_formula(mutation_run):
     missed = [o for o in _kept(mutation_run) if not o.detected(o.stale)]
     assert missed == [], _report(missed, "stale")
+
+
+@libreoffice
+@pytest.mark.xfail(strict=True, reason="a column typed to 3 significant digits from its first iteration down "
+                                       "reads as values pasted short: its precision excuses it, and the first "
+                                       "error lands on the next quantity (a_o2 after a typed o2)")
+def test_a_column_typed_short_from_its_first_row_is_the_first_error(mutation_run):
+    typed = next(o for o in mutation_run.outcomes if o.mutant.name == "typed-column")
+    assert typed.kept and typed.detected() and typed.placed(), _report([typed])
