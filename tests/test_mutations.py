@@ -185,9 +185,6 @@ def test_stale_values_do_not_hide_a_wrong_formula(mutation_run):
 
 
 @libreoffice
-@pytest.mark.xfail(strict=True, reason="a column typed to 3 significant digits from its first iteration down "
-                                       "reads as values pasted short: its precision excuses it, and the first "
-                                       "error lands on the next quantity (a_o2 after a typed o2)")
 def test_a_column_typed_short_from_its_first_row_is_the_first_error(mutation_run):
     typed = next(o for o in mutation_run.outcomes if o.mutant.name == "typed-column")
     assert typed.kept and typed.detected() and typed.placed(), _report([typed])

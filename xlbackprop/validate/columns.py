@@ -16,7 +16,7 @@ class TableData:
     values: dict                                  # name -> [float | None] per iteration
     typed: dict                                   # name -> [bool]: the cell holds a typed number, no formula
     errors: list = field(default_factory=list)    # (name, iteration index, the text or error value found)
-    rounding: dict = field(default_factory=dict)  # name -> Rounding of its column, from the numbers it stores
+    rounding: dict = field(default_factory=dict)  # name -> Rounding of its numbers, from what the table stores
 
     @property
     def rows(self):
@@ -49,8 +49,8 @@ def read_columns(sheet, table, givens, constants, stored=None):
     `givens`: names whose first-row value is the student's starting point (inputs, targets, weights, biases);
     `constants`: givens that stay the same on every row (inputs, targets, fixed biases); `stored(row, col)`:
     the number the file stores in a cell, formula cells included (default: the sheet's own numbers). A
-    column keeps as many digits as its longest stored number: a typed 0.03 among formulas stored with 17
-    digits is a typed mistake, not a rounding."""
+    table keeps as many digits as its longest stored number: a typed 0.03 (or a whole column typed short)
+    among formulas stored with 17 digits is a typed mistake, not a rounding."""
     values, typed, errors = {}, {}, []
     for name, col in table.columns.items():
         vals, kinds = [], []
@@ -71,7 +71,7 @@ def read_columns(sheet, table, givens, constants, stored=None):
         typed[name] = [name in table.typed or not sheet.has_formula(row, col)] * table.rows
     data = TableData(values, typed, errors, givens=frozenset(givens), constants=frozenset(constants))
     stored = stored or sheet.number
-    data.rounding = {n: rounding_of([stored(table.first_row + k, c) for k in range(table.rows)
-                                     if k or n not in givens])
-                     for n, c in table.columns.items()}
+    kept = rounding_of([stored(table.first_row + k, c) for n, c in table.columns.items()
+                        for k in range(table.rows) if k or n not in givens])
+    data.rounding = {n: kept for n in table.columns}
     return data
