@@ -38,7 +38,7 @@ def pct(n, d):
 
 def table(run, planned):
     kept = [o for o in run.outcomes if o.kept]
-    head = (f"{'kind':<13}{'scope':<6}{'planned':>8}{'kept':>6}{'detected':>17}{'placed':>17}{'err':>5}"
+    head = (f"{'kind':<13}{'scope':<6}{'planned':>8}{'kept':>6}{'detected':>17}{'placed':>17}{'fixed':>17}{'err':>5}"
             f"{'other':>6}{'stale detected':>17}" + "".join(f"{f'rounded {d}':>17}" for d in DIGITS))
     lines = [head, "-" * len(head)]
     for kind in KINDS:
@@ -50,6 +50,7 @@ def table(run, planned):
             detected = [o for o in group if o.detected()]
             line = (f"{kind:<13}{scope:<6}{n_planned:>8}{len(group):>6}{pct(len(detected), len(group)):>17}"
                     f"{pct(sum(o.placed() for o in detected), len(group)):>17}"
+                    f"{pct(sum(bool(o.recalculated.fix) for o in detected), len(detected)):>17}"
                     f"{sum(o.errors > 0 for o in group):>5}{sum(o.recalculated.other_wrong > 0 for o in group):>6}"
                     f"{pct(sum(o.detected(o.stale) for o in group if o.stale), sum(1 for o in group if o.stale)):>17}")
             for d in DIGITS:
@@ -59,13 +60,24 @@ def table(run, planned):
     lines.append("-" * len(head))
     detected = [o for o in kept if o.detected()]
     total = (f"{'all':<19}{sum(planned.values()):>8}{len(kept):>6}{pct(len(detected), len(kept)):>17}"
-             f"{pct(sum(o.placed() for o in detected), len(kept)):>17}{sum(o.errors > 0 for o in kept):>5}"
+             f"{pct(sum(o.placed() for o in detected), len(kept)):>17}"
+             f"{pct(sum(bool(o.recalculated.fix) for o in detected), len(detected)):>17}{sum(o.errors > 0 for o in kept):>5}"
              f"{sum(o.recalculated.other_wrong > 0 for o in kept):>6}"
              f"{pct(sum(o.detected(o.stale) for o in kept if o.stale), sum(1 for o in kept if o.stale)):>17}")
     for d in DIGITS:
         fair = [o for o in kept if d in o.rounded and o.resolvable(d)]
         total += f"{pct(sum(o.detected(o.rounded[d]) for o in fair), len(fair)):>17}"
     return lines + [total]
+
+
+def corpus_fixes(corpus):
+    """The real mistakes: how many of the corpus's wrong tables' first errors get a verified fix."""
+    from xlbackprop.validate.batch import expand, run
+
+    results = run(expand([corpus])).results
+    firsts = [t.first_error for r in results for t in r.tables if t.verdict == "wrong" and t.first_error]
+    fixed = sum(bool(e.fix) for e in firsts)
+    return f"corpus: {len(firsts)} wrong tables, {pct(fixed, len(firsts)).strip()} of their first errors with a verified fix"
 
 
 def controls(run):
@@ -153,9 +165,10 @@ def main():
           f"a number, {len(mutants) - kept - len(run.missing)} change none (dropped), "
           f"{len(run.missing)} not recalculated; {seconds:.0f} s")
     print("\n".join(table(run, planned)))
-    print("detected: called wrong; placed: first error at the mutated cell (share of kept); err: error values "
-          "in the table;\nother: an unmutated table of the workbook called wrong; rounded d: over the mutants whose "
-          "change is > 10^(2-d)")
+    print("detected: called wrong; placed: first error at the mutated cell (share of kept); fixed: the first error "
+          "has a fix the evaluator verified\n(share of detected); err: error values in the table; other: an "
+          "unmutated table of the workbook called wrong;\nrounded d: over the mutants whose change is > 10^(2-d)")
+    print(corpus_fixes(args.corpus))
     print()
     print("\n".join(controls(run)))
     print()

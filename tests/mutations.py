@@ -72,6 +72,7 @@ class Verdict:
     cause: str | None
     other_wrong: int = 0         # the workbook's other (unmutated) tables judged wrong: false alarms too
     error: str | None = None
+    fix: str | None = None       # the verified fix offered for the first error
 
 
 def judge(path, site=None):
@@ -88,7 +89,7 @@ def judge(path, site=None):
     first = table.first_error if table else None
     return Verdict(result.verdict, table.verdict if table else None, first and first.cell,
                    first and first.quantity, first and first.row, first and first.cause,
-                   sum(t.verdict == "wrong" for t in others), result.error)
+                   sum(t.verdict == "wrong" for t in others), result.error, first and first.fix)
 
 
 # ---------------------------------------------------------------------------------------------------------
