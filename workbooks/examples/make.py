@@ -7,6 +7,7 @@
 - rounded.xlsx: a values-only table pasted with 6 significant digits, with the template's mistake in it;
 - xor.xlsx: XOR on a 2-2-1 network with biases, one row per sample, four rows per step (mean gradients);
 - own-numbering.xlsx: the course network with the weights numbered along the inputs (h1 = w1*i1 + w3*i2);
+- matrix.xlsx: a forward pass in matrix formulas (MMULT), which the validator does not model;
 - class/: an exercise `xlbackprop generate --exercise` wrote (exercise.xlsx) and four students' copies:
   ana filled it in right, ben with the template's dw3 mistake filled down, cleo did 10 of 100 rows, dev
   handed it back blank. The students' copies are recalculated by LibreOffice, as Calc would save them.
@@ -45,6 +46,18 @@ def single_tables():
     rounded = Layout(rows=simulate(rows=20, lr=0.5, mistakes=TEMPLATE_BUG), lr=0.5, formulas=False, digits=6)
     write_workbook(HERE / "rounded.xlsx", {"Pasted": [rounded]})
     write_workbook(HERE / "own-numbering.xlsx", {"Mine": [Layout(rows=simulate(rows=20), labels=OWN_NUMBERING)]})
+
+
+def matrix():
+    from openpyxl.worksheet.formula import ArrayFormula
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Matrix"
+    for row in (["x1", "x2", "W", None, "h1", "h2"], [0.05, 0.1, 0.15, 0.2], [None, None, 0.25, 0.3]):
+        ws.append(row)
+    ws["E2"] = ArrayFormula("E2:F2", "=MMULT(A2:B2,C2:D3)")
+    wb.save(HERE / "matrix.xlsx")
 
 
 def filled(exercise, solution, out, rows=None, edit=None):
@@ -94,6 +107,7 @@ def a_class(tmp):
 
 def main():
     single_tables()
+    matrix()
     xor_rows_per_sample(HERE / "xor.xlsx")
     with tempfile.TemporaryDirectory() as tmp:
         a_class(Path(tmp))
