@@ -99,8 +99,12 @@ def coverage_lines(coverage):
 def table_headline(table):
     """One line for a summary: 'WRONG: first error at Sheet1!Z3 (∂E_total/∂w3, iteration 1)'."""
     e = table.first_error
-    where = f": first error at {e.cell} ({pretty(e.quantity)}, iteration {e.row})" if e else ""
-    return f"{table.verdict.upper()}{where}"
+    if e is not None:
+        return f"{table.verdict.upper()}: first error at {e.cell} ({pretty(e.quantity)}, iteration {e.row})"
+    # without a wrong cell, the first reason given: the assignment's, or the first note that says why
+    why = next(iter(table.assignment + [n for n in table.notes
+                                        if n.startswith(("incomplete:", "unsupported:"))]), "")
+    return f"{table.verdict.upper()}: {why}" if why and table.verdict != "correct" else table.verdict.upper()
 
 
 def lint_summary(findings):
