@@ -3,11 +3,16 @@
 run, then the throughput of a matmul and of the model's convolutions alone in each number format.
 
     python benchmarks/bench_train_variants.py [--data-dir ../shared/data/mnist] [--rounds 4] [--batches 80]
-                                              [--batch-size 128] [--only-loops]
+                                              [--batch-size 128] [--only-loops] [--breakdown]
 
 Each variant trains on the same fixed batches (rotated as in training); the first batches, which compile,
 are not timed. Times are extrapolated to one 60,000-image epoch; the median of the rounds is printed with
 each round's time, and the ratio to the eager float32 loop. Other work on the machine slows every variant.
+
+--breakdown instead takes the compiled float32 loop apart: the same loop without the optimizer step, without
+BatchNorm, without BatchNorm and ReLU (convolutions, pooling and the linear layer), each compiled and timed in
+interleaved rounds, then the parts outside the model: rotating an epoch of batches, averaging the weights
+(--ema) after every step, and evaluating 10,000 images.
 """
 
 import argparse
@@ -28,10 +33,21 @@ VARIANTS = {"eager float32": (False, False), "eager bf16": (False, True),
             "compiled float32": (True, False), "compiled bf16": (True, True)}
 
 
-def variant_runner(fixed_batches, batch_size: int, compile_: bool, bf16: bool):
+class NoStep(torch.optim.SGD):
+    """An optimizer that computes nothing: the loop's time without the weight update."""
+
+    def step(self, closure=None):
+        return None
+
+
+def without(model: nn.Module, *kinds) -> nn.Module:
+    return nn.Sequential(*(m for m in model if not isinstance(m, kinds)))
+
+
+def variant_runner(fixed_batches, batch_size: int, compile_: bool, bf16: bool, model=None, optimizer_class=None):
     torch.manual_seed(1)
-    model = build_model("s6-19k")
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    model = model or build_model("s6-19k")
+    optimizer = (optimizer_class or torch.optim.SGD)(model.parameters(), lr=0.01, momentum=0.9)
     forward = TrainForward(model, batch_size, compile_)
 
     def run(n: int) -> float:
@@ -66,6 +82,49 @@ def convolutions_epoch(dtype: torch.dtype, channels_last: bool, steps: int = 10,
     return (time.perf_counter() - start) / steps * 60_000 / batch_size
 
 
+def interleaved(runners: dict, rounds: int, n: int) -> dict[str, list[float]]:
+    for run in runners.values():
+        run(3)  # warm-up; compiles the compiled variants
+    times = {name: [] for name in runners}
+    for _ in range(rounds):
+        for name, run in runners.items():
+            times[name].append(run(n))
+    return times
+
+
+def breakdown(data, fixed, batch_size: int, rounds: int, n: int) -> None:
+    from xlbackprop.train.loop import WeightAverage, test
+
+    parts = {
+        "compiled loop (as trained)": {},
+        "without the optimizer step": dict(optimizer_class=NoStep),
+        "without BatchNorm": dict(model=without(build_model("s6-19k"), nn.BatchNorm2d)),
+        "without BatchNorm and ReLU": dict(model=without(build_model("s6-19k"), nn.BatchNorm2d, nn.ReLU)),
+    }
+    runners = {name: variant_runner(fixed, batch_size, True, False, **kw) for name, kw in parts.items()}
+    times = {name: statistics.median(t) for name, t in interleaved(runners, rounds, n).items()}
+    whole = times["compiled loop (as trained)"]
+    print(f"s6-19k compiled float32 loop, batch {batch_size}, {torch.get_num_threads()} threads, seconds per "
+          f"epoch (median of {rounds}), and what each removed part cost:")
+    for name, t in times.items():
+        print(f"  {name:28s} {t:5.1f}s" + (f"  (-{whole - t:.1f}s)" if t != whole else ""))
+    g = torch.Generator().manual_seed(1)
+    for rotation in (7.0, 0.0):
+        start = time.perf_counter()
+        for _ in batches(data.train, batch_size, shuffle=True, rotation=rotation, generator=g):
+            pass
+        print(f"  batches of one epoch, rotation {rotation:.0f}: {time.perf_counter() - start:5.2f}s")
+    model = build_model("s6-19k")
+    average = WeightAverage(model, 0.99)
+    start = time.perf_counter()
+    for _ in range(-(-60_000 // batch_size)):
+        average.update()
+    print(f"  weight averaging after every step of one epoch: {time.perf_counter() - start:5.2f}s")
+    start = time.perf_counter()
+    test(model, data.test, torch.device("cpu"), False)
+    print(f"  evaluating the 10,000 test images: {time.perf_counter() - start:5.2f}s")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "data" / "mnist")
@@ -74,6 +133,7 @@ def main():
                         "images in batches of --batch-size) per variant and round")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--only-loops", action="store_true", help="skip the matmul and convolution timings")
+    parser.add_argument("--breakdown", action="store_true", help="what each part of the compiled loop costs")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -82,14 +142,10 @@ def main():
     n = max(1, args.batches * 128 // args.batch_size)
     fixed = list(itertools.islice(batches(data.train, args.batch_size, shuffle=True, rotation=7.0, generator=g), n))
 
-    runners = {}
-    for name, (compile_, bf16) in VARIANTS.items():
-        runners[name] = variant_runner(fixed, args.batch_size, compile_, bf16)
-        runners[name](3)  # warm-up; compiles the compiled variants
-    times = {name: [] for name in runners}
-    for _ in range(args.rounds):
-        for name, run in runners.items():
-            times[name].append(run(n))
+    if args.breakdown:
+        return breakdown(data, fixed, args.batch_size, args.rounds, n)
+    runners = {name: variant_runner(fixed, args.batch_size, c, b) for name, (c, b) in VARIANTS.items()}
+    times = interleaved(runners, args.rounds, n)
     base = statistics.median(times["eager float32"])
     print(f"s6-19k loop, batch {args.batch_size}, {torch.get_num_threads()} threads, seconds per epoch (median of {args.rounds}):")
     for name, t in times.items():

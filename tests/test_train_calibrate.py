@@ -90,7 +90,7 @@ def test_the_cache_is_kept_apart_per_machine_torch_version_threads_and_onednn_ca
     config, variants = config_for("s6-19k"), [Variant(False, False), Variant(True, False)]
     key = calibrate.cache_key(config, CPU, variants)
     assert f"torch {torch.__version__}" in key and f"{torch.get_num_threads()} threads" in key
-    assert "s6-19k batch 128" in key and "eager float32, compiled float32" in key
+    assert f"s6-19k batch {config.batch_size}" in key and "eager float32, compiled float32" in key
     monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX512_CORE_FP16")
     capped = calibrate.cache_key(config, CPU, variants)
     assert capped != key and "oneDNN capped at AVX512_CORE_FP16" in capped

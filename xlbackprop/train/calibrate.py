@@ -140,6 +140,14 @@ def describe(choice: str, results: dict[str, dict | str]) -> str:
     return f"{choice}, the fastest for this run as measured here (ms per step: {', '.join(parts)}{failed})"
 
 
+def shown(path: Path) -> str:
+    """The path as the user would type it: ~ for the home folder."""
+    try:
+        return "~/" + str(path.relative_to(Path.home()))
+    except ValueError:
+        return str(path)
+
+
 def choose_variant(config: TrainConfig, device: torch.device, total_steps: int, cache: Path | None = None,
                    on_measure: Callable[[list[str]], None] = lambda names: None, timer=None) -> Variant:
     """The variant to train with: measured (or read from the cache) when `auto` leaves a choice, by rule for
@@ -156,7 +164,7 @@ def choose_variant(config: TrainConfig, device: torch.device, total_steps: int, 
     key = cache_key(config, device, variants)
     entry = read_cache(cache).get(key)
     if entry and set(entry.get("results", {})) == {v.name for v in variants}:
-        results, when = entry["results"], f"; measured {entry['measured']}, cached in {cache}"
+        results, when = entry["results"], f"; measured {entry['measured']}, cached in {shown(cache)}"
     else:
         on_measure([v.name for v in variants])
         results, when = (timer or measure)(config, device, variants), ""

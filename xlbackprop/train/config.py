@@ -65,9 +65,11 @@ class TrainConfig:
         return cls(**{k: v for k, v in values.items() if k in known})
 
 
-# Recipes that reach each model's targets on this project's machine (see README for the runs).
+# Recipes that reach each model's targets on this project's machine (see README for the runs). s6-19k's was
+# chosen on a validation split (the last 10,000 training images) for holding 99.4% in as few epochs as possible.
 RECIPES = {
-    "s6-19k": dict(epochs=19, lr=0.05, rotation=10.0, label_smoothing=0.1),
+    "s6-19k": dict(epochs=5, batch_size=64, lr=0.2, nesterov=True, warmup=0.2, ema=0.99, rotation=10.0,
+                   label_smoothing=0.1),
     "s6-22k": dict(epochs=19, lr=0.05, rotation=7.0),
     "xl-8k": dict(epochs=15, batch_size=64, lr=0.08, rotation=7.0),
 }
