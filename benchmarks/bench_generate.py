@@ -6,11 +6,9 @@ XlsxWriter writing the same number of plain number cells in the same run. Prints
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 LRS = (0.1, 0.2, 0.5, 0.8, 1.0, 2.0)

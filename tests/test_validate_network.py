@@ -1,6 +1,6 @@
 """The network the student built: weights numbered in their own order, labels in other scripts, other sizes."""
 
-from tests.wb_fixtures import ORDER, Layout, cell, simulate, write_workbook
+from tests.wb_fixtures import Layout, cell, simulate, write_workbook
 from xlbackprop.validate.api import validate_workbook
 
 # The student numbers the weights along the inputs: h1 = w1*i1 + w3*i2, h2 = w2*i1 + w4*i2. In the fixture's

@@ -8,6 +8,7 @@ costs nothing. Shared formulas are expanded by shifting their relative reference
 import posixpath
 import re
 import zipfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from xml.etree.ElementTree import ParseError, iterparse
 
@@ -273,24 +274,12 @@ def _defined_names(workbook_xml):
     return out
 
 
-def read_workbook(path):
-    """Read every worksheet of an .xlsx/.xlsm file; raise WorkbookError naming the file when it cannot."""
+@contextmanager
+def _opened(path):
+    """The workbook's zip, with every way reading it can fail turned into one WorkbookError naming the file."""
     try:
         with zipfile.ZipFile(path) as zf:
-            names = set(zf.namelist())
-            if "xl/workbook.xml" not in names:
-                raise WorkbookError(f"{path}: not an Excel workbook (no xl/workbook.xml inside); "
-                                    "expected an .xlsx or .xlsm file")
-            strings = []
-            for cand in ("xl/sharedStrings.xml", "xl/SharedStrings.xml"):
-                if cand in names:
-                    strings = _shared_strings(zf, cand)
-            targets = _sheet_targets(zf)
-            sheets = [_parse_sheet(zf, name, target, strings) for name, target in targets if target in names]
-            workbook_xml = _read_xml(zf, "xl/workbook.xml")
-            defined = _defined_names(workbook_xml)
-            iterative = any(_local(el.tag) == "calcPr" and el.get("iterate") in ("1", "true")
-                            for _, el in workbook_xml)
+            yield zf
     except WorkbookError:
         raise
     except zipfile.BadZipFile:
@@ -299,6 +288,30 @@ def read_workbook(path):
         raise WorkbookError(f"{path}: damaged workbook XML ({exc}); expected a file saved by a spreadsheet") from None
     except OSError as exc:
         raise WorkbookError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+
+
+def _strings(zf):
+    """The shared strings (a spreadsheet that saved a generated file may have moved its inline text there)."""
+    names = set(zf.namelist())
+    for cand in ("xl/sharedStrings.xml", "xl/SharedStrings.xml"):
+        if cand in names:
+            return _shared_strings(zf, cand)
+    return []
+
+
+def read_workbook(path):
+    """Read every worksheet of an .xlsx/.xlsm file; raise WorkbookError naming the file when it cannot."""
+    with _opened(path) as zf:
+        names = set(zf.namelist())
+        if "xl/workbook.xml" not in names:
+            raise WorkbookError(f"{path}: not an Excel workbook (no xl/workbook.xml inside); "
+                                "expected an .xlsx or .xlsm file")
+        strings = _strings(zf)
+        targets = _sheet_targets(zf)
+        sheets = [_parse_sheet(zf, name, target, strings) for name, target in targets if target in names]
+        workbook_xml = _read_xml(zf, "xl/workbook.xml")
+        defined = _defined_names(workbook_xml)
+        iterative = any(_local(el.tag) == "calcPr" and el.get("iterate") in ("1", "true") for _, el in workbook_xml)
     return Book(str(path), sheets, defined, iterative=iterative)
 
 
@@ -318,22 +331,11 @@ def read_assignment(path):
     from xlbackprop.errors import SpecError
     from xlbackprop.layout import ASSIGNMENT_SHEET
     from xlbackprop.spec import spec_from_dict
-    try:
-        with zipfile.ZipFile(path) as zf:
-            target = dict(_sheet_targets(zf)).get(ASSIGNMENT_SHEET)
-            if target is None or target not in zf.namelist():
-                return None
-            strings = []
-            for cand in ("xl/sharedStrings.xml", "xl/SharedStrings.xml"):
-                if cand in zf.namelist():
-                    strings = _shared_strings(zf, cand)  # a spreadsheet that saved the file moved the text there
-            sheet = _parse_sheet(zf, ASSIGNMENT_SHEET, target, strings)
-    except zipfile.BadZipFile:
-        raise WorkbookError(f"{path}: not a zip archive, so not an .xlsx/.xlsm workbook") from None
-    except (ParseError, ValueError, IndexError, KeyError) as exc:
-        raise WorkbookError(f"{path}: damaged workbook XML ({exc}); expected a file saved by a spreadsheet") from None
-    except OSError as exc:
-        raise WorkbookError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    with _opened(path) as zf:
+        target = dict(_sheet_targets(zf)).get(ASSIGNMENT_SHEET)
+        if target is None or target not in zf.namelist():
+            return None
+        sheet = _parse_sheet(zf, ASSIGNMENT_SHEET, target, _strings(zf))
     text = "".join(str(sheet.values[key]) for key in sorted(sheet.values) if key[1] == 1 and key[0] >= 2)
     try:
         data = json.loads(text)

@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 import openpyxl  # noqa: E402
 
 from tests.handmade import xor_rows_per_sample  # noqa: E402
+from tests.test_generate_exercise import filled  # noqa: E402
 from tests.test_validate_causes import MISTAKES  # noqa: E402
 from tests.test_validate_network import OWN_NUMBERING  # noqa: E402
 from tests.wb_fixtures import Layout, mistake_formula, simulate, write_workbook  # noqa: E402
@@ -58,22 +59,6 @@ def matrix():
         ws.append(row)
     ws["E2"] = ArrayFormula("E2:F2", "=MMULT(A2:B2,C2:D3)")
     wb.save(HERE / "matrix.xlsx")
-
-
-def filled(exercise, solution, out, rows=None, edit=None):
-    """The exercise with its blank cells taken from the solution (the first `rows` rows of each sheet)."""
-    book, key = openpyxl.load_workbook(exercise), openpyxl.load_workbook(solution)
-    for name in [n for n in book.sheetnames if n.startswith("LR ")]:
-        ws, ref = book[name], key[name]
-        last = FIRST_ROW + (rows or (ref.max_row - FIRST_ROW + 1)) - 1
-        for row in range(FIRST_ROW, last + 1):
-            for col in range(2, ref.max_column + 1):
-                if ws.cell(row, col).value is None:
-                    ws.cell(row, col).value = ref.cell(row, col).value
-    if edit:
-        edit(book)
-    book.save(out)
-    return out
 
 
 def template_bug_filled_down(spec):
