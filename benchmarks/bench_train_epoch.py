@@ -12,7 +12,8 @@ the same run on the same machine.
   - `xlbackprop train --model s6-19k` as a user runs it, with its default recipe, in a subprocess, timed whole
     (start-up, data loading, choosing the variant, compiling, training, testing; --no-report and a checkpoint
     in a temporary folder are the only options added). It runs before and after the course loop, since other
-    work on the machine changes speed over minutes; the ratio is given for each.
+    work on the machine changes speed over minutes; the ratio is given for each. Both runs get a new home
+    folder: the first times the variants as a new user's first run does, the second reads the choice cached.
 
 One epoch (without --to-target): each loop with its recipe, the same model and initial weights, for the
 per-epoch speed; compiling happens on one warm-up batch whose weight changes are undone, and is timed apart.
@@ -22,6 +23,7 @@ import argparse
 import gzip
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -97,15 +99,18 @@ def course_to_target(data_dir: Path) -> tuple[list[float], list[float]]:
     return elapsed, accs
 
 
-def ours_to_target(data_dir: Path, run: int) -> tuple[float, list[float]]:
-    """`xlbackprop train --model s6-19k` in a subprocess, timed whole; returns seconds and test accuracies."""
+def ours_to_target(data_dir: Path, run: int, home: Path) -> tuple[float, list[float]]:
+    """`xlbackprop train --model s6-19k` in a subprocess, timed whole; returns seconds and test accuracies.
+    `home` is the run's home folder: the first run in a new one times the variants (as a new user's first run
+    does), a later one reads the choice the first cached there."""
     with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "HOME": str(home)}
         command = [sys.executable, str(ROOT / "cli.py"), "train", "--model", "s6-19k",
                    "--data-dir", str(data_dir.resolve()), "--checkpoint", str(Path(tmp) / "last.pt"), "--no-report"]
         stderr = Path(tmp) / "stderr.txt"  # the progress bars; a pipe nobody reads would fill and stall it
         start = time.perf_counter()
         with stderr.open("w") as err:
-            proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=err, text=True, cwd=tmp)
+            proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=err, text=True, cwd=tmp, env=env)
             accs = []
             for line in proc.stdout:
                 if m := re.match(r"epoch\s+(\d+) .* test loss \S+ acc\s+([\d.]+)%", line):
@@ -132,11 +137,13 @@ def to_target(data_dir: Path) -> None:
           f"gamma {COURSE['gamma']}, up to {COURSE['epochs']} epochs, batch {COURSE['batch_size']}, RandomRotation +-7 per image, "
           f"DataLoader 2 workers, float32, {torch.get_num_threads()} threads")
     print(f"ours: xlbackprop train --model s6-19k (its default recipe: {recipe_text()})")
-    ours = [ours_to_target(data_dir, 1)]
+    home = Path(tempfile.mkdtemp(prefix="xlbackprop-home-"))  # no calibration cached yet: a new user's
+    ours = [ours_to_target(data_dir, 1, home)]
     print(f"load average: {os.getloadavg()[0]:.1f}")
     elapsed, accs = course_to_target(data_dir)
     print(f"load average: {os.getloadavg()[0]:.1f}")
-    ours.append(ours_to_target(data_dir, 2))
+    ours.append(ours_to_target(data_dir, 2, home))
+    shutil.rmtree(home)
     print(f"load average after: {os.getloadavg()[0]:.1f}")
 
     if held(accs) >= TARGET:
@@ -150,7 +157,8 @@ def to_target(data_dir: Path) -> None:
         print(f"ours ({run}): held {held(ours_accs):.2f}% after {len(ours_accs)} epochs, {seconds:.0f}s for the "
               f"whole command; course/ours = {course_s / seconds:.2f}x")
     ratios = " and ".join(f"{course_s / seconds:.2f}x" for seconds, _ in ours)
-    print(f"time to {TARGET}% held, course/ours: {ratios} (ours' runs 1 and 2)"
+    print(f"time to {TARGET}% held, course/ours: {ratios} (ours' run 1 a first run, timing its variants; run 2 "
+          "reading the choice cached by run 1)"
           + ("" if held(accs) >= TARGET else ", the course's time being to its best held accuracy"))
 
 

@@ -119,6 +119,7 @@ def write_curves_png(path: Path, result: RunResult, title: str) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     epochs = [m.epoch for m in result.history]
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
@@ -132,6 +133,7 @@ def write_curves_png(path: Path, result: RunResult, title: str) -> None:
     if later and min(later) > 95:  # zoom on the last fraction of a percent, where the targets are
         ax_acc.set_ylim(min(later) - 0.3, 100)
     for ax in (ax_loss, ax_acc):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole: no tick at 1.5
         ax.legend()
         ax.grid(alpha=0.3)
     fig.suptitle(title)
