@@ -43,11 +43,13 @@ def command_line(params: dict) -> str:
               help="onecycle: fraction of the run spent rising to the peak rate [default: the recipe's, else 0.3].")
 @click.option("--step-size", type=int, help="Epochs between decays of the step schedule [default: 6].")
 @click.option("--gamma", type=float, help="Decay factor of the step schedule [default: 0.1].")
-@click.option("--label-smoothing", type=float, help="Label smoothing of the cross-entropy loss [default: 0].")
+@click.option("--label-smoothing", type=float,
+              help="Label smoothing of the cross-entropy loss [default: the recipe's, else 0].")
 @click.option("--ema", type=float,
               help="Evaluate (and report) a moving average of the weights with this decay per step, e.g. 0.99; "
                    "0 for the last weights [default: the recipe's].")
-@click.option("--rotation", type=float, help="Random rotation of training batches, in degrees; 0 for none [default: 7].")
+@click.option("--rotation", type=float,
+              help="Random rotation of training batches, in degrees; 0 for none [default: the recipe's, else 7].")
 @click.option("--seed", type=int, help="Random seed [default: 1].")
 @click.option("--deterministic", is_flag=True, default=None, help="Use deterministic kernels for bit-identical reruns.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Where to train [default: auto].")
