@@ -163,7 +163,7 @@ def to_target(data_dir: Path) -> None:
 
 
 def recipe_text() -> str:
-    r = config_for("s6-19k")
+    r = RECIPE
     return (f"{r.epochs} epochs, batch {r.batch_size}, SGD{' nesterov' if r.nesterov else ''} momentum {r.momentum}, "
             f"OneCycle peak lr {r.lr} warmup {r.warmup}, label smoothing {r.label_smoothing}, rotation {r.rotation}"
             + (f", weights averaged (EMA {r.ema})" if r.ema else ""))
