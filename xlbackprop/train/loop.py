@@ -233,8 +233,8 @@ def train_epoch(model, batch_iter: Iterable, optimizer, scheduler, per_batch: bo
 @torch.no_grad()
 def test(model, split: Split, device, bf16: bool, batch_size: int = 256) -> tuple[float, float]:
     """Loss and accuracy (percent) on a split, without augmentation; for reporting only. Batches of 256, not
-    1,000: the first layers' activations then stay in the CPU's caches (10,000 images on 2 cores: 3.2 s -> 0.9 s
-    in float32, 0.8 s -> 0.5 s in bf16)."""
+    1,000: the first layers' activations then stay in the CPU's caches (10,000 images in float32 on 2 cores:
+    3.0 s -> 1.0 s, `python benchmarks/bench_train_variants.py --breakdown`)."""
     model.eval()
     total_loss, correct = 0.0, 0
     for x, y in batches(split, batch_size, shuffle=False):
