@@ -29,6 +29,7 @@ class Mismatch:
     fix: str | None = None  # a corrected formula in the student's own references, verified by recomputing
     fix_note: str | None = None  # what the fix changes ("J3 -> L3: a_h2 instead of a_h1"), or why none
     tolerance: float | None = None  # the difference this cell was allowed (its inputs' stored precision)
+    follows_from: str | None = None  # for a consequence: the cell ("Sheet!K28") of the earlier mistake that fed it
 
     @property
     def rel_error(self):
@@ -41,7 +42,7 @@ class Mismatch:
         return {"row": self.row, "cell": self.cell, "quantity": self.quantity, "expected": self.expected,
                 "found": self.found, "formula": self.formula, "cause": self.cause, "fix": self.fix,
                 "fix_note": self.fix_note,
-                "check": self.check, "tolerance": self.tolerance}
+                "check": self.check, "tolerance": self.tolerance, "follows_from": self.follows_from}
 
 
 @dataclass
@@ -84,7 +85,9 @@ class TableResult:
     max_rel_error: float
     wrong_quantities: list[str] = field(default_factory=list)
     first_error: Mismatch | None = None
-    mismatches: list[Mismatch] = field(default_factory=list)
+    mismatches: list[Mismatch] = field(default_factory=list)  # the student's own mistakes: each is a wrong cell
+    # cells wrong only because an earlier mistake fed them (follows_from names it): shown apart, never counted
+    consequences: list[Mismatch] = field(default_factory=list)
     lint: list[LintFinding] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     coverage: Coverage = field(default_factory=Coverage)
