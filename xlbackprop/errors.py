@@ -19,3 +19,7 @@ class DataError(XlbackpropError):
 
 class TrainError(XlbackpropError):
     """A training run cannot start or continue."""
+
+
+class ClassError(XlbackpropError):
+    """A class's roster, submission store or token cannot be used (names the file, and the line for a roster)."""

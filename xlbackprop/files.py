@@ -33,3 +33,31 @@ def atomic_path(path):
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def write_durably(path, data):
+    """Write `data` (bytes) to `path` so that it survives a crash or a power cut once this returns: written
+    beside it, flushed to disk (fsync), renamed into place, and the folder's entry flushed too (fsync of the
+    folder). A crash before the end leaves the old file, or none, never half a file."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        try:
+            with open(tmp, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as exc:
+            raise WorkbookError(f"{path}: cannot write ({exc.strerror or exc})") from None
+    sync_folder(path.parent)
+
+
+def sync_folder(folder):
+    """Flush a folder's entries (a file renamed into it, or removed) to disk."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError as exc:
+        raise WorkbookError(f"{folder}: cannot open the folder to flush it ({exc.strerror})") from None
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
