@@ -15,6 +15,11 @@ from xlbackprop.validate.parallel import default_jobs
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True,
               help='Print one JSON document {"workbooks": [...]} on stdout instead of the text report.')
+@click.option("--format", "output_format", type=click.Choice(["text", "json", "gradescope"]), default="text",
+              help="What stdout gets: the text report, the JSON document (as --json), or the results.json of a "
+                   "Gradescope autograder (one test per table; redirect it to /autograder/results/results.json).")
+@click.option("--points", type=click.FloatRange(min=0), default=1.0, show_default=True,
+              help="With --format gradescope: the score of a submission whose tables are all correct.")
 @click.option("--gradebook", "gradebooks", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Also write a gradebook, one row per workbook and table; .csv or .xlsx by the extension. "
                    "Repeat the option to write both.")
@@ -33,7 +38,8 @@ from xlbackprop.validate.parallel import default_jobs
               help="Grade against the network the teacher assigned: a spec file (.toml/.json, as generate reads) or "
                    "a workbook generate wrote (it carries its spec). Every difference (starting values, wiring, "
                    "learning rates, rows) is then a mistake naming its cell; without it they are notes.")
-def validate(paths, as_json, gradebooks, annotate_dir, overwrite, quiet, jobs, assignment_file):
+def validate(paths, as_json, output_format, points, gradebooks, annotate_dir, overwrite, quiet, jobs,
+             assignment_file):
     """Validate backprop workbooks (.xlsx, .xlsm, .ods, .xls) against PyTorch.
 
     PATHS are workbook files or folders; a folder means every workbook inside it (recursively, skipping
@@ -53,7 +59,12 @@ def validate(paths, as_json, gradebooks, annotate_dir, overwrite, quiet, jobs, a
                             assignment=assignment)
     for path in gradebooks:
         report.write_gradebook(batch.results, path)
-    _print(batch.results, as_json, quiet)
+    if output_format == "gradescope":
+        from xlbackprop.submissions.gradescope import results_json
+
+        click.echo(json.dumps(results_json(batch.results, points), indent=2, ensure_ascii=False))
+    else:
+        _print(batch.results, as_json or output_format == "json", quiet)
     # what was written goes to stderr, so that --json output stays one document
     for failure in batch.failures:
         click.echo(f"error: {failure}", err=True)

@@ -18,7 +18,8 @@ def results_json(results, points=1.0, visibility="visible"):
     for r in results:
         name = Path(r.file).name
         if not r.tables:
-            items.append((f"{name}: workbook", False, report.text_report(r)))
+            # the student knows the file by its name, not by where the autograder put it
+            items.append((f"{name}: workbook", False, report.text_report(r).replace(r.file, name)))
         for t in r.tables:
             items.append((f"{name}: {t.sheet} (header row {t.header_row})", t.verdict == "correct",
                           report.table_report(t, indent="")))
@@ -30,6 +31,6 @@ def results_json(results, points=1.0, visibility="visible"):
     correct = sum(t["status"] == "passed" for t in tests)
     summary = (f"{correct} of {len(tests)} tables correct" if tests
                else "no workbook found in the submission (.xlsx, .xlsm, .ods, .xls)")
-    lines = [summary] + [report.one_line(r) for r in results]
+    lines = [summary] + [report.one_line(r).replace(r.file, Path(r.file).name) for r in results]
     return {"score": round(points * correct / len(tests), 4) if tests else 0.0, "output": "\n".join(lines),
             "visibility": visibility, "tests": tests}
