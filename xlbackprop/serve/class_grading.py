@@ -4,6 +4,7 @@ graded lives in the store (status `queued`), so a restart finds it again: start(
 without a current result, oldest first."""
 
 import asyncio
+import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
@@ -27,7 +28,7 @@ class GradingQueue:
         await loop.run_in_executor(None, self.store.remove_orphans)
         for sub in await loop.run_in_executor(None, self.store.queued):
             self.put(sub.id)
-        self.pool = ProcessPoolExecutor(self.workers)
+        self.pool = _pool(self.workers)
         self.tasks = [asyncio.create_task(self._work()) for _ in range(self.workers)]
 
     async def stop(self):
@@ -72,9 +73,14 @@ class GradingQueue:
         except BrokenProcessPool:
             # a worker died in this workbook (killed, out of memory): the workbook is judged unreadable and
             # the pool replaced, so the next submission is graded as usual
-            self.pool = ProcessPoolExecutor(self.workers)
+            self.pool = _pool(self.workers)
             why = "the validator's process ended while checking this workbook"
         except Exception as exc:  # a bug met in one workbook must not stop the class's grading
             why = f"xlbackprop failed on this workbook ({type(exc).__name__}: {exc}); please report it"
         return {"file": sub.file_name, "verdict": "unreadable", "error": f"{sub.file_name}: {why}", "tables": [],
                 "sheets": [], "assignment": []}
+
+
+def _pool(workers):
+    # forkserver, not fork: the server has threads running (uvicorn, the thread pool), which a fork copies badly
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver"))
