@@ -6,9 +6,7 @@ from pathlib import Path
 import click
 
 from xlbackprop.errors import WorkbookError
-from xlbackprop.generate import Exercise, write_workbook
 from xlbackprop.spec import PRESETS, load_spec, preset
-from xlbackprop.workbook_write import made_by_us
 
 
 def parse_lrs(ctx, param, text):
@@ -57,6 +55,10 @@ def generate(preset_name, spec_file, lrs, iterations, out, plot, force, exercise
       xlbackprop generate --lrs 0.1,0.2,0.5,0.8,1,2 --out backprop.xlsx --plot loss.png
       xlbackprop generate --exercise --out exercise.xlsx     # for students to complete
     """
+    # imported here, not at the top: they bring torch (seconds), which --help does not need
+    from xlbackprop.generate import Exercise, write_workbook
+    from xlbackprop.workbook_write import made_by_us
+
     if preset_name and spec_file:
         raise click.UsageError("give --preset or --spec, not both")
     if worked_example and not exercise:
