@@ -31,7 +31,7 @@ def parse_lrs(ctx, param, text):
               help="A built-in network: era (the course network, default), mazur (fixed biases), xor (2-2-1, "
                    "four samples, trained biases).")
 @click.option("--spec", "spec_file", type=click.Path(path_type=Path), default=None,
-              help="A network spec file (.toml or .json) instead of a preset; see README for the fields.")
+              help="A network spec file (.toml or .json) instead of a preset; see docs/generate.md for the fields.")
 @click.option("--lrs", callback=parse_lrs, default=None, metavar="LR,LR,...",
               help="Learning rates, comma-separated: one sheet and one curve each [default: the spec's].")
 @click.option("--iterations", type=click.IntRange(min=1), default=None,
