@@ -7,10 +7,11 @@ import openpyxl
 import pytest
 
 from xlbackprop.generate import write_workbook
-from xlbackprop.layout import FIRST_ROW, GROUP_ROW, HEADER_ROW, make_layout, summary_rows
+from xlbackprop.layout import FIRST_ROW, GROUP_ROW, HEADER_ROW, Group, make_layout, summary_rows
 from xlbackprop.network import quantities
 from xlbackprop.spec import preset
-from xlbackprop.workbook_write import BANDS, NUMBER_FORMAT, SCIENTIFIC, legend
+from xlbackprop.workbook_write import (_PRINTABLE_PT, BANDS, NUMBER_FORMAT, PRINT_SCALE, SCIENTIFIC, column_page_breaks,
+                                       column_width_pt, legend)
 
 GROUP_OF_LABEL = {"i1": "data", "t2": "data", "w1": "weights", "w8": "weights", "h1": "forward", "a_o2": "forward",
                   "E1": "error", "E_total": "error", "∂E_total/∂o1": "deltas", "∂E_total/∂h2": "deltas",
@@ -86,14 +87,46 @@ def test_panes_freeze_the_headers_and_the_iteration_column(book):
     assert wb["LR 0.5"].freeze_panes == f"B{FIRST_ROW}"
 
 
-def test_learning_rate_sheets_print_landscape_fit_to_width_with_the_headers_repeated(book):
-    _, _, wb = book
+def test_learning_rate_sheets_print_at_8pt_by_column_group_with_labels_and_iteration_repeated(book):
+    spec, path, wb = book
     ws = wb["LR 2"]
     assert ws.page_setup.orientation == "landscape"
-    assert ws.sheet_properties.pageSetUpPr.fitToPage
-    # fitToWidth absent means 1 (ECMA-376 default); fitToHeight 0: as many pages down as the rows need
-    assert (ws.page_setup.fitToWidth or 1, ws.page_setup.fitToHeight) == (1, 0)
-    assert ws.print_title_rows == f"${GROUP_ROW}:${HEADER_ROW}"
+    assert int(ws.page_setup.paperSize) == 9  # A4
+    assert not ws.sheet_properties.pageSetUpPr or not ws.sheet_properties.pageSetUpPr.fitToPage  # no fit to one page
+    assert int(ws.page_setup.scale) == PRINT_SCALE
+    default_font = wb._fonts[0]
+    assert 7.5 <= default_font.sz * PRINT_SCALE / 100 <= 8.5  # about 8 pt on paper
+    # every page break falls between two column groups, and there are some: a few pages wide
+    starts = {g.first for g in make_layout(spec).groups}
+    breaks = [b.id + 1 for b in ws.col_breaks.brk]  # 1-based column each page starts at
+    assert breaks and set(breaks) <= starts
+    assert all(b.man for b in ws.col_breaks.brk)
+    assert ws.print_title_rows == f"${GROUP_ROW}:${HEADER_ROW}"  # group titles and labels on every page
+    assert ws.print_title_cols == "$A:$A"  # and the Iteration column
+    with zipfile.ZipFile(path) as zf:  # the written XML, as a spreadsheet program reads it
+        xml = zf.read("xl/worksheets/sheet3.xml").decode()  # LR 0.5
+    assert f'<pageSetup paperSize="9" scale="{PRINT_SCALE}" orientation="landscape"/>' in xml
+    assert "fitToPage" not in xml
+
+
+def test_each_printed_page_of_a_learning_rate_sheet_fits_its_columns(book):
+    spec, _, _ = book
+    layout = make_layout(spec)
+    widths = {1: 17, **{c: 15 for g in layout.groups for c in range(g.first, g.last + 1)}}
+    breaks = column_page_breaks(widths, layout.groups)
+    room = _PRINTABLE_PT * 100 / PRINT_SCALE - column_width_pt(widths[1])
+    edges = [2, *(b + 1 for b in breaks), max(widths) + 1]
+    for first, end in zip(edges, edges[1:]):
+        assert sum(column_width_pt(widths[c]) for c in range(first, end)) <= room
+
+
+def test_a_column_group_wider_than_a_page_is_broken_between_its_columns():
+    groups = [Group("data", "Inputs", 2, 3), Group("gradients", "Gradients", 4, 63)]
+    widths = {c: 15 for c in range(1, 64)}
+    breaks = column_page_breaks(widths, groups)
+    assert breaks[0] == 3  # the wide group starts a page of its own
+    assert len(breaks) > 3 and breaks == sorted(set(breaks))
+    assert all(4 <= b + 1 <= 63 for b in breaks)
 
 
 def test_parameters_sheet_explains_the_colours(book):

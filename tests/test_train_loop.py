@@ -157,7 +157,7 @@ def test_only_full_batches_go_through_the_compiled_forward(monkeypatch):
 
 
 def test_bf16_auto_on_a_cpu_without_amx_is_for_the_eager_loop_only(monkeypatch):
-    # There the compiled float32 loop beat every bf16 variant; eager, bf16 was faster (README, Speed).
+    # There the compiled float32 loop beat every bf16 variant; eager, bf16 was faster (docs/training.md).
     cpu = torch.device("cpu")
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True)
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)

@@ -158,7 +158,7 @@ def spec_from_dict(data, source="spec"):
         raise
     except (KeyError, TypeError, ValueError) as exc:
         raise SpecError(f"{source}: malformed field ({exc.__class__.__name__}: {exc}); "
-                        "expected numbers and lists as in the README's example") from None
+                        "expected numbers and lists as in the example of docs/generate.md") from None
     try:
         return check(spec)
     except SpecError as exc:

@@ -233,26 +233,76 @@ def _lr_sheet(book, spec, layout, lr, st, cached, exercise):
         else:
             ws.merge_range(GROUP_ROW - 1, g.first - 1, GROUP_ROW - 1, g.last - 1, g.title, st.group[g.key])
     ws.write(HEADER_ROW - 1, 0, "Iteration", st.head)
-    ws.set_column(0, 0, len("Learning rate η") + 2)
+    widths = {1: len("Learning rate η") + 2}
+    ws.set_column(0, 0, widths[1])
     group = {col: g.key for g in layout.groups for col in range(g.first, g.last + 1)}
     for q in quantities(spec):
         col = layout.columns[q.name]
         fmt = NUMBER_FORMAT[group[col]]
-        ws.set_column(col - 1, col - 1, max(len(q.label), _VALUE_WIDTH[fmt]) + 2, st.column[fmt])
+        widths[col] = max(len(q.label), _VALUE_WIDTH[fmt]) + 2
+        ws.set_column(col - 1, col - 1, widths[col], st.column[fmt])
         ws.write(HEADER_ROW - 1, col - 1, q.label, st.label[group[col]])
     ws.freeze_panes(HEADER_ROW, 1)
-    _print_setup(ws, f"{spec.name}, η = {lr:g}")
+    _print_setup(ws, f"{spec.name}, η = {lr:g}", fit_width=False)
+    # A table dozens of columns wide, fitted to one page's width, prints at 2-3 pt. Instead: a fixed scale
+    # that prints the text at about 8 pt, pages broken between column groups, and the group titles, the
+    # labels and the Iteration column repeated on every page, so each page reads on its own.
+    ws.set_print_scale(PRINT_SCALE)
+    ws.set_v_pagebreaks(column_page_breaks(widths, layout.groups))
     ws.repeat_rows(GROUP_ROW - 1, HEADER_ROW - 1)
     ws.repeat_columns(0)
     return ws
 
 
-def _print_setup(ws, what):
+def _print_setup(ws, what, fit_width=True):
     ws.set_landscape()
     ws.set_paper(9)  # A4; Letter printers scale it
-    ws.fit_to_pages(1, 0)  # every column on the page's width, as many pages down as the rows need
+    if fit_width:
+        ws.fit_to_pages(1, 0)  # every column on the page's width, as many pages down as the rows need
     ws.set_header(f"&L&\"-,Bold\"Backpropagation: {what}&R&A")
     ws.set_footer("&CPage &P of &N")
+
+
+# The learning-rate sheets' print: 11 pt text at 73% prints at 8 pt, on A4 landscape (842 pt wide, less
+# XlsxWriter's default margins of 0.7 in each side).
+PRINT_SCALE = 73
+_PRINTABLE_PT = 842 - 2 * 0.7 * 72
+# Pixels of a digit in the default font. Excel's Calibri has 7; LibreOffice where Carlito is not installed
+# draws Calibri as DejaVu Sans, 9, so every column prints about a quarter wider. Pages are planned for the
+# wider one: in Excel they are fuller than needed, but no page is broken again inside a column group.
+_DIGIT_PX = 9
+
+
+def column_width_pt(chars):
+    """Points of a column `chars` characters wide, as a spreadsheet program sizes it: a digit's width per
+    character plus 5 px of padding, at 96 px per inch."""
+    return (int(chars * _DIGIT_PX + 0.5) + 5) * 0.75
+
+
+def column_page_breaks(widths, groups, scale=PRINT_SCALE, printable_pt=_PRINTABLE_PT):
+    """Where to break the columns into pages (0-based indexes of the column each page starts at), printed at
+    `scale` percent with column 1 (`widths[1]`) repeated on every page. A page takes whole column groups
+    while they fit; a group wider than a page by itself is broken between its columns.
+
+    `widths`: characters per column, by 1-based column; `groups`: layout Groups (first, last: 1-based)."""
+    room = printable_pt * 100 / scale - column_width_pt(widths[1])
+    breaks, used = [], 0.0
+    for g in groups:
+        cols = range(g.first, g.last + 1)
+        width = sum(column_width_pt(widths[c]) for c in cols)
+        if used and used + width > room:
+            breaks.append(g.first - 1)
+            used = 0.0
+        if used + width <= room:
+            used += width
+            continue
+        for c in cols:  # a group wider than a page
+            w = column_width_pt(widths[c])
+            if used and used + w > room:
+                breaks.append(c - 1)
+                used = 0.0
+            used += w
+    return breaks[:1023]  # Excel keeps at most 1,023 manual breaks per sheet
 
 
 @dataclass

@@ -6,9 +6,7 @@ from pathlib import Path
 import click
 
 from xlbackprop.errors import WorkbookError
-from xlbackprop.generate import Exercise, write_workbook
 from xlbackprop.spec import PRESETS, load_spec, preset
-from xlbackprop.workbook_write import made_by_us
 
 
 def parse_lrs(ctx, param, text):
@@ -33,7 +31,7 @@ def parse_lrs(ctx, param, text):
               help="A built-in network: era (the course network, default), mazur (fixed biases), xor (2-2-1, "
                    "four samples, trained biases).")
 @click.option("--spec", "spec_file", type=click.Path(path_type=Path), default=None,
-              help="A network spec file (.toml or .json) instead of a preset; see README for the fields.")
+              help="A network spec file (.toml or .json) instead of a preset; see docs/generate.md for the fields.")
 @click.option("--lrs", callback=parse_lrs, default=None, metavar="LR,LR,...",
               help="Learning rates, comma-separated: one sheet and one curve each [default: the spec's].")
 @click.option("--iterations", type=click.IntRange(min=1), default=None,
@@ -57,6 +55,10 @@ def generate(preset_name, spec_file, lrs, iterations, out, plot, force, exercise
       xlbackprop generate --lrs 0.1,0.2,0.5,0.8,1,2 --out backprop.xlsx --plot loss.png
       xlbackprop generate --exercise --out exercise.xlsx     # for students to complete
     """
+    # imported here, not at the top: they bring torch (seconds), which --help does not need
+    from xlbackprop.generate import Exercise, write_workbook
+    from xlbackprop.workbook_write import made_by_us
+
     if preset_name and spec_file:
         raise click.UsageError("give --preset or --spec, not both")
     if worked_example and not exercise:

@@ -65,7 +65,7 @@ class TrainConfig:
         return cls(**{k: v for k, v in values.items() if k in known})
 
 
-# Recipes that reach each model's targets on this project's machine (see README for the runs). s6-19k's was
+# Recipes that reach each model's targets on this project's machine (see docs/training.md for the runs). s6-19k's was
 # chosen on a validation split (the last 10,000 training images) for holding 99.4% in as few epochs as possible;
 # s6-22k's is the same recipe over 15 epochs, which held 99.53% on that split (10 epochs: 99.46%; its old
 # 19-epoch recipe: 99.37%). xl-8k keeps its own: the fast recipe held more on that split (99.40% against 99.29%)

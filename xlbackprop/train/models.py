@@ -1,11 +1,18 @@
-"""The course's Part 2 CNNs, registered by name, with the targets each run is checked against."""
+"""The course's Part 2 CNNs, registered by name, with the targets each run is checked against.
+
+torch is imported inside the builders, not at the top: the CLI reads MODELS for its --help text, and
+importing torch would cost seconds before any help is shown.
+"""
+
+from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
-
-from torch import nn
+from typing import TYPE_CHECKING, Callable
 
 from xlbackprop.errors import TrainError
+
+if TYPE_CHECKING:
+    from torch import nn
 
 
 @dataclass(frozen=True)
@@ -20,16 +27,22 @@ class Targets:
 
 
 def conv_relu_bn(cin, cout, k=3, stride=1, pad=0):
+    from torch import nn
+
     # The course's S6 layer order: conv, then ReLU, then BatchNorm.
     return [nn.Conv2d(cin, cout, k, stride=stride, padding=pad), nn.ReLU(), nn.BatchNorm2d(cout)]
 
 
 def conv_bn_relu(cin, cout, k=3, pad=0):
+    from torch import nn
+
     # Our own model: bias is redundant before BatchNorm, which saves parameters.
     return [nn.Conv2d(cin, cout, k, padding=pad, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
 
 
 def s6_19k() -> nn.Module:
+    from torch import nn
+
     return nn.Sequential(
         *conv_relu_bn(1, 16),  # 26
         *conv_relu_bn(16, 16),  # 24
@@ -45,6 +58,8 @@ def s6_19k() -> nn.Module:
 
 
 def s6_22k(dropout: float = 0.05) -> nn.Module:
+    from torch import nn
+
     return nn.Sequential(
         *conv_relu_bn(1, 16, pad=1),
         *conv_relu_bn(16, 16, pad=1),
@@ -66,6 +81,8 @@ def s6_22k(dropout: float = 0.05) -> nn.Module:
 
 def xl_8k() -> nn.Module:
     """Our own model: three 3x3 convs, a max-pool and a 1x1 transition, three more, global average pool."""
+    from torch import nn
+
     return nn.Sequential(
         *conv_bn_relu(1, 8),  # 26
         *conv_bn_relu(8, 10),  # 24
