@@ -171,3 +171,12 @@ def test_class_table_gradebooks_zip_regrade_and_deletion(tmp_path, books):
                            follow_redirects=True).text.count("nothing deleted") == 1
         client.post("/teacher/delete-all", data={"csrf": csrf, "confirm": "delete all"})
         assert client.app.state.store.all() == [] and list(client.app.state.store.files.iterdir()) == []
+
+
+def test_wrong_teacher_tokens_slow_down(tmp_path):
+    client, _ = make_client(tmp_path)
+    with client:
+        for _ in range(FREE_FAILURES + 1):
+            assert client.post("/teacher/login", data={"token": "guess"}).status_code == 403
+        slowed = client.post("/teacher/login", data={"token": client.app.state.token})
+        assert slowed.status_code == 429 and "Retry-After" in slowed.headers

@@ -22,11 +22,13 @@ only once the store has it on disk.
 
 import hashlib
 import hmac
+import secrets
 import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
@@ -318,8 +320,6 @@ def _address(request):
 
 def _new_key():
     """The form's one-time upload key: the same form sent twice (a retry) is kept once."""
-    import secrets
-
     return secrets.token_urlsafe(16)
 
 
@@ -337,6 +337,4 @@ def _download(data, filename, media_type):
 
 
 def _back(message):
-    from urllib.parse import quote
-
     return RedirectResponse(f"/teacher?done={quote(message)}", status_code=303, headers=SECURITY_HEADERS)
