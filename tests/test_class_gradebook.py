@@ -68,7 +68,7 @@ def test_grades_follow_the_roster_and_the_deadline(graded_class):
     rows = gradebook.grades(roster, store, points=10)
     assert [(g.student.id, g.score, g.verdict) for g in rows] == [
         ("s001", 10.0, "correct"), ("s002", 5.0, "wrong"), ("s003", None, "no submission"), ("s009", 0.0, "wrong")]
-    assert rows[1].first_error == "Sheet1: WRONG: first error at Sheet1!K3 (∂E_total/∂w3, iteration 1)"
+    assert rows[1].first_error == "Sheet1!K3 (∂E_total/∂w3, iteration 1): the wrong hidden unit's derivative: x"
     assert rows[3].student.name == gradebook.NOT_ON_ROSTER
     before = gradebook.grades(roster, store, deadline=T0 + timedelta(minutes=30), points=10)
     assert before[1].score == 10.0  # the late, worse submission does not count

@@ -63,13 +63,18 @@ def grades(roster, store, deadline=None, points=1.0):
 
 
 def first_error(doc):
-    """The first thing wrong in a saved result, in a line: the first wrong table's headline, or why none."""
+    """The first thing wrong in a saved result, in a line: the first wrong table's first error and its cause,
+    or why the table or the file could not be judged."""
     if doc.get("error"):
         return doc["error"]
     result = workbook_result(doc)
     for table in result.tables:
         if table.verdict != "correct":
-            return f"{table.sheet}: {report.table_headline(table)}"
+            e = table.first_error
+            if e is None:  # incomplete, unsupported: the reason the headline gives
+                return f"{table.sheet}: {report.table_headline(table)}"
+            where = f"{e.cell} ({report.pretty(e.quantity)}, iteration {e.row})"
+            return f"{where}: {e.cause}" if e.cause else where
     return "; ".join(result.assignment)
 
 
