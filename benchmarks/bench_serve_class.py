@@ -46,14 +46,14 @@ def workbooks(folder, n):
     return out
 
 
-def main():
+def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--submissions", type=int, default=300)
     ap.add_argument("--students", type=int, default=30)
     ap.add_argument("--senders", type=int, default=8)
     ap.add_argument("--kill-after", type=int, default=None, help="receipts before the kill (default: half)")
     ap.add_argument("--jobs", type=int, default=2, help="the server's grading workers")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     kill_after = args.submissions // 2 if args.kill_after is None else args.kill_after
 
     with tempfile.TemporaryDirectory(prefix="bench-serve-class-") as tmp:
