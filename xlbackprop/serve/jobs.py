@@ -48,6 +48,7 @@ class JobQueue:
     def __init__(self, root, workers, limits):
         """`root`: the folder uploads are kept in (one subfolder per job); `limits`: serve.limits.ServeLimits."""
         self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
         self.workers = workers
         self.limits = limits
         self.jobs = {}
@@ -56,7 +57,6 @@ class JobQueue:
         self.seconds = []  # how long recent jobs took, for "try again in N s"
 
     async def start(self):
-        self.root.mkdir(parents=True, exist_ok=True)
         self.tasks = [asyncio.create_task(self._work()) for _ in range(self.workers)]
         self.tasks.append(asyncio.create_task(self._sweep_forever()))
 
