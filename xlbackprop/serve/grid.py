@@ -35,6 +35,10 @@ def grid(book, table):
             name, ref = split_cell(m.cell)
             if name == table.sheet:
                 marks[parse_a1(ref)[:2]] = {"mark": kind, "quantity": pretty(m.quantity), "expected": fmt(m.expected)}
+    first_error = None
+    if table.first_error is not None:
+        name, ref = split_cell(table.first_error.cell)
+        first_error = parse_a1(ref)[:2] if name == table.sheet else None
     top = table.header_row
     shown = MIN_ROWS
     if table.first_error is not None:
@@ -56,7 +60,7 @@ def grid(book, table):
             mark = marks.get((r, c))
             cells.append({"ref": f"{col_letter(c)}{r}", "text": _text(sheet.value(r, c)),
                           "formula": None if formula is None else "=" + formula,
-                          "mark": None if mark is None else mark["mark"],
+                          "mark": None if mark is None else mark["mark"], "first": (r, c) == first_error,
                           "note": None if mark is None else f"{mark['quantity']}: expected {mark['expected']}"})
         rows.append({"number": r, "header": r == top, "cells": cells})
     return {"sheet": table.sheet, "columns": [col_letter(c) for c in columns], "rows": rows,

@@ -28,6 +28,14 @@ document.addEventListener("DOMContentLoaded", function () {
     });
   }
 
+  // A wide table: bring the first error's cell into view (without JavaScript the grid scrolls by hand).
+  document.querySelectorAll(".grid-scroll").forEach(function (box) {
+    var wrong = box.querySelector("td.first") || box.querySelector("td.wrong");
+    if (wrong && wrong.offsetLeft + wrong.offsetWidth > box.clientWidth) {
+      box.scrollLeft = wrong.offsetLeft - box.clientWidth / 4;
+    }
+  });
+
   var progress = document.getElementById("progress");
   if (progress) {
     var url = progress.getAttribute("data-state-url");
