@@ -112,6 +112,8 @@ def text_of(driver, css):
 
 
 def serious_violations(driver):
+    if not AXE.exists():
+        _need(f"axe-core is missing at {AXE} (npm install --prefix .ci/axe axe-core@4, as .ci/run does)")
     driver.execute_script(AXE.read_text())
     violations = driver.execute_async_script(
         "const done = arguments[arguments.length - 1];"
