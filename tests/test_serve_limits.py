@@ -167,3 +167,19 @@ def test_hostile_uploads_end_their_own_job_only(tmp_path):
         assert "please report it" not in (job.result.error or ""), (path, job.result.error)
         if expected:
             assert job.result.verdict == expected, (path, job.result.error)
+
+
+def test_a_job_over_a_limit_reads_too_big_to_check_without_server_paths(tmp_path):
+    from xlbackprop.serve.jobs import Job
+    from xlbackprop.serve.view import result_view
+    from xlbackprop.validate.results import WorkbookResult
+
+    folder = tmp_path / "job"
+    upload = folder / "mine.xlsx"
+    job = Job(id="x", session="s", name="mine.xlsx", folder=folder, upload=upload, state="done",
+              result=WorkbookResult(file=str(upload), verdict="unreadable",
+                                    error=f"{upload}: too big to check: over the 60 s limit"))
+    view = result_view(job)
+    assert view["verdict"] == "too big to check"
+    assert view["error"] == "mine.xlsx: too big to check: over the 60 s limit"
+    assert str(tmp_path) not in str(view)

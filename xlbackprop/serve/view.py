@@ -27,10 +27,15 @@ def result_view(job):
             "network": t.network,
             "notes": [plain(line) for line in _notes(t)],
         })
+    error = plain(result.error)
+    too_big = error is not None and "too big to check" in error
     return {
-        "verdict": result.verdict,
-        "verdict_text": VERDICT_TEXT.get(result.verdict, result.verdict.upper()),
-        "error": plain(result.error),
+        "verdict": "too big to check" if too_big else result.verdict,
+        "verdict_class": result.verdict,
+        "verdict_text": ("This workbook needs more time or memory than the server gives one workbook. Remove extra "
+                         "sheets, pictures or iterations, or ask your teacher to check it." if too_big
+                         else VERDICT_TEXT.get(result.verdict, result.verdict.upper())),
+        "error": error,
         "tables": tables,
         "sheets": [{"sheet": s.sheet, "message": plain(s.message)} for s in result.sheets],
         "assignment": [plain(a) for a in result.assignment],
