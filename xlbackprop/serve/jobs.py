@@ -12,6 +12,7 @@ import math
 import secrets
 import shutil
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,6 +56,8 @@ class JobQueue:
         self.waiting = asyncio.Queue()
         self.tasks = []
         self.seconds = []  # how long recent jobs took, for "try again in N s"
+        # a thread per worker waits on it, so that waiting blocks neither the server nor the other workers
+        self.threads = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="xlbackprop-worker")
 
     async def start(self):
         self.tasks = [asyncio.create_task(self._work()) for _ in range(self.workers)]
@@ -64,6 +67,7 @@ class JobQueue:
         for task in self.tasks:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
+        self.threads.shutdown(wait=False, cancel_futures=True)
 
     def check_session(self, session):
         """Refused (409) when this session has a workbook waiting or in work already."""
@@ -119,10 +123,10 @@ class JobQueue:
                 if job.id not in self.jobs:  # swept while it waited
                     continue
                 if worker is None or not worker.alive:
-                    worker = await loop.run_in_executor(None, Worker, self.limits.job, table_grids)
+                    worker = await loop.run_in_executor(self.threads, Worker, self.limits.job, table_grids)
                 job.state, job.started = "checking", time.time()
                 annotated = job.folder / "annotated"
-                outcome = await loop.run_in_executor(None, worker.run, job.upload, annotated)
+                outcome = await loop.run_in_executor(self.threads, worker.run, job.upload, annotated)
                 job.result = outcome.batch.results[0]
                 job.grids = outcome.extra or []
                 job.annotated = outcome.batch.annotated[0] if outcome.batch.annotated else None
