@@ -8,7 +8,26 @@ import click
 
 from xlbackprop.validate import batch as batches
 from xlbackprop.validate import report
+from xlbackprop.validate.limits import DEFAULT_CPU_SECONDS, DEFAULT_MEMORY_MIB, Limits
 from xlbackprop.validate.parallel import default_jobs
+
+
+def limit_options(command):
+    """--cpu-limit and --memory-limit, shared by validate and serve."""
+    command = click.option("--memory-limit", type=click.IntRange(min=0), default=DEFAULT_MEMORY_MIB,
+                           show_default=True, metavar="MIB",
+                           help="Memory one workbook may use, in MiB above the loaded validator; a workbook "
+                                "over it is 'too big to check'. 0: no limit. Applies in worker processes "
+                                "(--jobs 2 or more, and serve).")(command)
+    return click.option("--cpu-limit", type=click.IntRange(min=0), default=DEFAULT_CPU_SECONDS, show_default=True,
+                        metavar="SECONDS",
+                        help="CPU seconds one workbook may take; a workbook over it is 'too big to check' and "
+                             "its worker process is replaced. 0: no limit. Applies in worker processes "
+                             "(--jobs 2 or more, and serve).")(command)
+
+
+def job_limits(cpu_limit, memory_limit):
+    return Limits(cpu_limit or None, memory_limit or None)
 
 
 @click.command()
@@ -33,7 +52,9 @@ from xlbackprop.validate.parallel import default_jobs
               help="Grade against the network the teacher assigned: a spec file (.toml/.json, as generate reads) or "
                    "a workbook generate wrote (it carries its spec). Every difference (starting values, wiring, "
                    "learning rates, rows) is then a mistake naming its cell; without it they are notes.")
-def validate(paths, as_json, gradebooks, annotate_dir, overwrite, quiet, jobs, assignment_file):
+@limit_options
+def validate(paths, as_json, gradebooks, annotate_dir, overwrite, quiet, jobs, assignment_file, cpu_limit,
+             memory_limit):
     """Validate backprop workbooks (.xlsx, .xlsm, .ods, .xls) against PyTorch.
 
     PATHS are workbook files or folders; a folder means every workbook inside it (recursively, skipping
@@ -50,7 +71,7 @@ def validate(paths, as_json, gradebooks, annotate_dir, overwrite, quiet, jobs, a
     batches.check_outputs(items, gradebooks, annotate_dir, overwrite)
     with _progress_bar(len(items), quiet or len(items) < 2) as progress:
         batch = batches.run(items, annotate_dir, overwrite, progress=progress, jobs=jobs or default_jobs(),
-                            assignment=assignment)
+                            assignment=assignment, limits=job_limits(cpu_limit, memory_limit))
     for path in gradebooks:
         report.write_gradebook(batch.results, path)
     _print(batch.results, as_json, quiet)

@@ -112,6 +112,10 @@ def validate_file(path, engine=None):
 def _validate_one(path, engine=None):
     try:
         return validate_file(path, engine)
+    except MemoryError:  # over a worker's memory limit (validate/limits.py), or the machine's
+        from xlbackprop.validate.limits import over_memory
+
+        return WorkbookResult(file=str(path), verdict="unreadable", error=f"{path}: {over_memory()}")
     except Exception as exc:  # one workbook that trips a bug must not stop a class's batch
         return WorkbookResult(file=str(path), verdict="unreadable",
                               error=f"{path}: xlbackprop failed on this workbook ({type(exc).__name__}: {exc}); "
@@ -145,18 +149,19 @@ class Engine:
         return validate_checked(xlsx, self.assignment, self.fallback, self.convert)
 
 
-def run(items, annotate_dir=None, overwrite=False, engine=None, progress=None, jobs=1, assignment=None):
+def run(items, annotate_dir=None, overwrite=False, engine=None, progress=None, jobs=1, assignment=None, limits=None):
     """Validate (and annotate) every item of expand(): files in order, each to a WorkbookResult.
     `progress(done, total)` is called after each file (the CLI draws its bar from it). With `jobs` > 1 the
     files are shared among that many processes (validate/parallel.py): the same Batch, in the same order.
     Files with functions the evaluator does not know go to LibreOffice together, in one run, after the rest.
-    `assignment`: the Spec the teacher assigned, to grade against."""
+    `assignment`: the Spec the teacher assigned, to grade against. `limits` (validate/limits.py): CPU and
+    memory per file, applied in the worker processes of `jobs` > 1."""
     together = engine is None
     engine = engine or Engine(assignment, convert=False)
     if jobs > 1 and len(items) > 1:
         from xlbackprop.validate import parallel
 
-        batch = parallel.run(items, jobs, annotate_dir, overwrite, engine, progress)
+        batch = parallel.run(items, jobs, annotate_dir, overwrite, engine, progress, limits=limits)
     else:
         batch = Batch()
         for done, item in enumerate(items, start=1):
