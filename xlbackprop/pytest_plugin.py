@@ -40,12 +40,25 @@ def pytest_collection_modifyitems(session, config, items):
         for result in batch.results:
             # collect_one_node is how pytest collects its own nodes: the report counts the items
             # ("collected N items") and a failure to collect shows as a collection error.
-            node = WorkbookFile.from_parent(session, path=Path(result.file).resolve())
+            node = WorkbookFile.from_parent(session, path=Path(result.file).resolve(),
+                                            nodeid=node_id(Path(arg), Path(result.file)))
             node.result = result
             rep = collect_one_node(node)
             session.ihook.pytest_collectreport(report=rep)
             if rep.passed:
                 items.extend(rep.result)
+
+
+def node_id(arg, file):
+    """The item id's file part, named from the folder given: 'submissions/ann/student.xlsx' for a file of
+    the folder 'submissions', 'student.xlsx' for a file given alone. Never '../../tmp/...': pytest makes ids
+    relative to its rootdir, and a folder of submissions is seldom inside the tests' rootdir."""
+    try:
+        inside = file.resolve().relative_to(arg.resolve())
+    except ValueError:
+        return file.name
+    return file.name if not inside.parts or arg.resolve() == file.resolve() else \
+        "/".join((arg.resolve().name, *inside.parts))
 
 
 class WorkbookFile(pytest.File):
@@ -76,7 +89,9 @@ class WorkbookTableItem(pytest.Item):
         if self.table.verdict != "correct":
             # first line = pytest's short summary: what is wrong and where, then the full table report
             headline = f"{self.path.name}: {report.table_headline(self.table)}"
-            raise WorkbookTableFailure(f"{headline}\n{report.table_report(self.table)}")
+            listing = report.mismatch_lines(self.table)
+            cells = ["every wrong cell:"] + [f"  {line}" for line in listing] if listing else []
+            raise WorkbookTableFailure("\n".join([headline, report.table_report(self.table)] + cells))
 
     def repr_failure(self, excinfo, style=None):
         if isinstance(excinfo.value, WorkbookTableFailure):

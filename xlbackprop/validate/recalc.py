@@ -12,6 +12,7 @@ from collections import Counter
 from pathlib import Path
 
 from xlbackprop.calc import ExcelError, Uncomputable, recalculate, recalculated_copies
+from xlbackprop.cells import qualified
 from xlbackprop.libreoffice import soffice
 from xlbackprop.validate.precision import digits
 from xlbackprop.validate.results import Stale
@@ -74,11 +75,29 @@ class Recalc:
             out.append("the formulas have no stored values (the file was never calculated): computed here")
         fallback = Counter(self.calc.from_fallback[c] for c in cells if c in self.calc.from_fallback)
         for why, n in fallback.items():
-            out.append(f"{n} cells computed by LibreOffice ({why})")
-        missing = Counter(self.calc.uncomputable[c] for c in cells if c in self.calc.uncomputable)
-        for why, n in missing.items():
-            out.append(f"{n} cells could not be recomputed ({why}): their stored values were checked instead, "
-                       "so the verdict cannot be 'correct'")
+            out.append(f"{n} {'cell' if n == 1 else 'cells'} computed by LibreOffice ({why})")
+        out += self._uncomputable_notes(cells)
+        return out
+
+    def _uncomputable_notes(self, cells):
+        """One note per root cause (a circle, an unknown function): the cells it starts at named once, and
+        the table's cells it leaves uncomputed counted, the first few named."""
+        by_cause = {}
+        for cell in cells:
+            if cell in self.calc.uncomputable:
+                root, why = self.calc.root_cause(*cell) or (qualified(*cell), self.calc.uncomputable[cell])
+                roots, table_cells = by_cause.setdefault(why, ({}, []))
+                roots[root] = None
+                table_cells.append(qualified(*cell))
+        out = []
+        for why, (roots, table_cells) in by_cause.items():
+            # a circle is named by its cells already; another cause, by the cells where it starts
+            at = [] if why.startswith("circular reference") else [r for r in roots if r not in why]
+            where = f" at {_some(at)}" if at else ""
+            n = len(table_cells)
+            out.append(f"{n} {'cell' if n == 1 else 'cells'} of the table could not be recomputed, all for one "
+                       f"reason: {why}{where}; {'it is' if n == 1 else 'they are'} {_some(table_cells)}. "
+                       "Their stored values were checked instead, so the verdict cannot be 'correct'")
         return out
 
     def makes_error(self, sheet, row, col):
@@ -146,6 +165,13 @@ def _differ(stored, computed, noise):
         return stored != computed
     _, decimals = digits(stored)
     return abs(stored - computed) > 0.5 * 10.0 ** -decimals + noise * max(abs(stored), abs(computed))
+
+
+def _some(names, shown=6):
+    """'A, B, C' or 'A, B, ... (40 in all)'."""
+    if len(names) <= shown:
+        return ", ".join(names)
+    return ", ".join(names[:shown]) + f", ... ({len(names)} in all)"
 
 
 def _number(v):
