@@ -7,6 +7,7 @@ cannot be read, or holds no table, becomes one failing item `student.xlsx::workb
 from pathlib import Path
 
 import pytest
+from _pytest.pathlib import bestrelpath
 from _pytest.runner import collect_one_node
 
 from xlbackprop.validate import report
@@ -40,8 +41,11 @@ def pytest_collection_modifyitems(session, config, items):
         for result in batch.results:
             # collect_one_node is how pytest collects its own nodes: the report counts the items
             # ("collected N items") and a failure to collect shows as a collection error.
+            # pytest shows an id relative to the directory it was started in: an id that reads as
+            # `shown` there, wherever the rootdir is
+            shown = config.invocation_params.dir / node_id(Path(arg), Path(result.file))
             node = WorkbookFile.from_parent(session, path=Path(result.file).resolve(),
-                                            nodeid=node_id(Path(arg), Path(result.file)))
+                                            nodeid=bestrelpath(config.rootpath, shown))
             node.result = result
             rep = collect_one_node(node)
             session.ihook.pytest_collectreport(report=rep)
@@ -50,9 +54,9 @@ def pytest_collection_modifyitems(session, config, items):
 
 
 def node_id(arg, file):
-    """The item id's file part, named from the folder given: 'submissions/ann/student.xlsx' for a file of
-    the folder 'submissions', 'student.xlsx' for a file given alone. Never '../../tmp/...': pytest makes ids
-    relative to its rootdir, and a folder of submissions is seldom inside the tests' rootdir."""
+    """The item id's file part as shown, named from the folder given: 'submissions/ann/student.xlsx' for a
+    file of the folder 'submissions', 'student.xlsx' for a file given alone. Never '../../tmp/...': a folder
+    of submissions is seldom inside the directory pytest runs in."""
     try:
         inside = file.resolve().relative_to(arg.resolve())
     except ValueError:
