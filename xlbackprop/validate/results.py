@@ -40,7 +40,9 @@ class Mismatch:
 
     def to_json(self):
         return {"row": self.row, "cell": self.cell, "quantity": self.quantity, "expected": self.expected,
-                "found": self.found, "formula": self.formula, "cause": self.cause, "fix": self.fix,
+                "found": self.found, "cause": self.cause, "fix": self.fix,
+                # with its "=", as `fix` is written and as the student typed it
+                "formula": self.formula if not self.formula or self.formula.startswith("=") else "=" + self.formula,
                 "fix_note": self.fix_note,
                 "check": self.check, "tolerance": self.tolerance, "follows_from": self.follows_from}
 
