@@ -149,9 +149,13 @@ def test_missing_file_is_reported_not_raised(tmp_path):
     assert_one_clear_line(run_validate(tmp_path / "nope.xlsx"), tmp_path / "nope.xlsx", "no such file")
 
 
-def test_folder_without_workbooks_is_one_line(tmp_path):
+def test_folder_without_workbooks_says_so_and_names_what_it_holds(tmp_path):
     (tmp_path / "notes.txt").write_text("x")
-    assert_one_clear_line(run_validate(tmp_path), tmp_path, "no workbooks")
+    result = run_validate(tmp_path)
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert result.output.splitlines() == [
+        f"{tmp_path}: UNREADABLE: a folder with no workbooks (.xlsx, .xlsm, .ods, .xls)",
+        f"skipped: {tmp_path / 'notes.txt'} (not a workbook (.txt))"]
 
 
 def test_directory_where_a_workbook_belongs_is_rejected(tmp_path):
