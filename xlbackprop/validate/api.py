@@ -18,7 +18,7 @@ from xlbackprop.validate.judge import check_table
 from xlbackprop.validate.preflight import check_file
 from xlbackprop.validate.rate import learning_rate
 from xlbackprop.validate.recalc import recalculated
-from xlbackprop.validate.results import SheetNote, WorkbookResult
+from xlbackprop.validate.results import WorkbookResult
 from xlbackprop.validate.runs import reference_runs
 from xlbackprop.validate.tables import find_tables
 from xlbackprop.validate.unrecognised import unrecognised
