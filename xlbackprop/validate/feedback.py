@@ -67,7 +67,7 @@ def feedback_rows(result):
                  [Cell("Fix", "label"), Cell(e.fix or "no corrected formula could be verified automatically",
                                              "plain")]]
     if e is not None and e.fix and e.fix_note:
-        rows.append([Cell("", "label"), Cell(e.fix_note, "plain")])
+        rows.append([Cell("", "label"), Cell(for_people(e.fix_note), "plain")])
     rows.append([])
     for t in result.tables:
         lr = "" if t.learning_rate is None else f", learning rate {fmt(t.learning_rate)}"
