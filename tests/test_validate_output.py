@@ -109,6 +109,10 @@ def test_feedback_sheet_lists_consequences_apart_and_counts_only_own_mistakes():
     after = text[text.index(title):]
     assert "follows from the mistake at Sheet1!K3" in after and "Sheet1!E4" in after
     assert "Sheet1!E4" not in text[:text.index(title)]
+    assert any(isinstance(v, str) and v.startswith("WRONG") and "filled orange" in v for v in text)
+    plain = feedback_rows(WorkbookResult("s.xlsx", "wrong", tables=[dataclasses.replace(
+        template_bug_table(), consequences=[])]))
+    assert not any(isinstance(c.value, str) and "orange" in c.value for row in plain for c in row if c is not None)
 
 
 # -- 2. unrecognised tables are named -------------------------------------------------------------------

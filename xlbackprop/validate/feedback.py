@@ -20,12 +20,13 @@ LIMIT = 100  # wrong cells listed per table; past that they repeat one mistake d
 VERDICT_TEXT = {
     "correct": "CORRECT: every number matches backpropagation as PyTorch computes it.",
     "wrong": "WRONG: some cells differ from what backpropagation gives. Start with the first error below; "
-             "every wrong cell is filled red and its comment says what was expected. A cell filled orange is "
-             "wrong only because an earlier mistake feeds it: fix that mistake and it follows.",
+             "every wrong cell is filled red and its comment says what was expected.",
     "incomplete": "INCOMPLETE: part of the work could not be checked; the notes below say what is missing.",
     "unsupported": "UNSUPPORTED: xlbackprop cannot judge this workbook's layout; ask your teacher to look.",
     "unreadable": "UNREADABLE: the workbook could not be checked.",
 }
+FOLLOWS = (" A cell filled orange is wrong only because an earlier mistake feeds it: fix that mistake and it "
+           "follows.")
 CHECKED_AGAINST = {"local": "your own row's inputs", "reference": "the PyTorch run"}
 COLUMNS = (("cell", 26), ("quantity", 14), ("iteration", 10), ("your formula", 42), ("expected", 17),
            ("found", 17), ("rel. error", 10), ("cause", 50), ("fix", 42), ("checked against", 22))
@@ -47,7 +48,9 @@ def first_error(result):
 def feedback_rows(result):
     """The sheet as rows of Cells (None for an empty cell)."""
     rows = [[Cell(f"Feedback on {Path(result.file).name}", "title")],
-            [Cell("Verdict", "label"), Cell(VERDICT_TEXT.get(result.verdict, result.verdict.upper()), "plain")],
+            [Cell("Verdict", "label"), Cell(VERDICT_TEXT.get(result.verdict, result.verdict.upper())
+                                            + (FOLLOWS if any(t.consequences for t in result.tables) else ""),
+                                            "plain")],
             []]
     table, e = first_error(result)
     if e is None:
