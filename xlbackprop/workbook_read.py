@@ -112,6 +112,7 @@ class Book:
     names: dict = field(default_factory=dict)
     views: dict = field(default_factory=dict)  # (sheet name, view key) -> the view, made when first asked for
     iterative: bool = False  # saved with iterative calculation on: circular references are meant to loop
+    application: str = ""    # the program that saved the file (docProps/app.xml): whose rules its cached values follow
 
     def sheet(self, name, view=None):
         """The sheet called `name`, or its view (see Sheet.view)."""
@@ -312,7 +313,19 @@ def read_workbook(path):
         workbook_xml = _read_xml(zf, "xl/workbook.xml")
         defined = _defined_names(workbook_xml)
         iterative = any(_local(el.tag) == "calcPr" and el.get("iterate") in ("1", "true") for _, el in workbook_xml)
-    return Book(str(path), sheets, defined, iterative=iterative)
+        application = _application(zf, names)
+    return Book(str(path), sheets, defined, iterative=iterative, application=application)
+
+
+def _application(zf, names):
+    """docProps/app.xml's Application ("Microsoft Excel", "LibreOffice/7.6...$Linux"), or "" when absent."""
+    if "docProps/app.xml" not in names:
+        return ""
+    try:
+        found = [el.text for _, el in _read_xml(zf, "docProps/app.xml") if _local(el.tag) == "Application"]
+    except ParseError:
+        return ""  # a damaged properties part says nothing about the cells
+    return (found[0] or "").strip() if found else ""
 
 
 # --- The assignment `generate` embeds in every workbook it writes (xlbackprop/workbook_write.py) -----------

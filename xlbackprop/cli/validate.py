@@ -58,7 +58,7 @@ def validate(paths, as_json, gradebooks, annotate_dir, overwrite, quiet, jobs, a
     """Validate backprop workbooks (.xlsx, .xlsm, .ods, .xls) against PyTorch.
 
     PATHS are workbook files or folders; a folder means every workbook inside it (recursively, skipping
-    Office lock files ~$* and earlier NAME.annotated.* copies). Every iteration table found is checked
+    Office lock files ~$*, hidden files and earlier NAME.annotated.* copies; every file skipped is named). Every iteration table found is checked
     cell by cell: each quantity's own formula on its row's inputs, and the whole run against PyTorch
     float64 autograd.
 
@@ -68,13 +68,14 @@ def validate(paths, as_json, gradebooks, annotate_dir, overwrite, quiet, jobs, a
 
     assignment = load_assignment(assignment_file) if assignment_file else None
     items = batches.expand(paths, skip=gradebooks)
+    skipped = batches.skipped_files(paths, skip=gradebooks)
     batches.check_outputs(items, gradebooks, annotate_dir, overwrite)
     with _progress_bar(len(items), quiet or len(items) < 2) as progress:
         batch = batches.run(items, annotate_dir, overwrite, progress=progress, jobs=jobs or default_jobs(),
                             assignment=assignment, limits=job_limits(cpu_limit, memory_limit))
     for path in gradebooks:
         report.write_gradebook(batch.results, path)
-    _print(batch.results, as_json, quiet)
+    _print(batch.results, as_json, quiet, skipped)
     # what was written goes to stderr, so that --json output stays one document
     for failure in batch.failures:
         click.echo(f"error: {failure}", err=True)
@@ -105,16 +106,20 @@ class _progress_bar:
             self.bar.close()
 
 
-def _print(results, as_json, quiet):
+def _print(results, as_json, quiet, skipped=()):
     if as_json:
-        click.echo(json.dumps(report.json_document(results), indent=2, ensure_ascii=False))
+        click.echo(json.dumps(report.json_document(results, skipped), indent=2, ensure_ascii=False))
         return
     if quiet:
         for r in results:
             click.echo(report.one_line(r))
+        for line in report.skipped_lines(skipped):
+            click.echo(line)
         return
     for r in results:
         click.echo(report.text_report(r))
+    for line in report.skipped_lines(skipped):
+        click.echo(line)
     if len(results) > 1:
         from xlbackprop.validate.classroom import ranking_lines
 

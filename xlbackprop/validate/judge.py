@@ -15,6 +15,7 @@ from xlbackprop.validate.infer import (constant_names, describe, exprs_of, leaf_
 from xlbackprop.validate.lint import table_lint
 from xlbackprop.validate.results import Coverage, TableResult
 from xlbackprop.validate.runs import expected_of, first_row
+from xlbackprop.validate.verdict import table_verdict
 from xlbackprop.validate.wiring import relabel
 
 
@@ -139,18 +140,12 @@ def check_table(book, table, runs, lr, recalc=None, assignment=None):
     lint = table_lint(r.sheet, r.table, r.spec, lr, r.cell_of)
     values_only, stale = file_notes(r)
     departures = table_departures(assignment, r, r.notes)
-    verdict = "wrong" if mismatches else ("incomplete" if incomplete or run is None else "correct")
-    severities = {d.severity for d in departures}
-    if "wrong" in severities:
-        verdict = "wrong"
-    elif severities and verdict == "correct":
-        verdict = "incomplete"
     unsupported = r.table.unsupported or _array_formulas(r.sheet, r.table)
+    verdict = table_verdict(mismatches, incomplete, run is not None, {d.severity for d in departures},
+                            unsupported, recalc is not None and recalc.unverified(r.sheet, r.table))
     if unsupported:  # not judged: no mismatch of a model the table does not follow is shown
-        verdict, mismatches, first, wrong = "unsupported", [], None, []
+        mismatches, first, wrong = [], None, []
         r.notes.insert(0, f"unsupported: {unsupported}; a person must look")
-    if verdict == "correct" and recalc is not None and recalc.unverified(r.sheet, r.table):
-        verdict = "unsupported"
     if r.table.labels:
         _in_student_labels(r.table.labels, mismatches, r.coverage)
         wrong = [r.table.labels.get(n, n) for n in wrong]
