@@ -12,6 +12,7 @@ from xlbackprop.train.models import MODELS
 MODEL_HELP = "Model name: " + ", ".join(f"{n} ({s.description})" for n, s in MODELS.items()) + "."
 
 
+DEFAULT_REPORT = "xlbackprop-runs.xlsx"  # in the current folder: a smoke test never lands in the project's record
 NEGATABLE = {"nesterov"}  # on/off options whose off side overrides a recipe, so it is written down too
 
 
@@ -71,14 +72,17 @@ def command_line(params: dict) -> str:
 @click.option("--checkpoint", type=click.Path(path_type=Path),
               help="Checkpoint written after every epoch [default: runs/MODEL-seedSEED/last.pt].")
 @click.option("--resume", is_flag=True, help="Continue the run saved in the checkpoint, with its settings.")
-@click.option("--report", type=click.Path(path_type=Path), default=Path("workbooks/summary.xlsx"), show_default=True,
-              help="Summary workbook the finished run is appended to.")
+@click.option("--report", type=click.Path(path_type=Path), default=Path(DEFAULT_REPORT), show_default=True,
+              help="Summary workbook the finished run is appended to, created if missing, its curves PNG beside "
+                   "it; by default in the folder the command runs in. The project's record is "
+                   "workbooks/summary.xlsx: name it to add a run there.")
 @click.option("--no-report", is_flag=True, help="Do not append the run to a summary workbook.")
 def train(model, data_dir, checkpoint, resume, report, no_report, **settings):
     """Train a CNN on MNIST, log every epoch, check its targets and append it to the summary workbook.
 
     Settings not given come from the model's recipe (xlbackprop/train/config.py), which reached its
-    targets in the runs recorded in workbooks/summary.xlsx.
+    targets in the runs recorded in the project's workbooks/summary.xlsx. The run is appended to
+    xlbackprop-runs.xlsx in the current folder unless --report names another workbook.
     """
     from tqdm import tqdm
 
@@ -109,9 +113,7 @@ def train(model, data_dir, checkpoint, resume, report, no_report, **settings):
     summary_table = summarize(build_model(model))
 
     click.echo(format_summary(summary_table))
-    t = spec.targets
-    click.echo(f"Target: held accuracy {'>' if t.strict else '>='} {t.min_acc}% with "
-               f"{'<' if t.params_strict else '<='} {t.max_params:,} params in <= {t.max_epochs} epochs")
+    click.echo(f"Target: {spec.targets.describe()}")
 
     evaluated = "val" if config.val_split else "test"
 

@@ -18,6 +18,7 @@ from xlbackprop.train.checkpoint import load_checkpoint, save_checkpoint
 from xlbackprop.train.config import TrainConfig
 from xlbackprop.train.data import Mnist, Split, batches
 from xlbackprop.train.models import build_model, count_params, get_spec
+from xlbackprop.train.targets import held
 
 
 @dataclass
@@ -45,8 +46,8 @@ class RunResult:
 
     @property
     def held_acc(self) -> float:
-        """The accuracy the model holds: the minimum over the last 3 epochs, not the best one."""
-        return min(m.test_acc for m in self.history[-3:])
+        """The accuracy the model holds (targets.held): the minimum over the last 3 epochs, not the best one."""
+        return held([m.test_acc for m in self.history])
 
     @property
     def train_seconds(self) -> float:
@@ -56,10 +57,7 @@ class RunResult:
         """Checked on the test set only: a validation run's accuracy is for choosing recipes."""
         if self.evaluated_on != "test":
             return False
-        t = get_spec(self.config.model).targets
-        acc_ok = self.held_acc > t.min_acc if t.strict else self.held_acc >= t.min_acc
-        params_ok = self.params < t.max_params if t.params_strict else self.params <= t.max_params
-        return acc_ok and params_ok and len(self.history) <= t.max_epochs
+        return get_spec(self.config.model).targets.met(self.held_acc, self.params, len(self.history))
 
 
 def resolve_device(name: str) -> torch.device:
