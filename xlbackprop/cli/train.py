@@ -70,14 +70,17 @@ def command_line(params: dict) -> str:
 @click.option("--data-dir", type=click.Path(path_type=Path),
               help="Directory holding the four MNIST IDX files (.gz or raw) [default: download to a cache].")
 @click.option("--checkpoint", type=click.Path(path_type=Path),
-              help="Checkpoint written after every epoch [default: runs/MODEL-seedSEED/last.pt].")
+              help="Checkpoint written after every epoch and every --checkpoint-every seconds within one "
+                   "[default: runs/MODEL-seedSEED/last.pt].")
+@click.option("--checkpoint-every", type=click.FloatRange(min=0), default=60.0, show_default=True,
+              help="Seconds of training between checkpoints within an epoch: what a killed run loses at most.")
 @click.option("--resume", is_flag=True, help="Continue the run saved in the checkpoint, with its settings.")
 @click.option("--report", type=click.Path(path_type=Path), default=Path(DEFAULT_REPORT), show_default=True,
               help="Summary workbook the finished run is appended to, created if missing, its curves PNG beside "
                    "it; by default in the folder the command runs in. The project's record is "
                    "workbooks/summary.xlsx: name it to add a run there.")
 @click.option("--no-report", is_flag=True, help="Do not append the run to a summary workbook.")
-def train(model, data_dir, checkpoint, resume, report, no_report, **settings):
+def train(model, data_dir, checkpoint, checkpoint_every, resume, report, no_report, **settings):
     """Train a CNN on MNIST, log every epoch, check its targets and append it to the summary workbook.
 
     Settings not given come from the model's recipe (xlbackprop/train/config.py), which reached its
@@ -117,8 +120,8 @@ def train(model, data_dir, checkpoint, resume, report, no_report, **settings):
 
     evaluated = "val" if config.val_split else "test"
 
-    def wrap(it, total, epoch):
-        return tqdm(it, total=total, desc=f"epoch {epoch}/{config.epochs}", leave=False, unit="batch")
+    def wrap(it, total, epoch, done):
+        return tqdm(it, total=total, initial=done, desc=f"epoch {epoch}/{config.epochs}", leave=False, unit="batch")
 
     def log(m):
         click.echo(f"epoch {m.epoch:2d}  train loss {m.train_loss:.4f} acc {m.train_acc:6.2f}%  "
@@ -138,9 +141,10 @@ def train(model, data_dir, checkpoint, resume, report, no_report, **settings):
 
     try:
         result = run(config, data, checkpoint, resume=resume, wrap_batches=wrap, on_epoch=log, on_start=start,
-                     on_measure=measure)
+                     on_measure=measure, checkpoint_every=checkpoint_every)
     except KeyboardInterrupt:
-        click.echo(f"\nInterrupted; the last finished epoch is saved in {checkpoint}. "
+        saved = f"saved in {checkpoint}" if checkpoint.exists() else "nothing saved yet"
+        click.echo(f"\nInterrupted; training up to {checkpoint_every:.0f} s ago is {saved}. "
                    "Continue with the same command plus --resume.", err=True)
         sys.exit(130)
 
