@@ -129,15 +129,17 @@ def train(model, data_dir, checkpoint, checkpoint_every, resume, report, no_repo
 
     def measure(names):
         click.echo(f"Timing a few training steps of each of {', '.join(names)} to choose the fastest "
-                   "(once for this machine and torch version, under a minute)")
+                   "(once for this machine and torch version; the one kept is compiled only once)")
 
     def start(r):
         if r.variant_note:
             click.echo(f"Variant: {r.variant_note}")
         if r.evaluated_on == "validation":
             click.echo(f"Evaluating on the last {config.val_split:,} training images (held out), not the test set")
+        compiles = r.compiled and not r.compiled_already
         click.echo(f"Training on {r.device}{' with bf16' if r.bf16 else ''}"
-                   f"{'; the first batch compiles the model (once, up to ~30 s)' if r.compiled else ''}")
+                   f"{'; the first batch compiles the model (once, up to ~30 s)' if compiles else ''}"
+                   + (f"; about {r.predicted_epoch:.0f} s per epoch as timed" if r.predicted_epoch else ""))
 
     try:
         result = run(config, data, checkpoint, resume=resume, wrap_batches=wrap, on_epoch=log, on_start=start,
@@ -157,6 +159,12 @@ def train(model, data_dir, checkpoint, checkpoint_every, resume, report, no_repo
     click.echo(f"Held {'validation ' if result.evaluated_on == 'validation' else ''}accuracy (min of last 3 "
                f"epochs) {result.held_acc:.2f}%, {result.params:,} params, {len(result.history)} epochs, "
                f"{result.train_seconds:.0f}s on {result.device}{how}: {verdict}")
+    if result.predicted_epoch and len(result.history) > 1:
+        import statistics
+
+        epoch = statistics.median(m.seconds for m in result.history[1:])  # the first may include compiling
+        click.echo(f"Epochs took {epoch:.1f} s (median after the first); the timing predicted "
+                   f"{result.predicted_epoch:.1f} s ({epoch / result.predicted_epoch:.2f}x)")
     if not no_report:
         command = command_line(click.get_current_context().params)
         title, png = append_run(report, result, summary_table, command)

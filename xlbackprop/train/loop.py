@@ -43,6 +43,8 @@ class RunResult:
     compile_error: str = ""  # why compiling failed, when auto then trained eagerly
     evaluated_on: str = "test"  # or "validation": the held-out last `val_split` training images
     variant_note: str = ""  # how auto chose compiled/bf16 (measured, cached or by rule), one line
+    predicted_epoch: float = 0.0  # seconds per epoch the timing of the variants predicts; 0: not timed
+    compiled_already: bool = False  # the timing compiled the forward trained with: the first batch does not
 
     @property
     def held_acc(self) -> float:
@@ -311,19 +313,21 @@ def run(config: TrainConfig, data: Mnist, checkpoint: Path, resume: bool = False
     device = resolve_device(config.device)
     train_split, test_split, evaluated_on = splits(data, config)
     steps = -(-len(train_split.labels) // config.batch_size)
-    # Calibrating builds models of its own, so it comes before seeding this run's weights.
-    variant = choose_variant(config, device, steps * config.epochs, on_measure=on_measure)
-    bf16 = variant.bf16
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
-
     model = build_model(config.model).to(device)
+    # Timed on this run's model, which it gives back untouched, so the chosen variant's compile is kept.
+    variant = choose_variant(config, device, steps * config.epochs, on_measure=on_measure, model=model)
+    bf16 = variant.bf16
+
     optimizer = make_optimizer(config, model)
     scheduler, per_batch = make_scheduler(config, optimizer, steps)
     average = WeightAverage(model, config.ema) if config.ema else None
-    forward = TrainForward(model, config.batch_size, variant.compiled, strict=config.compile == "on")
+    forward = variant.forward or TrainForward(model, config.batch_size, variant.compiled, strict=config.compile == "on")
     result = RunResult(config, count_params(model), device.type, bf16, compiled=variant.compiled,
-                       compile_error=variant.compile_error, evaluated_on=evaluated_on, variant_note=variant.note)
+                       compile_error=variant.compile_error, evaluated_on=evaluated_on, variant_note=variant.note,
+                       predicted_epoch=variant.epoch_seconds(steps, len(test_split.labels)),
+                       compiled_already=forward.compiled is not None and not forward.first)
     unfinished = None  # a mid-epoch checkpoint's progress
     if resume:
         state = load_checkpoint(checkpoint, config, model, optimizer, scheduler, generator, average)
