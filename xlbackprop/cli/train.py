@@ -174,7 +174,7 @@ def train(model, data_dir, checkpoint, checkpoint_every, resume, report, no_repo
 @click.command()
 @click.option("--model", default="s6-19k", show_default=True, help=MODEL_HELP)
 def summary(model):
-    """Print a model's layers, output shapes and parameter counts (torchsummary layout)."""
+    """Print a model's layers, output shapes and parameter counts (torchinfo's table)."""
     from xlbackprop.train.models import build_model, get_spec
     from xlbackprop.train.summary import format_summary, summarize
 
