@@ -118,7 +118,7 @@ def ours_args(data_dir: Path, seed: int, args) -> list[str]:
     limits = [f"--{k.replace('_', '-')}={v}" for k, v in
               (("epochs", args.epochs), ("train_limit", args.train_limit), ("test_limit", args.test_limit)) if v]
     return ["--model", "s6-19k", "--seed", str(seed), "--data-dir", str(data_dir.resolve()), "--device",
-            args.device, "--no-report", *limits]
+            args.device, "--threads", str(args.threads), "--no-report", *limits]
 
 
 def side_summary(runs: list[CliRun], epochs_cap: int) -> tuple[str, float, bool]:
@@ -161,7 +161,7 @@ def to_target(args) -> None:
     print(f"load average after: {os.getloadavg()[0]:.1f}\n")
 
     cap = args.epochs or COURSE["epochs"]
-    ours_text, ours_median, _ = side_summary(ours, RECIPE.epochs)
+    ours_text, ours_median, _ = side_summary(ours, args.epochs or RECIPE.epochs)
     print(f"ours: {ours_text}")
     for side, runs in course.items():
         text, median, lower_bound = side_summary(runs, cap)
