@@ -2,7 +2,7 @@
 
 Held is the minimum of the last 3 epochs' accuracies, so one lucky epoch does not count. A target is met when
 the held accuracy is above the model's threshold (99.40% held means >= 99.41% on 10,000 test images), with
-parameters and epochs within the model's limits. Time to target is the time to the end of the first epoch at
+parameters and epochs within the model's limits; a run of fewer than 3 epochs has held nothing yet. Time to target is the time to the end of the first epoch at
 which held meets the target.
 """
 
@@ -23,7 +23,7 @@ class Targets:
 
     def met(self, held_acc: float, params: int, epochs: int) -> bool:
         params_ok = params < self.max_params if self.params_strict else params <= self.max_params
-        return self.accuracy_met(held_acc) and params_ok and epochs <= self.max_epochs
+        return self.accuracy_met(held_acc) and params_ok and HELD_EPOCHS <= epochs <= self.max_epochs
 
     def describe(self) -> str:
         return (f"held accuracy > {self.min_acc}% with {'<' if self.params_strict else '<='} {self.max_params:,} "
@@ -31,8 +31,9 @@ class Targets:
 
 
 def held(accs: list[float]) -> float:
-    """The accuracy held after the last of `accs`; 0 before there are HELD_EPOCHS epochs to judge."""
-    return min(accs[-HELD_EPOCHS:]) if len(accs) >= HELD_EPOCHS else 0.0
+    """The accuracy held after the last of `accs`: the minimum of the last HELD_EPOCHS (of all, in a shorter
+    run, which therefore never meets a target)."""
+    return min(accs[-HELD_EPOCHS:]) if accs else 0.0
 
 
 def epochs_to_target(accs: list[float], targets: Targets) -> int | None:
