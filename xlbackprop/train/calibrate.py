@@ -140,7 +140,7 @@ def measure(config: TrainConfig, device: torch.device, variants: list[Variant], 
     TrainForward, so that the compile of the chosen one is kept.
     """
     model = model or build_model(config.model).to(device)
-    saved, rng = copy.deepcopy(model.state_dict()), torch.get_rng_state()
+    saved, rng, was_training = copy.deepcopy(model.state_dict()), torch.get_rng_state(), model.training
     g = torch.Generator().manual_seed(0)
     n = config.batch_size * TIMED_STEPS
     images = Split(torch.randint(0, 256, (n, 28, 28), dtype=torch.uint8, generator=g), torch.randint(0, 10, (n,), generator=g))
@@ -192,8 +192,9 @@ def measure(config: TrainConfig, device: torch.device, variants: list[Variant], 
             results[name] = {"step": step, "compile": max(0.0, first[name] - WARM_UP_STEPS * step),
                              "test": test_seconds(model, images, device, bf16) / len(images.labels)}
     finally:
-        model.load_state_dict(saved)
+        model.load_state_dict(saved)  # in place: the compiled graphs stay valid for this model
         model.zero_grad(set_to_none=True)
+        model.train(was_training)
         torch.set_rng_state(rng)
     return results
 
