@@ -180,7 +180,8 @@ def measure(config: TrainConfig, device: torch.device, variants: list[Variant], 
                 results[v.name] = {"dropped": f"not compiled: eager {dtype_of(v.name)} was over {CLEARLY_SLOWER}x "
                                               f"slower than {fastest_eager}"}
         for _ in range(ROUNDS - 1):
-            for name in set(times) - still_in(times):
+            slower = set(times) - still_in(times) if times else set()  # empty when every compile failed
+            for name in slower:
                 results[name] = {"dropped": f"over {CLEARLY_SLOWER}x slower than the fastest",
                                  "step": statistics.median(times.pop(name))}
             for v in variants:
@@ -190,7 +191,7 @@ def measure(config: TrainConfig, device: torch.device, variants: list[Variant], 
             step = statistics.median(t)
             bf16 = dtype_of(name) == "bf16"
             results[name] = {"step": step, "compile": max(0.0, first[name] - WARM_UP_STEPS * step),
-                             "test": test_seconds(model, images, device, bf16) / len(images.labels)}
+                             "test": test_seconds_per_image(model, images, device, bf16)}
     finally:
         model.load_state_dict(saved)  # in place: the compiled graphs stay valid for this model
         model.zero_grad(set_to_none=True)
@@ -199,10 +200,10 @@ def measure(config: TrainConfig, device: torch.device, variants: list[Variant], 
     return results
 
 
-def test_seconds(model, images: Split, device: torch.device, bf16: bool) -> float:
+def test_seconds_per_image(model, images: Split, device: torch.device, bf16: bool) -> float:
     start = time.perf_counter()
     test(model, Split(images.images[:TEST_IMAGES_TIMED], images.labels[:TEST_IMAGES_TIMED]), device, bf16)
-    return (time.perf_counter() - start) * len(images.labels) / TEST_IMAGES_TIMED
+    return (time.perf_counter() - start) / TEST_IMAGES_TIMED
 
 
 def timed(results: dict[str, dict | str]) -> dict[str, dict]:
