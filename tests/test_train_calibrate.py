@@ -208,3 +208,11 @@ def test_a_compiled_run_compiles_once_calibration_last_batch_and_testing_include
     assert result.compiled
     assert len(eager_backend) == 1  # torch.compile called by the timing only
     assert counters["frames"]["ok"] == 1 and counters["stats"]["unique_graphs"] == 1
+
+
+def test_another_compile_is_tried_only_while_the_first_run_stays_within_a_quarter_more():
+    # s6-19k's 5 epochs at batch 64 (4,690 steps of 18 ms, 84 s): 21 s to spare, 5 spent, ~20 s more to compile
+    assert not calibrate.affordable(20.0, 5.0, 0.018, 4_690)
+    # 15 epochs (s6-22k's recipe) leave 63 s
+    assert calibrate.affordable(20.0, 5.0, 0.018, 15 * 938)
+    assert calibrate.affordable(60.0, 0.0, 0.018, 0)  # no run length: measure everything

@@ -32,6 +32,9 @@ TIMED_STEPS, ROUNDS = 8, 3  # rounds interleave the candidates, so a burst of ot
 # oneDNN kernels eager or compiled and are most of a step (13.4 of 15.8 s per epoch of s6-19k on this project's
 # 2-core CPU): a dtype whose eager steps are half again as slow does not catch up by compiling.
 CLEARLY_SLOWER = 1.5
+# A new user's first run should cost at most this much more than one with the choice cached (issue 18): another
+# variant is compiled only while its compiling, estimated by the one before, fits in what is left of that.
+FIRST_RUN_EXTRA = 0.25
 TEST_IMAGES_TIMED = 512
 
 
@@ -126,15 +129,23 @@ def still_in(times: dict[str, list[float]]) -> set[str]:
     return {name for name, m in medians.items() if m <= CLEARLY_SLOWER * best}
 
 
+def affordable(compile_estimate: float, overhead: float, best_step: float, total_steps: int) -> bool:
+    """Whether compiling one more variant (about `compile_estimate` s, as the last compile took) keeps the
+    timing's cost (`overhead` s so far, the kept compile not counted) within FIRST_RUN_EXTRA of the run's
+    training time at the best step so far. No run length given: always."""
+    return not total_steps or overhead + compile_estimate <= FIRST_RUN_EXTRA * total_steps * best_step
+
+
 def measure(config: TrainConfig, device: torch.device, variants: list[Variant], model: torch.nn.Module | None = None,
-            forwards: dict | None = None) -> dict[str, dict | str]:
+            forwards: dict | None = None, total_steps: int = 0) -> dict[str, dict | str]:
     """Each variant's seconds per training step (rotating a batch, the step, averaging the weights, as in
     training; on random images, as the speed does not depend on them), the median over interleaved rounds, the
     seconds its first steps took beyond that (compiling), and its seconds per evaluated image.
 
     Eager variants are timed first; a compiled variant is compiled only when its dtype's eager steps were not
-    clearly slower, and a variant clearly slower than the best after a round is timed no further: such
-    variants map to {"dropped": why}. A compiled variant whose compilation fails maps to the reason (with
+    clearly slower, in the order of its dtype's eager speed, and after the first only while compiling it fits
+    the first run's budget for a run of `total_steps` (affordable); a variant clearly slower than the best
+    after a round is timed no further: such variants map to {"dropped": why}. A compiled variant whose compilation fails maps to the reason (with
     --compile on, that is a TrainError). With `model` (the run's, seeded) the variants are timed on it and it
     is given back with its weights and the random state untouched; `forwards` then receives each variant's
     TrainForward, so that the compile of the chosen one is kept.
@@ -167,18 +178,31 @@ def measure(config: TrainConfig, device: torch.device, variants: list[Variant], 
             else:
                 times[v.name] = [steps(v, TIMED_STEPS)]
 
+        began = time.perf_counter()
         for v in variants:
             if not v.compiled:
                 start(v)
         eager = {name: t[0] for name, t in times.items()}
         compile_dtypes = worth_compiling(eager) if eager else {"float32", "bf16"}
-        for v in variants:
-            if v.compiled and dtype_of(v.name) in compile_dtypes:
-                start(v)
-            elif v.compiled:
+        eager_speed = {dtype_of(name): step for name, step in eager.items()}
+        compiled = sorted((v for v in variants if v.compiled), key=lambda v: eager_speed.get(dtype_of(v.name), 0.0))
+        last_compile = 0.0
+        for v in compiled:
+            if dtype_of(v.name) not in compile_dtypes:
                 fastest_eager = min(eager, key=eager.get)
                 results[v.name] = {"dropped": f"not compiled: eager {dtype_of(v.name)} was over {CLEARLY_SLOWER}x "
                                               f"slower than {fastest_eager}"}
+                continue
+            best = min(times, key=lambda name: min(times[name]), default=None)
+            kept = max(0.0, first.get(best, 0.0) - WARM_UP_STEPS * min(times[best])) if best else 0.0
+            overhead = time.perf_counter() - began - kept
+            if last_compile and best and not affordable(last_compile, overhead, min(times[best]), total_steps):
+                results[v.name] = {"dropped": f"not compiled: another ~{last_compile:.0f} s of compiling would make "
+                                              f"this first run cost over {1 + FIRST_RUN_EXTRA:.2f}x a cached one"}
+                continue
+            start(v)
+            if v.name in times:
+                last_compile = max(0.0, first[v.name] - WARM_UP_STEPS * times[v.name][0])
         for _ in range(ROUNDS - 1):
             slower = set(times) - still_in(times) if times else set()  # empty when every compile failed
             for name in slower:
@@ -261,7 +285,7 @@ def choose_variant(config: TrainConfig, device: torch.device, total_steps: int, 
         if timer:
             results = timer(config, device, variants)
         else:
-            results = measure(config, device, variants, model, forwards)
+            results = measure(config, device, variants, model, forwards, total_steps)
         when = ""
         if not any(isinstance(r, str) for r in results.values()):  # a broken compiler may be fixed: retry then
             write_cache(cache, key, {"results": results, "measured": date.today().isoformat()})
