@@ -333,3 +333,114 @@ def chain_1_1_1(path, iterations=10, lr=0.5, wrong_derivative=False):
             f"={d_o}*{ref['a_h1']}"])
     _write_rows(ws, 2, labels, out)
     wb.save(path)
+
+
+def calling_another_workbooks_macro(path, tmp):
+    """An .xlsm whose activations call Sigmoid(), a macro (VBA function) of another workbook, as Excel stores
+    it: `[1]!Sigmoid(H5)`, the [1] an external link. The values are the ones Excel stored when the macro ran.
+    `tmp`: a folder for the plain table written first."""
+    from tests.wb_fixtures import Layout, cell, mutate_workbook, simulate, write_workbook
+    from xlbackprop.workbook_read import read_workbook
+    layout = Layout(rows=simulate(rows=6))
+    plain = write_workbook(tmp / "plain.xlsx", {"Sheet1": [layout]})
+    sheet = read_workbook(plain).sheet("Sheet1")
+    changes = {}
+    for k in range(6):
+        for act, net in (("a_h1", "h1"), ("a_h2", "h2"), ("a_o1", "o1"), ("a_o2", "o2")):
+            r, c = _address(cell(layout, act, k))
+            changes[("Sheet1", r, c)] = (f"[1]!Sigmoid({cell(layout, net, k).split('!')[1]})", sheet.value(r, c))
+    return mutate_workbook(plain, path, changes)
+
+
+def _address(name):
+    from openpyxl.utils.cell import coordinate_from_string, column_index_from_string
+    letters, row = coordinate_from_string(name.split("!")[1])
+    return row, column_index_from_string(letters)
+
+
+def mazur_sheet_per_iteration(path, iterations=3, lr=0.5):
+    """Mazur's 2-2-2 worked example, one sheet per iteration: each sheet a column of labels and a column of
+    values (forward pass, E_total, the eight gradients, the updated weights), the next sheet's weights reading
+    the updated weights of the sheet before."""
+    labels = (["i1", "i2", "t1", "t2", "b1", "b2"] + [f"w{k}" for k in range(1, 9)]
+              + ["net_h1", "out_h1", "net_h2", "out_h2", "net_o1", "out_o1", "net_o2", "out_o2", "E_total"]
+              + [f"∂E_total/∂w{k}" for k in range(1, 9)] + [f"w{k}+" for k in range(1, 9)])
+    row = {label: k + 2 for k, label in enumerate(labels)}
+    start = dict(zip([f"w{k}" for k in range(1, 9)], (0.15, 0.2, 0.25, 0.3, 0.4, 0.45, 0.5, 0.55)))
+    wb = openpyxl.Workbook()
+    wb.remove(wb.active)
+    for it in range(1, iterations + 1):
+        ws = wb.create_sheet(f"Iteration {it}")
+        ws["A1"], ws["B1"], ws["D1"], ws["E1"] = "quantity", "value", "learning rate", lr
+
+        def v(label):
+            return f"B{row[label]}"
+        f = {"i1": 0.05, "i2": 0.1, "t1": 0.01, "t2": 0.99, "b1": 0.35, "b2": 0.6}
+        for w in start:
+            f[w] = start[w] if it == 1 else f"='Iteration {it - 1}'!B{row[w + '+']}"
+        f["net_h1"] = f"={v('w1')}*{v('i1')}+{v('w2')}*{v('i2')}+{v('b1')}"
+        f["net_h2"] = f"={v('w3')}*{v('i1')}+{v('w4')}*{v('i2')}+{v('b1')}"
+        f["out_h1"], f["out_h2"] = f"={_sig(v('net_h1'))}", f"={_sig(v('net_h2'))}"
+        f["net_o1"] = f"={v('w5')}*{v('out_h1')}+{v('w6')}*{v('out_h2')}+{v('b2')}"
+        f["net_o2"] = f"={v('w7')}*{v('out_h1')}+{v('w8')}*{v('out_h2')}+{v('b2')}"
+        f["out_o1"], f["out_o2"] = f"={_sig(v('net_o1'))}", f"={_sig(v('net_o2'))}"
+        f["E_total"] = f"=0.5*({v('t1')}-{v('out_o1')})^2+0.5*({v('t2')}-{v('out_o2')})^2"
+        d = {j: f"({v(f'out_o{j}')}-{v(f't{j}')})*{v(f'out_o{j}')}*(1-{v(f'out_o{j}')})" for j in (1, 2)}
+        for j, (wa, wb_) in ((1, ("w5", "w6")), (2, ("w7", "w8"))):
+            f[f"∂E_total/∂{wa}"], f[f"∂E_total/∂{wb_}"] = f"={d[j]}*{v('out_h1')}", f"={d[j]}*{v('out_h2')}"
+        for h, (wa, wb_), (wo1, wo2) in ((1, ("w1", "w2"), ("w5", "w7")), (2, ("w3", "w4"), ("w6", "w8"))):
+            back = f"({d[1]}*{v(wo1)}+{d[2]}*{v(wo2)})*{v(f'out_h{h}')}*(1-{v(f'out_h{h}')})"
+            f[f"∂E_total/∂{wa}"], f[f"∂E_total/∂{wb_}"] = f"={back}*{v('i1')}", f"={back}*{v('i2')}"
+        for w in start:
+            f[w + "+"] = f"={v(w)}-$E$1*{v('∂E_total/∂' + w)}"
+        for label in labels:
+            ws.cell(row[label], 1, label)
+            ws.cell(row[label], 2, f[label])
+    wb.save(path)
+
+
+def and_neuron_in_blocks(path, steps=5, lr=10.0):
+    """One sigmoid neuron with a bias learning AND, one block of rows per step, each under its own copy of
+    the header: the four samples on its rows (targets read from a table of the gate above), a summary row of
+    the cost's SUM and the gradients' AVERAGE, the parameters on the block's first row only, computed from the
+    block above's summary row."""
+    labels = ["b", "w_1", "w_2", None, "x_1", "x_2", "z_3", "a_3", "C", "𝛿C/𝛿a_3", "𝛿a_3/𝛿z_3",
+              "𝛿C/𝛿b", "𝛿C/𝛿w_1", "𝛿C/𝛿w_2"]
+    col = {label: k + 1 for k, label in enumerate(labels) if label}
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws["A1"], ws["A3"], ws["B3"], ws["C3"] = "AND Gate", "Input 1", "Input 2", "Output"
+    for s, ((x1, x2), y) in enumerate(AND):
+        ws.cell(4 + s, 1, x1), ws.cell(4 + s, 2, x2), ws.cell(4 + s, 3, y)
+    ws["A9"], ws["C9"] = "Learning rate (k)", lr
+    gap = 9
+    for step in range(steps):
+        header = 12 + step * gap
+        if step:
+            ws.cell(header - 1, 1, "Step"), ws.cell(header - 1, 2, step)
+        for label, c in col.items():
+            ws.cell(header, c, label)
+        top, summary = header + 1, header + 5
+        for w, start in (("b", 1), ("w_1", -2), ("w_2", 3)):
+            g = col["𝛿C/𝛿" + w]
+            ws.cell(top, col[w], start if not step else
+                    f"={a1(top - gap, col[w])}-$C$9*{a1(summary - gap, g)}")
+        for s, ((x1, x2), _) in enumerate(AND):
+            r = top + s
+
+            def ref(label, row=r):
+                return a1(row, col[label])
+            ws.cell(r, col["x_1"], x1), ws.cell(r, col["x_2"], x2)
+            params = {w: a1(top, col[w]).replace(str(top), f"${top}") for w in ("b", "w_1", "w_2")}
+            ws.cell(r, col["z_3"], f"={params['b']}+{params['w_1']}*{ref('x_1')}+{params['w_2']}*{ref('x_2')}")
+            ws.cell(r, col["a_3"], f"={_sig(ref('z_3'))}")
+            ws.cell(r, col["C"], f"=($C${4 + s}-{ref('a_3')})^2")
+            ws.cell(r, col["𝛿C/𝛿a_3"], f"=2*({ref('a_3')}-$C${4 + s})")
+            ws.cell(r, col["𝛿a_3/𝛿z_3"], f"={ref('a_3')}*(1-{ref('a_3')})")
+            ws.cell(r, col["𝛿C/𝛿b"], f"={ref('𝛿C/𝛿a_3')}*{ref('𝛿a_3/𝛿z_3')}")
+            ws.cell(r, col["𝛿C/𝛿w_1"], f"={ref('𝛿C/𝛿a_3')}*{ref('𝛿a_3/𝛿z_3')}*{ref('x_1')}")
+            ws.cell(r, col["𝛿C/𝛿w_2"], f"={ref('𝛿C/𝛿a_3')}*{ref('𝛿a_3/𝛿z_3')}*{ref('x_2')}")
+        ws.cell(summary, col["C"], f"=SUM({a1(top, col['C'])}:{a1(top + 3, col['C'])})")
+        for g in ("𝛿C/𝛿b", "𝛿C/𝛿w_1", "𝛿C/𝛿w_2"):
+            ws.cell(summary, col[g], f"=AVERAGE({a1(top, col[g])}:{a1(top + 3, col[g])})")
+    wb.save(path)

@@ -20,6 +20,7 @@ from xlbackprop.validate.rate import learning_rate
 from xlbackprop.validate.recalc import recalculated
 from xlbackprop.validate.results import SheetNote, WorkbookResult, worst
 from xlbackprop.validate.runs import reference_runs
+from xlbackprop.validate.shapes import without_table
 from xlbackprop.validate.tables import find_tables
 from xlbackprop.validate.wiring import rewired
 from xlbackprop.workbook_read import read_embedded_spec
@@ -52,6 +53,10 @@ def validate_checked(path, assignment=None, fallback=None, convert=True):
     sheets = [s for s in untabled_sheets(book, tables) if carried is None or s.sheet not in GENERATED_SHEETS]
     needs = recalc.needs_libreoffice and fallback is None
     if not results:
+        shape = without_table(book)  # a network's formulas in a shape not judged, or in no table read
+        if shape is not None:
+            return WorkbookResult(file=str(path), verdict=shape[0], sheets=sheets, needs_libreoffice=needs,
+                                  error=f"{path}: {shape[1]}")
         seen = outside_the_family(book, recalc)
         if seen:
             return WorkbookResult(file=str(path), verdict="unsupported", sheets=sheets, needs_libreoffice=needs,

@@ -13,6 +13,7 @@ from xlbackprop.libreoffice import soffice
 from xlbackprop.errors import WorkbookError, XlbackpropError
 from xlbackprop.validate.preflight import WORKBOOK_SUFFIXES, readable
 from xlbackprop.validate.results import WorkbookResult
+from xlbackprop.validate.shapes import ACCEPTED
 
 
 @dataclass
@@ -101,11 +102,10 @@ def validate_file(path, engine=None):
         return WorkbookResult(file=str(path), verdict="unreadable",
                               error=f"{path}: damaged workbook ({type(exc).__name__}: {exc})")
     result.file = str(path)
-    if not result.tables and result.verdict not in ("unreadable", "unsupported"):
+    if not result.tables and result.verdict not in ("unreadable", "unsupported") and result.error is None:
         # a workbook with no recognisable table is bad input (exit 2), not a wrong answer
         result.verdict = "unreadable"
-        result.error = result.error or (f"{path}: no recognisable iteration table (expected a header row "
-                                        "naming i1, i2, t1, t2, w1..w8, E_total and ∂E_total/∂w1..∂w8)")
+        result.error = result.error or f"{path}: no recognisable iteration table (expected {ACCEPTED})"
     return result
 
 

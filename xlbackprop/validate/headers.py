@@ -20,7 +20,7 @@ _DELTA = re.compile(r"^(?:δ|Δ|delta)\s*_?\s*([ho]\d+|o)$")
 _SUFFIX = re.compile(r"\[(\d+)\]$")  # h1[2]: h1 for the second sample
 _ASIDE = re.compile(r"\s\([^)]*\)|\([^)]*\s[^)]*\)")  # "t1 ( output of out_o1)", "w1 (old)"; not "∂(E_total)"
 
-_ERROR = r"(?:e|l|err|error|loss)(?:total|tot|t)?"
+_ERROR = r"(?:e|l|c|err|error|loss|cost)(?:total|tot|t)?"  # C: the cost, in the notation of some courses
 _ACT = r"(?:a|out|act|σ|sigmoid|sigma|sig)"
 # A single output, a single bias: students leave the number off (y, ŷ, o, b, δo, dE/db); "1" is meant. A bare
 # t is not read as the target: it is as often a step counter.
@@ -39,6 +39,10 @@ _PATTERNS = [
     (re.compile(r"d?" + _ERROR + r"d?b(\d*)|db(\d*)"), "dE_total/db{}"),
     (re.compile(r"d?" + _ERROR + r"d(?:net)?([ho]\d+)|" + _ERROR + r"(?:net)?([ho]\d+)"), "dE_total/d{}"),
     (re.compile(r"d?" + _ERROR + r"d(?:net)?o()|" + _ERROR + r"(?:net)?o()"), "dE_total/do{}"),
+    # units numbered through the network (z1 z2 hidden, z3 the output; a3 its activation): placeholders that
+    # through_network() turns into layer names once the row's weights and inputs say where each layer ends
+    (re.compile(r"z(\d+)"), "z{}"),
+    (re.compile(r"a(\d+)"), "a{}"),
 ]
 
 
@@ -103,4 +107,48 @@ def _classify(core):
                 return template
             number = next((g for g in m.groups() if g), None)
             return template.format(number or "1")
+    return None
+
+
+_THROUGH = re.compile(r"([zah])(\d+)")
+
+
+def through_network(named):
+    """A header row's [(col, name)] with units numbered through the network (z_1 z_2 in the hidden layer,
+    z_3 the output; H1 or a_1 the activation of z_1) renamed to the layer names (h1, a_h1, o1, a_o1). The
+    layer sizes are the ones under which the row's weights connect its inputs to its units; without z
+    labels, or when no sizes fit, the placeholders are dropped and the rest is left as it is."""
+    names = [n for _, n in named]
+    units = sorted({int(n[1:]) for n in names if re.fullmatch(r"z\d+", n)})
+    inputs = len({n for n in names if re.fullmatch(r"i\d+", n)})
+    weights = len({n for n in names if re.fullmatch(r"w\d+", n)})
+    targets = len({n for n in names if re.fullmatch(r"t\d+", n)})
+    sizes = _layer_sizes(inputs, len(units), weights, targets)
+    if sizes is None:
+        return [(c, n) for c, n in named if not re.fullmatch(r"[za]\d+", n)]
+    hidden = sizes[0]
+    layer = {k: (f"h{j + 1}" if j < hidden else f"o{j - hidden + 1}") for j, k in enumerate(units)}
+    out = []
+    for c, n in named:
+        m = _THROUGH.fullmatch(n)
+        if m and int(m.group(2)) in layer:
+            unit = layer[int(m.group(2))]
+            n = unit if m.group(1) == "z" else f"a_{unit}"  # H1 beside z_1: the activation, not the net input
+        elif m and m.group(1) in "za":
+            continue
+        out.append((c, n))
+    return out
+
+
+def _layer_sizes(inputs, units, weights, targets=0):
+    """(hidden, outputs) such that `inputs` -> hidden -> outputs units hold `weights` weights (hidden 0: one
+    layer), or None. As many outputs as targets where the row names targets."""
+    if not units or not inputs:
+        return None
+    # a hidden layer where one fits: units numbered from 1 through two layers are as common as a single
+    # neuron numbered after its inputs (z3 for x1, x2), which has no other reading
+    for hidden in ([units - targets] if 0 < targets <= units else [*range(1, units), 0]):
+        outputs = units - hidden
+        if (inputs * hidden + hidden * outputs if hidden else inputs * outputs) == weights:
+            return hidden, outputs
     return None
