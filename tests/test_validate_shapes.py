@@ -190,3 +190,55 @@ def test_units_numbered_from_1_without_targets_read_as_a_hidden_layer_first():
     names = ["b1", "w1", "w2", "b2", "w3", "w4", "b3", "w5", "w6", "i1", "i2", "z1", "z2", "h1", "h2", "z3", "a3"]
     assert [n for _, n in through_network(list(enumerate(names)))][11:] == ["h1", "h2", "a_h1", "a_h2", "o1",
                                                                             "a_o1"]
+
+
+# --- any depth -----------------------------------------------------------------------------------------------
+
+DEEP = """
+name = "deep"
+sizes = [2, 3, 2, 1]
+activations = ["sigmoid", "tanh", "sigmoid"]
+bias = "trained"
+seed = 3
+learning_rates = [0.5]
+iterations = 8
+
+[[samples]]
+inputs = [0.5, -0.2]
+targets = [0.3]
+"""
+
+
+def test_a_network_with_two_hidden_layers_is_read_layer_by_layer_and_correct(tmp_path):
+    from xlbackprop.generate import write_workbook as generate_workbook
+    from xlbackprop.spec import load_spec
+    (tmp_path / "deep.toml").write_text(DEEP)
+    generate_workbook(load_spec(tmp_path / "deep.toml"), tmp_path / "deep.xlsx", plot=False)
+    result, table = _only_table(tmp_path / "deep.xlsx")
+    assert (result.verdict, table.network) == ("correct", "2-3-2-1, sigmoid/tanh, trained biases, 1 sample")
+
+
+def test_a_wrong_gradient_in_a_network_with_two_hidden_layers_is_wrong_at_its_cell(tmp_path):
+    from tests.wb_fixtures import mutate_workbook
+    from xlbackprop.generate import write_workbook as generate_workbook
+    from xlbackprop.spec import load_spec
+    from xlbackprop.workbook_read import read_workbook
+    (tmp_path / "deep.toml").write_text(DEEP)
+    generate_workbook(load_spec(tmp_path / "deep.toml"), tmp_path / "deep.xlsx", plot=False)
+    (table,) = validate_workbook(tmp_path / "deep.xlsx").tables
+    sheet = read_workbook(tmp_path / "deep.xlsx").sheet(table.sheet)
+    col = next(c for (r, c), v in sheet.values.items() if r == table.header_row and v == "∂E_total/∂w3")
+    row = table.header_row + 1
+    mutate_workbook(tmp_path / "deep.xlsx", tmp_path / "bad.xlsx",
+                    {(table.sheet, row, col): (sheet.formula(row, col) + "*2", 2 * sheet.number(row, col))})
+    result = validate_workbook(tmp_path / "bad.xlsx")
+    (bad,) = result.tables
+    assert result.verdict == "wrong"
+    assert (bad.first_error.row, bad.first_error.quantity) == (1, "dE_total/dw3")
+
+
+@pytest.mark.parametrize("label, name", [("h1_2", "h1_2"), ("a_h2_1", "a_h2_1"), ("∂E_total/∂h2_1", "dE_total/dh2_1"),
+                                         ("δh1_3", "dE_total/dh1_3"), ("out_h2_2", "a_h2_2")])
+def test_units_of_several_hidden_layers_keep_their_layer(label, name):
+    from xlbackprop.validate.headers import canonical
+    assert canonical(label) == name

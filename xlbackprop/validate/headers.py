@@ -16,9 +16,15 @@ _SLASHES = "∕⁄∖"
 _DROP = re.compile(r"[\s_()\[\]{}/\\:;,.'\"`*·" + _PARTIALS + _SLASHES + "-]")
 _NEXT = re.compile(r"['’′]\s*$|\b(new|updated|next)\b")
 _MAZUR = re.compile(r"(?:(e|err|error)|target)o(\d+)")
-_DELTA = re.compile(r"^(?:δ|Δ|delta)\s*_?\s*([ho]\d+|o)$")
+_DELTA = re.compile(r"^(?:δ|Δ|delta)\s*_?\s*([ho]\d+(?:_\d+)?|o)$")
 _SUFFIX = re.compile(r"\[(\d+)\]$")  # h1[2]: h1 for the second sample
 _ASIDE = re.compile(r"\s\([^)]*\)|\([^)]*\s[^)]*\)")  # "t1 ( output of out_o1)", "w1 (old)"; not "∂(E_total)"
+
+# A unit of a network with several hidden layers, h2_1 (layer 2, unit 1): the underscore is kept as an "x"
+# through normalisation, and given back in the name.
+_LAYERED = re.compile(r"(?<![a-z])h(\d+)_(\d+)")
+_H = r"(\d+(?:x\d+)?)"
+
 
 _ERROR = r"(?:e|l|c|err|error|loss|cost)(?:total|tot|t)?"  # C: the cost, in the notation of some courses
 _ACT = r"(?:a|out|act|σ|sigmoid|sigma|sig)"
@@ -29,15 +35,16 @@ _PATTERNS = [
     (re.compile(r"(?:t|target|y)(\d+)|(?:target|y)()"), "t{}"),
     (re.compile(r"(?:old)?(?:w|weight)(\d+)(?:old|t)?"), "w{}"),  # w1_old, w1(t): this row's weight
     (re.compile(r"(?:b|bias)(\d*)"), "b{}"),
-    (re.compile(r"(?:net)?h(\d+)(?:net)?"), "h{}"),
-    (re.compile(_ACT + r"h(\d+)|h(\d+)(?:out|act)"), "a_h{}"),
+    (re.compile(r"(?:net)?h" + _H + r"(?:net)?"), "h{}"),
+    (re.compile(_ACT + r"h" + _H + r"|h" + _H + r"(?:out|act)"), "a_h{}"),
     (re.compile(r"(?:net)?o(\d*)(?:net)?"), "o{}"),
     (re.compile(_ACT + r"o(\d*)|o(\d*)(?:out|act)|(?:yhat|ŷ|output|prediction|pred)(\d*)"), "a_o{}"),
     (re.compile(r"(?:e|err|error|loss)(\d+)"), "E{}"),
     (re.compile(_ERROR + r"|total(?:error|loss|e)|e1\+e2|sum(?:e|error|loss)|esum"), "E_total"),
     (re.compile(r"d?" + _ERROR + r"d?w(\d+)|dw(\d+)|grad(?:ient)?s?w?(\d+)|gw?(\d+)|∇w?(\d+)"), "dE_total/dw{}"),
     (re.compile(r"d?" + _ERROR + r"d?b(\d*)|db(\d*)"), "dE_total/db{}"),
-    (re.compile(r"d?" + _ERROR + r"d(?:net)?([ho]\d+)|" + _ERROR + r"(?:net)?([ho]\d+)"), "dE_total/d{}"),
+    (re.compile(r"d?" + _ERROR + r"d(?:net)?([ho]\d+(?:x\d+)?)|" + _ERROR + r"(?:net)?([ho]\d+(?:x\d+)?)"),
+     "dE_total/d{}"),
     (re.compile(r"d?" + _ERROR + r"d(?:net)?o()|" + _ERROR + r"(?:net)?o()"), "dE_total/do{}"),
     # units numbered through the network (z1 z2 hidden, z3 the output; a3 its activation): placeholders that
     # through_network() turns into layer names once the row's weights and inputs say where each layer ends
@@ -49,7 +56,7 @@ _PATTERNS = [
 def normalise(label):
     """'∂E_total / ∂W5 ' -> 'etotalw5' (the spelling-free core the patterns read)."""
     text = unicodedata.normalize("NFKC", str(label)).strip().lower()
-    text = _ASIDE.sub("", text)
+    text = _LAYERED.sub(r"h\1x\2", _ASIDE.sub("", text))
     return _DROP.sub("", text)
 
 
@@ -106,7 +113,7 @@ def _classify(core):
             if "{}" not in template:
                 return template
             number = next((g for g in m.groups() if g), None)
-            return template.format(number or "1")
+            return re.sub(r"(\d)x(\d)", r"\1_\2", template.format(number or "1"))
     return None
 
 
