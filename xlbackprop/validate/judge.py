@@ -174,9 +174,8 @@ def _in_student_labels(labels, mismatches, coverage):
 
 def _array_formulas(sheet, table):
     """Why a table computed with array (matrix) formulas is not judged, or ""."""
-    origin = sheet.origin if sheet.origin is not None else sheet
-    if not origin.arrays:
+    if not sheet.file.arrays:
         return ""
     cells = [(row, c) for row in range(table.first_row, table.last_row + 1) for c in table.columns.values()]
-    arrays = [cell for cell in cells if (sheet.to_file(*cell) if sheet.origin is not None else cell) in origin.arrays]
+    arrays = [cell for cell in cells if sheet.file_cell(*cell) in sheet.file.arrays]
     return f"matrix (array) formulas in the table, first {sheet.cell_name(*arrays[0])}" if arrays else ""
