@@ -10,6 +10,7 @@ from xlbackprop.cells import col_letter
 from xlbackprop.validate.api import validate_workbook
 from xlbackprop.validate.batch import validate_file
 from xlbackprop.validate.headers import through_network
+from xlbackprop.validate.report import table_report
 
 
 def _only_table(path):
@@ -25,7 +26,7 @@ def test_xor_2_2_1_with_trained_biases_in_a_students_own_layout_and_spellings_is
     result, table = _only_table(tmp_path / "xor.xlsx")
     assert (result.verdict, table.mismatches) == ("correct", [])
     assert table.network.startswith("2-2-1, sigmoid, trained biases, 4 samples, error (t - a)^2")
-    assert table.learning_rate == 2.0 and table.rows == 32
+    assert table.learning_rate == 2.0 and table.rows == 8  # steps of four rows
     assert table.coverage.missing == [] and table.coverage.unchecked == {}
 
 
@@ -178,9 +179,40 @@ def test_units_numbered_through_the_network_are_named_by_layer(labels, expected)
     assert [n for _, n in through_network(named)] == expected
 
 
-def test_one_block_per_step_under_its_own_header_is_one_unsupported_table(tmp_path):
+def test_one_block_per_step_under_its_own_header_is_read_as_one_table_and_correct(tmp_path):
     handmade.and_neuron_in_blocks(tmp_path / "and.xlsx", steps=5)
     result, table = _only_table(tmp_path / "and.xlsx")
+    assert (result.verdict, table.header_row, table.rows, table.learning_rate) == ("correct", 12, 5, 10.0)
+    assert table.network == ("2-1, sigmoid, trained biases, 4 samples, error (t - a)^2 without the 1/2, mean loss, "
+                             "one row per sample")
+    assert ("one block of rows per step, each under its own copy of the header (header rows 12, 21, ..., 5 "
+            "blocks): read as one table of one row per sample, 4 samples, the weights updated every block; the "
+            "targets read from Sheet!C4, Sheet!C5, Sheet!C6, Sheet!C7") in table.notes
+    assert table.lint == []  # the rows reading their block's first row are the layout, not a slip
+
+
+def test_a_mistake_in_the_third_block_is_wrong_at_its_own_cell(tmp_path):
+    import openpyxl
+    handmade.and_neuron_in_blocks(tmp_path / "and.xlsx", steps=5)
+    wb = openpyxl.load_workbook(tmp_path / "and.xlsx")
+    ws = wb.active
+    ws["M32"] = "=J32*K32"  # 𝛿C/𝛿w_1 of block 3's second sample (x = (0, 1)) without its x_1 (0): nonzero
+    wb.save(tmp_path / "bad.xlsx")
+    result, table = _only_table(tmp_path / "bad.xlsx")
+    assert result.verdict == "wrong"
+    assert (table.first_error.quantity, table.first_error.cell) == ("dE_total/dw1", "Sheet!M32")
+    assert "of 5 iterations" in table_report(table)  # counted in steps, not in sample rows
+
+
+def test_blocks_whose_targets_cannot_be_found_are_one_unsupported_table(tmp_path):
+    import openpyxl
+    handmade.and_neuron_in_blocks(tmp_path / "and.xlsx", steps=5)
+    wb = openpyxl.load_workbook(tmp_path / "and.xlsx")
+    ws = wb.active
+    for r in range(12, 12 + 5 * 9):  # no cost column: nothing says which cell holds each sample's target
+        ws.cell(r, 9).value = None
+    wb.save(tmp_path / "nocost.xlsx")
+    result, table = _only_table(tmp_path / "nocost.xlsx")
     assert (result.verdict, table.header_row, table.mismatches) == ("unsupported", 12, [])
     assert table.notes[0].startswith("unsupported: one block of rows per step, each under its own copy of the "
                                      "header (header rows 12, 21, 30, ..., 5 blocks 9 rows apart)")

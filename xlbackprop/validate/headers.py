@@ -104,6 +104,16 @@ def in_group(name, label, group):
     return combined if combined and combined.startswith("dE_total/d") else name
 
 
+def of_group(name, label, group):
+    """A derivative written with its denominator only ('𝛿w_1') under a group label that gives the numerator
+    ('𝛿C/' or '𝛿z_3/'): the error's derivative when the group's numerator is the error, else no quantity of
+    the table (∂z3/∂w1, a helper); `name` when there is no such group."""
+    if not isinstance(group, str) or not any(ch in group for ch in _PARTIALS + "/"):
+        return name
+    combined = canonical(group.strip() + label.strip())
+    return combined if combined == name else None
+
+
 def _classify(core):
     if not core or len(core) > 24:
         return None

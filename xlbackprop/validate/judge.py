@@ -156,7 +156,8 @@ def check_table(book, table, runs, lr, recalc=None, assignment=None):
         wrong = [r.table.labels.get(n, n) for n in wrong]
     # a transposed table's header is a column: name the row of its top label
     header_row = min(r.table.columns.values()) if r.table.view == "transposed" else r.table.header_row
-    return TableResult(sheet=r.table.sheet, header_row=header_row, rows=r.table.rows, learning_rate=lr.value,
+    return TableResult(sheet=r.table.sheet, header_row=header_row, rows=r.table.rows // r.table.samples,
+                       samples=r.table.samples, learning_rate=lr.value,
                        verdict=verdict, max_rel_error=worst_err, wrong_quantities=wrong, first_error=first,
                        mismatches=mismatches, lint=lint, notes=r.notes, coverage=r.coverage,
                        values_only=values_only, stale=stale, network=describe(r.spec, r.table.samples, r.reduction),

@@ -73,7 +73,7 @@ def table_report(table, indent="  "):
         lines.append(f"{sub}wrong on that iteration: {names}")
     if table.mismatches:
         cells = len({m.cell for m in table.mismatches})  # a cell can fail both the local and the torch check
-        rows = len({m.row for m in table.mismatches})
+        rows = len({(m.row - 1) // table.samples for m in table.mismatches})  # steps, of S rows each
         lines.append(f"{sub}{cells} wrong cells in {rows} of {table.rows} iterations")
     if table.network:
         lines.append(f"{sub}network: {table.network}")

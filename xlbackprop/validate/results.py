@@ -79,7 +79,7 @@ class Stale:
 class TableResult:
     sheet: str
     header_row: int
-    rows: int
+    rows: int                          # iterations: gradient-descent steps (of S rows each, one per sample)
     learning_rate: float | None
     verdict: str
     max_rel_error: float
@@ -95,6 +95,7 @@ class TableResult:
     stale: Stale | None = None
     network: str = ""                  # what was inferred: "2-2-2, sigmoid, no biases, 1 sample"
     assignment: list[str] = field(default_factory=list)  # departures from the assignment, each naming its cell
+    samples: int = 1                   # rows per step: a table of one row per sample has S (a mismatch's row is one)
 
     def to_json(self):
         return {"sheet": self.sheet, "header_row": self.header_row, "rows": self.rows,

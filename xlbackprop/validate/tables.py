@@ -12,7 +12,8 @@ from xlbackprop.cells import col_letter
 from xlbackprop.validate.infer import agrees_in_row, exprs_of, row_agreement, structure_spec
 from xlbackprop.validate.rows import agrees
 from xlbackprop.formula_text import numbers, references
-from xlbackprop.validate.headers import canonical, in_group, through_network
+from xlbackprop.validate.headers import canonical, in_group, normalise, of_group, through_network
+from xlbackprop.validate.blocks import blocks_view
 from xlbackprop.validate.shapes import table_shape
 
 MIN_WEIGHTS = 2      # a header names at least this many weights (one neuron with two inputs) ...
@@ -54,6 +55,9 @@ def _labels_by_row(sheet):
             name = canonical(v)
             if name and _BARE.fullmatch(name):  # a two-row header may say what w1 is in the row above
                 name = in_group(name, v, _text_above(sheet, r, c))
+            elif name and re.fullmatch(r"[whob]\d*", normalise(v)) and name.startswith("dE_total/d"):
+                # '𝛿w_1' alone is ∂E/∂w1, unless the group above names another numerator ('𝛿z_3/' over it)
+                name = of_group(name, v, _text_above(sheet, r, c))
             if name:
                 rows.setdefault(r, []).append((c, name))
     return {r: named for r, named in ((r, through_network(named)) for r, named in rows.items()) if named}
@@ -242,7 +246,7 @@ def find_tables(book):
         found = _tables_in(sheet, labels)
         if not found and _is_transposed(sheet):
             found = _tables_in(book.sheet(sheet.name, "transposed"), None, "transposed")
-        found = _steps_in_blocks(sheet, found)
+        found = _steps_in_blocks(book, sheet, found)
         tables += [_per_sample(book, _unlagged(book, sheet, table, labels)) for table in found]
     for table in tables:  # a macro or a perceptron's step rule in its cells: a table not judged
         table.unsupported = table.unsupported or table_shape(book.sheet(table.sheet, table.view), table)
@@ -285,7 +289,13 @@ def _per_sample(book, table):
 MIN_BLOCKS = 3
 
 
-def _steps_in_blocks(sheet, tables):
+def _block_table(name):
+    def make(header_row, first_row, last_row, columns, view):
+        return Table(name, header_row, first_row, last_row, columns, view=view)
+    return make
+
+
+def _steps_in_blocks(book, sheet, tables):
     """Tables that are one run in blocks, each step under its own copy of the header (the samples on its
     rows, a summary row, the parameters on its first row read from the block above), joined into one table
     marked unsupported; the others as they are."""
@@ -296,7 +306,12 @@ def _steps_in_blocks(sheet, tables):
                and (len(run) < 2 or tables[k + len(run)].header_row - run[-1].header_row
                     == run[1].header_row - run[0].header_row)):
             run.append(tables[k + len(run)])
-        if len(run) >= MIN_BLOCKS and _reads_block_above(sheet, run[0], run[1]):
+        joined = (blocks_view(book, sheet, run, _block_table(sheet.name))
+                  if len(run) >= MIN_BLOCKS and _reads_block_above(sheet, run[0], run[1]) else None)
+        if joined is not None:
+            out.append(joined)
+            k += len(run)
+        elif len(run) >= MIN_BLOCKS and _reads_block_above(sheet, run[0], run[1]):
             first, gap = run[0], run[1].header_row - run[0].header_row
             joined = Table(first.sheet, first.header_row, first.first_row, run[-1].last_row, first.columns,
                            view=first.view)
