@@ -32,6 +32,10 @@ def blocks_view(book, sheet, run, make_table):
     if samples < 1 or any(s != samples for s in sizes) or any(
             top + samples > nxt.header_row for top, nxt in zip(tops, run[1:])):
         return None
+    # the same samples in every block, each once: a step over them (stacked tables of one sample are not)
+    rows = [[tuple(sheet.number(top + s, c) for c in inputs) for s in range(samples)] for top in tops]
+    if len(set(rows[0])) != samples or any(block != rows[0] for block in rows):
+        return None
     header = run[0].header_row
     targets = {}  # sample -> the file cell its target is read from, where no column holds the targets
     if not any(_TARGET.match(n) for n in columns):

@@ -297,8 +297,9 @@ def _block_table(name):
 
 def _steps_in_blocks(book, sheet, tables):
     """Tables that are one run in blocks, each step under its own copy of the header (the samples on its
-    rows, a summary row, the parameters on its first row read from the block above), joined into one table
-    marked unsupported; the others as they are."""
+    rows, a summary row, the parameters on its first row read from the block above), read as one table of
+    one row per sample (blocks.blocks_view), or, where they cannot be, joined into one table marked
+    unsupported; the others as they are."""
     out, k = [], 0
     while k < len(tables):
         run = [tables[k]]
@@ -311,7 +312,8 @@ def _steps_in_blocks(book, sheet, tables):
         if joined is not None:
             out.append(joined)
             k += len(run)
-        elif len(run) >= MIN_BLOCKS and _reads_block_above(sheet, run[0], run[1]):
+        elif (len(run) >= MIN_BLOCKS and all(t.rows == 1 for t in run)  # the parameters on the first row only
+              and _reads_block_above(sheet, run[0], run[1])):
             first, gap = run[0], run[1].header_row - run[0].header_row
             joined = Table(first.sheet, first.header_row, first.first_row, run[-1].last_row, first.columns,
                            view=first.view)
