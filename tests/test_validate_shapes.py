@@ -171,6 +171,9 @@ def test_mazur_2_2_2_with_one_sheet_per_iteration_is_unsupported(tmp_path):
      ["i1", "i2", "t1", "w1", "w2", "w3", "w4", "w5", "w6", "h1", "a_h1", "h2", "a_h2", "o1", "a_o1"]),
     # one neuron numbered 3 (the inputs 1 and 2): a single layer
     (["i1", "i2", "t1", "w1", "w2", "z3", "a3"], ["i1", "i2", "t1", "w1", "w2", "o1", "a_o1"]),
+    # 3-2-2-1, twelve weights: the one split of four hidden units that fits is two layers of two
+    (["i1", "i2", "i3", "t1"] + [f"w{k}" for k in range(1, 13)] + ["z1", "z2", "z3", "z4", "z5", "a5"],
+     ["i1", "i2", "i3", "t1"] + [f"w{k}" for k in range(1, 13)] + ["h1_1", "h1_2", "h2_1", "h2_2", "o1", "a_o1"]),
     # no sizes fit: the placeholders go, the rest stays
     (["i1", "i2", "w1", "w2", "w3", "z1", "a1"], ["i1", "i2", "w1", "w2", "w3"]),
 ])

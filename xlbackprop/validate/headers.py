@@ -132,7 +132,8 @@ _THROUGH = re.compile(r"([zah])(\d+)")
 
 def through_network(named):
     """A header row's [(col, name)] with units numbered through the network (z_1 z_2 in the hidden layer,
-    z_3 the output; H1 or a_1 the activation of z_1) renamed to the layer names (h1, a_h1, o1, a_o1). The
+    z_3 the output; H1 or a_1 the activation of z_1) renamed to the layer names (h1, a_h1, o1, a_o1; h1_2
+    with several hidden layers). The
     layer sizes are the ones under which the row's weights connect its inputs to its units; without z
     labels, or when no sizes fit, the placeholders are dropped and the rest is left as it is."""
     names = [n for _, n in named]
@@ -143,8 +144,11 @@ def through_network(named):
     sizes = _layer_sizes(inputs, len(units), weights, targets)
     if sizes is None:
         return [(c, n) for c, n in named if not re.fullmatch(r"[za]\d+", n)]
-    hidden = sizes[0]
-    layer = {k: (f"h{j + 1}" if j < hidden else f"o{j - hidden + 1}") for j, k in enumerate(units)}
+    hidden, _ = sizes
+    names_of = [f"h{j + 1}" if len(hidden) == 1 else f"h{l + 1}_{j + 1}"
+                for l, n in enumerate(hidden) for j in range(n)]
+    names_of += [f"o{j + 1}" for j in range(len(units) - len(names_of))]
+    layer = dict(zip(units, names_of))
     out = []
     for c, n in named:
         m = _THROUGH.fullmatch(n)
@@ -158,14 +162,23 @@ def through_network(named):
 
 
 def _layer_sizes(inputs, units, weights, targets=0):
-    """(hidden, outputs) such that `inputs` -> hidden -> outputs units hold `weights` weights (hidden 0: one
-    layer), or None. As many outputs as targets where the row names targets."""
+    """(hidden layer sizes, outputs) such that `inputs` -> hidden layers -> outputs units hold `weights`
+    weights, or None. As many outputs as targets where the row names targets."""
     if not units or not inputs:
         return None
-    # a hidden layer where one fits: units numbered from 1 through two layers are as common as a single
-    # neuron numbered after its inputs (z3 for x1, x2), which has no other reading
-    for hidden in ([units - targets] if 0 < targets <= units else [*range(1, units), 0]):
-        outputs = units - hidden
-        if (inputs * hidden + hidden * outputs if hidden else inputs * outputs) == weights:
-            return hidden, outputs
-    return None
+    outputs = [targets] if 0 < targets <= units else range(units - 1, 0, -1)
+
+    def fits(layers):
+        sizes = (inputs, *layers)
+        return sum(a * b for a, b in zip(sizes, sizes[1:])) == weights
+    # one hidden layer where one fits: units numbered from 1 through two layers are as common as a single
+    # neuron numbered after its inputs (z3 for x1, x2), which has no other reading; two hidden layers only
+    # where exactly one split fits
+    for out in outputs:
+        if units > out and fits((units - out, out)):
+            return (units - out,), out
+    if fits((units,)) if not targets or targets == units else False:
+        return (), units
+    deep = [((a, units - out - a), out) for out in outputs for a in range(1, units - out)
+            if fits((a, units - out - a, out))]
+    return deep[0] if len(deep) == 1 else None
