@@ -277,3 +277,29 @@ def test_a_wrong_gradient_in_a_network_with_two_hidden_layers_is_wrong_at_its_ce
 def test_units_of_several_hidden_layers_keep_their_layer(label, name):
     from xlbackprop.validate.headers import canonical
     assert canonical(label) == name
+
+
+def test_a_table_of_step_activations_is_a_perceptron_not_a_wrong_network(tmp_path):
+    import openpyxl
+    handmade.chain_1_1_1(tmp_path / "chain.xlsx")
+    wb = openpyxl.load_workbook(tmp_path / "chain.xlsx")
+    ws = wb.active
+    for r in range(3, 13):  # a_h1 and a_o1 as steps: no sigmoid left on the sheet
+        ws[f"F{r}"], ws[f"H{r}"] = f"=IF(E{r}>=0,1,0)", f"=IF(G{r}>=0,1,0)"
+    wb.save(tmp_path / "steps.xlsx")
+    result, table = _only_table(tmp_path / "steps.xlsx")
+    assert (result.verdict, table.mismatches) == ("unsupported", [])
+    assert table.notes[0].startswith("unsupported: a perceptron's step rule (Sheet!F3: =IF(E3>=0,1,0))")
+
+
+@pytest.mark.parametrize("make, verdict", [(handmade.xor_own_layout, "correct"),
+                                           (handmade.and_neuron_in_blocks, "correct"),
+                                           (handmade.adaline_one_sample_at_a_time, "unsupported")])
+def test_the_shapes_keep_their_verdict_saved_by_libreoffice_with_cached_values(tmp_path, libreoffice, make,
+                                                                               verdict):
+    from xlbackprop.libreoffice import convert
+    from xlbackprop.workbook_read import read_workbook
+    make(tmp_path / "in.xlsx")
+    saved = convert(tmp_path / "in.xlsx", tmp_path / "lo")
+    assert any(isinstance(v, float) for s in read_workbook(saved).sheets for v in s.values.values())
+    assert validate_workbook(saved).verdict == verdict
