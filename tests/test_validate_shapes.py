@@ -38,7 +38,8 @@ def test_a_wrong_hidden_gradient_in_the_own_layout_xor_is_wrong_at_its_cell(tmp_
     result, table = _only_table(tmp_path / "xor.xlsx")
     assert result.verdict == "wrong"
     col = col_letter(labels.index("𝛿C/𝛿w_3") + 1)
-    assert (table.first_error.quantity, table.first_error.cell) == ("dE_total/dw3", f"XOR!{col}{first + 1}")  # row 1: x = (0, 0)
+    # (the first row's sample is x = (0, 0): no difference there)
+    assert (table.first_error.quantity, table.first_error.cell) == ("dE_total/dw3", f"XOR!{col}{first + 1}")
 
 
 def test_a_2_4_1_network_is_read_as_its_network_and_correct(tmp_path):
@@ -272,7 +273,8 @@ def test_a_wrong_gradient_in_a_network_with_two_hidden_layers_is_wrong_at_its_ce
     assert (bad.first_error.row, bad.first_error.quantity) == (1, "dE_total/dw3")
 
 
-@pytest.mark.parametrize("label, name", [("h1_2", "h1_2"), ("a_h2_1", "a_h2_1"), ("∂E_total/∂h2_1", "dE_total/dh2_1"),
+@pytest.mark.parametrize("label, name", [("h1_2", "h1_2"), ("a_h2_1", "a_h2_1"),
+                                         ("∂E_total/∂h2_1", "dE_total/dh2_1"),
                                          ("δh1_3", "dE_total/dh1_3"), ("out_h2_2", "a_h2_2")])
 def test_units_of_several_hidden_layers_keep_their_layer(label, name):
     from xlbackprop.validate.headers import canonical

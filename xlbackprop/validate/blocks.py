@@ -8,7 +8,9 @@ that cell's formula instead.
 """
 
 import re
+from typing import NamedTuple
 
+from xlbackprop.cells import col_letter
 from xlbackprop.formula_text import inline_refs, move_refs, references
 from xlbackprop.workbook_read import SheetView
 
@@ -17,10 +19,21 @@ _INPUT = re.compile(r"i\d+$")
 _TARGET = re.compile(r"t\d+$")
 
 
-def blocks_view(book, sheet, run, make_table):
+class BlocksRead(NamedTuple):
+    """Where the table the blocks make lies in its view (book.sheet(name, view)), and what it is."""
+    header_row: int
+    first_row: int
+    last_row: int
+    columns: dict
+    view: tuple
+    samples: int
+    note: str
+
+
+def blocks_view(book, sheet, run):
     """The table the blocks of `run` (tables found under each copy of the header, in order) make, read
-    through a view registered in `book`; None when they are not one run of the same samples.
-    `make_table(header_row, first_row, last_row, columns, view)` builds the Table."""
+    through a view registered in `book`, as a BlocksRead; None when they are not one run of the same
+    samples."""
     columns = dict(run[0].columns)
     inputs = [c for n, c in columns.items() if _INPUT.match(n)]
     params = {c for n, c in columns.items() if _PARAM.match(n)}
@@ -79,7 +92,7 @@ def blocks_view(book, sheet, run, make_table):
         view.values[(vr, vc)] = sheet.value(fr, fc)
         text = sheet.formula(fr, fc)
         if vc in params and (vr - header - 1) % samples:
-            view.formulas[(vr, vc)] = f"{_letter(vc)}{vr - 1}"  # the step's parameters, read again
+            view.formulas[(vr, vc)] = f"{col_letter(vc)}{vr - 1}"  # the step's parameters, read again
         elif text is not None and vc != tcol:
             own = (vr - header - 1) % samples
 
@@ -93,20 +106,12 @@ def blocks_view(book, sheet, run, make_table):
             view.formulas[(vr, vc)] = move_refs(inline_refs(text, sheet.name, summaries), sheet.name, move)
     key = ("blocks", header)
     book.views[(sheet.name, key)] = view
-    table = make_table(header, header + 1, header + len(run) * samples,
-                       {**columns, **({"t1": tcol} if targets else {})}, key)
-    table.samples = samples
-    table.notes.append(f"one block of rows per step, each under its own copy of the header (header rows "
-                       f"{run[0].header_row}, {run[1].header_row}, ..., {len(run)} blocks): read as one table "
-                       f"of one row per sample, {samples} samples, the weights updated every block"
-                       + (f"; the targets read from {', '.join(sheet.cell_name(*targets[s]) for s in targets)}"
-                          if targets else ""))
-    return table
-
-
-def _letter(col):
-    from xlbackprop.cells import col_letter
-    return col_letter(col)
+    read_from = "; the targets read from " + ", ".join(sheet.cell_name(*targets[s]) for s in targets) if targets else ""
+    note = (f"one block of rows per step, each under its own copy of the header (header rows {run[0].header_row}, "
+            f"{run[1].header_row}, ..., {len(run)} blocks): read as one table of one row per sample, {samples} "
+            f"samples, the weights updated every block{read_from}")
+    return BlocksRead(header, header + 1, header + len(run) * samples,
+                      {**columns, **({"t1": tcol} if targets else {})}, key, samples, note)
 
 
 def _samples(sheet, top, inputs):

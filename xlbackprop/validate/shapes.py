@@ -5,6 +5,7 @@ rule) marks the table; a workbook without a table is named by what its formulas 
 
 import re
 
+from xlbackprop.formula_text import references
 from xlbackprop.validate.headers import canonical
 
 # What the validator reads, for the lines that say what it does not.
@@ -96,12 +97,11 @@ def _weight_labels(sheet):
 
 
 def sheet_per_iteration(book):
-    """"3 sheets that label weights, sheet 'Iteration 2' reading cells of sheet 'Iteration 1'": sheets that each label weights, the
-    formulas of one reading another's cells; "" when there are no two such sheets."""
+    """"3 sheets that label weights, sheet 'Iteration 2' reading cells of sheet 'Iteration 1'": sheets that
+    each label weights, the formulas of one reading another's cells; "" when there are no two such sheets."""
     labelled = {s.name: s for s in book.sheets if len(_weight_labels(s)) >= 2 and s.formula_cells()}
     if len(labelled) < 2:
         return ""
-    from xlbackprop.formula_text import references
     links = []
     for sheet in labelled.values():
         read = {ref.sheet for c in sheet.formula_cells() for ref in references(sheet.formula(*c))}

@@ -289,12 +289,6 @@ def _per_sample(book, table):
 MIN_BLOCKS = 3
 
 
-def _block_table(name):
-    def make(header_row, first_row, last_row, columns, view):
-        return Table(name, header_row, first_row, last_row, columns, view=view)
-    return make
-
-
 def _steps_in_blocks(book, sheet, tables):
     """Tables that are one run in blocks, each step under its own copy of the header (the samples on its
     rows, a summary row, the parameters on its first row read from the block above), read as one table of
@@ -307,13 +301,13 @@ def _steps_in_blocks(book, sheet, tables):
                and (len(run) < 2 or tables[k + len(run)].header_row - run[-1].header_row
                     == run[1].header_row - run[0].header_row)):
             run.append(tables[k + len(run)])
-        joined = (blocks_view(book, sheet, run, _block_table(sheet.name))
-                  if len(run) >= MIN_BLOCKS and _reads_block_above(sheet, run[0], run[1]) else None)
-        if joined is not None:
-            out.append(joined)
+        chained = len(run) >= MIN_BLOCKS and _reads_block_above(sheet, run[0], run[1])
+        read = blocks_view(book, sheet, run) if chained else None
+        if read is not None:
+            out.append(Table(sheet.name, read.header_row, read.first_row, read.last_row, read.columns,
+                             notes=[read.note], view=read.view, samples=read.samples))
             k += len(run)
-        elif (len(run) >= MIN_BLOCKS and all(t.rows == 1 for t in run)  # the parameters on the first row only
-              and _reads_block_above(sheet, run[0], run[1])):
+        elif chained and all(t.rows == 1 for t in run):  # the parameters on the first row only
             first, gap = run[0], run[1].header_row - run[0].header_row
             joined = Table(first.sheet, first.header_row, first.first_row, run[-1].last_row, first.columns,
                            view=first.view)
