@@ -29,8 +29,18 @@ class Sheet:
     # Cells of a shared formula, translated only when asked for: (row, col) -> (origin row, col, formula).
     shared: dict = field(default_factory=dict)
     arrays: set = field(default_factory=set)  # (row, col) of array (matrix) formulas: CSE or dynamic arrays
-    origin: "Sheet | None" = None  # set on a view (transposed, lagged): the sheet as it is in the file
-    to_file: object = None         # on a view: (row, col) -> the file's (row, col)
+
+    # A sheet is the identity view of itself; SheetView reads an unusual layout as the ordinary one.
+    is_view = False
+
+    @property
+    def file(self):
+        """The sheet as it is in the file (a view's: the sheet it looks at)."""
+        return self
+
+    def file_cell(self, row, col):
+        """The file's (row, col) of a cell of this sheet (of this view)."""
+        return row, col
 
     def value(self, row, col):
         return self.values.get((row, col))
@@ -72,11 +82,11 @@ class Sheet:
 
     def cell_name(self, row, col):
         """'Sheet1!C5' as the user sees the cell (a view names the cell of the file)."""
-        return qualified(self.name, *(self.to_file(row, col) if self.origin is not None else (row, col)))
+        return qualified(self.name, *self.file_cell(row, col))
 
     def source_formula(self, row, col):
         """The cell's formula as written in the file."""
-        return self.origin.formula(*self.to_file(row, col)) if self.origin is not None else self.formula(row, col)
+        return self.file.formula(*self.file_cell(row, col))
 
     def view(self, key):
         """A view of the sheet in which an unusual table layout reads as the ordinary one, formulas rewritten
@@ -95,12 +105,28 @@ class Sheet:
 
             def back(r, c):
                 return (r - 1, c) if c in cols and first < r <= last + 1 else (r, c)
-        view = Sheet(self.name, origin=self, to_file=back)
+        view = SheetView(self.name, origin=self, back=back)
         view.values = {move(r, c): v for (r, c), v in self.values.items()}
         view.formulas = {move(r, c): move_refs(self.formula(r, c), self.name, move)
                          for r, c in self.formula_cells()}
         view.merged = [(*move(r1, c1), *move(r2, c2)) for r1, c1, r2, c2 in self.merged]
         return view
+
+
+@dataclass
+class SheetView(Sheet):
+    """A sheet seen through a change of coordinates (Sheet.view): its cells and formulas are the file's,
+    moved; `back` takes a cell of the view to the file's."""
+    origin: Sheet = None
+    back: object = None
+    is_view = True
+
+    @property
+    def file(self):
+        return self.origin
+
+    def file_cell(self, row, col):
+        return self.back(row, col)
 
 
 @dataclass

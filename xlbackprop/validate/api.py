@@ -20,6 +20,7 @@ from xlbackprop.validate.rate import learning_rate
 from xlbackprop.validate.recalc import recalculated
 from xlbackprop.validate.results import WorkbookResult
 from xlbackprop.validate.runs import reference_runs
+from xlbackprop.validate.shapes import without_table
 from xlbackprop.validate.tables import find_tables
 from xlbackprop.validate.unrecognised import unrecognised
 from xlbackprop.validate.verdict import workbook_verdict
@@ -58,8 +59,9 @@ def validate_checked(path, assignment=None, fallback=None, convert=True):
     if assignment is not None and results and all(t.learning_rate is not None for t in results):
         missing = [f"no table for the assigned learning rate {lr:g}"
                    for lr in missing_rates(assignment, [t.learning_rate for t in results])]
-    outside = "" if results else outside_the_family(book, recalc)
-    verdict, reason = workbook_verdict([r.verdict for r in results], outside, missing)
+    shape = None if results else without_table(book)  # a network's formulas in a shape not judged, or no table
+    outside = "" if results or shape else outside_the_family(book, recalc)
+    verdict, reason = workbook_verdict([r.verdict for r in results], outside, missing, shape)
     return WorkbookResult(file=str(path), verdict=verdict, tables=results, sheets=sheets, assignment=missing,
                           needs_libreoffice=needs, error=None if reason is None else f"{path}: {reason}")
 

@@ -151,7 +151,8 @@ def check_table(book, table, runs, lr, recalc=None, assignment=None):
         wrong = [r.table.labels.get(n, n) for n in wrong]
     # a transposed table's header is a column: name the row of its top label
     header_row = min(r.table.columns.values()) if r.table.view == "transposed" else r.table.header_row
-    return TableResult(sheet=r.table.sheet, header_row=header_row, rows=r.table.rows, learning_rate=lr.value,
+    return TableResult(sheet=r.table.sheet, header_row=header_row, rows=r.table.rows // r.table.samples,
+                       samples=r.table.samples, learning_rate=lr.value,
                        verdict=verdict, max_rel_error=worst_err, wrong_quantities=wrong, first_error=first,
                        mismatches=mismatches, lint=lint, notes=r.notes, coverage=r.coverage,
                        values_only=values_only, stale=stale, network=describe(r.spec, r.table.samples, r.reduction),
@@ -169,9 +170,8 @@ def _in_student_labels(labels, mismatches, coverage):
 
 def _array_formulas(sheet, table):
     """Why a table computed with array (matrix) formulas is not judged, or ""."""
-    origin = sheet.origin if sheet.origin is not None else sheet
-    if not origin.arrays:
+    if not sheet.file.arrays:
         return ""
     cells = [(row, c) for row in range(table.first_row, table.last_row + 1) for c in table.columns.values()]
-    arrays = [cell for cell in cells if (sheet.to_file(*cell) if sheet.origin is not None else cell) in origin.arrays]
+    arrays = [cell for cell in cells if sheet.file_cell(*cell) in sheet.file.arrays]
     return f"matrix (array) formulas in the table, first {sheet.cell_name(*arrays[0])}" if arrays else ""

@@ -41,12 +41,11 @@ class Recalc:
 
     def _cells(self, sheet, table):
         """The table's formula cells in file coordinates, iteration by iteration: (sheet name, row, col)."""
-        origin = sheet.origin if sheet.origin is not None else sheet
         for row in range(table.first_row, table.last_row + 1):
             for col in sorted(table.columns.values()):
-                r, c = sheet.to_file(row, col) if sheet.origin is not None else (row, col)
-                if origin.has_formula(r, c):
-                    yield (origin.name, r, c)
+                r, c = sheet.file_cell(row, col)
+                if sheet.file.has_formula(r, c):
+                    yield (sheet.file.name, r, c)
 
     def stale(self, sheet, table):
         """Stale: formula cells that store a number their formula does not compute, beyond the stored digits.
@@ -65,7 +64,7 @@ class Recalc:
         if origin is None:
             return None
         (name, r, c), stored, computed = origin
-        view_cell = sheet.origin.cell_name(r, c) if sheet.origin is not None else sheet.cell_name(r, c)
+        view_cell = sheet.file.cell_name(r, c)
         return Stale(len(candidates), view_cell, _shown(stored), _shown(computed))
 
     def _by_other_rules(self, cell):
@@ -118,9 +117,8 @@ class Recalc:
     def makes_error(self, sheet, row, col):
         """True when the cell's own formula produces its error value (none of the cells it reads holds one):
         where a mistake is, as opposed to the cells that carry its error on."""
-        r, c = sheet.to_file(row, col) if sheet.origin is not None else (row, col)
-        name = sheet.origin.name if sheet.origin is not None else sheet.name
-        return not any(isinstance(self.calc.value(*cell), ExcelError) for cell in self.calc.precedents(name, r, c))
+        return not any(isinstance(self.calc.value(*cell), ExcelError)
+                       for cell in self.calc.precedents(*self.file_cell(sheet, row, col)))
 
     def stored_number(self, sheet):
         """fn(row, col) -> the number the file stores in a cell of `sheet` (a view, maybe), or None."""
@@ -143,9 +141,7 @@ class Recalc:
 
     def file_cell(self, sheet, row, col):
         """(sheet name, row, col) in the file of a cell of `sheet` (which may be a view)."""
-        if sheet.origin is not None:
-            return (sheet.origin.name, *sheet.to_file(row, col))
-        return (sheet.name, row, col)
+        return (sheet.file.name, *sheet.file_cell(row, col))
 
     def mixed(self, target, a, b):
         """d2 target / (da db) by finite differences of step 1 (exact for the product terms of a net input:

@@ -81,7 +81,7 @@ class Stale:
 class TableResult:
     sheet: str
     header_row: int
-    rows: int
+    rows: int                          # iterations: gradient-descent steps (of S rows each, one per sample)
     learning_rate: float | None
     verdict: str
     max_rel_error: float
@@ -97,6 +97,7 @@ class TableResult:
     stale: Stale | None = None
     network: str = ""                  # what was inferred: "2-2-2, sigmoid, no biases, 1 sample"
     assignment: list[str] = field(default_factory=list)  # departures from the assignment, each naming its cell
+    samples: int = 1                   # rows per step: a table of one row per sample has S (a mismatch's row is one)
 
     @property
     def wrong_cells(self):
@@ -105,7 +106,8 @@ class TableResult:
 
     @property
     def wrong_iterations(self):
-        return len({m.row for m in self.mismatches})
+        """How many steps hold a wrong cell (a table of one row per sample has `samples` rows per step)."""
+        return len({(m.row - 1) // self.samples for m in self.mismatches})
 
     @property
     def consequence_cells(self):

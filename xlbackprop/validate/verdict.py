@@ -6,9 +6,9 @@ it is given where the file is opened (batch.validate_file), never here.
 """
 
 from xlbackprop.validate.results import worst
+from xlbackprop.validate.shapes import ACCEPTED
 
-NO_TABLE = ("no iteration table recognised: no header row naming a network's inputs, targets, weights, "
-            "error and gradients (i1, i2, t1, t2, w1..w8, E_total, ∂E_total/∂w1..∂w8 in the course's network)")
+NO_TABLE = f"no iteration table recognised: expected {ACCEPTED}"
 
 
 def table_verdict(wrong_cells, incomplete, reference_run, departures, unsupported, unverified):
@@ -31,12 +31,15 @@ def table_verdict(wrong_cells, incomplete, reference_run, departures, unsupporte
     return "unsupported" if unverified else "correct"
 
 
-def workbook_verdict(table_verdicts, outside="", missing_rates=()):
+def workbook_verdict(table_verdicts, outside="", missing_rates=(), shape=None):
     """(verdict, reason or None) of a readable workbook: the worst of its tables. Without a table: `unsupported`
     when the workbook shows a network this validator does not model (`outside` says what), else `incomplete`
-    (no table is work not handed in). A correct workbook that lacks a table for an assigned learning rate is
-    `incomplete`."""
+    (no table is work not handed in). `shape`: (verdict, one line) from shapes.without_table, for a network's
+    formulas in a shape that is not judged or in no table that could be read. A correct workbook that lacks a
+    table for an assigned learning rate is `incomplete`."""
     verdicts = list(table_verdicts)
+    if not verdicts and shape is not None:
+        return shape
     if not verdicts:
         if outside:
             return "unsupported", f"no iteration table of the kind xlbackprop checks; seen: {outside}; " \
