@@ -82,14 +82,15 @@ def test_a_networks_formulas_in_no_readable_table_are_incomplete_not_unreadable(
         in result.error
 
 
-def test_a_file_without_any_network_is_unreadable_with_what_is_accepted(tmp_path):
+def test_a_file_without_any_network_is_incomplete_with_what_is_accepted(tmp_path):
+    # it can be read, so it is not `unreadable` (that is only for a file that cannot be read at all)
     import openpyxl
     wb = openpyxl.Workbook()
     wb.active.append(["name", "mark"])
     wb.active.append(["Ada", 9])
     wb.save(tmp_path / "list.xlsx")
     result = validate_file(tmp_path / "list.xlsx")
-    assert result.verdict == "unreadable"
+    assert result.verdict == "incomplete"
     assert "i1, i2, t1, t2, w1..w8" not in result.error
     assert "one row per iteration or one row per sample; a network of any size, with or without biases" \
         in result.error

@@ -50,8 +50,7 @@ def footprints(book, tables):
             continue
         corners = [(r, c) for r in (t.header_row, t.last_row) for c in (min(cols), max(cols))]
         fixed = list(t.fixed.values())
-        if view.to_file is not None:  # a view of the sheet: its cells in the file
-            corners, fixed = [view.to_file(*k) for k in corners], [view.to_file(*k) for k in fixed]
+        corners, fixed = [view.file_cell(*k) for k in corners], [view.file_cell(*k) for k in fixed]  # the file's cells
         rows, columns = [r for r, _ in corners], [c for _, c in corners]
         out.setdefault(t.sheet, []).append((min(rows), max(rows), min(columns), max(columns)))
         out[t.sheet] += [(r, r, c, c) for r, c in fixed]
