@@ -113,3 +113,334 @@ def and_neuron(path, steps=20, lr=1.0):
             ws.cell(r, col[name], value)
     wb.save(path)
     return col
+
+
+# --- the shapes of issue 17 §3, each as a student builds it -------------------------------------------------
+
+def _write_rows(ws, header, labels, rows, first=None):
+    """A header row of `labels`, then `rows` (lists of numbers or formula texts) under it."""
+    first = first or header + 1
+    for c, label in enumerate(labels, start=1):
+        ws.cell(header, c, label)
+    for k, row in enumerate(rows):
+        for c, value in enumerate(row, start=1):
+            if value is not None:
+                ws.cell(first + k, c, value)
+
+
+def _sig(ref):
+    return f"1/(1+EXP(-{ref}))"
+
+
+def row_refs(labels, r):
+    """{label: its cell on row r} for a table whose columns are `labels` from column A."""
+    return {label: a1(r, c) for c, label in enumerate(labels, start=1)}
+
+
+def xor_own_layout(path, steps=8, lr=2.0, mistake=None):
+    """XOR on a 2-2-1 network with trained biases in a student's own layout and spellings: the parameters
+    first (b_1 w_1 w_2 b_2 w_3 w_4 b_3 w_5 w_6), one row per sample and four rows per step (each row reading
+    the step's parameters again), cost (y - a)^2 with its derivative 2(a - y), the step's update by the mean of
+    its four rows' gradients. `mistake`: {label: fn(refs) -> formula text} on every row."""
+    params = ["b_1", "w_1", "w_2", "b_2", "w_3", "w_4", "b_3", "w_5", "w_6"]
+    labels = params + ["x_1", "x_2", "y", "z_1", "H1", "z_2", "H2", "z_3", "a_3", "C",
+                       "𝛿C/𝛿b_3", "𝛿C/𝛿w_5", "𝛿C/𝛿w_6", "𝛿C/𝛿b_1", "𝛿C/𝛿w_1", "𝛿C/𝛿w_2",
+                       "𝛿C/𝛿b_2", "𝛿C/𝛿w_3", "𝛿C/𝛿w_4"]
+    grad = {p: f"𝛿C/𝛿{p}" for p in params}
+    start = dict(zip(params, (-0.79, 0.16, -0.4, 0.26, 0.34, -0.6, 0.85, 0.88, -0.27)))
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "XOR"
+    ws["A1"], ws["A2"], ws["C2"] = "XOR gate", "Learning rate (k)", lr
+    header, first = 5, 6
+    rows = []
+    for k in range(steps * 4):
+        r, (step, s) = first + k, divmod(k, 4)
+        (x1, x2), y = XOR[s]
+        ref = row_refs(labels, r)
+        if k == 0:
+            values = [start[p] for p in params]
+        elif s:
+            values = [f"={a1(r - 1, labels.index(p) + 1)}" for p in params]
+        else:
+            values = [f"={a1(r - 4, labels.index(p) + 1)}-$C$2*AVERAGE({a1(r - 4, labels.index(grad[p]) + 1)}:"
+                      f"{a1(r - 1, labels.index(grad[p]) + 1)})" for p in params]
+        f = {
+            "x_1": x1, "x_2": x2, "y": y,
+            "z_1": f"={ref['b_1']}+{ref['w_1']}*{ref['x_1']}+{ref['w_2']}*{ref['x_2']}", "H1": f"={_sig(ref['z_1'])}",
+            "z_2": f"={ref['b_2']}+{ref['w_3']}*{ref['x_1']}+{ref['w_4']}*{ref['x_2']}", "H2": f"={_sig(ref['z_2'])}",
+            "z_3": f"={ref['b_3']}+{ref['w_5']}*{ref['H1']}+{ref['w_6']}*{ref['H2']}", "a_3": f"={_sig(ref['z_3'])}",
+            "C": f"=({ref['y']}-{ref['a_3']})^2",
+        }
+        d3 = f"2*({ref['a_3']}-{ref['y']})*{ref['a_3']}*(1-{ref['a_3']})"
+        d1 = f"{d3}*{ref['w_5']}*{ref['H1']}*(1-{ref['H1']})"
+        d2 = f"{d3}*{ref['w_6']}*{ref['H2']}*(1-{ref['H2']})"
+        f.update({"𝛿C/𝛿b_3": f"={d3}", "𝛿C/𝛿w_5": f"={d3}*{ref['H1']}", "𝛿C/𝛿w_6": f"={d3}*{ref['H2']}",
+                  "𝛿C/𝛿b_1": f"={d1}", "𝛿C/𝛿w_1": f"={d1}*{ref['x_1']}", "𝛿C/𝛿w_2": f"={d1}*{ref['x_2']}",
+                  "𝛿C/𝛿b_2": f"={d2}", "𝛿C/𝛿w_3": f"={d2}*{ref['x_1']}", "𝛿C/𝛿w_4": f"={d2}*{ref['x_2']}"})
+        for label, fn in (mistake or {}).items():
+            f[label] = "=" + fn(ref)
+        rows.append(values + [f[label] for label in labels[len(params):]])
+    _write_rows(ws, header, labels, rows)
+    wb.save(path)
+    return labels, first
+
+
+def net_2_4_1(path, iterations=12, lr=0.5):
+    """A 2-4-1 network, no biases, one sample, one row per iteration, in the course's naming (w1..w8 into
+    the hidden layer, w9..w12 out of it)."""
+    hidden = range(1, 5)
+    labels = (["i1", "i2", "t1"] + [f"w{k}" for k in range(1, 13)] + [f"h{j}" for j in hidden]
+              + [f"a_h{j}" for j in hidden] + ["o1", "a_o1", "E_total"] + [f"∂E/∂w{k}" for k in range(1, 13)])
+    start = [0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.4, 0.45, 0.5, 0.55]
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws["A1"], ws["B1"] = "η", lr
+    rows = []
+    for k in range(iterations):
+        r = 3 + k
+        ref = row_refs(labels, r)
+        weights = (start if k == 0 else
+                   [f"={a1(r - 1, labels.index(f'w{n}') + 1)}-$B$1*{a1(r - 1, labels.index(f'∂E/∂w{n}') + 1)}"
+                    for n in range(1, 13)])
+        f = {}
+        for j in hidden:  # h_j reads w(2j-1) and w(2j)
+            f[f"h{j}"] = f"={ref[f'w{2 * j - 1}']}*{ref['i1']}+{ref[f'w{2 * j}']}*{ref['i2']}"
+            f[f"a_h{j}"] = f"={_sig(ref[f'h{j}'])}"
+        f["o1"] = "=" + "+".join(f"{ref[f'w{8 + j}']}*{ref[f'a_h{j}']}" for j in hidden)
+        f["a_o1"] = f"={_sig(ref['o1'])}"
+        f["E_total"] = f"=0.5*({ref['t1']}-{ref['a_o1']})^2"
+        d_o = f"({ref['a_o1']}-{ref['t1']})*{ref['a_o1']}*(1-{ref['a_o1']})"
+        for j in hidden:
+            f[f"∂E/∂w{8 + j}"] = f"={d_o}*{ref[f'a_h{j}']}"
+            d_h = f"{d_o}*{ref[f'w{8 + j}']}*{ref[f'a_h{j}']}*(1-{ref[f'a_h{j}']})"
+            f[f"∂E/∂w{2 * j - 1}"], f[f"∂E/∂w{2 * j}"] = f"={d_h}*{ref['i1']}", f"={d_h}*{ref['i2']}"
+        rows.append([0.05, 0.1, 0.01] + weights + [f[label] for label in labels[15:]])
+    _write_rows(ws, 2, labels, rows)
+    wb.save(path)
+    return labels
+
+
+def one_sample_at_a_time_2_1_1(path, rows=12, lr=0.5):
+    """A 2-1-1 network trained one sample at a time: each row one of two samples, its weights the row above's
+    moved by the row above's own gradients (stochastic gradient descent)."""
+    samples = [((0.05, 0.1), 0.9), ((0.3, 0.6), 0.1)]
+    labels = ["x1", "x2", "t1", "w1", "w2", "w3", "h1", "a_h1", "o1", "a_o1", "E_total",
+              "dE/dw1", "dE/dw2", "dE/dw3"]
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws["A1"], ws["B1"] = "lr", lr
+    out = []
+    for k in range(rows):
+        r = 3 + k
+        ref = row_refs(labels, r)
+        (x1, x2), t = samples[k % 2]
+        weights = ([0.15, 0.2, 0.4] if k == 0 else
+                   [f"={a1(r - 1, labels.index(w) + 1)}-$B$1*{a1(r - 1, labels.index('dE/d' + w) + 1)}"
+                    for w in ("w1", "w2", "w3")])
+        d_o = f"({ref['a_o1']}-{ref['t1']})*{ref['a_o1']}*(1-{ref['a_o1']})"
+        d_h = f"{d_o}*{ref['w3']}*{ref['a_h1']}*(1-{ref['a_h1']})"
+        out.append([x1, x2, t] + weights + [
+            f"={ref['w1']}*{ref['x1']}+{ref['w2']}*{ref['x2']}", f"={_sig(ref['h1'])}", f"={ref['w3']}*{ref['a_h1']}",
+            f"={_sig(ref['o1'])}", f"=0.5*({ref['t1']}-{ref['a_o1']})^2",
+            f"={d_h}*{ref['x1']}", f"={d_h}*{ref['x2']}", f"={d_o}*{ref['a_h1']}"])
+    _write_rows(ws, 2, labels, out)
+    wb.save(path)
+
+
+def adaline_one_sample_at_a_time(path, rows=12, lr=0.1):
+    """ADALINE: one linear neuron with a bias, trained by the delta rule one sample (row) at a time."""
+    labels = ["x1", "x2", "target", "w1", "w2", "bias", "net", "output", "error", "Δw1", "Δw2", "Δb"]
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws["A1"], ws["B1"] = "learning rate", lr
+    out = []
+    for k in range(rows):
+        r = 3 + k
+        ref = row_refs(labels, r)
+        (x1, x2), t = AND[k % 4]
+        t = 2 * t - 1
+        weights = ([0.1, -0.2, 0.05] if k == 0 else
+                   [f"={a1(r - 1, labels.index(w) + 1)}+{a1(r - 1, labels.index(d) + 1)}"
+                    for w, d in (("w1", "Δw1"), ("w2", "Δw2"), ("bias", "Δb"))])
+        out.append([x1, x2, t] + weights + [
+            f"={ref['w1']}*{ref['x1']}+{ref['w2']}*{ref['x2']}+{ref['bias']}", f"={ref['net']}",
+            f"={ref['target']}-{ref['output']}", f"=$B$1*{ref['error']}*{ref['x1']}",
+            f"=$B$1*{ref['error']}*{ref['x2']}", f"=$B$1*{ref['error']}"])
+    _write_rows(ws, 2, labels, out)
+    wb.save(path)
+
+
+def perceptron_step(path, rows=12, lr=1.0):
+    """A perceptron learning AND: a step activation, the perceptron rule w += lr (t - y) x on every row."""
+    labels = ["x1", "x2", "t", "w1", "w2", "b", "net", "y", "error", "w1 new", "w2 new", "b new"]
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws["A1"], ws["B1"] = "learning rate", lr
+    out = []
+    for k in range(rows):
+        r = 3 + k
+        ref = row_refs(labels, r)
+        (x1, x2), t = AND[k % 4]
+        weights = ([0.0, 0.0, 0.0] if k == 0 else
+                   [f"={a1(r - 1, labels.index(n) + 1)}" for n in ("w1 new", "w2 new", "b new")])
+        out.append([x1, x2, t] + weights + [
+            f"={ref['w1']}*{ref['x1']}+{ref['w2']}*{ref['x2']}+{ref['b']}", f"=IF({ref['net']}>=0,1,0)",
+            f"={ref['t']}-{ref['y']}", f"={ref['w1']}+$B$1*{ref['error']}*{ref['x1']}",
+            f"={ref['w2']}+$B$1*{ref['error']}*{ref['x2']}", f"={ref['b']}+$B$1*{ref['error']}"])
+    _write_rows(ws, 2, labels, out)
+    wb.save(path)
+
+
+def net_3_2_1_without_updates(path):
+    """A 3-2-1 network, one row: the forward pass and the error terms (δ of each unit), no gradients of the
+    weights and no update."""
+    labels = ["i1", "i2", "i3", "t1", "w1", "w2", "w3", "w4", "w5", "w6", "w7", "w8",
+              "h1", "a_h1", "h2", "a_h2", "o1", "a_o1", "E_total", "δo1", "δh1", "δh2"]
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ref = row_refs(labels, 2)
+    row = [0.05, 0.1, 0.2, 0.9, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8,
+           f"={ref['w1']}*{ref['i1']}+{ref['w2']}*{ref['i2']}+{ref['w3']}*{ref['i3']}", f"={_sig(ref['h1'])}",
+           f"={ref['w4']}*{ref['i1']}+{ref['w5']}*{ref['i2']}+{ref['w6']}*{ref['i3']}", f"={_sig(ref['h2'])}",
+           f"={ref['w7']}*{ref['a_h1']}+{ref['w8']}*{ref['a_h2']}", f"={_sig(ref['o1'])}",
+           f"=0.5*({ref['t1']}-{ref['a_o1']})^2", f"=({ref['a_o1']}-{ref['t1']})*{ref['a_o1']}*(1-{ref['a_o1']})",
+           f"={ref['δo1']}*{ref['w7']}*{ref['a_h1']}*(1-{ref['a_h1']})",
+           f"={ref['δo1']}*{ref['w8']}*{ref['a_h2']}*(1-{ref['a_h2']})"]
+    _write_rows(ws, 1, labels, [row])
+    wb.save(path)
+
+
+def chain_1_1_1(path, iterations=10, lr=0.5, wrong_derivative=False):
+    """A 1-1-1 chain, one row per iteration. `wrong_derivative`: ∂E/∂w1 leaves out the hidden unit's slope
+    a_h1 (1 - a_h1), a mistake students make."""
+    labels = ["i1", "t1", "w1", "w2", "h1", "a_h1", "o1", "a_o1", "E", "∂E/∂w1", "∂E/∂w2"]
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws["A1"], ws["B1"] = "η", lr
+    out = []
+    for k in range(iterations):
+        r = 3 + k
+        ref = row_refs(labels, r)
+        weights = ([0.3, 0.7] if k == 0 else
+                   [f"={a1(r - 1, labels.index(w) + 1)}-$B$1*{a1(r - 1, labels.index('∂E/∂' + w) + 1)}"
+                    for w in ("w1", "w2")])
+        d_o = f"({ref['a_o1']}-{ref['t1']})*{ref['a_o1']}*(1-{ref['a_o1']})"
+        slope = "" if wrong_derivative else f"*{ref['a_h1']}*(1-{ref['a_h1']})"
+        out.append([0.5, 0.8] + weights + [
+            f"={ref['w1']}*{ref['i1']}", f"={_sig(ref['h1'])}", f"={ref['w2']}*{ref['a_h1']}", f"={_sig(ref['o1'])}",
+            f"=0.5*({ref['t1']}-{ref['a_o1']})^2", f"={d_o}*{ref['w2']}{slope}*{ref['i1']}",
+            f"={d_o}*{ref['a_h1']}"])
+    _write_rows(ws, 2, labels, out)
+    wb.save(path)
+
+
+def calling_another_workbooks_macro(path, tmp):
+    """An .xlsm whose activations call Sigmoid(), a macro (VBA function) of another workbook, as Excel stores
+    it: `[1]!Sigmoid(H5)`, the [1] an external link. The values are the ones Excel stored when the macro ran.
+    `tmp`: a folder for the plain table written first."""
+    from tests.wb_fixtures import Layout, cell, mutate_workbook, simulate, write_workbook
+    from xlbackprop.workbook_read import read_workbook
+    layout = Layout(rows=simulate(rows=6))
+    plain = write_workbook(tmp / "plain.xlsx", {"Sheet1": [layout]})
+    sheet = read_workbook(plain).sheet("Sheet1")
+    changes = {}
+    for k in range(6):
+        for act, net in (("a_h1", "h1"), ("a_h2", "h2"), ("a_o1", "o1"), ("a_o2", "o2")):
+            r, c = _address(cell(layout, act, k))
+            changes[("Sheet1", r, c)] = (f"[1]!Sigmoid({cell(layout, net, k).split('!')[1]})", sheet.value(r, c))
+    return mutate_workbook(plain, path, changes)
+
+
+def _address(name):
+    from openpyxl.utils.cell import coordinate_from_string, column_index_from_string
+    letters, row = coordinate_from_string(name.split("!")[1])
+    return row, column_index_from_string(letters)
+
+
+def mazur_sheet_per_iteration(path, iterations=3, lr=0.5):
+    """Mazur's 2-2-2 worked example, one sheet per iteration: each sheet a column of labels and a column of
+    values (forward pass, E_total, the eight gradients, the updated weights), the next sheet's weights reading
+    the updated weights of the sheet before."""
+    labels = (["i1", "i2", "t1", "t2", "b1", "b2"] + [f"w{k}" for k in range(1, 9)]
+              + ["net_h1", "out_h1", "net_h2", "out_h2", "net_o1", "out_o1", "net_o2", "out_o2", "E_total"]
+              + [f"∂E_total/∂w{k}" for k in range(1, 9)] + [f"w{k}+" for k in range(1, 9)])
+    row = {label: k + 2 for k, label in enumerate(labels)}
+    start = dict(zip([f"w{k}" for k in range(1, 9)], (0.15, 0.2, 0.25, 0.3, 0.4, 0.45, 0.5, 0.55)))
+    wb = openpyxl.Workbook()
+    wb.remove(wb.active)
+    for it in range(1, iterations + 1):
+        ws = wb.create_sheet(f"Iteration {it}")
+        ws["A1"], ws["B1"], ws["D1"], ws["E1"] = "quantity", "value", "learning rate", lr
+
+        def v(label):
+            return f"B{row[label]}"
+        f = {"i1": 0.05, "i2": 0.1, "t1": 0.01, "t2": 0.99, "b1": 0.35, "b2": 0.6}
+        for w in start:
+            f[w] = start[w] if it == 1 else f"='Iteration {it - 1}'!B{row[w + '+']}"
+        f["net_h1"] = f"={v('w1')}*{v('i1')}+{v('w2')}*{v('i2')}+{v('b1')}"
+        f["net_h2"] = f"={v('w3')}*{v('i1')}+{v('w4')}*{v('i2')}+{v('b1')}"
+        f["out_h1"], f["out_h2"] = f"={_sig(v('net_h1'))}", f"={_sig(v('net_h2'))}"
+        f["net_o1"] = f"={v('w5')}*{v('out_h1')}+{v('w6')}*{v('out_h2')}+{v('b2')}"
+        f["net_o2"] = f"={v('w7')}*{v('out_h1')}+{v('w8')}*{v('out_h2')}+{v('b2')}"
+        f["out_o1"], f["out_o2"] = f"={_sig(v('net_o1'))}", f"={_sig(v('net_o2'))}"
+        f["E_total"] = f"=0.5*({v('t1')}-{v('out_o1')})^2+0.5*({v('t2')}-{v('out_o2')})^2"
+        d = {j: f"({v(f'out_o{j}')}-{v(f't{j}')})*{v(f'out_o{j}')}*(1-{v(f'out_o{j}')})" for j in (1, 2)}
+        for j, (wa, wb_) in ((1, ("w5", "w6")), (2, ("w7", "w8"))):
+            f[f"∂E_total/∂{wa}"], f[f"∂E_total/∂{wb_}"] = f"={d[j]}*{v('out_h1')}", f"={d[j]}*{v('out_h2')}"
+        for h, (wa, wb_), (wo1, wo2) in ((1, ("w1", "w2"), ("w5", "w7")), (2, ("w3", "w4"), ("w6", "w8"))):
+            back = f"({d[1]}*{v(wo1)}+{d[2]}*{v(wo2)})*{v(f'out_h{h}')}*(1-{v(f'out_h{h}')})"
+            f[f"∂E_total/∂{wa}"], f[f"∂E_total/∂{wb_}"] = f"={back}*{v('i1')}", f"={back}*{v('i2')}"
+        for w in start:
+            f[w + "+"] = f"={v(w)}-$E$1*{v('∂E_total/∂' + w)}"
+        for label in labels:
+            ws.cell(row[label], 1, label)
+            ws.cell(row[label], 2, f[label])
+    wb.save(path)
+
+
+def and_neuron_in_blocks(path, steps=5, lr=10.0):
+    """One sigmoid neuron with a bias learning AND, one block of rows per step, each under its own copy of
+    the header: the four samples on its rows (targets read from a table of the gate above), a summary row of
+    the cost's SUM and the gradients' AVERAGE, the parameters on the block's first row only, computed from the
+    block above's summary row."""
+    labels = ["b", "w_1", "w_2", None, "x_1", "x_2", "z_3", "a_3", "C", "𝛿C/𝛿a_3", "𝛿a_3/𝛿z_3",
+              "𝛿C/𝛿b", "𝛿C/𝛿w_1", "𝛿C/𝛿w_2"]
+    col = {label: k + 1 for k, label in enumerate(labels) if label}
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws["A1"], ws["A3"], ws["B3"], ws["C3"] = "AND Gate", "Input 1", "Input 2", "Output"
+    for s, ((x1, x2), y) in enumerate(AND):
+        ws.cell(4 + s, 1, x1), ws.cell(4 + s, 2, x2), ws.cell(4 + s, 3, y)
+    ws["A9"], ws["C9"] = "Learning rate (k)", lr
+    gap = 9
+    for step in range(steps):
+        header = 12 + step * gap
+        if step:
+            ws.cell(header - 1, 1, "Step"), ws.cell(header - 1, 2, step)
+        for label, c in col.items():
+            ws.cell(header, c, label)
+        top, summary = header + 1, header + 5
+        for w, start in (("b", 1), ("w_1", -2), ("w_2", 3)):
+            g = col["𝛿C/𝛿" + w]
+            ws.cell(top, col[w], start if not step else
+                    f"={a1(top - gap, col[w])}-$C$9*{a1(summary - gap, g)}")
+        for s, ((x1, x2), _) in enumerate(AND):
+            r = top + s
+
+            def ref(label, row=r):
+                return a1(row, col[label])
+            ws.cell(r, col["x_1"], x1), ws.cell(r, col["x_2"], x2)
+            params = {w: a1(top, col[w]).replace(str(top), f"${top}") for w in ("b", "w_1", "w_2")}
+            ws.cell(r, col["z_3"], f"={params['b']}+{params['w_1']}*{ref('x_1')}+{params['w_2']}*{ref('x_2')}")
+            ws.cell(r, col["a_3"], f"={_sig(ref('z_3'))}")
+            ws.cell(r, col["C"], f"=($C${4 + s}-{ref('a_3')})^2")
+            ws.cell(r, col["𝛿C/𝛿a_3"], f"=2*({ref('a_3')}-$C${4 + s})")
+            ws.cell(r, col["𝛿a_3/𝛿z_3"], f"={ref('a_3')}*(1-{ref('a_3')})")
+            ws.cell(r, col["𝛿C/𝛿b"], f"={ref('𝛿C/𝛿a_3')}*{ref('𝛿a_3/𝛿z_3')}")
+            ws.cell(r, col["𝛿C/𝛿w_1"], f"={ref('𝛿C/𝛿a_3')}*{ref('𝛿a_3/𝛿z_3')}*{ref('x_1')}")
+            ws.cell(r, col["𝛿C/𝛿w_2"], f"={ref('𝛿C/𝛿a_3')}*{ref('𝛿a_3/𝛿z_3')}*{ref('x_2')}")
+        ws.cell(summary, col["C"], f"=SUM({a1(top, col['C'])}:{a1(top + 3, col['C'])})")
+        for g in ("𝛿C/𝛿b", "𝛿C/𝛿w_1", "𝛿C/𝛿w_2"):
+            ws.cell(summary, col[g], f"=AVERAGE({a1(top, col[g])}:{a1(top + 3, col[g])})")
+    wb.save(path)

@@ -92,3 +92,26 @@ def test_an_unsupported_workbook_is_a_failing_item_that_says_why(pytester, tmp_p
     result = pytester.runpytest("--xlbackprop-workbooks", str(tmp_path / "loop.xlsx"))
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*UNSUPPORTED*circular references*a person must look*"])
+
+
+def test_item_ids_name_the_folder_given_not_a_path_up_from_the_rootdir(pytester, workbooks):
+    result = pytester.runpytest("--xlbackprop-workbooks", str(workbooks), "-v")
+    out = result.stdout.str()
+    assert "submissions/student.xlsx::Sheet1@row4 PASSED" in out
+    assert not any(line.startswith("..") for line in out.splitlines())
+
+
+def test_a_failing_item_lists_every_wrong_cell(pytester, tmp_path, monkeypatch):
+    def engine(path):
+        wrong = [Mismatch(1, f"Sheet1!B{r}", "dE_total/dw3", 0.5, 0.6, "=A2*2") for r in (2, 3, 4)]
+        table = TableResult("Sheet1", 4, 10, 0.5, "wrong", 0.2, first_error=wrong[0], mismatches=wrong)
+        return WorkbookResult(str(path), "wrong", tables=[table])
+
+    wb = openpyxl.Workbook()
+    wb.save(tmp_path / "s.xlsx")
+    monkeypatch.setattr(plugin, "run", lambda items, **options: batch.run(items, engine=engine))
+    result = pytester.runpytest("--xlbackprop-workbooks", str(tmp_path / "s.xlsx"))
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*3 wrong cells in 1 of 10 iterations*", "every wrong cell:",
+                                 "  Sheet1!B2  iteration 1  ∂E_total/∂w3  expected 0.5  found 0.6",
+                                 "  Sheet1!B3 *", "  Sheet1!B4 *"])

@@ -129,3 +129,90 @@ def test_compile_on_that_fails_while_measuring_is_a_clear_error(monkeypatch, any
     config = config_for("xl-8k", compile="on", batch_size=8)
     with pytest.raises(TrainError, match="torch.compile failed: InvalidCxxCompiler"):
         calibrate.measure(config, CPU, [Variant(True, False), Variant(True, True)])
+
+
+def test_a_dtype_clearly_slower_eagerly_is_not_compiled():
+    assert calibrate.worth_compiling({"eager float32": 0.090, "eager bf16": 0.040}) == {"bf16"}
+    assert calibrate.worth_compiling({"eager float32": 0.050, "eager bf16": 0.040}) == {"float32", "bf16"}
+    assert calibrate.worth_compiling({"eager float32": 0.050}) == {"float32"}
+
+
+def test_a_candidate_clearly_slower_after_a_round_is_timed_no_further():
+    times = {"eager float32": [0.080, 0.085], "compiled bf16": [0.030, 0.050], "compiled float32": [0.040, 0.041]}
+    assert calibrate.still_in(times) == {"compiled bf16", "compiled float32"}  # 82.5 ms > 1.5 x 40 ms
+
+
+def test_dropped_candidates_are_said_and_never_chosen(tmp_path, any_cpu):
+    results = {**AMX_LIKE, "eager float32": {"dropped": "over 1.5x slower than the fastest", "step": 0.060},
+               "compiled float32": {"dropped": "not compiled: eager float32 was over 1.5x slower than eager bf16"}}
+    variant = choose_variant(config_for("s6-19k"), CPU, LONG_RUN, tmp_path / "c.json", timer=fake_timer(results, []))
+    assert (variant.compiled, variant.bf16) == (True, True)
+    assert "ms per step: compiled bf16 20 (+25 s compiling), eager bf16 45; " in variant.note
+    assert "compiled float32 dropped (not compiled: eager float32 was over 1.5x slower than eager bf16)" in variant.note
+    assert variant.step == 0.020
+
+
+def test_the_cache_key_names_the_timing_method_so_older_figures_are_measured_again(any_cpu):
+    key = calibrate.cache_key(config_for("s6-19k"), CPU, [Variant(False, False), Variant(True, False)])
+    assert key.startswith(calibrate.METHOD + " | ")
+
+
+@pytest.fixture
+def eager_backend(monkeypatch):
+    """torch.compile traced by dynamo (guards, recompiles) without inductor's minutes of C++ on a busy machine;
+    it counts the calls."""
+    real, calls = torch.compile, []
+
+    def compile_(model, dynamic):
+        calls.append(model)
+        return real(model, dynamic=dynamic, backend="eager")
+
+    monkeypatch.setattr(loop.torch, "compile", compile_)
+    monkeypatch.setattr(loop, "compiler_available", lambda device: True)
+    torch._dynamo.reset()
+    counters.clear()
+    yield calls
+    torch._dynamo.reset()
+
+
+from torch._dynamo.utils import counters  # noqa: E402
+
+
+def test_measure_on_the_runs_model_gives_it_back_untouched_and_keeps_each_forward(one_thread, eager_backend):
+    config = config_for("xl-8k", batch_size=8, ema=0.9)
+    torch.manual_seed(3)
+    model = loop.build_model("xl-8k")
+    before, rng = {k: v.clone() for k, v in model.state_dict().items()}, torch.get_rng_state()
+    forwards = {}
+    variants = [Variant(False, False), Variant(True, False)]
+    results = calibrate.measure(config, CPU, variants, model, forwards)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    assert torch.equal(torch.get_rng_state(), rng)
+    assert set(forwards) == {"eager float32", "compiled float32"} and forwards["compiled float32"].compiled is not None
+    for name, r in results.items():
+        assert r.get("step", 0) > 0 and ("dropped" in r or r["test"] > 0)
+
+
+def test_a_compiled_run_compiles_once_calibration_last_batch_and_testing_included(tmp_path, monkeypatch, one_thread,
+                                                                                  eager_backend):
+    """auto times eager and compiled float32 on the run's model and keeps the compiled forward it timed: no
+    second compile, and no recompile for the epoch's smaller last batch (300 = 4 x 64 + 44), for testing in
+    batches of another size, or for switching between training and evaluation (no --ema: the same model)."""
+    from tests.test_train_loop import random_mnist
+
+    monkeypatch.setattr(calibrate, "CACHE", tmp_path / "calibration.json")
+    monkeypatch.setattr(loop, "COMPILE_MIN_STEPS", 1)
+    monkeypatch.setattr(calibrate, "fastest", lambda results, total_steps: "compiled float32")
+    config = config_for("xl-8k", epochs=2, batch_size=64, bf16="off", threads=1, ema=0.0)
+    result = loop.run(config, random_mnist(n_train=300, n_test=70), tmp_path / "last.pt")
+    assert result.compiled
+    assert len(eager_backend) == 1  # torch.compile called by the timing only
+    assert counters["frames"]["ok"] == 1 and counters["stats"]["unique_graphs"] == 1
+
+
+def test_another_compile_is_tried_only_while_the_first_run_stays_within_a_quarter_more():
+    # s6-19k's 5 epochs at batch 64 (4,690 steps of 18 ms, 84 s): 21 s to spare, 5 spent, ~20 s more to compile
+    assert not calibrate.affordable(20.0, 5.0, 0.018, 4_690)
+    # 15 epochs (s6-22k's recipe) leave 63 s
+    assert calibrate.affordable(20.0, 5.0, 0.018, 15 * 938)
+    assert calibrate.affordable(60.0, 0.0, 0.018, 0)  # no run length: measure everything

@@ -169,7 +169,7 @@ def test_auto_says_it_is_timing_the_variants_and_which_it_kept(tmp_path, data_di
     monkeypatch.setattr(calibrate, "CACHE", tmp_path / "calibration.json")
     monkeypatch.setattr(loop, "bf16_supported", lambda device: True)
     monkeypatch.setattr(calibrate, "bf16_supported", lambda device: True)
-    monkeypatch.setattr(calibrate, "measure", lambda config, device, variants: {
+    monkeypatch.setattr(calibrate, "measure", lambda config, device, variants, *model_and_forwards: {
         "eager float32": {"step": 0.05, "compile": 0.0}, "eager bf16": {"step": 0.04, "compile": 0.0}})
     args = ["train", "--model", "xl-8k", "--epochs", "1", "--batch-size", "64", "--threads", "1", "--data-dir",
             str(data_dir), "--checkpoint", str(tmp_path / "run" / "last.pt"), "--no-report"]
@@ -178,4 +178,18 @@ def test_auto_says_it_is_timing_the_variants_and_which_it_kept(tmp_path, data_di
     assert "Timing a few training steps of each of eager float32, eager bf16 to choose the fastest" in result.output
     assert "Variant: eager bf16, the fastest for this run as measured here (ms per step: eager bf16 40, " \
            "eager float32 50)" in result.output
-    assert "Training on cpu with bf16" in result.output
+    assert "Training on cpu with bf16; about " in result.output and " s per epoch as timed" in result.output
+
+
+def test_by_default_the_report_is_written_where_the_command_runs_not_in_the_project(tmp_path, data_dir, monkeypatch):
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    args = ["train", "--model", "xl-8k", "--epochs", "1", "--batch-size", "64", "--bf16", "off", "--threads", "1",
+            "--data-dir", str(data_dir)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "Appended to xlbackprop-runs.xlsx" in result.output
+    assert runs_in(work / "xlbackprop-runs.xlsx")[0]["epochs"] == 1
+    assert (work / "xlbackprop-runs-run1-xl-8k.png").is_file()
+    assert (work / "runs" / "xl-8k-seed1" / "last.pt").is_file()

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 import torch
 from click.testing import CliRunner
@@ -5,7 +7,7 @@ from click.testing import CliRunner
 from xlbackprop.cli import main
 from xlbackprop.errors import TrainError
 from xlbackprop.train.models import MODELS, build_model, count_params, get_spec
-from xlbackprop.train.summary import format_summary, summarize
+from xlbackprop.train.summary import LayerRow, format_summary, summarize
 
 
 def shapes(name: str) -> dict[str, list[int]]:
@@ -17,7 +19,7 @@ def test_s6_19k_has_19698_params_and_the_course_output_shapes():
     conv_shapes = [s for layer, s in shapes("s6-19k").items() if layer.startswith("Conv2d")]
     sizes = [(c, h) for _, c, h, _ in conv_shapes]
     assert sizes == [(16, 26), (16, 24), (30, 22), (30, 11), (16, 9), (16, 7), (32, 5)]
-    assert shapes("s6-19k")["AvgPool2d-22"] == [-1, 32, 1, 1]
+    assert shapes("s6-19k")["AvgPool2d: 1-22"] == [-1, 32, 1, 1]
 
 
 def test_s6_22k_has_22504_params_and_the_course_output_shapes():
@@ -52,15 +54,29 @@ def test_unknown_model_lists_the_known_ones():
         get_spec("resnet")
 
 
-def test_summary_table_totals_match_the_parameters():
-    s = summarize(build_model("s6-22k"))
-    assert sum(r.params for r in s.rows) == s.total_params == s.trainable_params == 22_504
+@pytest.mark.parametrize("name, params", [("s6-19k", 19_698), ("s6-22k", 22_504), ("xl-8k", 7_588)])
+def test_the_torchinfo_table_counts_every_parameter_exactly(name, params):
+    s = summarize(build_model(name))
+    assert sum(r.params for r in s.rows) == s.total_params == s.trainable_params == params
     text = format_summary(s)
-    assert "Total params: 22,504" in text and "Non-trainable params: 0" in text
-    # torchsummary's layout: right-aligned columns, 64-wide rules.
-    assert "        Layer (type)               Output Shape         Param #" in text
-    assert "            Conv2d-1           [-1, 16, 28, 28]             160" in text
+    assert f"Total params: {params:,}" in text and "Non-trainable params: 0" in text
+    assert "Units." not in text  # torchinfo 1.8's unit label, repaired
+
+
+def test_the_table_has_torchinfos_layout_and_each_layers_output_shape():
+    s = summarize(build_model("s6-22k"))
+    assert s.rows[0] == LayerRow("Conv2d: 1-1", [-1, 16, 28, 28], 160)
+    assert s.rows[-1] == LayerRow("Linear: 1-27", [-1, 10], 910)
+    text = format_summary(s)
+    assert re.search(r"Layer \(type:depth-idx\)\s+Output Shape\s+Param #", text)
+    assert re.search(r"├─Conv2d: 1-1\s+\[1, 16, 28, 28\]\s+160", text)
     assert "Params size (MB): 0.09" in text
+
+
+def test_summarizing_leaves_the_model_in_the_mode_it_was_in():
+    model = build_model("s6-19k").train()
+    summarize(model)
+    assert model.training
 
 
 def test_summary_command_prints_the_table():
@@ -68,7 +84,7 @@ def test_summary_command_prints_the_table():
     assert result.exit_code == 0, result.output
     assert "Total params: 19,698" in result.output
     assert "Estimated Total Size (MB)" in result.output
-    assert result.output.count("BatchNorm2d-") == 7
+    assert result.output.count("BatchNorm2d: 1-") == 7
 
 
 def test_summary_of_unknown_model_is_one_line_and_exit_2():

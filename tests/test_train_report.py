@@ -103,3 +103,25 @@ def test_a_report_from_before_validation_runs_gains_the_column_with_test_for_its
     wb.save(report)
     append(report, fake_run("s6-19k"))
     assert [(r["model"], r["evaluated_on"]) for r in runs_in(report)] == [("xl-8k", "test"), ("s6-19k", "test")]
+
+
+@pytest.mark.parametrize("n_epochs", [1, 2, 5, 19, 40])
+def test_the_curves_have_whole_epoch_ticks_even_for_a_one_epoch_run(n_epochs):
+    import matplotlib.pyplot as plt
+
+    from xlbackprop.train.report import curves_figure
+
+    fig = curves_figure(fake_run(accs=[99.0 + i / 100 for i in range(n_epochs)]), "run")
+    for ax in fig.axes:
+        ticks = list(ax.get_xticks())
+        assert ticks and all(t == int(t) and 1 <= t <= n_epochs for t in ticks)
+        assert ticks[0] == 1 and len(ticks) <= 10
+    plt.close(fig)
+
+
+def test_a_png_already_beside_the_report_is_not_overwritten(tmp_path):
+    report = tmp_path / "summary.xlsx"
+    (tmp_path / "summary-run1-xl-8k.png").write_bytes(b"someone else's picture")
+    title, png = append(report, fake_run())
+    assert title == "run2-xl-8k" and png.name == "summary-run2-xl-8k.png"
+    assert (tmp_path / "summary-run1-xl-8k.png").read_bytes() == b"someone else's picture"

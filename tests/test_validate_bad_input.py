@@ -20,9 +20,9 @@ def run_validate(*args):
     return CliRunner().invoke(main, ["validate", *map(str, args)])
 
 
-def assert_one_clear_line(result, path, problem):
+def assert_one_clear_line(result, path, problem, exit_code=2):
     lines = [line for line in result.output.splitlines() if line.strip()]
-    assert result.exit_code == 2, result.output
+    assert result.exit_code == exit_code, result.output
     assert "Traceback" not in result.output
     assert len(lines) == 1, result.output
     assert str(path) in lines[0] and problem in lines[0], lines[0]
@@ -149,9 +149,13 @@ def test_missing_file_is_reported_not_raised(tmp_path):
     assert_one_clear_line(run_validate(tmp_path / "nope.xlsx"), tmp_path / "nope.xlsx", "no such file")
 
 
-def test_folder_without_workbooks_is_one_line(tmp_path):
+def test_folder_without_workbooks_says_so_and_names_what_it_holds(tmp_path):
     (tmp_path / "notes.txt").write_text("x")
-    assert_one_clear_line(run_validate(tmp_path), tmp_path, "no workbooks")
+    result = run_validate(tmp_path)
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert result.output.splitlines() == [
+        f"{tmp_path}: UNREADABLE: a folder with no workbooks (.xlsx, .xlsm, .ods, .xls)",
+        f"skipped: {tmp_path / 'notes.txt'} (not a workbook (.txt))"]
 
 
 def test_directory_where_a_workbook_belongs_is_rejected(tmp_path):
@@ -378,8 +382,9 @@ def with_huge_used_range(src, dest, sheet_name, sheet_xml):
 
 
 def test_workbook_without_a_table_is_one_line(tmp_path):
+    # readable, so not `unreadable`: the work handed in lacks its table (verdict.py)
     path = small_workbook(tmp_path / "notes.xlsx")
-    assert_one_clear_line(run_validate(path), path, "no recognisable iteration table")
+    assert_one_clear_line(run_validate(path), path, "INCOMPLETE: no iteration table recognised", exit_code=1)
 
 
 def test_million_row_used_range_without_a_table_is_one_line(tmp_path):
@@ -390,7 +395,7 @@ def test_million_row_used_range_without_a_table_is_one_line(tmp_path):
         sheet = sheet.replace("<sheetData>", '<dimension ref="A1"/><sheetData>', 1)
     path = with_huge_used_range(src, tmp_path / "huge.xlsx", "xl/worksheets/sheet1.xml", sheet)
     before = sha(path)
-    assert_one_clear_line(run_validate(path), path, "no recognisable iteration table")
+    assert_one_clear_line(run_validate(path), path, "INCOMPLETE: no iteration table recognised", exit_code=1)
     assert sha(path) == before
 
 

@@ -94,7 +94,13 @@ def test_folder_validates_workbooks_inside_and_skips_lock_files(tmp_path, fake):
     result = run(tmp_path)
     assert result.exit_code == 0, result.output
     assert "2 workbooks: 2 correct" in result.output
-    assert "~$a.xlsx" not in result.output and "a.annotated.xlsx" not in result.output
+    # not validated, but named: nothing in a folder is passed over without a word
+    assert f"{tmp_path}/a.xlsx: CORRECT" in result.output and f"{tmp_path}/a.annotated.xlsx:" not in result.output
+    skipped = [line for line in result.output.splitlines() if line.startswith("skipped: ")]
+    assert skipped == [f"skipped: {tmp_path / '._a.xlsx'} (a hidden file)",
+                       f"skipped: {tmp_path / '.git'} (a hidden folder)",
+                       f"skipped: {tmp_path / 'a.annotated.xlsx'} (an annotated copy xlbackprop wrote)",
+                       f"skipped: {tmp_path / '~$a.xlsx'} (an Office lock file)"]
 
 
 def test_json_is_one_document_on_stdout(tmp_path, fake):
@@ -274,7 +280,8 @@ def test_gradebook_inside_the_folder_is_not_validated_next_time(tmp_path, fake):
     book(tmp_path / "a.xlsx", "correct")
     assert run(tmp_path, "--gradebook", tmp_path / "grades.xlsx").exit_code == 0
     again = run("-q", tmp_path, "--gradebook", tmp_path / "grades.xlsx", "--overwrite")
-    assert again.exit_code == 0 and again.stdout.splitlines() == [f"{tmp_path / 'a.xlsx'}: CORRECT"]
+    assert again.exit_code == 0 and again.stdout.splitlines() == [
+        f"{tmp_path / 'a.xlsx'}: CORRECT", f"skipped: {tmp_path / 'grades.xlsx'} (written by this run)"]
 
 
 def test_written_outputs_are_named_on_stderr(tmp_path, fake):

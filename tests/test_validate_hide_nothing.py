@@ -51,7 +51,7 @@ def test_unchecked_columns_say_why_in_every_output(tmp_path):
     assert set(table.coverage.unchecked) == set(deltas)
     assert "not checked: ∂E_total/∂o1: the δo1 column holds ∂E/∂a_o1" in report.text_report(result)
     (row,) = gradebook([result], tmp_path)
-    assert "dE_total/do1: the δo1 column" in row["unchecked"]
+    assert "∂E_total/∂o1: the δo1 column" in row["unchecked"]  # people read ∂ everywhere
 
 
 def test_a_sheet_with_formulas_but_no_table_is_named(tmp_path):

@@ -98,7 +98,7 @@ from tests.handmade import xor_rows_per_sample  # noqa: E402
 def test_xor_one_row_per_sample_four_rows_per_step_is_read_as_its_network(tmp_path, average, says):
     xor_rows_per_sample(tmp_path / "xor.xlsx", average=average)
     (table,) = validate_workbook(tmp_path / "xor.xlsx").tables
-    assert (table.verdict, table.learning_rate, table.rows) == ("correct", 0.5, 24), table.first_error
+    assert (table.verdict, table.learning_rate, table.rows) == ("correct", 0.5, 6), table.first_error  # steps
     assert table.network.startswith("2-2-1, sigmoid, trained biases, 4 samples")
     assert "one row per sample" in table.network and (says in table.network)
     assert table.max_rel_error < 1e-12

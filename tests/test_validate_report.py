@@ -81,7 +81,7 @@ def test_json_document_has_the_issue_shape():
     assert {"sheet", "header_row", "rows", "learning_rate", "verdict", "max_rel_error", "wrong_quantities",
             "first_error", "notes", "lint", "coverage", "values_only", "stale", "network"} <= set(table)
     assert set(table["first_error"]) == {"row", "cell", "quantity", "expected", "found", "formula", "cause", "fix", "fix_note",
-                                         "check", "tolerance"}
+                                         "check", "tolerance", "follows_from"}
     assert set(table["coverage"]) == {"checked", "unchecked", "missing"}
     assert table["first_error"]["row"] == 1 and table["wrong_quantities"] == ["dE_total/dw3", "dE_total/dw4"]
 

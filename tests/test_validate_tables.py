@@ -189,3 +189,16 @@ def test_a_labelled_number_in_the_notes_is_not_a_parameter(tmp_path):
     (table,) = find_tables(read_workbook(path))
     assert table.fixed == {}
     assert validate_workbook(path).verdict == "correct"
+
+
+def test_a_plain_sheet_is_the_identity_view_and_a_view_names_the_files_cells():
+    from xlbackprop.workbook_read import Sheet
+    sheet = Sheet("S", values={(2, 3): 0.5}, formulas={(2, 4): "C2*2"})
+    assert (sheet.is_view, sheet.file, sheet.file_cell(2, 3)) == (False, sheet, (2, 3))
+    flipped = sheet.view("transposed")
+    assert (flipped.is_view, flipped.file) == (True, sheet)
+    assert flipped.value(3, 2) == 0.5 and flipped.formula(4, 2) == "B3*2"  # the formula moved with its cells
+    assert (flipped.file_cell(4, 2), flipped.cell_name(4, 2), flipped.source_formula(4, 2)) == ((2, 4), "S!D2",
+                                                                                               "C2*2")
+    lagged = sheet.view(("lagged", frozenset({3}), 2, 5))
+    assert lagged.value(3, 3) == 0.5 and lagged.file_cell(3, 3) == (2, 3)

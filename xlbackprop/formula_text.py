@@ -156,6 +156,18 @@ def move_refs(formula, own_sheet, move):
     return _TOKEN.sub(moved, formula)
 
 
+def inline_refs(formula, own_sheet, texts):
+    """The formula with each single-cell reference to its own sheet that `texts` ({(row, col): formula text})
+    holds replaced by that text in brackets: a cell read through its own formula."""
+    def inlined(m):
+        sheet = m.group("sheet")
+        if not m.group("ref") or m.group("c2") or (sheet and _sheet_name(sheet) != own_sheet):
+            return m.group(0)
+        cell = (int(m.group("r1").lstrip("$")), col_index(m.group("c1").lstrip("$")))
+        return f"({texts[cell]})" if cell in texts else m.group(0)
+    return _TOKEN.sub(inlined, formula)
+
+
 def relative_form(formula, row, col):
     """The formula with relative references written as offsets from its own cell (R1C1 style), so the same
     formula copied down a column gives the same text in every row."""

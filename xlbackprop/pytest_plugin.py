@@ -7,6 +7,7 @@ cannot be read, or holds no table, becomes one failing item `student.xlsx::workb
 from pathlib import Path
 
 import pytest
+from _pytest.pathlib import bestrelpath
 from _pytest.runner import collect_one_node
 
 from xlbackprop.validate import report
@@ -40,12 +41,28 @@ def pytest_collection_modifyitems(session, config, items):
         for result in batch.results:
             # collect_one_node is how pytest collects its own nodes: the report counts the items
             # ("collected N items") and a failure to collect shows as a collection error.
-            node = WorkbookFile.from_parent(session, path=Path(result.file).resolve())
+            # pytest shows an id relative to the directory it was started in: an id that reads as
+            # `shown` there, wherever the rootdir is
+            shown = config.invocation_params.dir / node_id(Path(arg), Path(result.file))
+            node = WorkbookFile.from_parent(session, path=Path(result.file).resolve(),
+                                            nodeid=bestrelpath(config.rootpath, shown))
             node.result = result
             rep = collect_one_node(node)
             session.ihook.pytest_collectreport(report=rep)
             if rep.passed:
                 items.extend(rep.result)
+
+
+def node_id(arg, file):
+    """The item id's file part as shown, named from the folder given: 'submissions/ann/student.xlsx' for a
+    file of the folder 'submissions', 'student.xlsx' for a file given alone. Never '../../tmp/...': a folder
+    of submissions is seldom inside the directory pytest runs in."""
+    try:
+        inside = file.resolve().relative_to(arg.resolve())
+    except ValueError:
+        return file.name
+    return file.name if not inside.parts or arg.resolve() == file.resolve() else \
+        "/".join((arg.resolve().name, *inside.parts))
 
 
 class WorkbookFile(pytest.File):
@@ -76,7 +93,9 @@ class WorkbookTableItem(pytest.Item):
         if self.table.verdict != "correct":
             # first line = pytest's short summary: what is wrong and where, then the full table report
             headline = f"{self.path.name}: {report.table_headline(self.table)}"
-            raise WorkbookTableFailure(f"{headline}\n{report.table_report(self.table)}")
+            listing = report.mismatch_lines(self.table)
+            cells = ["every wrong cell:"] + [f"  {line}" for line in listing] if listing else []
+            raise WorkbookTableFailure("\n".join([headline, report.table_report(self.table)] + cells))
 
     def repr_failure(self, excinfo, style=None):
         if isinstance(excinfo.value, WorkbookTableFailure):

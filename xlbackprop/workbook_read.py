@@ -29,8 +29,18 @@ class Sheet:
     # Cells of a shared formula, translated only when asked for: (row, col) -> (origin row, col, formula).
     shared: dict = field(default_factory=dict)
     arrays: set = field(default_factory=set)  # (row, col) of array (matrix) formulas: CSE or dynamic arrays
-    origin: "Sheet | None" = None  # set on a view (transposed, lagged): the sheet as it is in the file
-    to_file: object = None         # on a view: (row, col) -> the file's (row, col)
+
+    # A sheet is the identity view of itself; SheetView reads an unusual layout as the ordinary one.
+    is_view = False
+
+    @property
+    def file(self):
+        """The sheet as it is in the file (a view's: the sheet it looks at)."""
+        return self
+
+    def file_cell(self, row, col):
+        """The file's (row, col) of a cell of this sheet (of this view)."""
+        return row, col
 
     def value(self, row, col):
         return self.values.get((row, col))
@@ -72,11 +82,11 @@ class Sheet:
 
     def cell_name(self, row, col):
         """'Sheet1!C5' as the user sees the cell (a view names the cell of the file)."""
-        return qualified(self.name, *(self.to_file(row, col) if self.origin is not None else (row, col)))
+        return qualified(self.name, *self.file_cell(row, col))
 
     def source_formula(self, row, col):
         """The cell's formula as written in the file."""
-        return self.origin.formula(*self.to_file(row, col)) if self.origin is not None else self.formula(row, col)
+        return self.file.formula(*self.file_cell(row, col))
 
     def view(self, key):
         """A view of the sheet in which an unusual table layout reads as the ordinary one, formulas rewritten
@@ -95,12 +105,28 @@ class Sheet:
 
             def back(r, c):
                 return (r - 1, c) if c in cols and first < r <= last + 1 else (r, c)
-        view = Sheet(self.name, origin=self, to_file=back)
+        view = SheetView(self.name, origin=self, back=back)
         view.values = {move(r, c): v for (r, c), v in self.values.items()}
         view.formulas = {move(r, c): move_refs(self.formula(r, c), self.name, move)
                          for r, c in self.formula_cells()}
         view.merged = [(*move(r1, c1), *move(r2, c2)) for r1, c1, r2, c2 in self.merged]
         return view
+
+
+@dataclass
+class SheetView(Sheet):
+    """A sheet seen through a change of coordinates (Sheet.view): its cells and formulas are the file's,
+    moved; `back` takes a cell of the view to the file's."""
+    origin: Sheet = None
+    back: object = None
+    is_view = True
+
+    @property
+    def file(self):
+        return self.origin
+
+    def file_cell(self, row, col):
+        return self.back(row, col)
 
 
 @dataclass
@@ -112,6 +138,7 @@ class Book:
     names: dict = field(default_factory=dict)
     views: dict = field(default_factory=dict)  # (sheet name, view key) -> the view, made when first asked for
     iterative: bool = False  # saved with iterative calculation on: circular references are meant to loop
+    application: str = ""    # the program that saved the file (docProps/app.xml): whose rules its cached values follow
 
     def sheet(self, name, view=None):
         """The sheet called `name`, or its view (see Sheet.view)."""
@@ -312,7 +339,19 @@ def read_workbook(path):
         workbook_xml = _read_xml(zf, "xl/workbook.xml")
         defined = _defined_names(workbook_xml)
         iterative = any(_local(el.tag) == "calcPr" and el.get("iterate") in ("1", "true") for _, el in workbook_xml)
-    return Book(str(path), sheets, defined, iterative=iterative)
+        application = _application(zf, names)
+    return Book(str(path), sheets, defined, iterative=iterative, application=application)
+
+
+def _application(zf, names):
+    """docProps/app.xml's Application ("Microsoft Excel", "LibreOffice/7.6...$Linux"), or "" when absent."""
+    if "docProps/app.xml" not in names:
+        return ""
+    try:
+        found = [el.text for _, el in _read_xml(zf, "docProps/app.xml") if _local(el.tag) == "Application"]
+    except ParseError:
+        return ""  # a damaged properties part says nothing about the cells
+    return (found[0] or "").strip() if found else ""
 
 
 # --- The assignment `generate` embeds in every workbook it writes (xlbackprop/workbook_write.py) -----------

@@ -190,10 +190,12 @@ def elementwise(fn, *args):
 
 class Compiler:
     """Compiles trees for one book. `sheets` maps a sheet name to its index in the grids of an evaluation;
-    `name_fn(sheet_index, sheet, name, mode)` returns the compiled closure of a defined name (or None)."""
+    `name_fn(sheet_index, sheet, name, mode)` returns the compiled closure of a defined name (or None).
+    `functions` and `operators` are the rules of one program (Calc's, or Excel's: calc/excel.py)."""
 
-    def __init__(self, sheets, functions, name_fn):
+    def __init__(self, sheets, functions, name_fn, operators=None):
         self.sheets, self.functions, self.name_fn = sheets, functions, name_fn
+        self.operators = OPERATORS if operators is None else operators
 
     def build(self, node, mode=SCALAR):
         return getattr(self, "_" + node[0])(node, mode)
@@ -321,7 +323,7 @@ class Compiler:
     def _op(self, node, mode):
         _, symbol, left, right = node
         mode = ARRAY if mode == ARRAY else SCALAR
-        fa, fb, op = self.build(left, mode), self.build(right, mode), OPERATORS[symbol]
+        fa, fb, op = self.build(left, mode), self.build(right, mode), self.operators[symbol]
         if mode == ARRAY:
             return lambda s, r, c: elementwise(op, fa(s, r, c), fb(s, r, c))
         fast = _FAST.get(symbol)

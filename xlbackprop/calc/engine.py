@@ -22,8 +22,9 @@ class Calc(World):
         needs_fallback  True when LibreOffice's copy could compute some uncomputable cell
     """
 
-    def __init__(self, book, fallback=None):
-        self.program = Program(book)
+    def __init__(self, book, fallback=None, dialect="calc"):
+        self.program = Program(book, dialect)
+        self.dialect = dialect   # whose rules: "calc" or "excel" (calc/excel.py)
         self.uncomputable = {}   # (sheet, row, col) -> why the evaluator cannot compute the cell
         self.from_fallback = {}  # (sheet, row, col) -> why, for cells whose value came from `fallback`
         self._fallback = fallback
@@ -37,6 +38,8 @@ class Calc(World):
             g = Grid(sheet.name, i, self)
             keys = sheet.formulas.keys() | sheet.shared.keys()
             g.forms = {k: self.program.cell_form(sheet, k) for k in keys}
+            for k in sheet.arrays & keys:
+                g.forms[k] = self.program.array_form(sheet.formula(*k) or "")
             g.cur = {k: from_stored(v) for k, v in sheet.values.items() if k not in g.forms}
             self.grids.append(g)
         for g in self._sheet_order():
@@ -134,7 +137,8 @@ class Calc(World):
                             values[k] = v
                 sheets.append(Sheet(sheet.name, values=values, formulas=dict(sheet.formulas),
                                     merged=list(sheet.merged), shared=dict(sheet.shared), arrays=set(sheet.arrays)))
-            self._book = Book(src.path, sheets, dict(src.names), iterative=src.iterative)
+            self._book = Book(src.path, sheets, dict(src.names), iterative=src.iterative,
+                              application=src.application)
         return self._book
 
     def value(self, sheet, row, col):
@@ -230,10 +234,12 @@ class Calc(World):
         return self._readers.get((index, key), self._clock)
 
 
-def recalculate(book, fallback=None):
+def recalculate(book, fallback=None, dialect="calc"):
     """Compute every formula cell of every sheet of a workbook_read.Book from the file's own inputs.
 
     `fallback`: a LibreOffice-recalculated copy of the same workbook (fallback.recalculated_copies); a cell
     the evaluator cannot compute itself (an unknown function) takes its value from there and is listed in
-    `from_fallback` instead of `uncomputable`. Circular references and external links stay uncomputable."""
-    return Calc(book, fallback)
+    `from_fallback` instead of `uncomputable`. Circular references and external links stay uncomputable.
+    `dialect`: whose rules where Calc's and Excel's differ (0^0, SUM("3"), booleans in ranges): "calc" or
+    "excel", the program that saved the file (its cached values follow that program's rules)."""
+    return Calc(book, fallback, dialect)

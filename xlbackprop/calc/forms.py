@@ -8,7 +8,7 @@ above by its digits alone. Defined names are compiled per sheet (a name may be s
 import re
 
 from xlbackprop.calc.closures import Compiler
-from xlbackprop.calc.functions import FUNCTIONS
+from xlbackprop.calc.excel import rules
 from xlbackprop.calc.parse import ParseError, parse, parse_tokens, relative_key, tokens
 
 
@@ -24,10 +24,11 @@ class Form:
 class Program:
     """A book's formulas compiled: one Form per distinct relative form, one closure per defined name."""
 
-    def __init__(self, book):
-        self.book = book
+    def __init__(self, book, dialect="calc"):
+        self.book, self.dialect = book, dialect
         self.sheet_index = {s.name.casefold(): i for i, s in enumerate(book.sheets)}
-        self.compiler = Compiler(self.sheet_index, FUNCTIONS, self.name_closure)
+        functions, operators = rules(dialect)
+        self.compiler = Compiler(self.sheet_index, functions, self.name_closure, operators)
         self.by_key = {}
         self.by_group = {}
         self.copies = {}  # (column, text without its digits) -> the latest form seen there, see form()
@@ -69,6 +70,12 @@ class Program:
         if len(moves) == len(numbers):
             self.copies[where] = (row, [int(n) for n in numbers], moves, form)
         return form
+
+    def array_form(self, text):
+        """The Form of an array formula ({=SUM(A1:A3*B1:B3)}, a dynamic array): not computed here, since
+        computing it as an ordinary formula gives a scalar by implicit intersection, another number. It is
+        uncomputable and says why; LibreOffice's copy, when there is one, computes it as an array."""
+        return self._bad(f"an array formula {{={text}}}: the evaluator does not compute array formulas")
 
     def _bad(self, reason):
         tree = ("bad", reason, True)

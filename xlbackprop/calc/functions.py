@@ -88,9 +88,10 @@ def _sign(x):
 
 # ---- aggregates over references -------------------------------------------------------------------------
 
-def _each_number(args, visit, text=lambda a: VALUE):
-    """visit(x) for every number the arguments hold: in a reference numbers and booleans count, text and
-    blanks do not; a text argument itself is text(a) (#VALUE! in Calc's SUM). Returns an error, or None."""
+def _each_number(args, visit, text=lambda a: VALUE, bools=True):
+    """visit(x) for every number the arguments hold: in a reference numbers and booleans count (`bools`),
+    text and blanks do not; a text argument itself is text(a) (#VALUE! in Calc's SUM). Returns an error, or
+    None."""
     err = _produced(args)
     if err is not None:
         return err
@@ -101,7 +102,8 @@ def _each_number(args, visit, text=lambda a: VALUE):
                 if cls is float:
                     visit(v)
                 elif cls is bool:
-                    visit(1.0 if v else 0.0)
+                    if bools:
+                        visit(1.0 if v else 0.0)
                 elif cls is ExcelError:
                     return raised(v)
         elif a is not None:
@@ -112,43 +114,43 @@ def _each_number(args, visit, text=lambda a: VALUE):
     return None
 
 
-def _sum(*args):
+def _sum(*args, each=_each_number):
     total = KahanSum()
-    return _each_number(args, total.add) or total.get()
+    return each(args, total.add) or total.get()
 
 
-def _sumsq(*args):
+def _sumsq(*args, each=_each_number):
     total = KahanSum()
-    return _each_number(args, lambda x: total.add(x * x)) or checked(total.get())
+    return each(args, lambda x: total.add(x * x)) or checked(total.get())
 
 
-def _collect(args):
+def _collect(args, each=_each_number):
     xs = []
-    return _each_number(args, xs.append), xs
+    return each(args, xs.append), xs
 
 
-def _max(*args):
-    err, xs = _collect(args)
+def _max(*args, each=_each_number):
+    err, xs = _collect(args, each)
     return err or (max(xs) if xs else 0.0)
 
 
-def _min(*args):
-    err, xs = _collect(args)
+def _min(*args, each=_each_number):
+    err, xs = _collect(args, each)
     return err or (min(xs) if xs else 0.0)
 
 
-def _average(*args):
+def _average(*args, each=_each_number):
     total, count = KahanSum(), [0]
 
     def visit(x):
         total.add(x)
         count[0] += 1
-    err = _each_number(args, visit)
+    err = each(args, visit)
     return err or (total.get() / count[0] if count[0] else DIV0)
 
 
-def _product(*args):
-    err, xs = _collect(args)
+def _product(*args, each=_each_number):
+    err, xs = _collect(args, each)
     if err:
         return err
     p = 1.0

@@ -138,3 +138,9 @@ class World:
         root = getattr(exc, "root", None) or (qualified(g.name, *k), exc.reason)
         g.bad[k] = (exc.reason, root)
         self.uncomputable[(g.name, *k)] = exc.reason
+
+    def root_cause(self, sheet, row, col):
+        """(the cell where the trouble starts, as "Sheet!A1", and why it cannot be computed) for a cell that
+        cannot be computed, else None: a thousand cells downstream of one circle share one root cause."""
+        bad = self._grid(sheet).bad.get((row, col))
+        return None if bad is None else bad[1]

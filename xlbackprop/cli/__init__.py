@@ -10,6 +10,7 @@ import click
 
 from xlbackprop import __version__
 from xlbackprop.cli.generate import generate
+from xlbackprop.cli.serve import serve
 from xlbackprop.cli.train import summary, train
 from xlbackprop.cli.validate import validate
 from xlbackprop.errors import XlbackpropError
@@ -48,3 +49,4 @@ main.add_command(generate)
 main.add_command(validate)
 main.add_command(train)
 main.add_command(summary)
+main.add_command(serve)

@@ -12,6 +12,7 @@ from xlbackprop.train.models import MODELS
 MODEL_HELP = "Model name: " + ", ".join(f"{n} ({s.description})" for n, s in MODELS.items()) + "."
 
 
+DEFAULT_REPORT = "xlbackprop-runs.xlsx"  # in the current folder: a smoke test never lands in the project's record
 NEGATABLE = {"nesterov"}  # on/off options whose off side overrides a recipe, so it is written down too
 
 
@@ -69,16 +70,22 @@ def command_line(params: dict) -> str:
 @click.option("--data-dir", type=click.Path(path_type=Path),
               help="Directory holding the four MNIST IDX files (.gz or raw) [default: download to a cache].")
 @click.option("--checkpoint", type=click.Path(path_type=Path),
-              help="Checkpoint written after every epoch [default: runs/MODEL-seedSEED/last.pt].")
+              help="Checkpoint written after every epoch and every --checkpoint-every seconds within one "
+                   "[default: runs/MODEL-seedSEED/last.pt].")
+@click.option("--checkpoint-every", type=click.FloatRange(min=0), default=60.0, show_default=True,
+              help="Seconds of training between checkpoints within an epoch: what a killed run loses at most.")
 @click.option("--resume", is_flag=True, help="Continue the run saved in the checkpoint, with its settings.")
-@click.option("--report", type=click.Path(path_type=Path), default=Path("workbooks/summary.xlsx"), show_default=True,
-              help="Summary workbook the finished run is appended to.")
+@click.option("--report", type=click.Path(path_type=Path), default=Path(DEFAULT_REPORT), show_default=True,
+              help="Summary workbook the finished run is appended to, created if missing, its curves PNG beside "
+                   "it; by default in the folder the command runs in. The project's record is "
+                   "workbooks/summary.xlsx: name it to add a run there.")
 @click.option("--no-report", is_flag=True, help="Do not append the run to a summary workbook.")
-def train(model, data_dir, checkpoint, resume, report, no_report, **settings):
+def train(model, data_dir, checkpoint, checkpoint_every, resume, report, no_report, **settings):
     """Train a CNN on MNIST, log every epoch, check its targets and append it to the summary workbook.
 
     Settings not given come from the model's recipe (xlbackprop/train/config.py), which reached its
-    targets in the runs recorded in workbooks/summary.xlsx.
+    targets in the runs recorded in the project's workbooks/summary.xlsx. The run is appended to
+    xlbackprop-runs.xlsx in the current folder unless --report names another workbook.
     """
     from tqdm import tqdm
 
@@ -109,14 +116,12 @@ def train(model, data_dir, checkpoint, resume, report, no_report, **settings):
     summary_table = summarize(build_model(model))
 
     click.echo(format_summary(summary_table))
-    t = spec.targets
-    click.echo(f"Target: held accuracy {'>' if t.strict else '>='} {t.min_acc}% with "
-               f"{'<' if t.params_strict else '<='} {t.max_params:,} params in <= {t.max_epochs} epochs")
+    click.echo(f"Target: {spec.targets.describe()}")
 
     evaluated = "val" if config.val_split else "test"
 
-    def wrap(it, total, epoch):
-        return tqdm(it, total=total, desc=f"epoch {epoch}/{config.epochs}", leave=False, unit="batch")
+    def wrap(it, total, epoch, done):
+        return tqdm(it, total=total, initial=done, desc=f"epoch {epoch}/{config.epochs}", leave=False, unit="batch")
 
     def log(m):
         click.echo(f"epoch {m.epoch:2d}  train loss {m.train_loss:.4f} acc {m.train_acc:6.2f}%  "
@@ -124,21 +129,24 @@ def train(model, data_dir, checkpoint, resume, report, no_report, **settings):
 
     def measure(names):
         click.echo(f"Timing a few training steps of each of {', '.join(names)} to choose the fastest "
-                   "(once for this machine and torch version, under a minute)")
+                   "(once for this machine and torch version; the one kept is compiled only once)")
 
     def start(r):
         if r.variant_note:
             click.echo(f"Variant: {r.variant_note}")
         if r.evaluated_on == "validation":
             click.echo(f"Evaluating on the last {config.val_split:,} training images (held out), not the test set")
+        compiles = r.compiled and not r.compiled_already
         click.echo(f"Training on {r.device}{' with bf16' if r.bf16 else ''}"
-                   f"{'; the first batch compiles the model (once, up to ~30 s)' if r.compiled else ''}")
+                   f"{'; the first batch compiles the model (once, up to ~30 s)' if compiles else ''}"
+                   + (f"; about {r.predicted_epoch:.0f} s per epoch as timed" if r.predicted_epoch else ""))
 
     try:
         result = run(config, data, checkpoint, resume=resume, wrap_batches=wrap, on_epoch=log, on_start=start,
-                     on_measure=measure)
+                     on_measure=measure, checkpoint_every=checkpoint_every)
     except KeyboardInterrupt:
-        click.echo(f"\nInterrupted; the last finished epoch is saved in {checkpoint}. "
+        saved = f"saved in {checkpoint}" if checkpoint.exists() else "nothing saved yet"
+        click.echo(f"\nInterrupted; training up to {checkpoint_every:.0f} s ago is {saved}. "
                    "Continue with the same command plus --resume.", err=True)
         sys.exit(130)
 
@@ -151,6 +159,12 @@ def train(model, data_dir, checkpoint, resume, report, no_report, **settings):
     click.echo(f"Held {'validation ' if result.evaluated_on == 'validation' else ''}accuracy (min of last 3 "
                f"epochs) {result.held_acc:.2f}%, {result.params:,} params, {len(result.history)} epochs, "
                f"{result.train_seconds:.0f}s on {result.device}{how}: {verdict}")
+    if result.predicted_epoch and len(result.history) > 1:
+        import statistics
+
+        epoch = statistics.median(m.seconds for m in result.history[1:])  # the first may include compiling
+        click.echo(f"Epochs took {epoch:.1f} s (median after the first); the timing predicted "
+                   f"{result.predicted_epoch:.1f} s ({epoch / result.predicted_epoch:.2f}x)")
     if not no_report:
         command = command_line(click.get_current_context().params)
         title, png = append_run(report, result, summary_table, command)
@@ -160,7 +174,7 @@ def train(model, data_dir, checkpoint, resume, report, no_report, **settings):
 @click.command()
 @click.option("--model", default="s6-19k", show_default=True, help=MODEL_HELP)
 def summary(model):
-    """Print a model's layers, output shapes and parameter counts (torchsummary layout)."""
+    """Print a model's layers, output shapes and parameter counts (torchinfo's table)."""
     from xlbackprop.train.models import build_model, get_spec
     from xlbackprop.train.summary import format_summary, summarize
 

@@ -8,7 +8,26 @@ import click
 
 from xlbackprop.validate import batch as batches
 from xlbackprop.validate import report
+from xlbackprop.validate.limits import DEFAULT_CPU_SECONDS, DEFAULT_MEMORY_MIB, Limits
 from xlbackprop.validate.parallel import default_jobs
+
+
+def limit_options(command):
+    """--cpu-limit and --memory-limit, shared by validate and serve."""
+    command = click.option("--memory-limit", type=click.IntRange(min=0), default=DEFAULT_MEMORY_MIB,
+                           show_default=True, metavar="MIB",
+                           help="Memory one workbook may use, in MiB above the loaded validator; a workbook "
+                                "over it is 'too big to check'. 0: no limit. Applies in worker processes "
+                                "(--jobs 2 or more, and serve).")(command)
+    return click.option("--cpu-limit", type=click.IntRange(min=0), default=DEFAULT_CPU_SECONDS, show_default=True,
+                        metavar="SECONDS",
+                        help="CPU seconds one workbook may take; a workbook over it is 'too big to check' and "
+                             "its worker process is replaced. 0: no limit. Applies in worker processes "
+                             "(--jobs 2 or more, and serve).")(command)
+
+
+def job_limits(cpu_limit, memory_limit):
+    return Limits(cpu_limit or None, memory_limit or None)
 
 
 @click.command()
@@ -38,12 +57,13 @@ from xlbackprop.validate.parallel import default_jobs
               help="Grade against the network the teacher assigned: a spec file (.toml/.json, as generate reads) or "
                    "a workbook generate wrote (it carries its spec). Every difference (starting values, wiring, "
                    "learning rates, rows) is then a mistake naming its cell; without it they are notes.")
+@limit_options
 def validate(paths, as_json, output_format, points, gradebooks, annotate_dir, overwrite, quiet, jobs,
-             assignment_file):
+             assignment_file, cpu_limit, memory_limit):
     """Validate backprop workbooks (.xlsx, .xlsm, .ods, .xls) against PyTorch.
 
     PATHS are workbook files or folders; a folder means every workbook inside it (recursively, skipping
-    Office lock files ~$* and earlier NAME.annotated.* copies). Every iteration table found is checked
+    Office lock files ~$*, hidden files and earlier NAME.annotated.* copies; every file skipped is named). Every iteration table found is checked
     cell by cell: each quantity's own formula on its row's inputs, and the whole run against PyTorch
     float64 autograd.
 
@@ -53,10 +73,11 @@ def validate(paths, as_json, output_format, points, gradebooks, annotate_dir, ov
 
     assignment = load_assignment(assignment_file) if assignment_file else None
     items = batches.expand(paths, skip=gradebooks)
+    skipped = batches.skipped_files(paths, skip=gradebooks)
     batches.check_outputs(items, gradebooks, annotate_dir, overwrite)
     with _progress_bar(len(items), quiet or len(items) < 2) as progress:
         batch = batches.run(items, annotate_dir, overwrite, progress=progress, jobs=jobs or default_jobs(),
-                            assignment=assignment)
+                            assignment=assignment, limits=job_limits(cpu_limit, memory_limit))
     for path in gradebooks:
         report.write_gradebook(batch.results, path)
     if output_format == "gradescope":
@@ -64,7 +85,7 @@ def validate(paths, as_json, output_format, points, gradebooks, annotate_dir, ov
 
         click.echo(json.dumps(results_json(batch.results, points), indent=2, ensure_ascii=False))
     else:
-        _print(batch.results, as_json or output_format == "json", quiet)
+        _print(batch.results, as_json or output_format == "json", quiet, skipped)
     # what was written goes to stderr, so that --json output stays one document
     for failure in batch.failures:
         click.echo(f"error: {failure}", err=True)
@@ -95,16 +116,20 @@ class _progress_bar:
             self.bar.close()
 
 
-def _print(results, as_json, quiet):
+def _print(results, as_json, quiet, skipped=()):
     if as_json:
-        click.echo(json.dumps(report.json_document(results), indent=2, ensure_ascii=False))
+        click.echo(json.dumps(report.json_document(results, skipped), indent=2, ensure_ascii=False))
         return
     if quiet:
         for r in results:
             click.echo(report.one_line(r))
+        for line in report.skipped_lines(skipped):
+            click.echo(line)
         return
     for r in results:
         click.echo(report.text_report(r))
+    for line in report.skipped_lines(skipped):
+        click.echo(line)
     if len(results) > 1:
         from xlbackprop.validate.classroom import ranking_lines
 

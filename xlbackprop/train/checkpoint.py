@@ -1,4 +1,5 @@
-"""Checkpoints: everything needed to continue a run exactly, written atomically after every epoch."""
+"""Checkpoints: everything needed to continue a run exactly, written atomically after every epoch and, within
+one, every minute or so (with the epoch's progress), so that a killed run loses little."""
 
 from pathlib import Path
 
@@ -14,7 +15,7 @@ def default_checkpoint(config: TrainConfig) -> Path:
 
 
 def save_checkpoint(path: Path, config, model, optimizer, scheduler, generator, history: list[dict],
-                    average=None) -> None:
+                    average=None, progress: dict | None = None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {
         "config": config.to_dict(),
@@ -25,6 +26,7 @@ def save_checkpoint(path: Path, config, model, optimizer, scheduler, generator, 
         "generator": generator.get_state(),
         "torch_rng": torch.get_rng_state(),
         "history": history,
+        "progress": progress,  # the unfinished epoch's (loop.EpochProgress); None at an epoch's end
     }
     with atomic_path(path) as tmp:  # a Ctrl-C mid-write leaves the previous checkpoint whole
         torch.save(state, tmp)

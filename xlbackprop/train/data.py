@@ -128,11 +128,22 @@ def rotate(x: torch.Tensor, degrees: float, generator: torch.Generator | None = 
     return F.grid_sample(x, grid, align_corners=False, padding_mode="zeros")
 
 
-def batches(split: Split, batch_size: int, shuffle: bool, rotation: float = 0.0, generator=None):
-    """Yield (inputs, labels) batches of the in-memory split; rotation is applied to whole batches."""
+def shuffled(n: int, generator=None) -> torch.Tensor:
+    """An epoch's order of the images; drawn from `generator` before the epoch's rotations."""
+    return torch.randperm(n, generator=generator)
+
+
+def batches(split: Split, batch_size: int, shuffle: bool, rotation: float = 0.0, generator=None,
+            order: torch.Tensor | None = None, skip: int = 0):
+    """Yield (inputs, labels) batches of the in-memory split; rotation is applied to whole batches.
+
+    `order` (default: drawn now when shuffling) and `skip` (batches already trained) let a run resumed
+    mid-epoch go on with the same batches: its generator is then restored to where the epoch stopped.
+    """
     n = len(split.labels)
-    order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
-    for start in range(0, n, batch_size):
+    if order is None:
+        order = shuffled(n, generator) if shuffle else torch.arange(n)
+    for start in range(skip * batch_size, n, batch_size):
         idx = order[start : start + batch_size]
         x = split.images[idx].float().div_(255.0).unsqueeze(1)
         if rotation:

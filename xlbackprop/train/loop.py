@@ -16,8 +16,9 @@ import torch.nn.functional as F
 from xlbackprop.errors import TrainError
 from xlbackprop.train.checkpoint import load_checkpoint, save_checkpoint
 from xlbackprop.train.config import TrainConfig
-from xlbackprop.train.data import Mnist, Split, batches
+from xlbackprop.train.data import Mnist, Split, batches, shuffled
 from xlbackprop.train.models import build_model, count_params, get_spec
+from xlbackprop.train.targets import held
 
 
 @dataclass
@@ -42,11 +43,13 @@ class RunResult:
     compile_error: str = ""  # why compiling failed, when auto then trained eagerly
     evaluated_on: str = "test"  # or "validation": the held-out last `val_split` training images
     variant_note: str = ""  # how auto chose compiled/bf16 (measured, cached or by rule), one line
+    predicted_epoch: float = 0.0  # seconds per epoch the timing of the variants predicts; 0: not timed
+    compiled_already: bool = False  # the timing compiled the forward trained with: the first batch does not
 
     @property
     def held_acc(self) -> float:
-        """The accuracy the model holds: the minimum over the last 3 epochs, not the best one."""
-        return min(m.test_acc for m in self.history[-3:])
+        """The accuracy the model holds (targets.held): the minimum over the last 3 epochs, not the best one."""
+        return held([m.test_acc for m in self.history])
 
     @property
     def train_seconds(self) -> float:
@@ -56,10 +59,7 @@ class RunResult:
         """Checked on the test set only: a validation run's accuracy is for choosing recipes."""
         if self.evaluated_on != "test":
             return False
-        t = get_spec(self.config.model).targets
-        acc_ok = self.held_acc > t.min_acc if t.strict else self.held_acc >= t.min_acc
-        params_ok = self.params < t.max_params if t.params_strict else self.params <= t.max_params
-        return acc_ok and params_ok and len(self.history) <= t.max_epochs
+        return get_spec(self.config.model).targets.met(self.held_acc, self.params, len(self.history))
 
 
 def resolve_device(name: str) -> torch.device:
@@ -199,17 +199,35 @@ def make_scheduler(config: TrainConfig, optimizer, steps_per_epoch: int):
     return None, False
 
 
+@dataclass
+class EpochProgress:
+    """How far the current epoch has come: what a mid-epoch checkpoint needs to go on with the same batches and
+    the same epoch totals."""
+
+    epoch: int
+    order: torch.Tensor  # the epoch's order of the training images
+    lr: float  # the rate at the epoch's start, which its log line shows
+    steps: int = 0  # batches trained
+    loss_sum: float = 0.0
+    correct: int = 0
+    seen: int = 0
+    seconds: float = 0.0  # spent on this epoch before the run was resumed
+
+
 def train_epoch(model, batch_iter: Iterable, optimizer, scheduler, per_batch: bool, device, bf16: bool,
                 label_smoothing: float = 0.0, forward: Callable | None = None,
-                average: WeightAverage | None = None) -> tuple[float, float]:
+                average: WeightAverage | None = None, progress: EpochProgress | None = None,
+                after_step: Callable[[], None] = lambda: None) -> tuple[float, float]:
     """One pass over the training batches; returns (mean loss, accuracy in percent).
 
     `forward` (default: the model itself) computes the logits, e.g. a TrainForward that compiles the model;
-    `average`, when given, follows the weights after every step.
+    `average`, when given, follows the weights after every step. `progress`, when given, holds the totals of
+    the batches an interrupted run already trained, and is brought up to date before each `after_step` call.
     """
     model.train()
     forward = forward or model
-    total_loss, correct, seen = 0.0, 0, 0
+    progress = progress or EpochProgress(0, torch.empty(0), 0.0)
+    total_loss, correct, seen = progress.loss_sum, progress.correct, progress.seen
     for x, y in batch_iter:
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
         with autocast(device, bf16):
@@ -225,6 +243,9 @@ def train_epoch(model, batch_iter: Iterable, optimizer, scheduler, per_batch: bo
         total_loss += loss.item() * len(y)
         correct += (logits.argmax(1) == y).sum().item()
         seen += len(y)
+        progress.steps += 1
+        progress.loss_sum, progress.correct, progress.seen = total_loss, correct, seen
+        after_step()
     if scheduler is not None and not per_batch:
         scheduler.step()
     return total_loss / seen, 100.0 * correct / seen
@@ -267,15 +288,23 @@ def splits(data: Mnist, config: TrainConfig) -> tuple[Split, Split, str]:
     return limit(train, config.train_limit), limit(test_, config.test_limit), evaluated_on
 
 
+# A run killed mid-epoch loses at most this much training; saving s6-19k's checkpoint takes milliseconds.
+CHECKPOINT_EVERY = 60.0
+
+
 def run(config: TrainConfig, data: Mnist, checkpoint: Path, resume: bool = False,
-        wrap_batches: Callable[[Iterable, int, int], Iterable] = lambda it, total, epoch: it,
+        wrap_batches: Callable[[Iterable, int, int, int], Iterable] = lambda it, total, epoch, done: it,
         on_epoch: Callable[[EpochMetrics], None] = lambda m: None,
         on_start: Callable[["RunResult"], None] = lambda r: None,
-        on_measure: Callable[[list[str]], None] = lambda names: None) -> RunResult:
-    """Train `config.model`, saving `checkpoint` after every epoch; with `resume`, continue from it.
+        on_measure: Callable[[list[str]], None] = lambda names: None,
+        checkpoint_every: float = CHECKPOINT_EVERY) -> RunResult:
+    """Train `config.model`, saving `checkpoint` after every epoch and every `checkpoint_every` seconds within
+    one; with `resume`, continue from it, mid-epoch included, as if the run had not stopped.
 
     The test set only feeds the report: no epoch or checkpoint is chosen by test accuracy. `on_measure` is
-    told the variants `auto` is about to time (calibrate.py), before it does.
+    told the variants `auto` is about to time (calibrate.py), before it does. `wrap_batches` gets the batches
+    still to train in the epoch, the epoch's number of batches, the epoch and how many batches were trained
+    before a resume.
     """
     from xlbackprop.train.calibrate import choose_variant  # it builds on this module
 
@@ -284,36 +313,57 @@ def run(config: TrainConfig, data: Mnist, checkpoint: Path, resume: bool = False
     device = resolve_device(config.device)
     train_split, test_split, evaluated_on = splits(data, config)
     steps = -(-len(train_split.labels) // config.batch_size)
-    # Calibrating builds models of its own, so it comes before seeding this run's weights.
-    variant = choose_variant(config, device, steps * config.epochs, on_measure=on_measure)
-    bf16 = variant.bf16
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
-
     model = build_model(config.model).to(device)
+    # Timed on this run's model, which it gives back untouched, so the chosen variant's compile is kept.
+    variant = choose_variant(config, device, steps * config.epochs, on_measure=on_measure, model=model)
+    bf16 = variant.bf16
+
     optimizer = make_optimizer(config, model)
     scheduler, per_batch = make_scheduler(config, optimizer, steps)
     average = WeightAverage(model, config.ema) if config.ema else None
-    forward = TrainForward(model, config.batch_size, variant.compiled, strict=config.compile == "on")
+    forward = variant.forward or TrainForward(model, config.batch_size, variant.compiled, strict=config.compile == "on")
     result = RunResult(config, count_params(model), device.type, bf16, compiled=variant.compiled,
-                       compile_error=variant.compile_error, evaluated_on=evaluated_on, variant_note=variant.note)
+                       compile_error=variant.compile_error, evaluated_on=evaluated_on, variant_note=variant.note,
+                       predicted_epoch=variant.epoch_seconds(steps, len(test_split.labels)),
+                       compiled_already=forward.compiled is not None and not forward.first)
+    unfinished = None  # a mid-epoch checkpoint's progress
     if resume:
         state = load_checkpoint(checkpoint, config, model, optimizer, scheduler, generator, average)
         result.history = [EpochMetrics(**m) for m in state["history"]]
+        unfinished = EpochProgress(**state["progress"]) if state.get("progress") else None
     on_start(result)
 
+    def save(progress: EpochProgress | None = None) -> None:
+        save_checkpoint(checkpoint, config, model, optimizer, scheduler, generator,
+                        [asdict(m) for m in result.history], average, asdict(progress) if progress else None)
+
     for epoch in range(len(result.history) + 1, config.epochs + 1):
-        start = time.perf_counter()
-        lr = optimizer.param_groups[0]["lr"]
-        it = batches(train_split, config.batch_size, shuffle=True, rotation=config.rotation, generator=generator)
-        train_loss, train_acc = train_epoch(model, wrap_batches(it, steps, epoch), optimizer, scheduler,
-                                            per_batch, device, bf16, config.label_smoothing, forward, average)
+        last_save = time.perf_counter()
+        if unfinished is not None and unfinished.epoch == epoch:
+            progress = unfinished  # the generator was restored to where that epoch stopped
+        else:
+            progress = EpochProgress(epoch, shuffled(len(train_split.labels), generator), optimizer.param_groups[0]["lr"])
+
+        def after_step():
+            nonlocal last_save
+            if time.perf_counter() - last_save >= checkpoint_every:
+                progress.seconds += time.perf_counter() - last_save
+                last_save = time.perf_counter()
+                save(progress)
+
+        it = batches(train_split, config.batch_size, shuffle=True, rotation=config.rotation, generator=generator,
+                     order=progress.order, skip=progress.steps)
+        train_loss, train_acc = train_epoch(model, wrap_batches(it, steps, epoch, progress.steps), optimizer,
+                                            scheduler, per_batch, device, bf16, config.label_smoothing, forward,
+                                            average, progress, after_step)
         result.compiled = forward.compiled is not None
         result.compile_error = forward.error or result.compile_error
         test_loss, test_acc = test(average.model if average else model, test_split, device, bf16)
-        metrics = EpochMetrics(epoch, train_loss, train_acc, test_loss, test_acc, time.perf_counter() - start, lr)
+        seconds = progress.seconds + time.perf_counter() - last_save
+        metrics = EpochMetrics(epoch, train_loss, train_acc, test_loss, test_acc, seconds, progress.lr)
         result.history.append(metrics)
-        save_checkpoint(checkpoint, config, model, optimizer, scheduler, generator,
-                        [asdict(m) for m in result.history], average)
+        save()
         on_epoch(metrics)
     return result

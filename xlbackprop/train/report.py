@@ -114,12 +114,20 @@ def add_run_sheet(wb: Workbook, title: str, result: RunResult, summary: ModelSum
         ws.cell(end + i, 3, value)
 
 
-def write_curves_png(path: Path, result: RunResult, title: str) -> None:
+def epoch_ticks(epochs: list[int]) -> list[int]:
+    """Whole-number ticks for the epoch axis: every epoch up to 10, then about 10 evenly spaced. A locator alone
+    puts ticks at 0.95, 1.00, 1.05 when a run has one epoch, since it wants more than one tick."""
+    if not epochs:
+        return []
+    step = max(1, -(-len(epochs) // 10))
+    return list(range(epochs[0], epochs[-1] + 1, step))
+
+
+def curves_figure(result: RunResult, title: str):
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import MaxNLocator
 
     epochs = [m.epoch for m in result.history]
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
@@ -133,11 +141,19 @@ def write_curves_png(path: Path, result: RunResult, title: str) -> None:
     if later and min(later) > 95:  # zoom on the last fraction of a percent, where the targets are
         ax_acc.set_ylim(min(later) - 0.3, 100)
     for ax in (ax_loss, ax_acc):
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole: no tick at 1.5
+        ax.set_xticks(epoch_ticks(epochs))
+        ax.set_xlim(epochs[0] - 0.5, epochs[-1] + 0.5)
         ax.legend()
         ax.grid(alpha=0.3)
     fig.suptitle(title)
     fig.tight_layout()
+    return fig
+
+
+def write_curves_png(path: Path, result: RunResult, title: str) -> None:
+    import matplotlib.pyplot as plt
+
+    fig = curves_figure(result, title)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=90)
     plt.close(fig)
@@ -175,7 +191,11 @@ def _append(path: Path, result: RunResult, summary: ModelSummary, command: str) 
     wb = open_report(path)
     runs = wb[RUNS_SHEET]
     number = runs.max_row  # header is row 1, so the next run is number max_row
-    while f"run{number}-{result.config.model}"[:31] in wb.sheetnames:
+
+    def taken(title: str) -> bool:  # a sheet of this report, or a PNG of another file beside it: never replaced
+        return title in wb.sheetnames or path.with_name(f"{path.stem}-{title}.png").exists()
+
+    while taken(f"run{number}-{result.config.model}"[:31]):
         number += 1
     title = f"run{number}-{result.config.model}"[:31]
     runs.append(run_row(result, command))

@@ -1,4 +1,5 @@
-"""Annotated copies: wrong cells filled red with a comment, and a Feedback sheet last. The original is only read.
+"""Annotated copies: wrong cells filled red with a comment, cells wrong only because an earlier mistake feeds them
+filled orange with a comment naming that mistake, and a Feedback sheet last. The original is only read.
 
 The copy changes only what annotation needs: the marked sheets' cells (a new cell format each, appended to
 styles.xml), their comments and the VML drawing that shows them, and the new Feedback sheet with its entries
@@ -15,16 +16,18 @@ from xlbackprop.files import atomic_path
 from xlbackprop.validate.annotate_comments import add_comments
 from xlbackprop.validate.annotate_styles import Styles
 from xlbackprop.validate.feedback import add_formats, feedback_rows, first_per_cell, sheet_xml
-from xlbackprop.validate.report import fmt, fmt_rel, pretty
+from xlbackprop.validate.report import fmt, fmt_rel, for_people, pretty
 from xlbackprop.xlsx_patch import REL_NS, Package, Splice, attr, prefix_of, scan, with_attrs
 
 RED = "FFFF8080"
 RED_FILL = f'<fill><patternFill patternType="solid"><fgColor rgb="{RED}"/><bgColor indexed="64"/></patternFill></fill>'
+ORANGE = "FFFFD27F"  # a cell wrong only because an earlier mistake feeds it: marked apart, not red
+ORANGE_FILL = f'<fill><patternFill patternType="solid"><fgColor rgb="{ORANGE}"/><bgColor indexed="64"/></patternFill></fill>'
 OFFICE_DOCUMENT = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument"
 WORKSHEET_TYPE = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet"
 WORKSHEET_CT = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
 FEEDBACK = "Feedback"
-__all__ = ["annotate_workbook", "annotated_name", "first_per_cell", "split_cell", "RED"]
+__all__ = ["annotate_workbook", "annotated_name", "first_per_cell", "split_cell", "RED", "ORANGE"]
 
 
 def annotated_name(source):
@@ -59,27 +62,34 @@ def annotate_package(package, result):
     workbook = _workbook_part(package)
     sheets = _sheets(package, workbook)
     styles = Styles(package, workbook)
-    red = styles.add("fills", RED_FILL)
+    fills = {"red": styles.add("fills", RED_FILL)}
+    if any(t.consequences for t in result.tables):
+        fills["orange"] = styles.add("fills", ORANGE_FILL)
     marks = defaultdict(dict)
     # the first error of the workbook's first wrong table is shown open: the student sees where to start
     first = next((t.first_error for t in result.tables if t.first_error is not None), None)
     for table in result.tables:
-        for m in first_per_cell(table.mismatches):
+        # a cell wrong of its own is red even when an earlier mistake feeds it too
+        marked = [(m, "red") for m in first_per_cell(table.mismatches)] + \
+                 [(m, "orange") for m in first_per_cell(table.consequences)]
+        for m, colour in marked:
             sheet, ref = split_cell(m.cell)
             try:
                 row, col, _, _ = parse_a1(ref)
             except ValueError:
                 continue  # not one cell: the Feedback sheet still lists it
             if sheet in sheets:
-                marks[sheet].setdefault((row, col), m)
+                marks[sheet].setdefault((row, col), (m, colour))
     for sheet, cells in marks.items():
         part = sheets[sheet]
         data = package.read(part)
         root = scan(data, part, depth=3)
         edit = Splice(data)
-        _fill_cells(edit, root, cells, styles, red)
-        add_comments(package, part, root, edit, {rc: comment_text(m) for rc, m in cells.items()},
-                     shown={rc for rc, m in cells.items() if m is first})
+        _fill_cells(edit, root, {rc: fills[colour] for rc, (m, colour) in cells.items()}, styles)
+        add_comments(package, part, root, edit,
+                     {rc: comment_text(m) if colour == "red" else consequence_text(m)
+                      for rc, (m, colour) in cells.items()},
+                     shown={rc for rc, (m, colour) in cells.items() if m is first})
         package.write(part, edit.apply())
     _add_feedback_sheet(package, workbook, styles, result)
     styles.save()
@@ -89,10 +99,18 @@ def comment_text(m):
     text = (f"xlbackprop: iteration {m.row}, {pretty(m.quantity)}\n"
             f"expected {fmt(m.expected)}, found {fmt(m.found)} (rel. error {fmt_rel(m.rel_error)})")
     if m.cause:
-        text += f"\ncause: {m.cause}"
+        text += f"\ncause: {for_people(m.cause)}"
     if m.fix:
-        text += f"\nfix: {m.fix}" + (f" ({m.fix_note})" if m.fix_note else "")
+        text += f"\nfix: {m.fix}" + (f" ({for_people(m.fix_note)})" if m.fix_note else "")
     return text
+
+
+def consequence_text(m):
+    """The comment of a cell wrong only because an earlier mistake feeds it: which mistake, and no blame."""
+    source = f"the mistake at {m.follows_from}" if m.follows_from else "an earlier mistake"
+    return (f"xlbackprop: iteration {m.row}, {pretty(m.quantity)}\n"
+            f"wrong only because {source} feeds this cell: expected {fmt(m.expected)}, found {fmt(m.found)}. "
+            "Not counted as a wrong cell; fix that mistake and this one follows.")
 
 
 def split_cell(ref):
@@ -124,8 +142,9 @@ def _sheets(package, workbook):
 
 # -- marking cells ---------------------------------------------------------------------------------------
 
-def _fill_cells(edit, root, cells, styles, red):
-    """Give each of `cells` ({(row, col): ...}) a red copy of its format, creating the cells that are missing."""
+def _fill_cells(edit, root, cells, styles):
+    """Give each of `cells` ({(row, col): fill index}) a copy of its format with that fill, creating the cells
+    that are missing."""
     data = edit.data
     sheet_data = root.find("sheetData")
     if sheet_data is None:
@@ -139,7 +158,8 @@ def _fill_cells(edit, root, cells, styles, red):
     for r, cols in sorted(wanted.items()):
         row = rows.get(r)
         if row is None:
-            new = "".join(f'<{p}c r="{a1(r, c)}" s="{styles.marked(column_style(c), red)}"/>' for c in sorted(cols))
+            new = "".join(f'<{p}c r="{a1(r, c)}" s="{styles.marked(column_style(c), cells[(r, c)])}"/>'
+                          for c in sorted(cols))
             after = next((el for n, el in sorted(rows.items()) if n > r), None)
             element = f'<{p}row r="{r}">{new}</{p}row>'
             if after is not None:
@@ -147,11 +167,12 @@ def _fill_cells(edit, root, cells, styles, red):
             else:
                 edit.into(sheet_data, element)
             continue
-        _fill_row(edit, data, p, row, r, sorted(cols), styles, red, column_style)
+        _fill_row(edit, data, p, row, r, {c: cells[(r, c)] for c in sorted(cols)}, styles, column_style)
     _widen_dimension(edit, root, cells)
 
 
-def _fill_row(edit, data, p, row, r, cols, styles, red, column_style):
+def _fill_row(edit, data, p, row, r, fill_of, styles, column_style):
+    cols = list(fill_of)
     present = _numbered(row.findall("c"), lambda el: parse_a1(el.attrs["r"])[1] if "r" in el.attrs else None)
     custom = row.attrs.get("customFormat") in ("1", "true")
     base = (lambda c: int(row.attrs.get("s", 0))) if custom else column_style
@@ -159,9 +180,9 @@ def _fill_row(edit, data, p, row, r, cols, styles, red, column_style):
     for c in cols:
         cell = present.get(c)
         if cell is not None:
-            edit.set_attrs(cell, s=styles.marked(int(cell.attrs.get("s", 0)), red))
+            edit.set_attrs(cell, s=styles.marked(int(cell.attrs.get("s", 0)), fill_of[c]))
             continue
-        new = f'<{p}c r="{a1(r, c)}" s="{styles.marked(base(c), red)}"/>'
+        new = f'<{p}c r="{a1(r, c)}" s="{styles.marked(base(c), fill_of[c])}"/>'
         after = next((el for n, el in sorted(present.items()) if n > c), None)
         if after is not None:
             edit.insert(after.start, new)

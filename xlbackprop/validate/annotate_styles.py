@@ -43,7 +43,7 @@ class Styles:
         self.prefix = prefix_of(self.data, self.root)
         self.added = {group: [] for group in ORDER}
         self.size = {g: len(self._group(g).children) if self._group(g) else len(FIRST.get(g, ())) for g in ORDER}
-        self._red = {}
+        self._marked = {}  # (source format, fill) -> the marked copy's index
         formats = self._group("numFmts")
         self._last_format = max([FIRST_CUSTOM_FORMAT - 1] + [int(f.attrs.get("numFmtId", 0))
                                                              for f in (formats.children if formats else ())])
@@ -65,7 +65,8 @@ class Styles:
 
     def marked(self, xf, fill):
         """The index of a cell format like cellXfs[xf] with `fill` instead of its own (one per source format)."""
-        if xf not in self._red:
+        key = (xf, fill)
+        if key not in self._marked:
             cells = self._group("cellXfs")
             if cells is not None and 0 <= xf < len(cells.children):
                 source = cells.children[xf]
@@ -74,11 +75,11 @@ class Styles:
                 entry = (start + raw[source.tag_end - source.start:]).decode()
                 self.added["cellXfs"].append(entry)  # already carries the part's own prefix
                 self.size["cellXfs"] += 1
-                self._red[xf] = self.size["cellXfs"] - 1
+                self._marked[key] = self.size["cellXfs"] - 1
             else:  # no such format (a broken index, or no cellXfs at all): the default one, filled
-                self._red[xf] = self.add("cellXfs", f'<xf numFmtId="0" fontId="0" fillId="{fill}" borderId="0" '
+                self._marked[key] = self.add("cellXfs", f'<xf numFmtId="0" fontId="0" fillId="{fill}" borderId="0" '
                                                     'applyFill="1"/>')
-        return self._red[xf]
+        return self._marked[key]
 
     def save(self):
         if not any(self.added.values()):

@@ -18,9 +18,12 @@ from xlbackprop.validate.judge import check_table
 from xlbackprop.validate.preflight import check_file
 from xlbackprop.validate.rate import learning_rate
 from xlbackprop.validate.recalc import recalculated
-from xlbackprop.validate.results import SheetNote, WorkbookResult, worst
+from xlbackprop.validate.results import WorkbookResult
 from xlbackprop.validate.runs import reference_runs
+from xlbackprop.validate.shapes import without_table
 from xlbackprop.validate.tables import find_tables
+from xlbackprop.validate.unrecognised import unrecognised
+from xlbackprop.validate.verdict import workbook_verdict
 from xlbackprop.validate.wiring import rewired
 from xlbackprop.workbook_read import read_embedded_spec
 
@@ -49,24 +52,18 @@ def validate_checked(path, assignment=None, fallback=None, convert=True):
                            f"'{ASSIGNMENT_SHEET}'); give --assignment to grade against your own copy")
         assignment = carried
     # a generated workbook's own sheets (the Summary's formulas, say) are no attempt at a table
-    sheets = [s for s in untabled_sheets(book, tables) if carried is None or s.sheet not in GENERATED_SHEETS]
+    sheets = unrecognised(book, tables, skip=GENERATED_SHEETS if carried is not None else ())
     needs = recalc.needs_libreoffice and fallback is None
-    if not results:
-        seen = outside_the_family(book, recalc)
-        if seen:
-            return WorkbookResult(file=str(path), verdict="unsupported", sheets=sheets, needs_libreoffice=needs,
-                                  error=f"{path}: no iteration table of the kind xlbackprop checks; seen: {seen}; "
-                                        "a person must look")
-    verdict = worst(r.verdict for r in results) if results else "incomplete"
     missing = []
     # (a table whose rate cannot be read, a blank one, say, may be one of them: it is incomplete already)
     if assignment is not None and results and all(t.learning_rate is not None for t in results):
         missing = [f"no table for the assigned learning rate {lr:g}"
                    for lr in missing_rates(assignment, [t.learning_rate for t in results])]
-        if missing and verdict == "correct":
-            verdict = "incomplete"
+    shape = None if results else without_table(book)  # a network's formulas in a shape not judged, or no table
+    outside = "" if results or shape else outside_the_family(book, recalc)
+    verdict, reason = workbook_verdict([r.verdict for r in results], outside, missing, shape)
     return WorkbookResult(file=str(path), verdict=verdict, tables=results, sheets=sheets, assignment=missing,
-                          needs_libreoffice=needs)
+                          needs_libreoffice=needs, error=None if reason is None else f"{path}: {reason}")
 
 
 GENERATED_SHEETS = (PARAMS_SHEET, SUMMARY_SHEET, DERIVATION_SHEET, ASSIGNMENT_SHEET)
@@ -86,10 +83,3 @@ def outside_the_family(book, recalc):
         how = "the workbook iterates them on purpose" if book.iterative else "they have no value without iteration"
         seen.append(f"circular references ({qualified(*circular[0])}; {how})")
     return "; ".join(seen)
-
-
-def untabled_sheets(book, tables):
-    """Sheets with formulas in which no iteration table was recognised: named, so nothing is silently skipped."""
-    with_tables = {t.sheet for t in tables}
-    return [SheetNote(s.name, f"sheet {s.name!r}: formulas, no iteration table recognised")
-            for s in book.sheets if s.name not in with_tables and (s.formulas or s.shared)]

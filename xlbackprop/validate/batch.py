@@ -25,25 +25,59 @@ class Batch:
 def workbook_files(folder):
     """Every workbook under `folder`, sorted, skipping Office lock files (~$x.xlsx), hidden files and folders
     (.git, macOS's ._x.xlsx) and our own NAME.annotated.xlsx copies."""
+    return [p for p, why in folder_contents(folder) if why is None]
+
+
+def folder_contents(folder, outputs=frozenset()):
+    """[(path, None for a workbook to validate, else why it is skipped)] for everything under `folder`, sorted.
+    A hidden folder (.git) is one entry, not every file inside it. `outputs`: resolved paths this run writes."""
     folder = Path(folder)
     found = []
-    for p in folder.rglob("*"):
-        hidden = any(part.startswith(".") for part in p.relative_to(folder).parts)
-        ours = ".annotated." in p.name
-        if p.suffix.lower() in WORKBOOK_SUFFIXES and not (hidden or ours or p.name.startswith("~$")):
-            found.append(p)
-    return sorted(found)
+    for p in sorted(folder.rglob("*")):
+        parts = p.relative_to(folder).parts
+        if any(part.startswith(".") for part in parts[:-1]):
+            continue  # inside a hidden folder, which is named once
+        why = skip_reason(p, outputs)
+        if why is not None or not p.is_dir():
+            found.append((p, why))
+    return found
+
+
+def skip_reason(p, outputs=frozenset()):
+    """Why `p`, found in a folder, is not validated; None for a workbook (and for a folder, which is walked)."""
+    if p.name.startswith("."):
+        return "a hidden folder" if p.is_dir() else "a hidden file"
+    if p.is_dir():
+        return None
+    if p.resolve() in outputs:
+        return "written by this run"
+    if p.suffix.lower() not in WORKBOOK_SUFFIXES:
+        return f"not a workbook ({p.suffix.lower() or 'no extension'})"
+    if p.name.startswith("~$"):
+        return "an Office lock file"
+    if ".annotated." in p.name:
+        return "an annotated copy xlbackprop wrote"
+    return None
+
+
+def skipped_files(paths, skip=()):
+    """[(path, why)] for every file inside the folders of `paths` that expand() leaves out: nothing is passed
+    over without a word."""
+    outputs = {Path(p).resolve() for p in skip}
+    return [(p, why) for folder in map(Path, paths) if folder.is_dir()
+            for p, why in folder_contents(folder, outputs) if why is not None]
 
 
 def expand(paths, skip=()):
     """Files to validate, folders expanded; a folder without workbooks becomes an `unreadable` result so a
     batch goes on. `skip`: outputs of this run (a gradebook.xlsx written into the folder last time is no
-    submission). A file named twice (or inside a folder also given) is validated once."""
+    submission). A file named twice (or inside a folder also given) is validated once. skipped_files()
+    names what a folder held besides."""
     outputs = {Path(p).resolve() for p in skip}
     items = []
     for p in map(Path, paths):
         if p.is_dir():
-            inside = [f for f in workbook_files(p) if f.resolve() not in outputs]
+            inside = [f for f, why in folder_contents(p, outputs) if why is None]
             items += inside or [WorkbookResult(file=str(p), verdict="unreadable",
                                                error=f"{p}: a folder with no workbooks (.xlsx, .xlsm, .ods, .xls)")]
         else:
@@ -100,18 +134,20 @@ def validate_file(path, engine=None):
         # a damaged part the reader did not expect: still one clear line, not a traceback
         return WorkbookResult(file=str(path), verdict="unreadable",
                               error=f"{path}: damaged workbook ({type(exc).__name__}: {exc})")
+    # the verdict is the engine's (verdict.py decides it); only the name the user gave replaces a temp path
+    if result.error is not None and xlsx is not None:
+        result.error = result.error.replace(str(xlsx), str(path))
     result.file = str(path)
-    if not result.tables and result.verdict not in ("unreadable", "unsupported"):
-        # a workbook with no recognisable table is bad input (exit 2), not a wrong answer
-        result.verdict = "unreadable"
-        result.error = result.error or (f"{path}: no recognisable iteration table (expected a header row "
-                                        "naming i1, i2, t1, t2, w1..w8, E_total and ∂E_total/∂w1..∂w8)")
     return result
 
 
 def _validate_one(path, engine=None):
     try:
         return validate_file(path, engine)
+    except MemoryError:  # over a worker's memory limit (validate/limits.py), or the machine's
+        from xlbackprop.validate.limits import over_memory
+
+        return WorkbookResult(file=str(path), verdict="unreadable", error=f"{path}: {over_memory()}")
     except Exception as exc:  # one workbook that trips a bug must not stop a class's batch
         return WorkbookResult(file=str(path), verdict="unreadable",
                               error=f"{path}: xlbackprop failed on this workbook ({type(exc).__name__}: {exc}); "
@@ -145,18 +181,19 @@ class Engine:
         return validate_checked(xlsx, self.assignment, self.fallback, self.convert)
 
 
-def run(items, annotate_dir=None, overwrite=False, engine=None, progress=None, jobs=1, assignment=None):
+def run(items, annotate_dir=None, overwrite=False, engine=None, progress=None, jobs=1, assignment=None, limits=None):
     """Validate (and annotate) every item of expand(): files in order, each to a WorkbookResult.
     `progress(done, total)` is called after each file (the CLI draws its bar from it). With `jobs` > 1 the
     files are shared among that many processes (validate/parallel.py): the same Batch, in the same order.
     Files with functions the evaluator does not know go to LibreOffice together, in one run, after the rest.
-    `assignment`: the Spec the teacher assigned, to grade against."""
+    `assignment`: the Spec the teacher assigned, to grade against. `limits` (validate/limits.py): CPU and
+    memory per file, applied in the worker processes of `jobs` > 1."""
     together = engine is None
     engine = engine or Engine(assignment, convert=False)
     if jobs > 1 and len(items) > 1:
         from xlbackprop.validate import parallel
 
-        batch = parallel.run(items, jobs, annotate_dir, overwrite, engine, progress)
+        batch = parallel.run(items, jobs, annotate_dir, overwrite, engine, progress, limits=limits)
     else:
         batch = Batch()
         for done, item in enumerate(items, start=1):

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from xlbackprop.cells import a1, col_letter, quote_sheet
-from xlbackprop.validate.report import coverage_lines, fmt, lint_summary, pretty
+from xlbackprop.validate.report import (consequence_lines, coverage_lines, first_per_cell, fmt, for_people,
+                                       formula_text, lint_summary, note_lines, plural, pretty)
 from xlbackprop.xlsx_patch import XML_DECL, attr, text
 
 LIMIT = 100  # wrong cells listed per table; past that they repeat one mistake down the rows
@@ -24,6 +25,8 @@ VERDICT_TEXT = {
     "unsupported": "UNSUPPORTED: xlbackprop cannot judge this workbook's layout; ask your teacher to look.",
     "unreadable": "UNREADABLE: the workbook could not be checked.",
 }
+FOLLOWS = (" A cell filled orange is wrong only because an earlier mistake feeds it: fix that mistake and it "
+           "follows.")
 CHECKED_AGAINST = {"local": "your own row's inputs", "reference": "the PyTorch run"}
 COLUMNS = (("cell", 26), ("quantity", 14), ("iteration", 10), ("your formula", 42), ("expected", 17),
            ("found", 17), ("rel. error", 10), ("cause", 50), ("fix", 42), ("checked against", 22))
@@ -36,12 +39,6 @@ class Cell:
     link: str | None = None  # a location inside the workbook, e.g. "'LR 0.1'!K28"
 
 
-def first_per_cell(mismatches):
-    """One mismatch per cell: the local check comes first and says most about the student's own formula."""
-    seen = set()
-    return [m for m in mismatches if not (m.cell in seen or seen.add(m.cell))]
-
-
 def first_error(result):
     """The first error of the table that decides the verdict (else of any table), or None."""
     tables = sorted(result.tables, key=lambda t: t.verdict != result.verdict)
@@ -51,7 +48,9 @@ def first_error(result):
 def feedback_rows(result):
     """The sheet as rows of Cells (None for an empty cell)."""
     rows = [[Cell(f"Feedback on {Path(result.file).name}", "title")],
-            [Cell("Verdict", "label"), Cell(VERDICT_TEXT.get(result.verdict, result.verdict.upper()), "plain")],
+            [Cell("Verdict", "label"), Cell(VERDICT_TEXT.get(result.verdict, result.verdict.upper())
+                                            + (FOLLOWS if any(t.consequences for t in result.tables) else ""),
+                                            "plain")],
             []]
     table, e = first_error(result)
     if e is None:
@@ -66,33 +65,51 @@ def feedback_rows(result):
                                                       "plain")],
                  [Cell("Expected", "label"), _number(e.expected, "plain")],
                  [Cell("Found", "label"), _number(e.found, "plain")],
-                 [Cell("Cause", "label"), Cell(e.cause or "not one of the mistakes xlbackprop knows; compare "
+                 [Cell("Cause", "label"), Cell(for_people(e.cause) or "not one of the mistakes xlbackprop knows; compare "
                                                f"the formula with the chain rule for {pretty(e.quantity)}", "plain")],
                  [Cell("Fix", "label"), Cell(e.fix or "no corrected formula could be verified automatically",
                                              "plain")]]
     if e is not None and e.fix and e.fix_note:
-        rows.append([Cell("", "label"), Cell(e.fix_note, "plain")])
+        rows.append([Cell("", "label"), Cell(for_people(e.fix_note), "plain")])
     rows.append([])
     for t in result.tables:
-        cells = len({m.cell for m in t.mismatches})
         lr = "" if t.learning_rate is None else f", learning rate {fmt(t.learning_rate)}"
-        summary = f"{t.sheet}, {t.rows} iterations from row {t.header_row + 1}{lr}: {t.verdict.upper()}" + \
-                  (f", {cells} wrong cells in {len({m.row for m in t.mismatches})} iterations" if cells else "")
+        summary = f"{t.sheet}, {plural(t.rows, 'iteration')} from row {t.header_row + 1}{lr}: {t.verdict.upper()}" + \
+                  (f", {plural(t.wrong_cells, 'wrong cell')} in {plural(t.wrong_iterations, 'iteration')}"
+                   if t.wrong_cells else "")
         rows.append([Cell("Table", "link", link=f"{quote_sheet(t.sheet)}!A{t.header_row}"), Cell(summary, "plain")])
         rows += [[None, Cell(line, "plain")] for line in _details(t)]
     rows += [[Cell(f"Sheet {s.sheet}", "label"), Cell(s.message, "plain")] for s in result.sheets]
-    wrong = [(t, first_per_cell(t.mismatches)) for t in result.tables if t.mismatches]
-    if wrong:
-        rows += [[], [Cell("Every wrong cell", "label")], [Cell(name, "header") for name, _ in COLUMNS]]
-    for t, mismatches in wrong:
-        for m in mismatches[:LIMIT]:
+    rows += _cell_list(result, "Every wrong cell", lambda t: first_per_cell(t.mismatches),
+                       lambda m: Cell(for_people(m.cause)), "wrong cells", "filled red")
+    rows += _cell_list(result, "Cells wrong only because an earlier mistake feeds them (not counted as wrong cells)",
+                       consequences, lambda m: Cell(f"follows from the mistake at {m.follows_from}"
+                                                    if m.follows_from else "follows from an earlier mistake"),
+                       "such cells", "filled orange")
+    return rows
+
+
+def consequences(table):
+    """The table's consequences, one per cell, leaving out cells that are also wrong of their own."""
+    own = {m.cell for m in table.mismatches}
+    return [m for m in first_per_cell(table.consequences) if m.cell not in own]
+
+
+def _cell_list(result, title, pick, cause, more, mark):
+    """A titled list of cells, one row each and linked to the cell, at most LIMIT per table."""
+    picked = [(t, pick(t)) for t in result.tables]
+    picked = [(t, cells) for t, cells in picked if cells]
+    if not picked:
+        return []
+    rows = [[], [Cell(title, "label")], [Cell(name, "header") for name, _ in COLUMNS]]
+    for t, cells in picked:
+        for m in cells[:LIMIT]:
             rows.append([Cell(m.cell, "link", link=m.cell), Cell(pretty(m.quantity)), Cell(m.row, "integer"),
                          Cell(_formula(m.formula) or "(a typed number)"), _number(m.expected), _number(m.found),
-                         _number(m.rel_error, "ratio"), Cell(m.cause), Cell(m.fix),
+                         _number(m.rel_error, "ratio"), cause(m), Cell(m.fix),
                          Cell(CHECKED_AGAINST.get(m.check, m.check))])
-        if len(mismatches) > LIMIT:
-            rows.append([None, Cell(f"... and {len(mismatches) - LIMIT} more wrong cells in {t.sheet}, "
-                                    "filled red there", "plain")])
+        if len(cells) > LIMIT:
+            rows.append([None, Cell(f"... and {len(cells) - LIMIT} more {more} in {t.sheet}, {mark} there", "plain")])
     return rows
 
 
@@ -103,16 +120,17 @@ def _details(table):
     if table.values_only:
         lines.append("values only: the table holds typed numbers, no formulas; they were checked as numbers")
     if table.stale is not None:
-        lines.append(f"stale values: {table.stale.cells} formula cells store another number than their formula "
+        lines.append(f"stale values: {plural(table.stale.cells, 'formula cell')} store another number than their formula "
                      f"gives (first {table.stale.first_cell}); recalculate and save")
+    lines += consequence_lines(table)
     lines += coverage_lines(table.coverage)
-    lines += [f"note: {n}" for n in table.notes]
+    lines += [f"note: {n}" for n in note_lines(table.notes)]
     lines += [f"lint: {s}" for s in lint_summary(table.lint)]
     return lines
 
 
 def _formula(text):
-    return text if not text or text.startswith("=") else "=" + text
+    return formula_text(text)
 
 
 def _number(x, style="number"):
@@ -141,7 +159,8 @@ FORMATS = {"title": ("title", None, None, ""),
            "header": ("bold", "header", None, '<alignment vertical="center" wrapText="1"/>'),
            "number": ("plain", None, "0.000000000E+00", '<alignment vertical="top"/>'),
            "ratio": ("plain", None, 11, '<alignment vertical="top"/>'),  # built-in 0.00E+00
-           "integer": ("plain", None, 1, '<alignment vertical="top"/>')}
+           # centred: right-aligned, the number ran into the formula written left-aligned in the next column
+           "integer": ("plain", None, 1, '<alignment horizontal="center" vertical="top"/>')}
 
 
 def add_formats(styles):

@@ -117,7 +117,7 @@ def fix_for(recalc, sheet, table, exprs, lr, m, where):
     cells = {recalc.file_cell(sheet, *where(n, reads))[1:]: n for n in table.columns}
     if lr.cell is not None and lr.cell[0] == cell[0]:
         cells.setdefault(lr.cell[1:], "the learning rate")
-    own_row = None if sheet.origin is not None else cell[1] - (1 if is_update else 0)
+    own_row = None if sheet.is_view else cell[1] - (1 if is_update else 0)
     tol = max(m.tolerance or 0.0, 1e-9 * abs(m.expected))
 
     def verify(text):

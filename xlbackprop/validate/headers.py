@@ -16,11 +16,17 @@ _SLASHES = "∕⁄∖"
 _DROP = re.compile(r"[\s_()\[\]{}/\\:;,.'\"`*·" + _PARTIALS + _SLASHES + "-]")
 _NEXT = re.compile(r"['’′]\s*$|\b(new|updated|next)\b")
 _MAZUR = re.compile(r"(?:(e|err|error)|target)o(\d+)")
-_DELTA = re.compile(r"^(?:δ|Δ|delta)\s*_?\s*([ho]\d+|o)$")
+_DELTA = re.compile(r"^(?:δ|Δ|delta)\s*_?\s*([ho]\d+(?:_\d+)?|o)$")
 _SUFFIX = re.compile(r"\[(\d+)\]$")  # h1[2]: h1 for the second sample
 _ASIDE = re.compile(r"\s\([^)]*\)|\([^)]*\s[^)]*\)")  # "t1 ( output of out_o1)", "w1 (old)"; not "∂(E_total)"
 
-_ERROR = r"(?:e|l|err|error|loss)(?:total|tot|t)?"
+# A unit of a network with several hidden layers, h2_1 (layer 2, unit 1): the underscore is kept as an "x"
+# through normalisation, and given back in the name.
+_LAYERED = re.compile(r"(?<![a-z])h(\d+)_(\d+)")
+_H = r"(\d+(?:x\d+)?)"
+
+
+_ERROR = r"(?:e|l|c|err|error|loss|cost)(?:total|tot|t)?"  # C: the cost, in the notation of some courses
 _ACT = r"(?:a|out|act|σ|sigmoid|sigma|sig)"
 # A single output, a single bias: students leave the number off (y, ŷ, o, b, δo, dE/db); "1" is meant. A bare
 # t is not read as the target: it is as often a step counter.
@@ -29,23 +35,28 @@ _PATTERNS = [
     (re.compile(r"(?:t|target|y)(\d+)|(?:target|y)()"), "t{}"),
     (re.compile(r"(?:old)?(?:w|weight)(\d+)(?:old|t)?"), "w{}"),  # w1_old, w1(t): this row's weight
     (re.compile(r"(?:b|bias)(\d*)"), "b{}"),
-    (re.compile(r"(?:net)?h(\d+)(?:net)?"), "h{}"),
-    (re.compile(_ACT + r"h(\d+)|h(\d+)(?:out|act)"), "a_h{}"),
+    (re.compile(r"(?:net)?h" + _H + r"(?:net)?"), "h{}"),
+    (re.compile(_ACT + r"h" + _H + r"|h" + _H + r"(?:out|act)"), "a_h{}"),
     (re.compile(r"(?:net)?o(\d*)(?:net)?"), "o{}"),
     (re.compile(_ACT + r"o(\d*)|o(\d*)(?:out|act)|(?:yhat|ŷ|output|prediction|pred)(\d*)"), "a_o{}"),
     (re.compile(r"(?:e|err|error|loss)(\d+)"), "E{}"),
     (re.compile(_ERROR + r"|total(?:error|loss|e)|e1\+e2|sum(?:e|error|loss)|esum"), "E_total"),
     (re.compile(r"d?" + _ERROR + r"d?w(\d+)|dw(\d+)|grad(?:ient)?s?w?(\d+)|gw?(\d+)|∇w?(\d+)"), "dE_total/dw{}"),
     (re.compile(r"d?" + _ERROR + r"d?b(\d*)|db(\d*)"), "dE_total/db{}"),
-    (re.compile(r"d?" + _ERROR + r"d(?:net)?([ho]\d+)|" + _ERROR + r"(?:net)?([ho]\d+)"), "dE_total/d{}"),
+    (re.compile(r"d?" + _ERROR + r"d(?:net)?([ho]\d+(?:x\d+)?)|" + _ERROR + r"(?:net)?([ho]\d+(?:x\d+)?)"),
+     "dE_total/d{}"),
     (re.compile(r"d?" + _ERROR + r"d(?:net)?o()|" + _ERROR + r"(?:net)?o()"), "dE_total/do{}"),
+    # units numbered through the network (z1 z2 hidden, z3 the output; a3 its activation): placeholders that
+    # through_network() turns into layer names once the row's weights and inputs say where each layer ends
+    (re.compile(r"z(\d+)"), "z{}"),
+    (re.compile(r"a(\d+)"), "a{}"),
 ]
 
 
 def normalise(label):
     """'∂E_total / ∂W5 ' -> 'etotalw5' (the spelling-free core the patterns read)."""
     text = unicodedata.normalize("NFKC", str(label)).strip().lower()
-    text = _ASIDE.sub("", text)
+    text = _LAYERED.sub(r"h\1x\2", _ASIDE.sub("", text))
     return _DROP.sub("", text)
 
 
@@ -93,6 +104,16 @@ def in_group(name, label, group):
     return combined if combined and combined.startswith("dE_total/d") else name
 
 
+def of_group(name, label, group):
+    """A derivative written with its denominator only ('𝛿w_1') under a group label that gives the numerator
+    ('𝛿C/' or '𝛿z_3/'): the error's derivative when the group's numerator is the error, else no quantity of
+    the table (∂z3/∂w1, a helper); `name` when there is no such group."""
+    if not isinstance(group, str) or not any(ch in group for ch in _PARTIALS + "/"):
+        return name
+    combined = canonical(group.strip() + label.strip())
+    return combined if combined == name else None
+
+
 def _classify(core):
     if not core or len(core) > 24:
         return None
@@ -102,5 +123,62 @@ def _classify(core):
             if "{}" not in template:
                 return template
             number = next((g for g in m.groups() if g), None)
-            return template.format(number or "1")
+            return re.sub(r"(\d)x(\d)", r"\1_\2", template.format(number or "1"))
     return None
+
+
+_THROUGH = re.compile(r"([zah])(\d+)")
+
+
+def through_network(named):
+    """A header row's [(col, name)] with units numbered through the network (z_1 z_2 in the hidden layer,
+    z_3 the output; H1 or a_1 the activation of z_1) renamed to the layer names (h1, a_h1, o1, a_o1; h1_2
+    with several hidden layers). The
+    layer sizes are the ones under which the row's weights connect its inputs to its units; without z
+    labels, or when no sizes fit, the placeholders are dropped and the rest is left as it is."""
+    names = [n for _, n in named]
+    units = sorted({int(n[1:]) for n in names if re.fullmatch(r"z\d+", n)})
+    inputs = len({n for n in names if re.fullmatch(r"i\d+", n)})
+    weights = len({n for n in names if re.fullmatch(r"w\d+", n)})
+    targets = len({n for n in names if re.fullmatch(r"t\d+", n)})
+    sizes = _layer_sizes(inputs, len(units), weights, targets)
+    if sizes is None:
+        return [(c, n) for c, n in named if not re.fullmatch(r"[za]\d+", n)]
+    hidden, _ = sizes
+    names_of = [f"h{j + 1}" if len(hidden) == 1 else f"h{l + 1}_{j + 1}"
+                for l, n in enumerate(hidden) for j in range(n)]
+    names_of += [f"o{j + 1}" for j in range(len(units) - len(names_of))]
+    layer = dict(zip(units, names_of))
+    out = []
+    for c, n in named:
+        m = _THROUGH.fullmatch(n)
+        if m and int(m.group(2)) in layer:
+            unit = layer[int(m.group(2))]
+            n = unit if m.group(1) == "z" else f"a_{unit}"  # H1 beside z_1: the activation, not the net input
+        elif m and m.group(1) in "za":
+            continue
+        out.append((c, n))
+    return out
+
+
+def _layer_sizes(inputs, units, weights, targets=0):
+    """(hidden layer sizes, outputs) such that `inputs` -> hidden layers -> outputs units hold `weights`
+    weights, or None. As many outputs as targets where the row names targets."""
+    if not units or not inputs:
+        return None
+    outputs = [targets] if 0 < targets <= units else range(units - 1, 0, -1)
+
+    def fits(layers):
+        sizes = (inputs, *layers)
+        return sum(a * b for a, b in zip(sizes, sizes[1:])) == weights
+    # one hidden layer where one fits: units numbered from 1 through two layers are as common as a single
+    # neuron numbered after its inputs (z3 for x1, x2), which has no other reading; two hidden layers only
+    # where exactly one split fits
+    for out in outputs:
+        if units > out and fits((units - out, out)):
+            return (units - out,), out
+    if fits((units,)) if not targets or targets == units else False:
+        return (), units
+    deep = [((a, units - out - a), out) for out in outputs for a in range(1, units - out)
+            if fits((a, units - out - a, out))]
+    return deep[0] if len(deep) == 1 else None

@@ -28,7 +28,10 @@ def structure_spec(names, leaves=None, lr=1.0, iterations=1):
             top[kind] = max(top.get(kind, 0), num)
             top["s"] = max(top.get("s", 1), sample)
     n_in, n_out = top.get("i", 2), max(top.get("o", 0), top.get("t", 0)) or 2
-    if "h" in top and top.get("w", 8) == n_in * top["h"] + top["h"] * n_out:
+    deep = (n_in, *_hidden_layers(names), n_out)  # h1_1 .. h2_3: several hidden layers
+    if len(deep) > 3 and top.get("w") == sum(a * b for a, b in zip(deep, deep[1:])):
+        sizes = deep
+    elif "h" in top and top.get("w", 8) == n_in * top["h"] + top["h"] * n_out:
         sizes = (n_in, top["h"], n_out)
     elif "h" not in top and top.get("w") == n_in * n_out:
         sizes = (n_in, n_out)  # a single layer: one neuron learning AND, say
@@ -57,6 +60,22 @@ def structure_spec(names, leaves=None, lr=1.0, iterations=1):
     spec = check_spec(replace(skeleton, weights=weights, biases=biases))
     spec = replace(spec, activations=_activations(spec, leaves))
     return _loss(spec, leaves)
+
+
+_LAYERED = re.compile(r"^(?:a_)?h(\d+)_(\d+)(?:\[\d+\])?$")
+
+
+def _hidden_layers(names):
+    """The sizes of the hidden layers that names like h1_2 and a_h2_1 (layer, unit) give, in order; () when
+    there are none or a layer is missing."""
+    top = {}
+    for n in names:
+        m = _LAYERED.match(n)
+        if m:
+            top[int(m.group(1))] = max(top.get(int(m.group(1)), 0), int(m.group(2)))
+    if sorted(top) != list(range(1, len(top) + 1)):
+        return ()
+    return tuple(top[layer] for layer in sorted(top))
 
 
 def _loss(spec, values):

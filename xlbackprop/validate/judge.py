@@ -15,6 +15,7 @@ from xlbackprop.validate.infer import (constant_names, describe, exprs_of, leaf_
 from xlbackprop.validate.lint import table_lint
 from xlbackprop.validate.results import Coverage, TableResult
 from xlbackprop.validate.runs import expected_of, first_row
+from xlbackprop.validate.verdict import table_verdict
 from xlbackprop.validate.wiring import relabel
 
 
@@ -139,24 +140,19 @@ def check_table(book, table, runs, lr, recalc=None, assignment=None):
     lint = table_lint(r.sheet, r.table, r.spec, lr, r.cell_of)
     values_only, stale = file_notes(r)
     departures = table_departures(assignment, r, r.notes)
-    verdict = "wrong" if mismatches else ("incomplete" if incomplete or run is None else "correct")
-    severities = {d.severity for d in departures}
-    if "wrong" in severities:
-        verdict = "wrong"
-    elif severities and verdict == "correct":
-        verdict = "incomplete"
     unsupported = r.table.unsupported or _array_formulas(r.sheet, r.table)
+    verdict = table_verdict(mismatches, incomplete, run is not None, {d.severity for d in departures},
+                            unsupported, recalc is not None and recalc.unverified(r.sheet, r.table))
     if unsupported:  # not judged: no mismatch of a model the table does not follow is shown
-        verdict, mismatches, first, wrong = "unsupported", [], None, []
+        mismatches, first, wrong = [], None, []
         r.notes.insert(0, f"unsupported: {unsupported}; a person must look")
-    if verdict == "correct" and recalc is not None and recalc.unverified(r.sheet, r.table):
-        verdict = "unsupported"
     if r.table.labels:
         _in_student_labels(r.table.labels, mismatches, r.coverage)
         wrong = [r.table.labels.get(n, n) for n in wrong]
     # a transposed table's header is a column: name the row of its top label
     header_row = min(r.table.columns.values()) if r.table.view == "transposed" else r.table.header_row
-    return TableResult(sheet=r.table.sheet, header_row=header_row, rows=r.table.rows, learning_rate=lr.value,
+    return TableResult(sheet=r.table.sheet, header_row=header_row, rows=r.table.rows // r.table.samples,
+                       samples=r.table.samples, learning_rate=lr.value,
                        verdict=verdict, max_rel_error=worst_err, wrong_quantities=wrong, first_error=first,
                        mismatches=mismatches, lint=lint, notes=r.notes, coverage=r.coverage,
                        values_only=values_only, stale=stale, network=describe(r.spec, r.table.samples, r.reduction),
@@ -174,9 +170,8 @@ def _in_student_labels(labels, mismatches, coverage):
 
 def _array_formulas(sheet, table):
     """Why a table computed with array (matrix) formulas is not judged, or ""."""
-    origin = sheet.origin if sheet.origin is not None else sheet
-    if not origin.arrays:
+    if not sheet.file.arrays:
         return ""
     cells = [(row, c) for row in range(table.first_row, table.last_row + 1) for c in table.columns.values()]
-    arrays = [cell for cell in cells if (sheet.to_file(*cell) if sheet.origin is not None else cell) in origin.arrays]
+    arrays = [cell for cell in cells if sheet.file_cell(*cell) in sheet.file.arrays]
     return f"matrix (array) formulas in the table, first {sheet.cell_name(*arrays[0])}" if arrays else ""

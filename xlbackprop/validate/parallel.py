@@ -5,6 +5,10 @@ and failures cannot differ. Workers are forked from a server process that has im
 (torch included) once: a worker starts in milliseconds and shares torch's pages, instead of importing it
 for seconds, and nothing is imported per file. LibreOffice runs a worker starts have their own profile and
 process group (xlbackprop.libreoffice); a worker told to stop ends them before it exits.
+
+Each file runs under the CPU and memory limits of validate/limits.py. A file that kills its worker (a limit,
+a crash) breaks the pool: the files then in the workers' hands are validated again, each alone in a
+validate/worker.py process, whose exit status says which limit ended the file.
 """
 
 import multiprocessing
@@ -18,6 +22,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 from xlbackprop import libreoffice
 from xlbackprop.validate import batch as batches
+from xlbackprop.validate import limits as job_limits
 from xlbackprop.validate.results import WorkbookResult
 
 PRELOAD = ["xlbackprop.validate.api"]  # what validate_file imports on first use: the engine and torch
@@ -32,7 +37,7 @@ def default_jobs():
         return os.cpu_count() or 1
 
 
-def run(items, jobs, annotate_dir=None, overwrite=False, engine=None, progress=None, stats=None):
+def run(items, jobs, annotate_dir=None, overwrite=False, engine=None, progress=None, stats=None, limits=None):
     """batch.run on `jobs` processes: the same Batch, in the order of `items`. `progress(done, total)` is
     called as each file finishes; `stats` (a dict) gets, by worker pid, {"peak_mib", "cpu_s"}: its peak
     memory and the CPU seconds it used (for benchmarks/bench_validate_class.py). `engine`
@@ -48,7 +53,7 @@ def run(items, jobs, annotate_dir=None, overwrite=False, engine=None, progress=N
         if progress is not None:
             progress(done, len(items))
 
-    args = (annotate_dir, overwrite, engine)
+    args = (annotate_dir, overwrite, engine, limits)
     todo = deque()
     for i, item in enumerate(items):
         if isinstance(item, WorkbookResult):  # a verdict already (a folder without workbooks)
@@ -99,29 +104,30 @@ def _on_pool(items, todo, jobs, args, finished, stats):
 
 
 def _alone(item, args, stats):
-    pool = _pool(1)
+    from xlbackprop.validate.worker import Worker
+
+    annotate_dir, overwrite, engine, limits = args
+    worker = Worker(limits)
     try:
-        part, usage = pool.submit(_work, item, *args).result()
-    except BrokenProcessPool:
-        return batches.Batch(results=[WorkbookResult(
-            file=str(item), verdict="unreadable",
-            error=f"{item}: the process validating it died (out of memory, or a crash); please report it")])
-    except BaseException:
-        _terminate(pool)
-        raise
+        outcome = worker.run(item, annotate_dir, overwrite, engine)
     finally:
-        pool.shutdown(cancel_futures=True)
-    _note(stats, usage)
-    return part
+        worker.close()
+    if outcome.usage is not None:
+        _note(stats, outcome.usage)
+    return outcome.batch
+
+
+def context():
+    """The multiprocessing context workers start from: a fork server that has imported the validator."""
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(PRELOAD)
+        return ctx
+    return multiprocessing.get_context("spawn")
 
 
 def _pool(jobs):
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(PRELOAD)
-    else:
-        context = multiprocessing.get_context("spawn")
-    return ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker)
+    return ProcessPoolExecutor(jobs, mp_context=context(), initializer=_start_worker)
 
 
 def _start_worker():
@@ -130,13 +136,17 @@ def _start_worker():
     signal.signal(signal.SIGTERM, _stop_worker)
     import xlbackprop.validate.api  # noqa: F401  (preloaded by the fork server; once per worker under spawn)
 
+    job_limits.start_worker()
+
 
 def _stop_worker(signum, frame):
     libreoffice.stop_all()
     os._exit(128 + signum)
 
 
-def _work(item, annotate_dir, overwrite, engine):
+def _work(item, annotate_dir, overwrite, engine, limits):
+    if limits is not None:
+        job_limits.apply(limits)
     part = batches.run([item], annotate_dir, overwrite, engine)
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return part, (os.getpid(), usage.ru_maxrss, usage.ru_utime + usage.ru_stime)

@@ -19,10 +19,10 @@ def _update_rate_refs(formula, col, grad_cols, row, defined, sheet, follow=True,
     """The references (or typed numbers) a weight update reads besides the previous weight and gradient;
     a defined name (=w1-eta*g1) counts as the cell it names. An update that reads one helper cell of the
     row above (=AG2, a "new w1" block; =E2-AO2, a Δw column) is read through that cell's formula."""
-    # the update's own reads: its weight on the row above, the gradients of the rows of the last step (the row
-    # above; the last S rows of a table of one row per sample, whose step sums or averages them)
+    # the update's own reads: its weight and the gradients of the rows of the last step (the row above; any of
+    # the last S rows of a table of one row per sample, whose step sums or averages the gradients)
     others = [ref for ref in references(formula)
-              if ref.sheet is not None or not ((ref.col == col and ref.row == row - 1)
+              if ref.sheet is not None or not ((ref.col == col and row - steps <= ref.row < row)
                                                or (ref.col in grad_cols and row - steps <= ref.row < row))]
     helper = others[0] if len(others) == 1 and others[0].sheet is None and others[0].row == row - 1 else None
     if follow and helper is not None and sheet.formula(helper.row, helper.col) and not names(formula):

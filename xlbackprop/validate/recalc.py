@@ -12,6 +12,8 @@ from collections import Counter
 from pathlib import Path
 
 from xlbackprop.calc import ExcelError, Uncomputable, recalculate, recalculated_copies
+from xlbackprop.calc.excel import program_rules
+from xlbackprop.cells import qualified
 from xlbackprop.libreoffice import soffice
 from xlbackprop.validate.precision import digits
 from xlbackprop.validate.results import Stale
@@ -29,18 +31,21 @@ OWN_NOISE = 1e-12
 class Recalc:
     """What recalculating found, asked per table (the sheet may be a view of the file's sheet)."""
 
-    def __init__(self, calc):
+    def __init__(self, calc, allow_both=False):
         self.calc = calc
         self._formula_cells = {(g.name, *k) for g in calc.grids for k in g.forms}
+        # the program that saved the file is not known: a stored value is as good by Calc's rules as by
+        # Excel's where the two differ (0^0, SUM("3"), booleans in ranges)
+        self.allow_both = allow_both
+        self._other = None
 
     def _cells(self, sheet, table):
         """The table's formula cells in file coordinates, iteration by iteration: (sheet name, row, col)."""
-        origin = sheet.origin if sheet.origin is not None else sheet
         for row in range(table.first_row, table.last_row + 1):
             for col in sorted(table.columns.values()):
-                r, c = sheet.to_file(row, col) if sheet.origin is not None else (row, col)
-                if origin.has_formula(r, c):
-                    yield (origin.name, r, c)
+                r, c = sheet.file_cell(row, col)
+                if sheet.file.has_formula(r, c):
+                    yield (sheet.file.name, r, c)
 
     def stale(self, sheet, table):
         """Stale: formula cells that store a number their formula does not compute, beyond the stored digits.
@@ -52,12 +57,22 @@ class Recalc:
                       if cell not in self.calc.uncomputable
                       and (stored := self.calc.stored(*cell)) is not None
                       and _differ(stored, computed := self.calc.value(*cell), STALE_NOISE)]
+        if candidates and self.allow_both:
+            candidates = [(cell, stored, computed) for cell, stored, computed in candidates
+                          if _differ(stored, self._by_other_rules(cell), STALE_NOISE)]
         origin = next((c for c in candidates if self._inconsistent(*c[:2])), None)
         if origin is None:
             return None
         (name, r, c), stored, computed = origin
-        view_cell = sheet.origin.cell_name(r, c) if sheet.origin is not None else sheet.cell_name(r, c)
+        view_cell = sheet.file.cell_name(r, c)
         return Stale(len(candidates), view_cell, _shown(stored), _shown(computed))
+
+    def _by_other_rules(self, cell):
+        """The cell's value by the other program's rules (computed once, when a stored value disagrees)."""
+        if self._other is None:
+            other = "calc" if self.calc.dialect == "excel" else "excel"
+            self._other = recalculate(self.calc.program.book, self.calc._fallback, other)
+        return self._other.value(*cell)
 
     def _inconsistent(self, cell, stored):
         """True when the stored value is not the cell's formula applied to its inputs' stored values."""
@@ -74,19 +89,36 @@ class Recalc:
             out.append("the formulas have no stored values (the file was never calculated): computed here")
         fallback = Counter(self.calc.from_fallback[c] for c in cells if c in self.calc.from_fallback)
         for why, n in fallback.items():
-            out.append(f"{n} cells computed by LibreOffice ({why})")
-        missing = Counter(self.calc.uncomputable[c] for c in cells if c in self.calc.uncomputable)
-        for why, n in missing.items():
-            out.append(f"{n} cells could not be recomputed ({why}): their stored values were checked instead, "
-                       "so the verdict cannot be 'correct'")
+            out.append(f"{n} {'cell' if n == 1 else 'cells'} computed by LibreOffice ({why})")
+        out += self._uncomputable_notes(cells)
+        return out
+
+    def _uncomputable_notes(self, cells):
+        """One note per root cause (a circle, an unknown function): the cells it starts at named once, and
+        the table's cells it leaves uncomputed counted, the first few named."""
+        by_cause = {}
+        for cell in cells:
+            if cell in self.calc.uncomputable:
+                root, why = self.calc.root_cause(*cell) or (qualified(*cell), self.calc.uncomputable[cell])
+                roots, table_cells = by_cause.setdefault(why, ({}, []))
+                roots[root] = None
+                table_cells.append(qualified(*cell))
+        out = []
+        for why, (roots, table_cells) in by_cause.items():
+            # a circle is named by its cells already; another cause, by the cells where it starts
+            at = [] if why.startswith("circular reference") else [r for r in roots if r not in why]
+            where = f" at {_some(at)}" if at else ""
+            n = len(table_cells)
+            out.append(f"{n} {'cell' if n == 1 else 'cells'} of the table could not be recomputed, all for one "
+                       f"reason: {why}{where}; {'it is' if n == 1 else 'they are'} {_some(table_cells)}. "
+                       "Their stored values were checked instead, so the verdict cannot be 'correct'")
         return out
 
     def makes_error(self, sheet, row, col):
         """True when the cell's own formula produces its error value (none of the cells it reads holds one):
         where a mistake is, as opposed to the cells that carry its error on."""
-        r, c = sheet.to_file(row, col) if sheet.origin is not None else (row, col)
-        name = sheet.origin.name if sheet.origin is not None else sheet.name
-        return not any(isinstance(self.calc.value(*cell), ExcelError) for cell in self.calc.precedents(name, r, c))
+        return not any(isinstance(self.calc.value(*cell), ExcelError)
+                       for cell in self.calc.precedents(*self.file_cell(sheet, row, col)))
 
     def stored_number(self, sheet):
         """fn(row, col) -> the number the file stores in a cell of `sheet` (a view, maybe), or None."""
@@ -109,9 +141,7 @@ class Recalc:
 
     def file_cell(self, sheet, row, col):
         """(sheet name, row, col) in the file of a cell of `sheet` (which may be a view)."""
-        if sheet.origin is not None:
-            return (sheet.origin.name, *sheet.to_file(row, col))
-        return (sheet.name, row, col)
+        return (sheet.file.name, *sheet.file_cell(row, col))
 
     def mixed(self, target, a, b):
         """d2 target / (da db) by finite differences of step 1 (exact for the product terms of a net input:
@@ -148,6 +178,13 @@ def _differ(stored, computed, noise):
     return abs(stored - computed) > 0.5 * 10.0 ** -decimals + noise * max(abs(stored), abs(computed))
 
 
+def _some(names, shown=6):
+    """'A, B, C' or 'A, B, ... (40 in all)'."""
+    if len(names) <= shown:
+        return ", ".join(names)
+    return ", ".join(names[:shown]) + f", ... ({len(names)} in all)"
+
+
 def _number(v):
     return isinstance(v, (float, int)) and not isinstance(v, bool)
 
@@ -161,10 +198,13 @@ def recalculated(path, fallback=None, convert=True):
     recalculated copy of the file for the functions the evaluator does not know; without one, and when
     `convert`, the file is converted here if it needs it (a batch converts its files together instead)."""
     book = read_workbook(path)
-    calc = recalculate(book, read_workbook(fallback) if fallback is not None else None)
+    # the cached values are the saving program's: compute by its rules where Excel's and Calc's differ
+    dialect = program_rules(book.application)
+    rules = dialect or "calc"
+    calc = recalculate(book, read_workbook(fallback) if fallback is not None else None, rules)
     if calc.needs_fallback and fallback is None and convert and soffice() is not None:
         with tempfile.TemporaryDirectory(prefix="xlbackprop-recalc-") as tmp:
             copy = recalculated_copies([path], tmp).get(Path(path))
             if copy is not None:
-                calc = recalculate(book, read_workbook(copy))
-    return calc.book, Recalc(calc)
+                calc = recalculate(book, read_workbook(copy), rules)
+    return calc.book, Recalc(calc, allow_both=dialect is None)

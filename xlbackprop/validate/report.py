@@ -2,6 +2,7 @@
 
 import csv
 import math
+import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -10,10 +11,12 @@ from xlbackprop.files import atomic_path
 from xlbackprop.validate.results import VERDICTS
 
 GRADEBOOK_COLUMNS = ("file", "sheet", "header_row", "rows", "learning_rate", "verdict", "network", "max_rel_error",
-                     "wrong_quantities", "first_error_row", "first_error_cell", "first_error_quantity",
+                     "wrong_cells", "wrong_iterations", "consequence_cells", "wrong_quantities", "first_error_row", "first_error_cell", "first_error_quantity",
                      "expected", "found", "formula", "cause", "fix", "assignment", "values_only", "stale", "checked",
                      "unchecked", "missing", "notes", "lint_findings", "lint", "error")
 LINT_EXAMPLES = 3
+SHOWN_CELLS = 6  # cells named in one line before "... (N in all)"
+_GRADIENT = re.compile(r"\bd(E\w*)/d(\w+)")
 
 
 def exit_code(results):
@@ -26,11 +29,32 @@ def exit_code(results):
 
 
 def pretty(quantity):
-    """'dE_total/dw3' -> '∂E_total/∂w3' (how the course writes it); other names unchanged."""
-    if quantity.startswith("dE") and "/d" in quantity:
-        top, bottom = quantity.split("/d", 1)
-        return f"∂{top[1:]}/∂{bottom}"
-    return quantity
+    """'dE_total/dw3' -> '∂E_total/∂w3' (how the course writes it); other names unchanged. Everything people
+    read (text, gradebook, Feedback sheet, comments) names quantities this way; the JSON keeps 'dE_total/dw3'."""
+    return for_people(quantity)
+
+
+def for_people(text):
+    """Every 'dE_total/dw3' in a line of text (a cause, a note) written as '∂E_total/∂w3'."""
+    return _GRADIENT.sub(r"∂\1/∂\2", text) if text else text
+
+
+def plural(n, word, words=None):
+    """'1 iteration', '2 iterations'."""
+    return f"{n} {word if n == 1 else words or word + 's'}"
+
+
+def some(names, shown=SHOWN_CELLS):
+    """'A, B, C' or 'A, B, ... (40 in all)': cells named once, the first few of many."""
+    names = list(names)
+    if len(names) <= shown:
+        return ", ".join(names)
+    return ", ".join(names[:shown]) + f", ... ({len(names)} in all)"
+
+
+def formula_text(formula):
+    """A formula as the student wrote it, with its '=' (None stays None)."""
+    return formula if not formula or formula.startswith("=") else "=" + formula
 
 
 def fmt(x):
@@ -48,7 +72,7 @@ def fmt_rel(x):
 def table_title(table):
     lr = "" if table.learning_rate is None else f", lr {fmt(table.learning_rate)}"
     values = ", values only" if table.values_only else ""
-    return f"{table.sheet} (header row {table.header_row}, {table.rows} iterations{lr}{values})"
+    return f"{table.sheet} (header row {table.header_row}, {plural(table.rows, 'iteration')}{lr}{values})"
 
 
 def table_report(table, indent="  "):
@@ -60,28 +84,68 @@ def table_report(table, indent="  "):
         against = " (against the PyTorch run)" if e.check == "reference" else ""
         lines.append(f"{sub}first error: iteration {e.row}, cell {e.cell}, {pretty(e.quantity)}{against}")
         if e.formula:
-            lines.append(f"{sub}  formula   {e.formula if e.formula.startswith('=') else '=' + e.formula}")
+            lines.append(f"{sub}  formula   {formula_text(e.formula)}")
         lines.append(f"{sub}  expected  {fmt(e.expected)}   found {fmt(e.found)}   rel. error {fmt_rel(e.rel_error)}")
         if e.cause:
-            lines.append(f"{sub}  cause     {e.cause}")
+            lines.append(f"{sub}  cause     {for_people(e.cause)}")
         if e.fix:
-            lines.append(f"{sub}  fix       {e.fix}   ({e.fix_note})")
+            lines.append(f"{sub}  fix       {e.fix}   ({for_people(e.fix_note)})")
         elif e.fix_note:
-            lines.append(f"{sub}  fix       {e.fix_note}")
+            lines.append(f"{sub}  fix       {for_people(e.fix_note)}")
     if table.wrong_quantities:
         names = ", ".join(pretty(q) for q in table.wrong_quantities)
         lines.append(f"{sub}wrong on that iteration: {names}")
     if table.mismatches:
-        cells = len({m.cell for m in table.mismatches})  # a cell can fail both the local and the torch check
-        rows = len({m.row for m in table.mismatches})
-        lines.append(f"{sub}{cells} wrong cells in {rows} of {table.rows} iterations")
+        lines.append(f"{sub}{wrong_cells_line(table)}")
+    lines += [f"{sub}{line}" for line in consequence_lines(table)]
     if table.network:
         lines.append(f"{sub}network: {table.network}")
-    lines += [f"{sub}assignment: {d}" for d in table.assignment]
+    lines += [f"{sub}assignment: {for_people(d)}" for d in table.assignment]
     lines += [f"{sub}{line}" for line in coverage_lines(table.coverage)]
     lines += [f"{sub}lint: {s}" for s in lint_summary(table.lint)]
-    lines += [f"{sub}note: {n}" for n in table.notes]
+    lines += [f"{sub}note: {n}" for n in note_lines(table.notes)]
     return "\n".join(lines)
+
+
+def wrong_cells_line(table):
+    """'739 wrong cells in 68 of 68 iterations' (the student's own mistakes; consequences apart)."""
+    return f"{plural(table.wrong_cells, 'wrong cell')} in {table.wrong_iterations} of {plural(table.rows, 'iteration')}"
+
+
+def consequence_lines(table):
+    """One line per mistake that fed later cells: 'not counted: 80 cells wrong only because of Sheet1!Z21 (its
+    value flows into them): E_total, ∂E_total/∂w1, ...'."""
+    own = {m.cell for m in table.mismatches}
+    by_source = {}
+    for m in table.consequences:
+        if m.cell not in own:
+            cells, quantities = by_source.setdefault(m.follows_from or "an earlier mistake", ({}, {}))
+            cells[m.cell] = None
+            quantities[pretty(m.quantity)] = None
+    return [f"not counted: {plural(len(cells), 'cell')} wrong only because of the mistake at {source}, which "
+            f"feeds {'it' if len(cells) == 1 else 'them'} ({', '.join(quantities)}): {some(cells)}"
+            for source, (cells, quantities) in by_source.items()]
+
+
+def mismatch_lines(table, limit=50):
+    """Every wrong cell, one line each (the pytest plugin's listing): cell, iteration, quantity, numbers."""
+    cells = first_per_cell(table.mismatches)
+    lines = [f"{m.cell}  iteration {m.row}  {pretty(m.quantity)}  expected {fmt(m.expected)}  found {fmt(m.found)}"
+             for m in cells[:limit]]
+    if len(cells) > limit:
+        lines.append(f"... and {plural(len(cells) - limit, 'more wrong cell')}")
+    return lines
+
+
+def first_per_cell(mismatches):
+    """One mismatch per cell: the local check comes first and says most about the student's own formula."""
+    seen = set()
+    return [m for m in mismatches if not (m.cell in seen or seen.add(m.cell))]
+
+
+def note_lines(notes):
+    """The notes, each said once, in people's names for quantities."""
+    return [for_people(n) for n in dict.fromkeys(notes)]
 
 
 def coverage_lines(coverage):
@@ -90,7 +154,7 @@ def coverage_lines(coverage):
     for name, why in coverage.unchecked.items():
         by_reason.setdefault(why, []).append(pretty(name))
     for why, names in by_reason.items():  # a blank exercise leaves dozens unchecked for one reason
-        out.append(f"not checked: {', '.join(names)}: {why}")
+        out.append(f"not checked: {', '.join(names)}: {for_people(why)}")
     if coverage.missing:
         out.append("missing: " + ", ".join(pretty(n) for n in coverage.missing))
     return out
@@ -104,7 +168,7 @@ def table_headline(table):
     # without a wrong cell, the first reason given: the assignment's, or the first note that says why
     why = next(iter(table.assignment + [n for n in table.notes
                                         if n.startswith(("incomplete:", "unsupported:"))]), "")
-    return f"{table.verdict.upper()}: {why}" if why and table.verdict != "correct" else table.verdict.upper()
+    return f"{table.verdict.upper()}: {for_people(why)}" if why and table.verdict != "correct" else table.verdict.upper()
 
 
 def lint_summary(findings):
@@ -117,7 +181,7 @@ def lint_summary(findings):
         cells = ", ".join(f.cell for f in fs[:LINT_EXAMPLES]) + (", ..." if len(fs) > LINT_EXAMPLES else "")
         line = f"{len(fs)} × {kind} ({cells})"
         if len(fs) == 1 and fs[0].message:
-            line += f": {fs[0].message}"
+            line += f": {for_people(fs[0].message)}"
         out.append(line)
     return out
 
@@ -141,6 +205,11 @@ def text_report(result):
                      + [f"  assignment: {d}" for d in result.assignment] + [f"  {s.message}" for s in result.sheets])
 
 
+def skipped_lines(skipped):
+    """'skipped: subs/notes.docx (not a workbook (.docx))' for each file a folder held that was not validated."""
+    return [f"skipped: {path} ({why})" for path, why in skipped]
+
+
 def summary_table(results):
     """One compact line per workbook, for batches."""
     lines = [f"{'verdict':<11} {'tables':>6}  {'max rel. err':>12}  file"]
@@ -150,13 +219,15 @@ def summary_table(results):
         lines.append(f"{r.verdict:<11} {len(r.tables):>6}  {worst_err:>12}  {r.file}")
     counts = ", ".join(f"{sum(r.verdict == v for r in results)} {v}" for v in VERDICTS
                        if any(r.verdict == v for r in results))
-    lines.append(f"{len(results)} workbooks: {counts}")
+    lines.append(f"{plural(len(results), 'workbook')}: {counts}")
     return "\n".join(lines)
 
 
-def json_document(results):
-    """The issue's JSON shape: {"workbooks": [...]}, non-finite numbers as null so any parser reads it."""
-    return _finite({"workbooks": [r.to_json() for r in results]})
+def json_document(results, skipped=()):
+    """The issue's JSON shape: {"workbooks": [...], "skipped": [{"file", "reason"}]}, non-finite numbers as
+    null so any parser reads it."""
+    return _finite({"workbooks": [r.to_json() for r in results],
+                    "skipped": [{"file": str(path), "reason": why} for path, why in skipped]})
 
 
 def _finite(obj):
@@ -181,15 +252,20 @@ def gradebook_rows(results):
             rows.append(_row(
                 file=r.file, sheet=t.sheet, header_row=t.header_row, rows=t.rows, learning_rate=t.learning_rate,
                 verdict=t.verdict, network=t.network, max_rel_error=_finite(t.max_rel_error),
-                wrong_quantities=" ".join(t.wrong_quantities), values_only=t.values_only,
-                assignment="; ".join(t.assignment + r.assignment),
-                stale=None if t.stale is None else f"{t.stale.cells} cells, first {t.stale.first_cell}",
-                checked=" ".join(c.checked), unchecked="; ".join(f"{n}: {why}" for n, why in c.unchecked.items()),
-                missing=" ".join(c.missing), notes="; ".join(t.notes), lint_findings=len(t.lint),
-                lint="; ".join(f"{f.cell} {f.kind}: {f.message}" for f in t.lint),
+                wrong_cells=t.wrong_cells, wrong_iterations=t.wrong_iterations,
+                consequence_cells=t.consequence_cells,
+                wrong_quantities=" ".join(pretty(q) for q in t.wrong_quantities), values_only=t.values_only,
+                assignment="; ".join(for_people(d) for d in t.assignment + r.assignment),
+                stale=None if t.stale is None else f"{plural(t.stale.cells, 'cell')}, first {t.stale.first_cell}",
+                checked=" ".join(pretty(n) for n in c.checked),
+                unchecked="; ".join(f"{pretty(n)}: {for_people(why)}" for n, why in c.unchecked.items()),
+                missing=" ".join(pretty(n) for n in c.missing), notes="; ".join(note_lines(t.notes)),
+                lint_findings=len(t.lint),
+                lint="; ".join(f"{f.cell} {f.kind}: {for_people(f.message)}" for f in t.lint),
                 **({} if e is None else dict(first_error_row=e.row, first_error_cell=e.cell,
-                                             first_error_quantity=e.quantity, expected=_finite(e.expected),
-                                             found=e.found, formula=e.formula, cause=e.cause, fix=e.fix))))
+                                             first_error_quantity=pretty(e.quantity), expected=_finite(e.expected),
+                                             found=e.found, formula=formula_text(e.formula),
+                                             cause=for_people(e.cause), fix=e.fix))))
         for s in r.sheets:
             rows.append(_row(file=r.file, sheet=s.sheet, verdict="no table", notes=s.message))
     return rows

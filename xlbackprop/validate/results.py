@@ -40,7 +40,9 @@ class Mismatch:
 
     def to_json(self):
         return {"row": self.row, "cell": self.cell, "quantity": self.quantity, "expected": self.expected,
-                "found": self.found, "formula": self.formula, "cause": self.cause, "fix": self.fix,
+                "found": self.found, "cause": self.cause, "fix": self.fix,
+                # with its "=", as `fix` is written and as the student typed it
+                "formula": self.formula if not self.formula or self.formula.startswith("=") else "=" + self.formula,
                 "fix_note": self.fix_note,
                 "check": self.check, "tolerance": self.tolerance, "follows_from": self.follows_from}
 
@@ -79,7 +81,7 @@ class Stale:
 class TableResult:
     sheet: str
     header_row: int
-    rows: int
+    rows: int                          # iterations: gradient-descent steps (of S rows each, one per sample)
     learning_rate: float | None
     verdict: str
     max_rel_error: float
@@ -95,12 +97,32 @@ class TableResult:
     stale: Stale | None = None
     network: str = ""                  # what was inferred: "2-2-2, sigmoid, no biases, 1 sample"
     assignment: list[str] = field(default_factory=list)  # departures from the assignment, each naming its cell
+    samples: int = 1                   # rows per step: a table of one row per sample has S (a mismatch's row is one)
+
+    @property
+    def wrong_cells(self):
+        """How many cells are wrong of their own (a cell can fail both the local and the torch check)."""
+        return len({m.cell for m in self.mismatches})
+
+    @property
+    def wrong_iterations(self):
+        """How many steps hold a wrong cell (a table of one row per sample has `samples` rows per step)."""
+        return len({(m.row - 1) // self.samples for m in self.mismatches})
+
+    @property
+    def consequence_cells(self):
+        """How many cells are wrong only because an earlier mistake fed them (not counted as wrong cells)."""
+        return len({m.cell for m in self.consequences} - {m.cell for m in self.mismatches})
 
     def to_json(self):
         return {"sheet": self.sheet, "header_row": self.header_row, "rows": self.rows,
                 "learning_rate": self.learning_rate, "verdict": self.verdict, "network": self.network,
                 "max_rel_error": self.max_rel_error, "wrong_quantities": list(self.wrong_quantities),
+                "wrong_cells": self.wrong_cells, "wrong_iterations": self.wrong_iterations,
+                "consequence_cells": self.consequence_cells,
                 "first_error": None if self.first_error is None else self.first_error.to_json(),
+                "mismatches": [m.to_json() for m in self.mismatches],
+                "consequences": [m.to_json() for m in self.consequences],
                 "values_only": self.values_only, "stale": None if self.stale is None else self.stale.to_json(),
                 "coverage": self.coverage.to_json(), "assignment": list(self.assignment), "notes": list(self.notes),
                 "lint": [asdict(f) for f in self.lint]}
@@ -108,7 +130,8 @@ class TableResult:
 
 @dataclass
 class SheetNote:
-    """A sheet that holds formulas but no iteration table that was recognised."""
+    """Something on a sheet that was not recognised as an iteration table: a sheet of formulas without one, or
+    a block of numbers outside every recognised table (validate/unrecognised.py)."""
     sheet: str
     message: str
 
@@ -120,7 +143,8 @@ class SheetNote:
 class WorkbookResult:
     file: str
     verdict: str
-    error: str | None = None          # why it is unreadable, else None
+    # why it is unreadable; for a workbook without a table, why there is none (unsupported, incomplete)
+    error: str | None = None
     tables: list[TableResult] = field(default_factory=list)
     sheets: list[SheetNote] = field(default_factory=list)
     assignment: list[str] = field(default_factory=list)  # the workbook's departures: learning rates not done

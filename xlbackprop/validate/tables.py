@@ -12,7 +12,9 @@ from xlbackprop.cells import col_letter
 from xlbackprop.validate.infer import agrees_in_row, exprs_of, row_agreement, structure_spec
 from xlbackprop.validate.rows import agrees
 from xlbackprop.formula_text import numbers, references
-from xlbackprop.validate.headers import canonical, in_group
+from xlbackprop.validate.headers import canonical, in_group, normalise, of_group, through_network
+from xlbackprop.validate.blocks import blocks_view
+from xlbackprop.validate.shapes import table_shape
 
 MIN_WEIGHTS = 2      # a header names at least this many weights (one neuron with two inputs) ...
 MIN_OTHERS = 4       # ... and this many other quantities (a lone w1..w8 block is not a table)
@@ -53,9 +55,12 @@ def _labels_by_row(sheet):
             name = canonical(v)
             if name and _BARE.fullmatch(name):  # a two-row header may say what w1 is in the row above
                 name = in_group(name, v, _text_above(sheet, r, c))
+            elif name and re.fullmatch(r"[whob]\d*", normalise(v)) and name.startswith("dE_total/d"):
+                # '𝛿w_1' alone is ∂E/∂w1, unless the group above names another numerator ('𝛿z_3/' over it)
+                name = of_group(name, v, _text_above(sheet, r, c))
             if name:
                 rows.setdefault(r, []).append((c, name))
-    return rows
+    return {r: named for r, named in ((r, through_network(named)) for r, named in rows.items()) if named}
 
 
 def _text_above(sheet, r, c):
@@ -241,7 +246,10 @@ def find_tables(book):
         found = _tables_in(sheet, labels)
         if not found and _is_transposed(sheet):
             found = _tables_in(book.sheet(sheet.name, "transposed"), None, "transposed")
+        found = _steps_in_blocks(book, sheet, found)
         tables += [_per_sample(book, _unlagged(book, sheet, table, labels)) for table in found]
+    for table in tables:  # a macro or a perceptron's step rule in its cells: a table not judged
+        table.unsupported = table.unsupported or table_shape(book.sheet(table.sheet, table.view), table)
     return tables
 
 
@@ -269,12 +277,66 @@ def _per_sample(book, table):
         if all(len(set(block)) == 1 for block in blocks) and len({b[0] for b in blocks}) > 1:
             table.samples = period
             table.notes.append(f"one row per sample: {period} samples, the weights updated every {period} rows")
-        elif all(a != b for a, b in zip(held, held[1:])):
-            table.unsupported = (f"one row per sample ({period} samples) with the weights updated on every row: "
-                                 "stochastic gradient descent, one sample at a time, which the reference does "
-                                 "not run (full-batch gradient descent over all samples is what is checked)")
+        elif _moved_after_every_sample(held, period):
+            table.unsupported = (
+                f"weights updated after every sample (one row per sample, {period} samples, rows {table.first_row}"
+                f"-{table.last_row}): stochastic gradient descent, one sample at a time, which the reference does "
+                f"not run; checked is full-batch gradient descent, the weights held for all samples of a step")
         return table
     return table
+
+
+MIN_BLOCKS = 3
+
+
+def _steps_in_blocks(book, sheet, tables):
+    """Tables that are one run in blocks, each step under its own copy of the header (the samples on its
+    rows, a summary row, the parameters on its first row read from the block above), read as one table of
+    one row per sample (blocks.blocks_view), or, where they cannot be, joined into one table marked
+    unsupported; the others as they are."""
+    out, k = [], 0
+    while k < len(tables):
+        run = [tables[k]]
+        while (k + len(run) < len(tables) and tables[k + len(run)].columns == run[0].columns
+               and (len(run) < 2 or tables[k + len(run)].header_row - run[-1].header_row
+                    == run[1].header_row - run[0].header_row)):
+            run.append(tables[k + len(run)])
+        chained = len(run) >= MIN_BLOCKS and _reads_block_above(sheet, run[0], run[1])
+        read = blocks_view(book, sheet, run) if chained else None
+        if read is not None:
+            out.append(Table(sheet.name, read.header_row, read.first_row, read.last_row, read.columns,
+                             notes=[read.note], view=read.view, samples=read.samples))
+            k += len(run)
+        elif chained and all(t.rows == 1 for t in run):  # the parameters on the first row only
+            first, gap = run[0], run[1].header_row - run[0].header_row
+            joined = Table(first.sheet, first.header_row, first.first_row, run[-1].last_row, first.columns,
+                           view=first.view)
+            joined.unsupported = (
+                f"one block of rows per step, each under its own copy of the header (header rows "
+                f"{first.header_row}, {run[1].header_row}, {run[2].header_row}, ..., {len(run)} blocks "
+                f"{gap} rows apart), the parameters on each block's first row: not read as one table; checked "
+                "are tables under one header row, with one row per iteration or one row per sample")
+            out.append(joined)
+            k += len(run)
+        else:
+            out.append(tables[k])
+            k += 1
+    return out
+
+
+def _reads_block_above(sheet, block, below):
+    """True when the parameters of `below` are computed from cells of `block` (its rows and those up to
+    `below`'s header: a summary row)."""
+    weights = [c for n, c in below.columns.items() if _WEIGHT.fullmatch(n)]
+    return any(block.first_row <= ref.row < below.header_row and ref.sheet in (None, sheet.name)
+               for c in weights for ref in references(sheet.formula(below.first_row, c)))
+
+
+def _moved_after_every_sample(held, period):
+    """True when the weights move between the rows of one step (most of them): updated per sample. A row
+    whose sample leaves the weights as they were (an input of 0 in the delta rule) does not count against."""
+    inside = [k for k in range(1, len(held)) if k % period]
+    return sum(held[k] != held[k - 1] for k in inside) * 2 > len(inside)
 
 
 def _is_transposed(sheet):
