@@ -15,7 +15,7 @@ from pathlib import Path
 from xlbackprop.submissions.roster import Student, new_code, write_roster
 
 ROOT = Path(__file__).resolve().parents[1]
-SERVE_CLASS = [sys.executable, "-m", "xlbackprop.cli.serve_class"]
+SERVE_CLASS = [sys.executable, str(ROOT / "cli.py"), "serve"]
 
 
 def make_roster(path, n):

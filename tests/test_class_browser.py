@@ -1,7 +1,7 @@
 """The teacher's flow in headless Chromium: the roster, a wrong code, the receipt, the class table and the
 Class report, the gradebook downloads (parsed), a re-grade with an --assignment, the deadline and
 --feedback verdict. With XLBACKPROP_SCREENSHOTS=DIR set, the class page's screenshot is also saved in DIR
-(docs/class-teacher.png is one)."""
+(docs/img/class-teacher.png is one)."""
 
 import csv
 import os
@@ -14,31 +14,24 @@ import openpyxl
 import pytest
 
 from tests.class_helpers import ClassServer, make_roster
+from tests.test_serve_browser import _missing, _need, chrome
 from tests.wb_fixtures import Layout, simulate, write_workbook
 
-webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
+pytest.importorskip("selenium", reason="selenium is not installed (pip install selenium)")
 from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support import expected_conditions  # noqa: E402
+from selenium.webdriver.support.wait import WebDriverWait  # noqa: E402
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 TARGETS = (0.5, 0.5)  # the era preset's, so that `generate` makes the assignment these workbooks follow
 
 
 @pytest.fixture
 def browser(tmp_path):
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if not chromium or not shutil.which("chromedriver"):
-        pytest.skip("chromium and chromedriver are not installed")
+    _need(_missing())  # skipped without Chromium, chromedriver or Selenium; under CI=true, failed
     downloads = tmp_path / "downloads"
     downloads.mkdir()
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,1000"):
-        options.add_argument(arg)
-    options.add_experimental_option("prefs", {"download.default_directory": str(downloads),
-                                              "download.prompt_for_download": False})
-    # the installed driver, named: selenium would otherwise look for one on the network
-    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(shutil.which("chromedriver")))
-    driver.execute_cdp_cmd("Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
+    driver = chrome(downloads)  # the student's page's browser: Debian's chromium, never a downloaded driver
     driver.downloads = downloads
     yield driver
     driver.quit()
@@ -51,12 +44,20 @@ def books(folder):
     return right, wrong
 
 
+def click_and_load(driver, element, timeout=60):
+    """Click what submits a form or follows a link, and wait until the next page has replaced this one."""
+    page = driver.find_element(By.TAG_NAME, "html")
+    element.click()
+    WebDriverWait(driver, timeout).until(expected_conditions.staleness_of(page))
+    WebDriverWait(driver, timeout).until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+
 def hand_in(driver, url, student_id, code, path):
     driver.get(url + "/")
     driver.find_element(By.ID, "student_id").send_keys(student_id)
     driver.find_element(By.ID, "code").send_keys(code)
     driver.find_element(By.ID, "workbook").send_keys(str(path))
-    driver.find_element(By.ID, "send").click()
+    click_and_load(driver, driver.find_element(By.ID, "send"))
 
 
 def wait_for(driver, predicate, timeout=120, refresh=True):
@@ -83,7 +84,7 @@ def log_in(driver, server):
     driver.get(server.url + "/teacher")
     if driver.find_elements(By.ID, "login"):
         driver.find_element(By.ID, "token").send_keys(server.token())
-        driver.find_element(By.ID, "log-in").click()
+        click_and_load(driver, driver.find_element(By.ID, "log-in"))
     assert driver.find_elements(By.ID, "class-table")
 
 
@@ -137,7 +138,7 @@ def test_teacher_flow_from_roster_to_gradebook_and_regrade(browser, tmp_path):
         xlsx = openpyxl.load_workbook(download(browser, "xlsx", "gradebook.xlsx"))
         assert [xlsx["Grades"].cell(r, 6).value for r in (2, 3, 4)] == [10, 0, None]
 
-        browser.find_element(By.CSS_SELECTOR, f'#class-table tr[data-student="{alan.id}"] a').click()
+        click_and_load(browser, browser.find_element(By.CSS_SELECTOR, f'#class-table tr[data-student="{alan.id}"] a'))
         assert "First error" in browser.page_source and "Download the workbook" in browser.page_source
     finally:
         server.stop()
@@ -154,7 +155,7 @@ def test_teacher_flow_from_roster_to_gradebook_and_regrade(browser, tmp_path):
     server = ClassServer(folder, tmp_path / "serve.log", "--points", "10", "--assignment", str(assignment)).start()
     try:
         log_in(browser, server)  # the login cookie outlives the restart: the token is the same
-        browser.find_element(By.CSS_SELECTOR, "#regrade button").click()
+        click_and_load(browser, browser.find_element(By.CSS_SELECTOR, "#regrade button"))
         assert "re-grading 2 submissions" in browser.find_element(By.ID, "done").text
         wait_for(browser, lambda: not browser.find_elements(By.ID, "queued"))
         assert cells(browser, ada.id)[2:5] == ["incomplete", "5", "1 of 2"]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from xlbackprop.cli.serve_class import class_given, class_options, serve_class
 from xlbackprop.cli.validate import job_limits, limit_options
 from xlbackprop.validate.parallel import default_jobs
 
@@ -28,16 +29,30 @@ from xlbackprop.validate.parallel import default_jobs
               help="Folder for uploads (one subfolder per workbook). Default: a new temporary folder, removed "
                    "when the server stops.")
 @limit_options
-def serve(host, port, jobs, max_upload, queue_size, keep, uploads_dir, cpu_limit, memory_limit):
+@class_options
+def serve(host, port, jobs, max_upload, queue_size, keep, uploads_dir, cpu_limit, memory_limit, class_dir,
+          roster_file, deadline, feedback, assignment_file, points, title):
     """Serve a web page where students drop a workbook and see what is wrong, and how to fix it.
 
     Each upload is validated in a worker process, under the CPU and memory limits, and the student sees the
     verdict, the first error with its fix, the wrong cells on the table, and a download of the annotated copy.
+
+    With --class DIR, the page is where a class hands in: a student ID and personal code from the roster, a
+    receipt, every submission kept and graded in DIR, and the teacher's pages (class table, Class report,
+    gradebooks for Canvas, Moodle and Excel) behind the token it prints. See docs/class.md.
     """
     import uvicorn
 
+    from xlbackprop.serve.limits import MB
+
+    if class_given(class_dir, roster_file, deadline, assignment_file):
+        serve_class(class_dir, roster_file, deadline, feedback, assignment_file, points, title, host, port,
+                    jobs or default_jobs(), int(max_upload * MB), job_limits(cpu_limit, memory_limit),
+                    _loopback(host))
+        return
+
     from xlbackprop.serve.app import create_app
-    from xlbackprop.serve.limits import MB, ServeLimits
+    from xlbackprop.serve.limits import ServeLimits
 
     limits = ServeLimits(upload_bytes=int(max_upload * MB), queue=queue_size, keep_seconds=int(keep * 60),
                          job=job_limits(cpu_limit, memory_limit))

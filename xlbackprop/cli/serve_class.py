@@ -46,8 +46,10 @@ def class_given(class_dir, roster_file, deadline, assignment_file):
 
 
 def serve_class(class_dir, roster_file, deadline, feedback, assignment_file, points, title, host, port, jobs,
-                upload_bytes):
-    """Read the roster and the assignment, print the teacher's token, and serve until stopped."""
+                upload_bytes, limits, loopback):
+    """Read the roster and the assignment, print the teacher's token, and serve until stopped. `limits`
+    (validate.limits.Limits): CPU and memory per workbook, in the grading workers; `loopback`: whether `host`
+    is this computer only."""
     import uvicorn
 
     from xlbackprop.serve.class_app import ClassConfig, create_class_app
@@ -62,7 +64,7 @@ def serve_class(class_dir, roster_file, deadline, feedback, assignment_file, poi
 
         assignment = load_assignment(assignment_file)
     config = ClassConfig(folder=class_dir, roster=roster, deadline=when, feedback=feedback, assignment=assignment,
-                         points=points, title=title, upload_bytes=upload_bytes, workers=jobs)
+                         points=points, title=title, upload_bytes=upload_bytes, workers=jobs, limits=limits)
     app = create_class_app(config)
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"xlbackprop serve --class: http://{shown}:{port}/  ({len(roster)} students; submissions kept in "
@@ -71,23 +73,7 @@ def serve_class(class_dir, roster_file, deadline, feedback, assignment_file, poi
                f"(kept in {class_dir / 'teacher-token'})", err=True)
     if when is not None:
         click.echo(f"deadline: {when.isoformat()}", err=True)
+    if not loopback:
+        click.echo("warning: serving the network over plain HTTP: personal codes, the token and workbooks travel "
+                   "unencrypted. Put a TLS reverse proxy (Caddy, nginx) in front; see docs/serve.md.", err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning")
-
-
-@click.command("serve-class")
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
-@click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True)
-@click.option("--max-upload", default=20, show_default=True, type=click.FloatRange(min=0.01), metavar="MB")
-@class_options
-def standalone(host, port, jobs, max_upload, class_dir, roster_file, deadline, feedback, assignment_file, points,
-               title):
-    """Until `serve` has --class: the same server, on its own."""
-    if not class_given(class_dir, roster_file, deadline, assignment_file):
-        raise click.UsageError("--class DIR is required")
-    serve_class(class_dir, roster_file, deadline, feedback, assignment_file, points, title, host, port, jobs,
-                int(max_upload * 1_000_000))
-
-
-if __name__ == "__main__":
-    standalone()

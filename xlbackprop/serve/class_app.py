@@ -40,8 +40,10 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from xlbackprop.errors import ClassError
+from xlbackprop.serve.app import FORM_OVERHEAD, SECURITY_HEADERS
 from xlbackprop.serve.class_grading import GradingQueue
 from xlbackprop.serve.class_view import class_report, result_view
+from xlbackprop.serve.limits import MB
 from xlbackprop.submissions import gradebook
 from xlbackprop.submissions.store import Store, WORKBOOK_SUFFIXES
 from xlbackprop.submissions.throttle import Throttle
@@ -49,20 +51,10 @@ from xlbackprop.submissions.token import teacher_token, token_matches
 from xlbackprop.validate.preflight import OLE2_MAGIC, ZIP_MAGIC
 
 HERE = Path(__file__).parent
-MB = 1_000_000
 TEACHER_COOKIE = "xlbackprop_teacher"
 TEACHER_HOURS = 12          # a teacher's login lasts this long
-FORM_OVERHEAD = 64 * 1024   # multipart headers and the boundary around the file
 REFRESH_SECONDS = 2
 WRONG_LOGIN = "The student ID or the personal code is not right. Check both and try again."
-SECURITY_HEADERS = {
-    # nothing is fetched from elsewhere, no inline script: a workbook's or a roster's text cannot become code
-    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; object-src 'none'; "
-                               "base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",  # receipt URLs are secrets
-    "Cache-Control": "no-store",
-}
 
 
 @dataclass
@@ -76,6 +68,7 @@ class ClassConfig:
     title: str = "Backprop workbook"  # the assignment's column in the gradebooks
     upload_bytes: int = 20 * MB
     workers: int = 1
+    limits: object = None         # validate.limits.Limits: CPU and memory per workbook, in the grading workers
     clock: object = None          # () -> aware datetime; the tests move time past the deadline
 
     def now(self):
@@ -94,7 +87,7 @@ class Refused(Exception):
 def create_class_app(config):
     store = Store(config.folder)
     token = teacher_token(config.folder)
-    grading = GradingQueue(store, config.assignment, config.workers)
+    grading = GradingQueue(store, config.assignment, config.workers, config.limits)
     throttle = Throttle()
     templates = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True))
 

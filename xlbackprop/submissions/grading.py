@@ -7,7 +7,12 @@ from xlbackprop.validate import batch
 def grade_file(path, file_name, assignment=None):
     """The validator's result for the workbook at `path` as a JSON-ready dict, naming the file as the student
     did (the stored name is a hash). `assignment`: the Spec the teacher assigned."""
-    result = batch.run([path], assignment=assignment).results[0]
+    return saved_result(batch.run([path], assignment=assignment).results[0], path, file_name)
+
+
+def saved_result(result, path, file_name):
+    """The result of validating the stored file at `path` as the store keeps it: a JSON-ready dict in which
+    the file is named as the student named it."""
     doc = result_json(result)
     doc["file"] = file_name
     if doc.get("error"):
