@@ -10,6 +10,11 @@ Latency: from the first post of an upload to its result page with the verdict. T
 validate -q --jobs 2 --annotate DIR` (serve annotates every upload too) on as many copies of the same files, and
 prints the throughput ratio serve / validate. Bounded: --uploads in all, and the whole serve part stops after
 --max-seconds (what is unfinished then is counted as failed).
+
+    python benchmarks/bench_serve.py --class [--submissions 300] [--students 30] [--senders 8]
+
+runs benchmarks/bench_serve_class.py instead: a class handing in through `serve --class`, killed with SIGKILL
+once in the middle and restarted; it prints the submissions lost and duplicated.
 """
 
 import argparse
@@ -174,6 +179,10 @@ def run_validate(files, uploads, jobs, tmp):
 
 
 def main():
+    if "--class" in sys.argv[1:]:
+        from bench_serve_class import main as class_main  # beside this file
+
+        sys.exit(class_main([a for a in sys.argv[1:] if a != "--class"]))
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--uploads", type=int, default=300)
     parser.add_argument("--clients", type=int, default=30)

@@ -1,6 +1,6 @@
 """A class handing in through `serve --class`, with a crash in the middle: nothing lost, nothing doubled.
 
-    python benchmarks/bench_serve_class.py [--submissions 300] [--students 30] [--senders 8] [--kill-after 150]
+    python benchmarks/bench_serve.py --class [--submissions 300] [--students 30] [--senders 8] [--kill-after 150]
 
 Writes a roster of --students students and --submissions distinct workbooks (correct and wrong ones, each with
 its own learning rate, so each has its own hash), starts `serve --class` on loopback, and hands them in from
