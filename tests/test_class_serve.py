@@ -89,6 +89,7 @@ def test_receipt_gives_id_hash_and_time_then_the_result(tmp_path, books):
         assert sub.submitted_at.strftime("%Y-%m-%d %H:%M:%S") in page
         page = graded(client, r.headers["location"])
         assert 'id="verdict">WRONG' in page and "First error" in page and "E1" in page
+        assert '<td class="wrong" data-cell=' in page  # the table's grid, the wrong cell marked
 
 
 def test_the_same_form_sent_twice_is_kept_once(tmp_path, books):
@@ -115,6 +116,7 @@ def test_verdict_feedback_shows_only_the_verdict_until_the_deadline(tmp_path, bo
         r = hand_in(client, "s001", "abcd-1234", books["wrong"])
         page = graded(client, r.headers["location"])
         assert 'id="verdict">WRONG' in page and 'id="verdict-only"' in page and "First error" not in page
+        assert 'class="wrong"' not in page
         now[0] += timedelta(hours=2)
         page = client.get(r.headers["location"]).text
         assert "First error" in page and 'id="verdict-only"' not in page

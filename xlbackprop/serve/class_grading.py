@@ -7,6 +7,7 @@ submission without a current result, oldest first."""
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
+from xlbackprop.serve.grid import table_grids
 from xlbackprop.submissions.grading import saved_result
 from xlbackprop.validate.batch import Engine
 from xlbackprop.validate.worker import Worker
@@ -62,12 +63,13 @@ class GradingQueue:
                     if sub is None or sub.status != "queued":  # deleted, or graded meanwhile
                         continue
                     if worker is None or not worker.alive:
-                        worker = await loop.run_in_executor(self.threads, Worker, self.limits)
+                        worker = await loop.run_in_executor(self.threads, Worker, self.limits, table_grids)
                     path = self.store.path(sub)
                     outcome = await loop.run_in_executor(self.threads, worker.run, path, None, False, self.engine)
                     if outcome.retired:
                         worker = None
                     doc = saved_result(outcome.batch.results[0], path, sub.file_name)
+                    doc["grids"] = outcome.extra or []  # each table's top rows, wrong cells marked (serve/grid.py)
                     await loop.run_in_executor(None, self.store.save_result, sub, doc)
                 finally:
                     self.pending.discard(sub_id)

@@ -16,9 +16,10 @@ def result_view(doc, full=True):
             "error": result.error, "full": full, "tables": [], "sheets": [], "assignment": []}
     if not full:
         return view
-    for t in result.tables:
+    grids = doc.get("grids") or []
+    for t, grid in zip(result.tables, grids + [None] * len(result.tables)):
         view["tables"].append({"title": table_title(t), "verdict": t.verdict, "network": t.network,
-                               "first_error": _error(t.first_error), "notes": _notes(t)})
+                               "first_error": _error(t.first_error), "notes": _notes(t), "grid": grid})
     view["sheets"] = [f"{s.sheet}: {s.message}" for s in result.sheets]
     view["assignment"] = list(result.assignment)
     return view
