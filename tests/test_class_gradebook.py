@@ -4,7 +4,6 @@ submissions with the real validator."""
 import csv
 import io
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import openpyxl
 import pytest
