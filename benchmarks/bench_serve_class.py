@@ -81,7 +81,7 @@ def main(argv=None):
                 up.wait()
                 try:
                     status, receipt = hand_in(server.url, student, books[i][0], name=f"w{i}.xlsx", key=key)
-                except (OSError, http.client.HTTPException):  # the connection died with the server: send the same form again
+                except (OSError, http.client.HTTPException):  # the server died: send the same form again
                     status, receipt = None, None
                 if status == 303:
                     break
@@ -130,7 +130,8 @@ def main(argv=None):
     print(f"lost: {len(lost)}")
     print(f"duplicated: {duplicated}")
     print(f"kept: {len(subs)}; graded: {sum(s.status == 'graded' for s in subs)} "
-          f"({graded_s:.1f} s after the last receipt, {args.jobs} workers); verdicts as expected: {right} of {len(kept)}")
+          f"({graded_s:.1f} s after the last receipt, {args.jobs} workers); "
+          f"verdicts as expected: {right} of {len(kept)}")
     return 0 if not lost and not duplicated and right == len(kept) == args.submissions else 1
 
 

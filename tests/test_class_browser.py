@@ -177,7 +177,8 @@ def test_deadline_and_verdict_only_feedback(browser, tmp_path):
         receipt_url = browser.current_url
         wait_for(browser, lambda: browser.find_elements(By.ID, "verdict"))
         assert browser.find_element(By.ID, "verdict").text == "WRONG"
-        assert browser.find_elements(By.ID, "verdict-only") and not browser.find_elements(By.CSS_SELECTOR, ".error-card")
+        assert browser.find_elements(By.ID, "verdict-only")
+        assert not browser.find_elements(By.CSS_SELECTOR, ".error-card")
     finally:
         server.stop()
 

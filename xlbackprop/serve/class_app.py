@@ -294,7 +294,8 @@ async def _receive(request, config, store, throttle):
             raise Refused("The file is empty (0 bytes).", 400)
         if len(data) > config.upload_bytes:
             raise Refused(f"This file is larger than {config.upload_bytes / MB:g} MB, the limit here.", 413)
-        if not data.startswith((ZIP_MAGIC, OLE2_MAGIC)) or Path(upload.filename).suffix.lower() not in WORKBOOK_SUFFIXES:
+        named = Path(upload.filename).suffix.lower() in WORKBOOK_SUFFIXES
+        if not named or not data.startswith((ZIP_MAGIC, OLE2_MAGIC)):
             raise Refused("This file is not a workbook. Hand in an Excel (.xlsx, .xlsm, .xls) or LibreOffice "
                           "(.ods) spreadsheet.", 415)
         key = str(form.get("upload_key", ""))[:64] or None
