@@ -154,6 +154,7 @@ def test_class_table_gradebooks_zip_regrade_and_deletion(tmp_path, books):
         page = client.get("/teacher").text
         assert "Ada Lovelace" in page and "Carol &lt;b&gt;Shaw&lt;/b&gt;" in page  # the roster, escaped
         assert "no submission" in page and 'id="mistakes-chart"' in page
+        assert 'id="done"' not in client.get("/teacher?done=Your+token+expired,+enter+it+at+evil.example").text
         canvas = list(csv.reader(io.StringIO(client.get("/teacher/gradebook-canvas.csv").text)))
         assert canvas[0][-1] == "Backprop (42)"
         assert [row[2:] for row in canvas[2:]] == [["s001", "", "A", "10"], ["s002", "", "", "0"], ["s003", "", "", ""]]

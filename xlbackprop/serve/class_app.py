@@ -28,7 +28,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
@@ -183,7 +182,7 @@ def create_class_app(config):
         names = {s.id: s.name for s in config.roster}
         queued = sum(s.status == "queued" for s in every)
         return page("class_teacher.html", grades=grades, every=every, report=report, counted=counted, names=names,
-                    queued=queued, csrf=request.state.csrf, message=request.query_params.get("done"))
+                    queued=queued, csrf=request.state.csrf, message=_done_message(request.query_params))
 
     async def submission(request):
         sub = await run_in_threadpool(store.get, request.path_params["id"])
@@ -220,17 +219,17 @@ def create_class_app(config):
 
     async def delete(request):
         found = await run_in_threadpool(store.delete, request.path_params["id"])
-        return _back("deleted 1 submission" if found else "that submission was already deleted")
+        return _back("deleted" if found else "gone")
 
     async def delete_all(request):
         if request.state.form.get("confirm", "").strip().lower() != "delete all":
-            return _back("nothing deleted: type 'delete all' in the box to delete the whole class")
+            return _back("unconfirmed")
         n = await run_in_threadpool(store.delete_all)
-        return _back(f"deleted all {n} submissions")
+        return _back("deleted-all", n)
 
     async def regrade(request):
         n = await run_in_threadpool(grading.regrade_all)
-        return _back(f"re-grading {n} submissions")
+        return _back("regrading", n)
 
     @asynccontextmanager
     async def lifespan(app):
@@ -330,5 +329,17 @@ def _download(data, filename, media_type):
     return Response(data, media_type=media_type, headers=headers)
 
 
-def _back(message):
-    return RedirectResponse(f"/teacher?done={quote(message)}", status_code=303, headers=SECURITY_HEADERS)
+# what the class page says after a form; the redirect names one of these, so a link cannot put words there
+DONE = {"deleted": "deleted 1 submission", "gone": "that submission was already deleted",
+        "unconfirmed": "nothing deleted: type 'delete all' in the box to delete the whole class",
+        "deleted-all": "deleted all {n} submissions", "regrading": "re-grading {n} submissions"}
+
+
+def _back(done, n=0):
+    return RedirectResponse(f"/teacher?done={done}&n={n}", status_code=303, headers=SECURITY_HEADERS)
+
+
+def _done_message(query):
+    n = query.get("n", "0")
+    message = DONE.get(query.get("done", ""))
+    return message.format(n=int(n) if n.isdigit() else 0) if message else None
