@@ -64,6 +64,8 @@ class Session:
                 return r.status, r.url, r.headers, r.read()
         except urllib.error.HTTPError as e:
             return e.code, e.url, e.headers, e.read()
+        except (urllib.error.URLError, OSError) as e:  # a reset connection: a failure, counted as such
+            return f"connection error ({getattr(e, 'reason', e)})", self.base + path, {}, b""
 
     def upload(self, path):
         boundary = secrets.token_hex(12)
@@ -115,6 +117,7 @@ def one_upload(session, path, deadline):
     outcome["busy"] = busy
     if status != 200 or "/result/" not in url:  # a redirect to the result page was followed
         return {**outcome, "status": status, "error": body[:300].decode(errors="replace")}
+    # (a busy answer is retried above; anything else that is not the result page is a failure)
     result_path = url[len(session.base):]
     while True:
         state_status, _, _, state = session.request(result_path + "/state")
