@@ -143,3 +143,15 @@ def test_a_second_upload_while_the_first_is_checked_is_refused_with_a_page_not_a
 class NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args, **kwargs):
         return None
+
+
+@pytest.mark.libreoffice
+def test_an_ods_workbook_is_checked_and_annotated(server, tmp_path, libreoffice):
+    from xlbackprop.libreoffice import convert
+
+    ods = convert(wrong_workbook(tmp_path / "wrong.xlsx"), tmp_path / "ods", fmt="ods")
+    client = Client(server)
+    _, url, page = client.result(client.upload(ods))
+    assert 'id="verdict">WRONG<' in page and "Sheet1!V4" in page
+    with client.opener.open(url + "/annotated") as response:
+        assert "wrong.annotated.xlsx" in response.headers["Content-Disposition"]
