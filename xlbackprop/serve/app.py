@@ -196,5 +196,5 @@ async def _drain(request, most):
 
 
 def _too_large(limits):
-    return (f"This file is larger than {limits.upload_bytes / MB:g} MB, the limit here. A course workbook is "
-            "well under 1 MB: remove pictures or extra sheets and save it again.")
+    return (f"This file is larger than {limits.upload_bytes / MB:g} MB, the limit here. Remove pictures or "
+            "extra sheets, save it, and send it again.")
