@@ -6,12 +6,14 @@ import html
 import re
 import subprocess
 import sys
+import urllib.request
 import zipfile
 
 import pytest
 
 from tests.serve_helpers import (ROOT, SHEET_XSS, XSS, Client, right_workbook, serving, wrong_workbook,
                                  xss_workbook)
+from tests.wb_fixtures import Layout, simulate, write_workbook
 from xlbackprop.validate.batch import validate_file
 
 
@@ -36,7 +38,7 @@ def test_a_wrong_workbook_gets_its_first_error_fix_and_marked_cell(server, tmp_p
     assert 'id="verdict">WRONG<' in page
     assert "Sheet1!V4" in page                       # the first error's cell
     assert "<code>=0.5*(B4-S4)^2</code>" in page     # its verified fix
-    assert re.search(r'<td class="wrong" data-cell="V4"', page)  # marked on the grid, where the sheet has it
+    assert re.search(r'<td class="wrong( first)?" data-cell="V4"', page)  # marked on the grid, where the sheet has it
     assert 'href="' + url[len(server):] + '/annotated"' in page
 
 
@@ -124,3 +126,32 @@ def test_serve_prints_its_address_and_the_plain_http_warning(tmp_path):
     port = url.rsplit(":", 1)[1]
     assert f"http://0.0.0.0:{port}/" in log
     assert "plain HTTP" in log and "TLS reverse proxy" in log
+
+
+def test_a_second_upload_while_the_first_is_checked_is_refused_with_a_page_not_a_reset(server, tmp_path):
+    """The refusal comes before the server needs the body; it still reads it, so the client gets the page."""
+    slow = write_workbook(tmp_path / "long.xlsx", {"Sheet1": [Layout(rows=simulate(rows=1000))]})  # ~0.6 MB
+    client = Client(server)
+    client.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(client.jar), NoRedirect())
+    first = client.upload(slow)
+    assert first[0] == 303
+    status, _, page = client.upload(slow)
+    assert status == 409
+    assert "You already have a workbook being checked" in page
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+@pytest.mark.libreoffice
+def test_an_ods_workbook_is_checked_and_annotated(server, tmp_path, libreoffice):
+    from xlbackprop.libreoffice import convert
+
+    ods = convert(wrong_workbook(tmp_path / "wrong.xlsx"), tmp_path / "ods", fmt="ods")
+    client = Client(server)
+    _, url, page = client.result(client.upload(ods))
+    assert 'id="verdict">WRONG<' in page and "Sheet1!V4" in page
+    with client.opener.open(url + "/annotated") as response:
+        assert "wrong.annotated.xlsx" in response.headers["Content-Disposition"]

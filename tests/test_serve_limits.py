@@ -183,3 +183,15 @@ def test_a_job_over_a_limit_reads_too_big_to_check_without_server_paths(tmp_path
     assert view["verdict"] == "too big to check"
     assert view["error"] == "mine.xlsx: too big to check: over the 60 s limit"
     assert str(tmp_path) not in str(view)
+
+
+def test_stopping_the_server_deletes_the_uploads_it_held(tmp_path):
+    async def scenario():
+        queue = _queue(tmp_path)
+        await queue.start()
+        folder = queue.new_folder()
+        queue.submit("s", "w.xlsx", folder, folder / "w.xlsx")
+        await queue.stop()
+        return folder
+
+    assert not asyncio.run(scenario()).exists()

@@ -133,15 +133,21 @@ def _session(request):
 
 
 async def _receive(request, session, queue, limits):
-    """Save the posted workbook into a new job folder and queue it; Refused with the reason otherwise."""
-    queue.check_session(session)
+    """Save the posted workbook into a new job folder and queue it; Refused with the reason otherwise.
+    A refusal before the body is read still reads it (dropping it, up to a bound): a server that answers
+    while the browser is still sending makes it show a reset connection instead of the message."""
     length = request.headers.get("content-length")
     if length is None or not length.isdigit():
         raise Refused("The upload did not say its size; send it from the form on this page.", 411)
     if int(length) > limits.upload_bytes + FORM_OVERHEAD:
         await _drain(request, limits.upload_bytes * DRAIN_FACTOR)
         raise Refused(_too_large(limits), 413)
-    queue.check_room()
+    try:
+        queue.check_session(session)
+        queue.check_room()
+    except Refused:
+        await _drain(request, int(length))
+        raise
     try:
         form = await request.form(max_files=1, max_fields=4)
     except ClientDisconnect:
@@ -190,5 +196,5 @@ async def _drain(request, most):
 
 
 def _too_large(limits):
-    return (f"This file is larger than {limits.upload_bytes / MB:g} MB, the limit here. A course workbook is "
-            "well under 1 MB: remove pictures or extra sheets and save it again.")
+    return (f"This file is larger than {limits.upload_bytes / MB:g} MB, the limit here. Remove pictures or "
+            "extra sheets, save it, and send it again.")

@@ -68,6 +68,10 @@ class JobQueue:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
         self.threads.shutdown(wait=False, cancel_futures=True)
+        # results live in this process only: without them, their uploads are nobody's any more
+        for job in list(self.jobs.values()):
+            shutil.rmtree(job.folder, ignore_errors=True)
+        self.jobs.clear()
 
     def check_session(self, session):
         """Refused (409) when this session has a workbook waiting or in work already."""
