@@ -69,7 +69,7 @@ def wait_for(driver, predicate, timeout=120, refresh=True):
             driver.refresh()
 
 
-def download(driver, link_id, name, timeout=30):
+def download(driver, link_id, name, timeout=90):
     target = driver.downloads / name
     target.unlink(missing_ok=True)
     driver.find_element(By.ID, link_id).click()
