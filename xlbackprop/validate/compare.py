@@ -110,6 +110,25 @@ def error_mismatches(data, expected_of, cell_of, makes_error=lambda name, k: Tru
     return out, carried, overflow
 
 
+# Below this many significant digits, the rounding of a typed table is as large as the smallest real mistake
+# seen in hand-ins (the class template's bug: 2.6e-4 relative on dE/dw3 and dE/dw4). Six digits separate it.
+SEPARATING_DIGITS = 6
+
+
+def precision_note(data):
+    """A note when the table's typed numbers keep too few digits to tell a small mistake from rounding, naming
+    what such a mistake is; None when they keep enough (formulas are recomputed exactly and always do)."""
+    kept = [data.rounding[n].sig for n in data.values
+            if n not in data.constants and n in data.rounding and data.rounding[n].sig is not None
+            and any(data.typed[n][1:])]
+    if not kept or max(kept) >= SEPARATING_DIGITS:
+        return None
+    digits = max(kept)
+    return (f"numbers typed to {digits} significant digits: rounding of {0.5 * 10.0 ** (1 - digits):.0e} relative "
+            "and more after propagation; this precision cannot rule out a mistake of that size, such as the "
+            "class template's bug (a_h1*(1-a_h1) for a_h2*(1-a_h2) in dE/dw3 and dE/dw4, 2.6e-4 relative)")
+
+
 class RowReference:
     """One row judged from its own stored leaves (weights, biases, inputs, targets): what every quantity should
     hold when computed exactly from them, and how far a cell may be from that. The allowance is the local

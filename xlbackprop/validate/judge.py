@@ -82,6 +82,9 @@ def compare_table(r, runs):
         r.notes.append(f"{carried} more cells show an error value carried from the cells named above")
     if overflowed is not None:
         r.notes.append(f"the run overflows from iteration {overflowed + 1} on (#NUM!), as the reference does")
+    note = compare.precision_note(data)
+    if note and not (local or errors or reference):
+        r.notes.append(note)
     own, consequences = consequences_apart(explain.order(local + errors, r.spec), reference, r.spec)
     mismatches = explain.order(own, r.spec)
     for m in mismatches + consequences:
