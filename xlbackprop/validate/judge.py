@@ -71,8 +71,6 @@ def compare_table(r, runs):
     blanks = [k for n, vals in data.values.items() for k, v in enumerate(vals)
               if v is None and (n, k) not in error_cells]
     upto = min([table.rows if lr else 1] + [k + 1 for k in blanks])
-    reference, worst_err = compare.reference_mismatches(data, run, r.exprs, upto, r.cell_of, lr, table.samples,
-                                                        r.reduction)
 
     def makes_error(name, k):
         return name in table.fixed or r.recalc is None or r.recalc.makes_error(r.sheet, *r.where(name, k))
@@ -82,6 +80,8 @@ def compare_table(r, runs):
         r.notes.append(f"{carried} more cells show an error value carried from the cells named above")
     if overflowed is not None:
         r.notes.append(f"the run overflows from iteration {overflowed + 1} on (#NUM!), as the reference does")
+    reference, worst_err = compare.reference_mismatches(data, run, r.exprs, upto, r.cell_of, lr, table.samples,
+                                                        r.reduction)
     note = compare.precision_note(data)
     if note and not (local or errors or reference):
         r.notes.append(note)
