@@ -16,7 +16,7 @@ unmutated: it must be judged correct, rounded or not) and the list of misses, gr
 Then the benign changes (issue 17 §2), the planted mistakes' twin: harmless changes planted in the correct
 workbooks of --benign-corpus and in workbooks `xlbackprop generate` writes, one of each kind per workbook
 (saved through LibreOffice, a constant re-typed with 1-ulp noise, the first row typed to 4-10 digits, every
-step rounded to 6, 8, 10 digits in values or with ROUND(), a blank column or row inserted, the table moved to
+step rounded to 6, 8 or 10 digits (drawn; --every-digits: each) in values or with ROUND(), a blank column or row inserted, the table moved to
 row 300, headers respelled as other hand-ins spell them). Each is a control: a false alarm unless it keeps
 the unmutated workbook's verdict with no wrong cell. Writes only to a temporary folder (or --keep DIR).
 """
@@ -141,7 +141,7 @@ def run_benign_controls(args, tmp):
     generated.mkdir(parents=True, exist_ok=True)
     sources += generated_workbooks(generated, iterations=30)
     start = time.perf_counter()
-    benigns = plan_benign(sources, seed=args.seed)
+    benigns = plan_benign(sources, seed=args.seed, every_digits=args.every_digits)
     outcomes = run_benign(benigns, Path(tmp) / "benign", jobs=args.jobs)
     seconds = time.perf_counter() - start
     books = len({b.source for b in benigns})
@@ -204,6 +204,8 @@ def main():
                         help="folders with expected.json whose correct workbooks get the benign changes")
     parser.add_argument("--benign-only", action="store_true", help="run the benign changes only")
     parser.add_argument("--no-benign", action="store_true", help="run the planted mistakes only")
+    parser.add_argument("--every-digits", action="store_true",
+                        help="round every workbook at 6, 8 and 10 digits (default: one drawn per workbook)")
     args = parser.parse_args()
     warnings.simplefilter("ignore")  # openpyxl's drawing warnings, once per file
     if not (args.corpus / "expected.json").is_file():

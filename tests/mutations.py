@@ -811,9 +811,10 @@ def judge_workbook(path):
     return v, len(result.tables)
 
 
-def plan_benign(paths, seed=0, kinds=BENIGN_KINDS):
+def plan_benign(paths, seed=0, kinds=BENIGN_KINDS, every_digits=False):
     """One change of each kind per workbook (its first table), digits drawn from `seed`: round-values and
-    round-formulas at each of ROUND_DIGITS; first-row-typed at a number of digits from 4 to 10."""
+    round-formulas at one of ROUND_DIGITS (each of them with `every_digits`); first-row-typed at a number of
+    digits from 4 to 10."""
     out = []
     for path in paths:
         sites = find_sites(path)
@@ -823,7 +824,7 @@ def plan_benign(paths, seed=0, kinds=BENIGN_KINDS):
         for kind in kinds:
             details = [""]
             if kind in ("round-values", "round-formulas"):
-                details = [f"{d} digits" for d in ROUND_DIGITS]
+                details = [f"{d} digits" for d in (ROUND_DIGITS if every_digits else [rng.choice(ROUND_DIGITS)])]
             elif kind == "first-row-typed":
                 details = [f"{rng.randint(4, 10)} digits"]
             for detail in details:
@@ -1006,12 +1007,21 @@ def run_benign(benigns, workdir, jobs=1):
             files[b.name] = done.get(written[b.name])
     again = recalculate(list(patched.values()), calc2, jobs) if patched else {}
     files.update({name: again.get(path) for name, path in patched.items()})
-    baselines = {s: judge_workbook(s) for s in sources}
+    todo = list(sources) + [files[b.name] for b in benigns if files.get(b.name) is not None]
+    if jobs > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        # spawn, not fork: the validator's torch must not inherit a forked copy of the parent's threads
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            judged = dict(zip(todo, pool.map(judge_workbook, todo)))
+    else:
+        judged = {path: judge_workbook(path) for path in todo}
     outcomes = []
     for b in benigns:
-        base, base_tables = baselines[b.source]
+        base, base_tables = judged[b.source]
         path = files.get(b.name)
-        verdict, tables = judge_workbook(path) if path is not None else (None, 0)
+        verdict, tables = judged[path] if path is not None else (None, 0)
         outcomes.append(BenignOutcome(b, verdict, base, tables, base_tables))
     return outcomes
 

@@ -156,6 +156,12 @@ def test_a_values_only_table_at_four_digits_says_what_it_cannot_rule_out(tmp_pat
     assert "4 significant digits" in note and "2.6e-4" in note and "dE/dw3" in note
 
 
+def test_a_values_only_table_at_six_digits_needs_no_such_note(tmp_path):
+    rows = rounded_run(20, 0.5, sig(6))
+    table = _judge(tmp_path / "six.xlsx", Layout(rows=rows, lr=0.5, formulas=False))
+    assert table.verdict == "correct" and not any("cannot rule out" in n for n in table.notes)
+
+
 # --- consequences: wrong only because an earlier mistake fed them -------------------------------------------
 
 def test_the_template_bugs_later_losses_are_consequences_not_mistakes(tmp_path):

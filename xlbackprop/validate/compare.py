@@ -12,7 +12,8 @@ import math
 
 from xlbackprop.expr import Ref
 from xlbackprop.network import quantities
-from xlbackprop.validate.precision import EXACT, LOCAL_NOISE, REFERENCE_NOISE, constant_tolerance, tolerance
+from xlbackprop.validate.precision import (EXACT, LOCAL_NOISE, REFERENCE_NOISE, constant_tolerance, digits,
+                                          tolerance)
 from xlbackprop.validate.results import Mismatch
 from xlbackprop.validate.rows import RowEnv
 
@@ -116,17 +117,17 @@ SEPARATING_DIGITS = 6
 
 
 def precision_note(data):
-    """A note when the table's typed numbers keep too few digits to tell a small mistake from rounding, naming
-    what such a mistake is; None when they keep enough (formulas are recomputed exactly and always do)."""
-    kept = [data.rounding[n].sig for n in data.values
-            if n not in data.constants and n in data.rounding and data.rounding[n].sig is not None
-            and any(data.typed[n][1:])]
+    """A note when the typed gradients of the table (past its first row: later rows of formulas are checked
+    exactly) keep too few significant digits to tell a small mistake from rounding, naming what such a mistake
+    is; None when they keep enough. Counted in the gradients themselves: a table pasted with 6 decimals keeps
+    only 3 digits of a gradient of 0.000352."""
+    kept = [digits(v)[0] for n, values in data.values.items() if n.startswith("dE_total/d")
+            for k, v in enumerate(values) if k and v and data.typed[n][k]]
     if not kept or max(kept) >= SEPARATING_DIGITS:
         return None
-    digits = max(kept)
-    return (f"numbers typed to {digits} significant digits: rounding of {0.5 * 10.0 ** (1 - digits):.0e} relative "
-            "and more after propagation; this precision cannot rule out a mistake of that size, such as the "
-            "class template's bug (a_h1*(1-a_h1) for a_h2*(1-a_h2) in dE/dw3 and dE/dw4, 2.6e-4 relative)")
+    return (f"gradients typed to {max(kept)} significant digits: their rounding is as large as a small mistake, "
+            "and this precision cannot rule out one, such as the class template's bug (a_h1*(1-a_h1) for "
+            "a_h2*(1-a_h2) in dE/dw3 and dE/dw4, 2.6e-4 relative)")
 
 
 class RowReference:
