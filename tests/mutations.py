@@ -943,11 +943,16 @@ def _patch_variant(b, recalculated, out):
     """The changes made on the recalculated control's numbers: formulas replaced by typed numbers."""
     sheet = read_workbook_cached(recalculated).sheet(b.site.sheet)
     site, edits = b.site, {}
+    formulas = {}
     if b.kind == "round-values":  # the recalculated ROUND(significant digits) variant, its formulas dropped
+        original = read_workbook_cached(b.source).sheet(site.sheet)
         for name, col in site.columns:
             for row in range(site.first_row, site.last_row + 1):
                 if sheet.has_formula(row, col) and sheet.number(row, col) is not None:
                     edits[(row, col)] = sheet.number(row, col)
+                elif sheet.has_formula(row, col) and original.formula(row, col):
+                    # LibreOffice could not compute it (POW, a Google Sheets function): the student's own formula
+                    formulas[(row, col)] = original.formula(row, col)
     elif b.kind == "first-row-typed":
         d = int(b.detail.split()[0])
         for name, col in site.columns:
@@ -966,6 +971,8 @@ def _patch_variant(b, recalculated, out):
             b.detail = f"{qualified(site.sheet, row, col)}: {v!r} typed as {edits[(row, col)]!r}"
 
     def edit(cell, attrs, body):
+        if cell in formulas:
+            return attrs, _F.sub(lambda _: f"<f>{escape(formulas[cell])}</f>", body, count=1)
         if cell not in edits:
             return None
         return re.sub(r'\s+t="[^"]*"', "", attrs) + ' t="n"', f"<v>{edits[cell]!r}</v>"

@@ -54,13 +54,15 @@ class TableData:
     constants: frozenset = frozenset()
 
 
-def read_columns(sheet, table, givens, constants, stored=None):
+def read_columns(sheet, table, givens, constants, stored=None, computed=None):
     """TableData of `table` in `sheet` (a recalculated sheet: formula cells hold what the formulas compute).
     `givens`: names whose first-row value is the student's starting point (inputs, targets, weights, biases);
     `constants`: givens that stay the same on every row (inputs, targets, fixed biases); `stored(row, col)`:
     the number the file stores in a cell, formula cells included (default: the sheet's own numbers). A
     table keeps as many digits as its longest stored number: a typed 0.03 (or a whole column typed short)
-    among formulas stored with 17 digits is a typed mistake, not a rounding."""
+    among formulas stored with 17 digits is a typed mistake, not a rounding. `computed`: the names the network
+    computes (default: every column not given); other columns (a helper, a loss copied per learning rate) say
+    nothing of how the table's numbers were rounded."""
     values, typed, errors, rounded = {}, {}, [], {}
     for name, col in table.columns.items():
         vals, kinds = [], []
@@ -86,21 +88,27 @@ def read_columns(sheet, table, givens, constants, stored=None):
     data = TableData(values, typed, errors, givens=frozenset(givens), constants=frozenset(constants),
                      rounded=rounded)
     stored = stored or sheet.number
+    # the inputs and targets repeated down their columns say nothing of how the computed numbers were rounded
+    # (0.09999999999999969 for 0.1 on one row of a table pasted with 10 digits): they have a rule of their own
+    computed = [n for n in table.columns if n not in givens and (computed is None or n in computed)]
     kept = rounding_of([stored(table.first_row + k, c) for n, c in table.columns.items()
+                        if n in computed or (n in givens and n not in constants)
                         for k in range(table.rows) if k or n not in givens])
     data.rounding = {n: kept for n in table.columns}
-    data.first_rounding = _first_row_typed(data, table, stored)
+    data.first_rounding = _first_row_typed(data, table, stored, computed)
     return data
 
 
-def _first_row_typed(data, table, stored):
-    """The Rounding of a first row whose computed cells are all typed while later rows are formulas: the first
+def _first_row_typed(data, table, stored, computed):
+    """The Rounding of a first row whose computed cells are typed (three in four or more) while later rows are
+    formulas: the first
     iteration worked on a calculator and typed to the digits the student saw (4 to 10), the rest filled down.
     Its own precision, not the formulas': a row typed whole is a method, a single short cell among formulas is
     a mistake (that one keeps the file's precision)."""
-    computed = [n for n in table.columns if n not in data.givens]
-    if table.rows < 2 or not computed or not all(data.typed[n][0] for n in computed):
+    typed = [n for n in computed if data.typed[n][0]]
+    # most of the row typed (a loss left as a formula is still a row worked by hand), never a single cell
+    if table.rows < 2 or len(typed) < 2 or 4 * len(typed) < 3 * len(computed):
         return None
     if not any(not data.typed[n][k] for n in computed for k in range(1, table.rows)):
         return None  # a values-only table: one precision for all of it
-    return rounding_of([stored(table.first_row, table.columns[n]) for n in computed])
+    return rounding_of([stored(table.first_row, table.columns[n]) for n in typed])

@@ -48,7 +48,7 @@ def read_table(book, table, lr, recalc=None):
     first = first_row(book, table)
     spec = structure_spec(set(table.columns) | set(table.fixed), first, lr.value, 1)
     data = read_columns(sheet, table, leaf_names(spec), constant_names(spec),
-                        recalc.stored_number(sheet) if recalc is not None else None)
+                        recalc.stored_number(sheet) if recalc is not None else None, set(exprs_of(spec)))
     coverage = Coverage()
     for name, note in other_conventions(spec, first).items():
         data.drop(name)
