@@ -188,3 +188,16 @@ def test_correct_formulas_fed_a_wrong_weight_are_consequences_of_that_weight(tmp
     fed = [m for m in table.consequences if m.row == 4]
     assert fed and all(m.follows_from == cell(layout, "w5", 3) for m in fed)
     assert not any(m.row > 4 and m.quantity == "o1" for m in table.mismatches)
+
+
+# --- a rate read from a cell of the table itself ----------------------------------------------------------
+
+def test_updates_that_read_a_cell_of_their_own_table_get_the_rate_the_numbers_were_made_with(tmp_path):
+    # every update reads $G$6, a w3 cell of the table (a reference copied onto the wrong cell: circular); the
+    # stored numbers are a run at rate 0.5
+    layout = Layout(rows=simulate(rows=8, lr=0.5), lr=2.0, lr_ref=lambda k: "$G$6")
+    assert layout.col("w3") == 7 and layout.header_row + 4 == 6
+    table = _judge(tmp_path / "circular.xlsx", layout)
+    assert table.learning_rate == 0.5
+    assert any("a cell of the table itself" in n and "G6" in n for n in table.notes)
+    assert table.verdict != "correct"  # the updates compute nothing sound: never called correct
