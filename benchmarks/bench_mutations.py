@@ -11,8 +11,14 @@ false alarms on the unmutated tables of the same workbooks, and the detection of
 mutant: stale (the mutated formulas saved with the correct numbers, as a file saved without recalculating)
 and rounded (every table number rounded to 6, 8, 10 significant digits; counted over the mutants whose
 change stands out of that rounding). Then the controls (each correct workbook through the same pipeline,
-unmutated: it must be judged correct, rounded or not) and the list of misses, grouped. Writes only to a
-temporary folder (or --keep DIR).
+unmutated: it must be judged correct, rounded or not) and the list of misses, grouped.
+
+Then the benign changes (issue 17 §2), the planted mistakes' twin: harmless changes planted in the correct
+workbooks of --benign-corpus and in workbooks `xlbackprop generate` writes, one of each kind per workbook
+(saved through LibreOffice, a constant re-typed with 1-ulp noise, the first row typed to 4-10 digits, every
+step rounded to 6, 8 or 10 digits (drawn; --every-digits: each) in values or with ROUND(), a blank column or row inserted, the table moved to
+row 300, headers respelled as other hand-ins spell them). Each is a control: a false alarm unless it keeps
+the unmutated workbook's verdict with no wrong cell. Writes only to a temporary folder (or --keep DIR).
 """
 
 import argparse
@@ -26,10 +32,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # tests/mutations.py is the library the test suite uses too
 
-from tests.mutations import DIGITS, KINDS, SCOPES, correct_workbooks, plan_mutants, run_mutants  # noqa: E402
+from tests.mutations import (BENIGN_KINDS, DIGITS, KINDS, SCOPES, correct_workbooks, generated_workbooks,  # noqa: E402
+                             plan_benign, plan_mutants, run_benign, run_mutants)
 from xlbackprop.libreoffice import soffice  # noqa: E402
 
 DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus" / "students"
+BENIGN_CORPORA = [ROOT.parent / "shared" / "corpus" / name for name in ("students", "students2")]
 
 
 def pct(n, d):
@@ -98,6 +106,55 @@ def controls(run):
     return [head] + lines
 
 
+def benign_table(outcomes):
+    """Per kind of benign change: planned, judged (LibreOffice wrote the file), false alarms (verdict moved,
+    or a wrong cell that was not), and tables found fewer than in the unmutated workbook."""
+    head = f"{'benign change':<16}{'planned':>8}{'judged':>8}{'false alarms':>17}{'kept verdict':>17}{'fewer tables':>14}"
+    lines = [head, "-" * len(head)]
+    for kind in BENIGN_KINDS + ("all",):
+        group = [o for o in outcomes if kind in ("all", o.benign.kind)]
+        if kind == "all":
+            lines.append("-" * len(head))
+        judged = [o for o in group if o.verdict is not None]
+        alarms = sum(o.false_alarm for o in judged)
+        lines.append(f"{kind:<16}{len(group):>8}{len(judged):>8}{pct(alarms, len(judged)):>17}"
+                     f"{pct(len(judged) - alarms, len(judged)):>17}{sum(o.tables < o.baseline_tables for o in judged):>14}")
+    return lines
+
+
+def benign_details(outcomes, show):
+    out = []
+    alarms = [o for o in outcomes if o.false_alarm]
+    fewer = [o for o in outcomes if o.verdict is not None and not o.false_alarm and o.tables < o.baseline_tables]
+    for title, items in (("false alarms", alarms), ("fewer tables found (verdict kept)", fewer),
+                         ("not written by LibreOffice", [o for o in outcomes if o.verdict is None])):
+        if items:
+            out.append(f"{title}: {len(items)}")
+            out += ["  " + o.describe().replace("\n", "\n  ") for o in items[:show * 10]]
+    return out
+
+
+def run_benign_controls(args, tmp):
+    sources = [p for corpus in args.benign_corpus if (corpus / "expected.json").is_file()
+               for p in correct_workbooks(corpus) if p.is_file()]
+    generated = Path(tmp) / "generated"
+    generated.mkdir(parents=True, exist_ok=True)
+    sources += generated_workbooks(generated, iterations=30)
+    start = time.perf_counter()
+    benigns = plan_benign(sources, seed=args.seed, every_digits=args.every_digits)
+    outcomes = run_benign(benigns, Path(tmp) / "benign", jobs=args.jobs)
+    seconds = time.perf_counter() - start
+    books = len({b.source for b in benigns})
+    print(f"benign changes: {len(benigns)} in {books} correct workbooks ({len(sources) - 3} from "
+          f"{', '.join(c.name for c in args.benign_corpus)}, 3 generated); {seconds:.0f} s")
+    print("\n".join(benign_table(outcomes)))
+    print("false alarm: the verdict of the unmutated workbook not kept, or more wrong cells than it has")
+    details = benign_details(outcomes, args.list)
+    if details:
+        print("\n".join(details))
+    return outcomes
+
+
 def misses(run, show):
     """The validator's failures, grouped by what it said (verdict and cause), with up to `show` examples."""
     kept = [o for o in run.outcomes if o.kept]
@@ -143,12 +200,22 @@ def main():
     parser.add_argument("--jobs", type=int, default=2, help="soffice runs and judging processes at once")
     parser.add_argument("--keep", type=Path, default=None, help="write the mutants here (a new folder)")
     parser.add_argument("--list", type=int, default=1, help="examples printed per kind of miss")
+    parser.add_argument("--benign-corpus", type=Path, nargs="*", default=BENIGN_CORPORA,
+                        help="folders with expected.json whose correct workbooks get the benign changes")
+    parser.add_argument("--benign-only", action="store_true", help="run the benign changes only")
+    parser.add_argument("--no-benign", action="store_true", help="run the planted mistakes only")
+    parser.add_argument("--every-digits", action="store_true",
+                        help="round every workbook at 6, 8 and 10 digits (default: one drawn per workbook)")
     args = parser.parse_args()
     warnings.simplefilter("ignore")  # openpyxl's drawing warnings, once per file
     if not (args.corpus / "expected.json").is_file():
         sys.exit(f"no expected.json in {args.corpus}; pass --corpus DIR")
     if soffice() is None:
         sys.exit("LibreOffice (soffice) is needed to recalculate the mutants and is not installed")
+    if args.benign_only:
+        with tempfile.TemporaryDirectory(prefix="xlbackprop-benign-") as tmp:
+            run_benign_controls(args, args.keep or tmp)
+        return
     start = time.perf_counter()
     mutants = plan_mutants(correct_workbooks(args.corpus), seed=args.seed, per_stratum=args.per_stratum,
                            limit=args.limit)
@@ -173,6 +240,10 @@ def main():
     print("\n".join(controls(run)))
     print()
     print("\n".join(misses(run, args.list)))
+    if not args.no_benign:
+        print()
+        with tempfile.TemporaryDirectory(prefix="xlbackprop-benign-") as tmp:
+            run_benign_controls(args, tmp if not args.keep else args.keep / "benign")
 
 
 if __name__ == "__main__":

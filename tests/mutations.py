@@ -73,6 +73,7 @@ class Verdict:
     other_wrong: int = 0         # the workbook's other (unmutated) tables judged wrong: false alarms too
     error: str | None = None
     fix: str | None = None       # the verified fix offered for the first error
+    wrong_cells: int = 0         # the workbook's wrong cells (mismatches), for the benign changes' controls
 
 
 def judge(path, site=None):
@@ -739,3 +740,307 @@ def _relative_change(old, new):
     if not isinstance(old, float) or not isinstance(new, float):
         return float("inf") if old != new else 0.0
     return abs(new - old) / max(abs(old), abs(new), 1e-300)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Benign changes: the twin of the planted mistakes (issue 17 §2). Each changes how a correct workbook's numbers
+# were made or where its table sits, never what it computes; the validator must keep the unmutated verdict,
+# with no wrong cell. A change that breaks that is a false alarm.
+
+BENIGN_KINDS = ("libreoffice", "ulp-constant", "first-row-typed", "round-values", "round-formulas",
+                "blank-column", "blank-row", "move-300", "rename-headers")
+ROUND_DIGITS = (6, 8, 10)
+# Header spellings seen in real hand-ins (../shared/corpus/README.md), per canonical name pattern.
+SPELLINGS = {
+    "dE_total/dw": ("∂E/∂w{k}", "∂E_total/∂W{k}", "∂E_T/∂w{k}", "δE_tot/δw{k}", "dE_total / dw{k}", "𝜕E/𝜕w{k}",
+                    "∂ET/∂w{k}"),
+    "E_total": ("E_tot", "E_Total", "Etotal", "E_T"),
+    "a_h": ("out_h{k}", "act_h{k}"), "a_o": ("out_o{k}", "act_o{k}"),
+    "w": ("W{k}",), "i": ("I{k}",), "t": ("T{k}",), "h": ("h{k} ",), "o": ("o{k} ",), "E": ("E{k} ",),
+}
+
+
+@dataclass
+class Benign:
+    name: str            # b0001: its file is b0001.xlsx
+    source: Path         # the correct workbook it comes from
+    site: Site           # the table it changes (the first of the workbook)
+    kind: str            # one of BENIGN_KINDS
+    detail: str = ""     # what changed, in words
+
+
+@dataclass
+class BenignOutcome:
+    benign: Benign
+    verdict: Verdict | None = None    # None: LibreOffice wrote no file
+    baseline: Verdict | None = None   # the unmutated source's
+    tables: int = 0                   # tables the validator found in the changed file
+    baseline_tables: int = 0
+
+    @property
+    def false_alarm(self):
+        """The verdict moved, or a cell is called wrong that was not before."""
+        return self.verdict is not None and (self.verdict.verdict != self.baseline.verdict
+                                             or self.verdict.wrong_cells > self.baseline.wrong_cells)
+
+    def describe(self):
+        v = self.verdict
+        said = "not written" if v is None else v.verdict
+        if v is not None and v.first_cell:
+            said += f", first error {v.first_cell} {v.quantity}" + (f" ({v.cause[:60]})" if v.cause else "")
+        if v is not None and v.error:
+            said += f", error: {v.error[:100]}"
+        return (f"{self.benign.source.name} [{self.benign.kind}] {self.benign.detail}\n      validator: {said} "
+                f"(unmutated: {self.baseline.verdict}, {self.baseline.wrong_cells} wrong cells; tables "
+                f"{self.baseline_tables} -> {self.tables})")
+
+
+def judge_workbook(path):
+    """(Verdict of the whole workbook with its wrong cells counted, the number of tables found)."""
+    from xlbackprop.validate.batch import validate_file
+
+    try:
+        result = validate_file(path)
+    except Exception as exc:  # a crash is a finding
+        return Verdict("crash", None, None, None, None, None, error=f"{type(exc).__name__}: {exc}"), 0
+    wrong = [t for t in result.tables if t.verdict == "wrong"]
+    first = wrong[0].first_error if wrong else None
+    v = Verdict(result.verdict, wrong[0].verdict if wrong else None, first and first.cell, first and first.quantity,
+                first and first.row, first and first.cause, error=result.error)
+    v.wrong_cells = sum(len(t.mismatches) for t in result.tables)
+    return v, len(result.tables)
+
+
+def plan_benign(paths, seed=0, kinds=BENIGN_KINDS, every_digits=False):
+    """One change of each kind per workbook (its first table), digits drawn from `seed`: round-values and
+    round-formulas at one of ROUND_DIGITS (each of them with `every_digits`); first-row-typed at a number of
+    digits from 4 to 10."""
+    out = []
+    for path in paths:
+        sites = find_sites(path)
+        if not sites:
+            continue
+        rng = random.Random(f"{seed}:{Path(path).name}")
+        for kind in kinds:
+            details = [""]
+            if kind in ("round-values", "round-formulas"):
+                details = [f"{d} digits" for d in (ROUND_DIGITS if every_digits else [rng.choice(ROUND_DIGITS)])]
+            elif kind == "first-row-typed":
+                details = [f"{rng.randint(4, 10)} digits"]
+            for detail in details:
+                out.append(Benign("", Path(path), sites[0], kind, detail))
+    for i, b in enumerate(out, start=1):
+        b.name = f"b{i:04d}"
+    return out
+
+
+# --- moving cells as a spreadsheet's Insert does: every reference to a moved cell follows it ---------------
+
+_PART = re.compile(r"(\$?)([A-Za-z]{1,3})(\$?)(\d+)")
+
+
+def _shift_ref_text(text, axis, at, by):
+    """A1 text (a cell or a range, $ kept) with rows (axis 'row') or columns at or after `at` moved by `by`."""
+    def one(m):
+        col, row = col_index(m.group(2)), int(m.group(4))
+        if axis == "row" and row >= at:
+            row += by
+        if axis == "col" and col >= at:
+            col += by
+        return f"{m.group(1)}{col_letter(col)}{m.group(3)}{row}"
+    return _PART.sub(one, text)
+
+
+def shift_formula(formula, own_sheet, moved_sheet, axis, at, by):
+    """The formula with every reference into `moved_sheet` at or after row/column `at` moved by `by`."""
+    out, last = [], 0
+    for kind, m in _tokens(formula):
+        if kind != "ref":
+            continue
+        sheet = m.group("sheet")
+        target = sheet.strip("'").replace("''", "'") if sheet else own_sheet
+        if target != moved_sheet:
+            continue
+        ref = m.group(0).split("!")[-1]
+        start = m.end() - len(ref)
+        out.append(formula[last:start] + _shift_ref_text(ref, axis, at, by))
+        last = m.end()
+    return "".join(out) + formula[last:]
+
+
+def insert_blank(book, sheet_name, axis, at, by=1):
+    """Insert `by` blank rows or columns before `at` into an openpyxl book, as Excel's Insert does: the cells
+    move, and every formula, defined name and merged range that points at a moved cell follows."""
+    ws = book[sheet_name]
+    (ws.insert_rows if axis == "row" else ws.insert_cols)(at, by)
+    for other in book.worksheets:
+        for row in other.iter_rows():
+            for c in row:
+                if isinstance(c.value, str) and c.value.startswith("="):
+                    c.value = "=" + shift_formula(c.value[1:], other.title, sheet_name, axis, at, by)
+    for dn in list(book.defined_names.values()):
+        if dn.attr_text and "!" in dn.attr_text:
+            dn.attr_text = shift_formula(dn.attr_text, None, sheet_name, axis, at, by)
+    for rng in list(ws.merged_cells.ranges):
+        first = rng.min_row if axis == "row" else rng.min_col
+        if first >= at:
+            rng.shift(row_shift=by if axis == "row" else 0, col_shift=by if axis == "col" else 0)
+    return book
+
+
+def _table_formula_cells(ws, site, leaves=False):
+    """(row, col) of the table's formula cells (the leaves' columns, inputs and targets, only when asked)."""
+    for name, col in site.columns:
+        if _LEAF.match(name) and not leaves:
+            continue
+        for row in range(site.first_row, site.last_row + 1):
+            v = ws.cell(row, col).value
+            if isinstance(v, str) and v.startswith("="):
+                yield row, col
+
+
+def _write_openpyxl_variant(b, out):
+    """The changes made on the source's formulas, saved by openpyxl (LibreOffice recalculates them after)."""
+    from openpyxl import load_workbook
+
+    book = _without_pictures(load_workbook(b.source))
+    ws, site = book[b.site.sheet], b.site
+    if b.kind in ("round-formulas", "round-values"):
+        d = int(b.detail.split()[0])
+        for row, col in list(_table_formula_cells(ws, site)):
+            f = ws.cell(row, col).value[1:]
+            ws.cell(row, col).value = (f"=ROUND({f},{d})" if b.kind == "round-formulas" else
+                                       f"=IF(({f})=0,0,ROUND({f},{d}-1-INT(LOG10(ABS({f})))))")
+    elif b.kind == "blank-column":
+        cols = [c for _, c in site.columns]
+        at = cols[len(cols) // 2]
+        b.detail = f"blank column inserted before {col_letter(at)}"
+        insert_blank(book, site.sheet, "col", at)
+    elif b.kind == "blank-row":
+        b.detail = f"blank row inserted above the header, row {site.header_row}"
+        insert_blank(book, site.sheet, "row", site.header_row)
+    elif b.kind == "move-300":
+        by = max(0, 300 - site.header_row)
+        b.detail = f"{by} blank rows inserted above the header: the header at row {site.header_row + by}"
+        insert_blank(book, site.sheet, "row", site.header_row, by)
+    elif b.kind == "rename-headers":
+        rng, renamed = random.Random(b.name + b.source.name), []
+        for name, col in site.columns:
+            cell = ws.cell(site.header_row, col)
+            stem, k = name.rstrip("0123456789"), name[len(name.rstrip("0123456789")):]
+            options = [s.format(k=k) for s in SPELLINGS.get(stem, ())]
+            options = [s for s in options if isinstance(cell.value, str) and s.strip() != cell.value.strip()]
+            if options:
+                new = rng.choice(options)
+                renamed.append(f"{cell.value}->{new}")
+                cell.value = new
+        b.detail = ", ".join(renamed[:4]) + (f" and {len(renamed) - 4} more" if len(renamed) > 4 else "")
+    book.save(out)
+    return out
+
+
+def _patch_variant(b, recalculated, out):
+    """The changes made on the recalculated control's numbers: formulas replaced by typed numbers."""
+    sheet = read_workbook_cached(recalculated).sheet(b.site.sheet)
+    site, edits = b.site, {}
+    formulas = {}
+    if b.kind == "round-values":  # the recalculated ROUND(significant digits) variant, its formulas dropped
+        original = read_workbook_cached(b.source).sheet(site.sheet)
+        for name, col in site.columns:
+            for row in range(site.first_row, site.last_row + 1):
+                if sheet.has_formula(row, col) and sheet.number(row, col) is not None:
+                    edits[(row, col)] = sheet.number(row, col)
+                elif sheet.has_formula(row, col) and original.formula(row, col):
+                    # LibreOffice could not compute it (POW, a Google Sheets function): the student's own formula
+                    formulas[(row, col)] = original.formula(row, col)
+    elif b.kind == "first-row-typed":
+        d = int(b.detail.split()[0])
+        for name, col in site.columns:
+            v = sheet.number(site.first_row, col)
+            if not _LEAF.match(name) and sheet.has_formula(site.first_row, col) and v is not None:
+                edits[(site.first_row, col)] = float(f"{v:.{d}g}") if v else 0.0
+    elif b.kind == "ulp-constant":
+        import math
+        rng = random.Random(b.name + b.source.name)
+        options = [(row, col) for name, col in site.columns if _LEAF.match(name)
+                   for row in range(site.first_row + 1, site.last_row + 1) if sheet.number(row, col)]
+        if options:
+            row, col = rng.choice(options)
+            v = sheet.number(row, col)
+            edits[(row, col)] = math.nextafter(v, math.inf)
+            b.detail = f"{qualified(site.sheet, row, col)}: {v!r} typed as {edits[(row, col)]!r}"
+
+    def edit(cell, attrs, body):
+        if cell in formulas:
+            return attrs, _F.sub(lambda _: f"<f>{escape(formulas[cell])}</f>", body, count=1)
+        if cell not in edits:
+            return None
+        return re.sub(r'\s+t="[^"]*"', "", attrs) + ' t="n"', f"<v>{edits[cell]!r}</v>"
+
+    return patch_cells(recalculated, out, {site.sheet: edit})
+
+
+def read_workbook_cached(path):
+    from xlbackprop.workbook_read import read_workbook
+
+    return read_workbook(path)
+
+
+def run_benign(benigns, workdir, jobs=1):
+    """Write every benign change, recalculate with LibreOffice (twice for changes made on numbers: once for
+    the control they start from, once after), judge each against its unmutated source."""
+    workdir = Path(workdir)
+    src, calc, calc2 = workdir / "benign-written", workdir / "benign-calc", workdir / "benign-calc2"
+    for d in (src, calc, calc2):
+        d.mkdir(parents=True, exist_ok=True)
+    sources = list(dict.fromkeys(b.source for b in benigns))
+    controls = {s: write_control(s, src / f"control-{i}.xlsx") for i, s in enumerate(sources)}
+    on_formulas = [b for b in benigns if b.kind not in ("libreoffice", "ulp-constant", "first-row-typed")]
+    written = {b.name: _write_openpyxl_variant(b, src / f"{b.name}.xlsx") for b in on_formulas}
+    done = recalculate([*controls.values(), *written.values()], calc, jobs)
+    files = {}
+    patched = {}
+    for b in benigns:
+        if b.kind == "libreoffice":
+            files[b.name] = done.get(controls[b.source])
+        elif b.kind == "round-values":
+            start = done.get(written[b.name])
+            files[b.name] = start and _patch_variant(b, start, src / f"{b.name}-values.xlsx")
+        elif b.kind in ("ulp-constant", "first-row-typed"):
+            start = done.get(controls[b.source])
+            if start is not None:
+                patched[b.name] = _patch_variant(b, start, src / f"{b.name}.xlsx")
+        else:
+            files[b.name] = done.get(written[b.name])
+    again = recalculate(list(patched.values()), calc2, jobs) if patched else {}
+    files.update({name: again.get(path) for name, path in patched.items()})
+    todo = list(sources) + [files[b.name] for b in benigns if files.get(b.name) is not None]
+    if jobs > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        # spawn, not fork: the validator's torch must not inherit a forked copy of the parent's threads
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            judged = dict(zip(todo, pool.map(judge_workbook, todo)))
+    else:
+        judged = {path: judge_workbook(path) for path in todo}
+    outcomes = []
+    for b in benigns:
+        base, base_tables = judged[b.source]
+        path = files.get(b.name)
+        verdict, tables = judged[path] if path is not None else (None, 0)
+        outcomes.append(BenignOutcome(b, verdict, base, tables, base_tables))
+    return outcomes
+
+
+def generated_workbooks(folder, iterations=30):
+    """Correct workbooks as `xlbackprop generate` writes them: the course network, Mazur's, XOR."""
+    from xlbackprop.generate import write_workbook
+    from xlbackprop.spec import preset
+
+    out = []
+    for name, rates in (("era", (0.5, 2.0)), ("mazur", (0.5,)), ("xor", (4.0,))):
+        path = Path(folder) / f"generated-{name}.xlsx"
+        write_workbook(preset(name).with_(iterations=iterations, learning_rates=rates), path)
+        out.append(path)
+    return out

@@ -138,7 +138,10 @@ def test_forward_pass_only_with_a_mistake_is_wrong_not_incomplete(tmp_path):
     (table,) = result.tables
     assert result.verdict == "wrong"
     assert table.wrong_quantities == ["o1"]
-    assert "E_total" in {m.quantity for m in table.mismatches if m.row == 1}
+    # E_total is wrong only because o1 fed it: a consequence of o1's mistake, not a mistake of its own
+    assert "E_total" not in {m.quantity for m in table.mismatches}
+    (o1,) = table.mismatches
+    assert {m.quantity: m.follows_from for m in table.consequences}["E_total"] == o1.cell
     assert "w6 and w7" in table.first_error.cause
 
 

@@ -6,7 +6,7 @@ error value or text where a number belongs.
 import re
 from dataclasses import dataclass, field
 
-from xlbackprop.validate.precision import EXACT, rounding_of
+from xlbackprop.validate.precision import EXACT, formula_rounding, rounding_of
 
 _CONSTANT = re.compile(r"^[it]\d+(\[\d+\])?$")
 
@@ -17,6 +17,8 @@ class TableData:
     typed: dict                                   # name -> [bool]: the cell holds a typed number, no formula
     errors: list = field(default_factory=list)    # (name, iteration index, the text or error value found)
     rounding: dict = field(default_factory=dict)  # name -> Rounding of its numbers, from what the table stores
+    rounded: dict = field(default_factory=dict)   # name -> [unit]: what a formula's ROUND(x, d) leaves out, per row
+    first_rounding: object = None                 # Rounding of a first row typed whole (from a calculator)
 
     @property
     def rows(self):
@@ -29,29 +31,39 @@ class TableData:
         """Half a unit in the last place of quantity `name` at iteration k: 0 for formulas and for the givens
         (inputs, targets and fixed biases on every row, initial weights on the first: what the student typed
         is the exercise's number, exactly; that they stay constant is checked, not assumed)."""
-        if not self.typed[name][k] or name in self.constants or (k == 0 and name in self.givens):
+        if not self.typed[name][k]:
+            return self.rounded[name][k] if name in self.rounded else 0.0
+        if name in self.constants or (k == 0 and name in self.givens):
             return 0.0
+        if k == 0 and self.first_rounding is not None:
+            return self.first_rounding.unit(self.values[name][k])
         return self.rounding.get(name, EXACT).unit(self.values[name][k])
+
+    def stored_unit(self, name, x):
+        """Half a unit in the last place the file keeps, at x, whether or not the cell is typed."""
+        return self.rounding.get(name, EXACT).unit(x)
 
     def units(self, k):
         return {n: self.unit(n, k) for n in self.values}
 
     def drop(self, name):
-        for part in (self.values, self.typed, self.rounding):
+        for part in (self.values, self.typed, self.rounding, self.rounded):
             part.pop(name, None)
 
     givens: frozenset = frozenset()
     constants: frozenset = frozenset()
 
 
-def read_columns(sheet, table, givens, constants, stored=None):
+def read_columns(sheet, table, givens, constants, stored=None, computed=None):
     """TableData of `table` in `sheet` (a recalculated sheet: formula cells hold what the formulas compute).
     `givens`: names whose first-row value is the student's starting point (inputs, targets, weights, biases);
     `constants`: givens that stay the same on every row (inputs, targets, fixed biases); `stored(row, col)`:
     the number the file stores in a cell, formula cells included (default: the sheet's own numbers). A
     table keeps as many digits as its longest stored number: a typed 0.03 (or a whole column typed short)
-    among formulas stored with 17 digits is a typed mistake, not a rounding."""
-    values, typed, errors = {}, {}, []
+    among formulas stored with 17 digits is a typed mistake, not a rounding. `computed`: the names the network
+    computes (default: every column not given); other columns (a helper, a loss copied per learning rate) say
+    nothing of how the table's numbers were rounded."""
+    values, typed, errors, rounded = {}, {}, [], {}
     for name, col in table.columns.items():
         vals, kinds = [], []
         for k, row in enumerate(range(table.first_row, table.last_row + 1)):
@@ -65,13 +77,38 @@ def read_columns(sheet, table, givens, constants, stored=None):
             if number is None and text is not None and not (isinstance(text, str) and not text.strip()):
                 errors.append((name, k, text))  # an error value (#DIV/0!) or text where a number belongs
         values[name], typed[name] = vals, kinds
+        units = [0.0 if t else formula_rounding(sheet.formula(table.first_row + k, col), v)
+                 for k, (v, t) in enumerate(zip(vals, kinds))]
+        if any(units):
+            rounded[name] = units
     for name, (row, col) in table.fixed.items():
         value = table.typed.get(name, sheet.number(row, col))
         values[name] = [value] * table.rows
         typed[name] = [name in table.typed or not sheet.has_formula(row, col)] * table.rows
-    data = TableData(values, typed, errors, givens=frozenset(givens), constants=frozenset(constants))
+    data = TableData(values, typed, errors, givens=frozenset(givens), constants=frozenset(constants),
+                     rounded=rounded)
     stored = stored or sheet.number
+    # the inputs and targets repeated down their columns say nothing of how the computed numbers were rounded
+    # (0.09999999999999969 for 0.1 on one row of a table pasted with 10 digits): they have a rule of their own
+    computed = [n for n in table.columns if n not in givens and (computed is None or n in computed)]
     kept = rounding_of([stored(table.first_row + k, c) for n, c in table.columns.items()
+                        if n in computed or (n in givens and n not in constants)
                         for k in range(table.rows) if k or n not in givens])
     data.rounding = {n: kept for n in table.columns}
+    data.first_rounding = _first_row_typed(data, table, stored, computed)
     return data
+
+
+def _first_row_typed(data, table, stored, computed):
+    """The Rounding of a first row whose computed cells are typed (three in four or more) while later rows are
+    formulas: the first
+    iteration worked on a calculator and typed to the digits the student saw (4 to 10), the rest filled down.
+    Its own precision, not the formulas': a row typed whole is a method, a single short cell among formulas is
+    a mistake (that one keeps the file's precision)."""
+    typed = [n for n in computed if data.typed[n][0]]
+    # most of the row typed (a loss left as a formula is still a row worked by hand), never a single cell
+    if table.rows < 2 or len(typed) < 2 or 4 * len(typed) < 3 * len(computed):
+        return None
+    if not any(not data.typed[n][k] for n in computed for k in range(1, table.rows)):
+        return None  # a values-only table: one precision for all of it
+    return rounding_of([stored(table.first_row, table.columns[n]) for n in typed])

@@ -12,7 +12,7 @@ from xlbackprop.validate.coverage import covered, incomplete_because
 from xlbackprop.validate.fix import fix_for
 from xlbackprop.validate.infer import (constant_names, describe, exprs_of, leaf_names, other_conventions,
                                       step_reduction, structure_spec)
-from xlbackprop.validate.lint import table_lint
+from xlbackprop.validate.lint import retyped_constants, table_lint
 from xlbackprop.validate.results import Coverage, TableResult
 from xlbackprop.validate.runs import expected_of, first_row
 from xlbackprop.validate.verdict import table_verdict
@@ -49,7 +49,7 @@ def read_table(book, table, lr, recalc=None):
     first = first_row(book, table)
     spec = structure_spec(set(table.columns) | set(table.fixed), first, lr.value, 1)
     data = read_columns(sheet, table, leaf_names(spec), constant_names(spec),
-                        recalc.stored_number(sheet) if recalc is not None else None)
+                        recalc.stored_number(sheet) if recalc is not None else None, set(exprs_of(spec)))
     coverage = Coverage()
     for name, note in other_conventions(spec, first).items():
         data.drop(name)
@@ -61,20 +61,17 @@ def read_table(book, table, lr, recalc=None):
 
 
 def compare_table(r, runs):
-    """(mismatches in order, the largest relative error against the run, {name: cells checked}, the run)."""
+    """(the student's own mistakes in order, the cells wrong only because one of them fed them, the largest
+    relative error against the run, {name: cells checked}, the run)."""
     table, data, lr = r.table, r.data, r.lr.value
     local, checked = compare.local_mismatches(data, r.spec, r.exprs, lr, r.cell_of, table.samples, r.reduction)
     run = expected_of(runs, r.book, table, lr)
-    reference, worst_err = [], 0.0
     error_cells = {(n, k) for n, k, _ in data.errors}
-    if run is not None:
-        # Rows after the first blank cell grow from what the spreadsheet took for 0: only the rows up to it
-        # are the run the reference makes.
-        blanks = [k for n, vals in data.values.items() for k, v in enumerate(vals)
-                  if v is None and (n, k) not in error_cells]
-        upto = min([table.rows if lr else 1] + [k + 1 for k in blanks])
-        judged = min((m.row for m in local), default=None)
-        reference, worst_err = compare.reference_mismatches(data, run, r.exprs, upto, r.cell_of, judged)
+    # Rows after the first blank cell grow from what the spreadsheet took for 0: only the rows up to it
+    # are the run the reference makes.
+    blanks = [k for n, vals in data.values.items() for k, v in enumerate(vals)
+              if v is None and (n, k) not in error_cells]
+    upto = min([table.rows if lr else 1] + [k + 1 for k in blanks])
 
     def makes_error(name, k):
         return name in table.fixed or r.recalc is None or r.recalc.makes_error(r.sheet, *r.where(name, k))
@@ -84,17 +81,37 @@ def compare_table(r, runs):
         r.notes.append(f"{carried} more cells show an error value carried from the cells named above")
     if overflowed is not None:
         r.notes.append(f"the run overflows from iteration {overflowed + 1} on (#NUM!), as the reference does")
-    if local or errors:
-        # The local check already points at each wrong cell; of the reference's (every cell downstream of
-        # a mistake) keep the first wrong iteration and the loss curve, E_total.
-        start = min(m.row for m in local + errors + reference)
-        reference = [m for m in reference if m.row == start or m.quantity == "E_total"]
-    mismatches = explain.order(local + errors + reference, r.spec)
-    for m in mismatches:
+    reference, worst_err = compare.reference_mismatches(data, run, r.exprs, upto, r.cell_of, lr, table.samples,
+                                                        r.reduction)
+    note = compare.precision_note(data)
+    if note and not (local or errors or reference):
+        r.notes.append(note)
+    own, consequences = consequences_apart(explain.order(local + errors, r.spec), reference, r.spec)
+    mismatches = explain.order(own, r.spec)
+    for m in mismatches + consequences:
         if m.formula is None and m.found is not None:
             m.formula = r.sheet.source_formula(*r.where(m.quantity, m.row - 1))
     worst_err = max([worst_err] + [m.rel_error for m in local if m.found is not None])
-    return mismatches, worst_err, checked, run
+    return mismatches, consequences, worst_err, checked, run
+
+
+def consequences_apart(mistakes, reference, spec):
+    """(own mistakes, consequences). The local check's mismatches are each a mistake of the cell's own: its
+    formula on its own row's numbers gives something else. A cell that only the global check finds wrong, on
+    or after the row of a mistake, is wrong because that mistake fed it (E_total on every later row of the
+    class template's bug; iteration 2's correct formulas fed iteration 1's wrong weights): a consequence,
+    which names the mistake it follows from. The global check's findings before any mistake are mistakes."""
+    if not mistakes:
+        return explain.order(reference, spec), []
+    cells = {m.cell for m in mistakes}
+    first_row = mistakes[0].row
+    own = list(mistakes) + [m for m in reference if m.row < first_row]
+    consequences = []
+    for m in explain.order([m for m in reference if m.row >= first_row and m.cell not in cells], spec):
+        source = next(x for x in mistakes if x.row <= m.row)
+        m.follows_from = source.cell
+        consequences.append(m)
+    return own, consequences
 
 
 def explain_first(r, mismatches):
@@ -117,6 +134,10 @@ def file_notes(r):
         r.notes.append("values only: the table holds typed numbers, no formulas; judged on its numbers")
     if lr.source == "inferred":
         r.notes.append(f"no update formulas: learning rate {lr.value:g} inferred from the numbers")
+    elif lr.source == "in-table":
+        from xlbackprop.validate.explain import cell_text
+        r.notes.append(f"the weight updates read {cell_text(sheet, lr.cell)}, a cell of the table itself, where "
+                       f"the learning rate belongs; the stored numbers were made with rate {lr.value:g}")
     elif lr.source == "typed":
         r.notes.append(f"the learning rate {lr.value:g} is typed into the update formulas")
     stale = r.recalc.stale(sheet, table) if r.recalc is not None else None
@@ -132,29 +153,30 @@ def file_notes(r):
 def check_table(book, table, runs, lr, recalc=None, assignment=None):
     """TableResult for one table: reference and local mismatches, first error and cause, lint, verdict."""
     r = read_table(book, table, lr, recalc)
-    mismatches, worst_err, checked, run = compare_table(r, runs)
+    mismatches, consequences, worst_err, checked, run = compare_table(r, runs)
     first, wrong = explain_first(r, mismatches)
     covered(r.coverage, r.spec, r.data, checked, lr.value)
     incomplete = [relabel(n, r.table.labels) for n in incomplete_because(r.spec, r.data, lr.value)]
     r.notes += incomplete
-    lint = table_lint(r.sheet, r.table, r.spec, lr, r.cell_of)
+    lint = table_lint(r.sheet, r.table, r.spec, lr, r.cell_of) + retyped_constants(r.data, r.cell_of)
     values_only, stale = file_notes(r)
     departures = table_departures(assignment, r, r.notes)
     unsupported = r.table.unsupported or _array_formulas(r.sheet, r.table)
     verdict = table_verdict(mismatches, incomplete, run is not None, {d.severity for d in departures},
                             unsupported, recalc is not None and recalc.unverified(r.sheet, r.table))
     if unsupported:  # not judged: no mismatch of a model the table does not follow is shown
-        mismatches, first, wrong = [], None, []
+        mismatches, consequences, first, wrong = [], [], None, []
         r.notes.insert(0, f"unsupported: {unsupported}; a person must look")
     if r.table.labels:
-        _in_student_labels(r.table.labels, mismatches, r.coverage)
+        _in_student_labels(r.table.labels, mismatches + consequences, r.coverage)
         wrong = [r.table.labels.get(n, n) for n in wrong]
     # a transposed table's header is a column: name the row of its top label
     header_row = min(r.table.columns.values()) if r.table.view == "transposed" else r.table.header_row
     return TableResult(sheet=r.table.sheet, header_row=header_row, rows=r.table.rows // r.table.samples,
                        samples=r.table.samples, learning_rate=lr.value,
                        verdict=verdict, max_rel_error=worst_err, wrong_quantities=wrong, first_error=first,
-                       mismatches=mismatches, lint=lint, notes=r.notes, coverage=r.coverage,
+                       mismatches=mismatches, consequences=consequences, lint=lint, notes=r.notes,
+                       coverage=r.coverage,
                        values_only=values_only, stale=stale, network=describe(r.spec, r.table.samples, r.reduction),
                        assignment=[d.text() for d in departures])
 

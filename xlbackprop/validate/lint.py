@@ -119,3 +119,25 @@ def table_lint(sheet, table, spec, lr, cell_of):
                                 f"iteration {k} reads the rate from {cell_text(sheet, cell)} = {value}, "
                                 f"not {cell_text(sheet, lr.cell)} = {lr.value}"))
     return lint
+
+
+def retyped_constants(data, cell_of):
+    """A note for each input or target typed again down its column with a difference only in its last digits
+    (0.989999999999999 for 0.99, from =D117+0 or a re-typed value): the same number, not a mistake; one note
+    per quantity, at its first such cell. A larger change is judged by the local check, not here."""
+    from xlbackprop.validate.precision import EXACT, constant_tolerance
+
+    out = []
+    for name in sorted(data.constants & set(data.values)):
+        values = data.values[name]
+        given = values[0] if values else None
+        if given is None:
+            continue
+        tol = constant_tolerance(given, data.rounding.get(name, EXACT))
+        for k, v in enumerate(values[1:], start=1):
+            if v is not None and v != given and abs(v - given) <= tol:
+                out.append(LintFinding(cell_of(name, k), "re-typed constant",
+                                       f"{name} is {v!r} here and {given!r} on the first row: the same number "
+                                       "to 12 digits or more (read as equal); reference the first cell instead"))
+                break
+    return out

@@ -9,6 +9,7 @@ its own rounding and the arithmetic noise of the formula itself.
 """
 
 import math
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -19,6 +20,10 @@ LOCAL_NOISE = 32 * EPS
 # The reference run and the spreadsheet each round at every step for hundreds of iterations: measured drifts
 # stay under 1e-12 relative (xor at lr 4 after 300 steps); a billionth is noise, not a mistake.
 REFERENCE_NOISE = 1e-9
+# A constant typed again down a column (or made by fill-down, or by =D117+0) may come back as 0.989999999999999
+# for 0.99: a difference of a few units in the 15th digit is the same number typed twice, not a new one. A real
+# change of a constant (0.99 -> 0.991) is 1e-3 relative, nine orders of magnitude above this.
+CONSTANT_RTOL = 1e-12
 
 
 def digits(x):
@@ -61,3 +66,60 @@ def tolerance(expected, grads, inputs, units, own_unit, noise):
     are `grads` and whose stored roundings are `units` (name -> half a unit in the last place)."""
     carried = sum(abs(g) * (units.get(n, 0.0) + noise * abs(inputs.get(n) or 0.0)) for n, g in grads.items())
     return carried + own_unit + noise * abs(expected)
+
+
+def constant_tolerance(given, rounding):
+    """How far a constant repeated down a column may be from its first value: 1e-12 relative, or the stored
+    rounding of the file at that number when larger (a file that keeps 10 digits keeps them for constants too).
+    Never exact equality."""
+    return max(CONSTANT_RTOL * abs(given), rounding.unit(given))
+
+
+_ROUND_CALL = re.compile(r"\b(ROUND|ROUNDUP|ROUNDDOWN|TRUNC|FLOOR|CEILING|MROUND)\s*\(", re.IGNORECASE)
+
+
+def _args(text, start):
+    """(the top-level arguments of the call whose "(" is at text[start], the index after its ")")."""
+    depth, args, begin, i, quoted = 0, [], start + 1, start, False
+    while i < len(text):
+        ch = text[i]
+        if ch == '"':
+            quoted = not quoted
+        elif not quoted and ch == "(":
+            depth += 1
+        elif not quoted and ch == ")":
+            depth -= 1
+            if depth == 0:
+                args.append(text[begin:i])
+                return args, i + 1
+        elif not quoted and depth == 1 and ch in ",;":
+            args.append(text[begin:i])
+            begin = i + 1
+        i += 1
+    return args, len(text)
+
+
+def formula_rounding(formula, value):
+    """Half a unit (a whole unit for ROUNDUP, ROUNDDOWN, TRUNC) in the last decimal a formula's ROUND(x, d)
+    keeps, at its value; 0 for a formula that rounds nothing. A formula that is one ROUND of the whole step
+    keeps that unit; a ROUND inside a larger formula is carried by what multiplies it: allowed at the size of
+    the value with a margin (the rounded part is at most the value's own size in these formulas)."""
+    if not formula:
+        return 0.0
+    text = formula.lstrip("=").strip()
+    unit, whole = 0.0, False
+    for m in _ROUND_CALL.finditer(text):
+        args, end = _args(text, m.end() - 1)
+        fn = m.group(1).upper()
+        try:
+            d = int(float(args[1])) if len(args) > 1 else 0
+        except ValueError:
+            continue  # ROUND(x, A1): the digits are not in the text; no allowance claimed
+        if fn in ("FLOOR", "CEILING", "MROUND"):
+            continue  # a multiple, not decimals: not a rounding of a step
+        u = (0.5 if fn == "ROUND" else 1.0) * 10.0 ** -d
+        whole = whole or (m.start() == 0 and end == len(text))
+        unit = max(unit, u)
+    if not unit:
+        return 0.0
+    return unit if whole else 4 * unit * max(1.0, abs(value or 0.0))

@@ -11,7 +11,9 @@ from xlbackprop.formula_text import CellRef, copy_pattern, is_copy_below, names,
 class LearningRate:
     value: float | None
     cell: tuple | None = None          # (sheet, row, col) the updates read, None when inferred or typed
-    source: str = "formula"            # "formula", "typed" (a number inside the formula), "inferred", "none"
+    # "formula", "typed" (a number inside the formula), "inferred", "in-table" (the updates read a cell of the
+    # table itself: the rate is inferred from the stored numbers), "none"
+    source: str = "formula"
     drift: list = field(default_factory=list)  # [(table row index, (sheet, row, col), value)] that differ
 
 
@@ -84,6 +86,11 @@ def learning_rate(book, table):
     first = seen[0][1]
     if first[0] == "typed":
         return LearningRate(first[1], None, "typed")
+    if _inside(table, sheet, first):
+        # the updates read a cell of the table itself (a reference copied onto a weight): no rate at all, and
+        # usually a circular reference; the numbers the file stores still say which rate made them
+        inferred = _inferred_rate(sheet, table)
+        return LearningRate(inferred.value, first, "in-table" if inferred.value is not None else "none")
     value = _cell_number(book, first, sheet)
     drift = []
     for i, cell in seen:
@@ -92,6 +99,12 @@ def learning_rate(book, table):
             if v != value:
                 drift.append((i, cell, v))
     return LearningRate(value, first, "formula", drift)
+
+
+def _inside(table, sheet, cell):
+    """True when (sheet, row, col) is a cell of the table's own columns and rows."""
+    return (cell[0] == sheet.name and table.first_row <= cell[1] <= table.last_row
+            and cell[2] in table.columns.values())
 
 
 def _cell_number(book, cell, own):
