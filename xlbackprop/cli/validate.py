@@ -86,7 +86,8 @@ def validate(paths, as_json, output_format, points, gradebooks, annotate_dir, ov
         click.echo(json.dumps(results_json(batch.results, points), indent=2, ensure_ascii=False))
     else:
         _print(batch.results, as_json or output_format == "json", quiet, skipped)
-    # what was written goes to stderr, so that --json output stays one document
+    # what was written goes to stderr, so that --json output stays one document; the report first, in order
+    sys.stdout.flush()
     for failure in batch.failures:
         click.echo(f"error: {failure}", err=True)
     if annotate_dir is not None:
