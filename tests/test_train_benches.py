@@ -22,7 +22,8 @@ def test_the_benches_read_every_epoch_line_the_cli_prints(tmp_path, data_dir):  
     assert result.exit_code == 0, result.output
     matches = [m for line in result.output.splitlines() if (m := bench_train_seeds.EPOCH_LINE.match(line.strip()))]  # after tqdm's blanks
     assert [int(m.group(1)) for m in matches] == [1, 2]
-    assert all(0 <= float(m.group(2)) <= 100 and float(m.group(3)) > 0 for m in matches)
+    # an epoch of the tiny fixture data can print "0.0s" on a quiet machine: the seconds need only be read
+    assert all(0 <= float(m.group(2)) <= 100 and float(m.group(3)) >= 0 for m in matches)
 
 
 def run(accs, epoch_seconds=10.0, start_up=5.0) -> CliRun:
