@@ -88,6 +88,7 @@ def _is_values_only(recalc, sheet, table, nets):
 
 
 def _number(sheet, table, name, row):
+    """The number of quantity `name` on `row`: its column's, or its labelled cell's outside the table."""
     if name in table.columns:
         return sheet.number(row, table.columns[name])
     if name in table.fixed:
@@ -138,8 +139,7 @@ def value_wiring(recalc, sheet, table, spec):
         found = [order for order in permutations(labels) if fits(order)]
         if len(found) != 1:
             return {}
-        roles = [w for unit in layer for w in unit]
-        renames.update({student: role for student, role in zip(found[0], roles)})
+        renames.update({student: role for student, role in zip(found[0], labels)})  # labels: the roles' order
     return renames
 
 
