@@ -767,6 +767,7 @@ class Benign:
     site: Site           # the table it changes (the first of the workbook)
     kind: str            # one of BENIGN_KINDS
     detail: str = ""     # what changed, in words
+    moved: tuple = ()    # (axis, at, by) of the blank rows or columns inserted, for the changes that move cells
 
 
 @dataclass
@@ -776,12 +777,16 @@ class BenignOutcome:
     baseline: Verdict | None = None   # the unmutated source's
     tables: int = 0                   # tables the validator found in the changed file
     baseline_tables: int = 0
+    # "Sheet1!L15: -6.0 -> '#VALUE!'": the moved table computes other numbers than before (its own formulas
+    # count rows: a typed row number beside ROW(), as Excel's Insert would break them too): no benign change
+    # for this workbook, so not judged as one
+    computes_otherwise: str = ""
 
     @property
     def false_alarm(self):
         """The verdict moved, or a cell is called wrong that was not before."""
-        return self.verdict is not None and (self.verdict.verdict != self.baseline.verdict
-                                             or self.verdict.wrong_cells > self.baseline.wrong_cells)
+        return self.verdict is not None and not self.computes_otherwise and (
+            self.verdict.verdict != self.baseline.verdict or self.verdict.wrong_cells > self.baseline.wrong_cells)
 
     def describe(self):
         v = self.verdict
@@ -790,9 +795,10 @@ class BenignOutcome:
             said += f", first error {v.first_cell} {v.quantity}" + (f" ({v.cause[:60]})" if v.cause else "")
         if v is not None and v.error:
             said += f", error: {v.error[:100]}"
+        other = f"\n      computes otherwise: {self.computes_otherwise}" if self.computes_otherwise else ""
         return (f"{self.benign.source.name} [{self.benign.kind}] {self.benign.detail}\n      validator: {said} "
                 f"(unmutated: {self.baseline.verdict}, {self.baseline.wrong_cells} wrong cells; tables "
-                f"{self.baseline_tables} -> {self.tables})")
+                f"{self.baseline_tables} -> {self.tables}){other}")
 
 
 def judge_workbook(path):
@@ -873,11 +879,18 @@ def insert_blank(book, sheet_name, axis, at, by=1):
     move, and every formula, defined name and merged range that points at a moved cell follows."""
     ws = book[sheet_name]
     (ws.insert_rows if axis == "row" else ws.insert_cols)(at, by)
+    from openpyxl.worksheet.formula import ArrayFormula
+
     for other in book.worksheets:
         for row in other.iter_rows():
             for c in row:
                 if isinstance(c.value, str) and c.value.startswith("="):
                     c.value = "=" + shift_formula(c.value[1:], other.title, sheet_name, axis, at, by)
+                elif isinstance(c.value, ArrayFormula):
+                    # an array formula keeps its own range: it moves with its cell (openpyxl leaves it behind)
+                    text = c.value.text[1:] if c.value.text.startswith("=") else c.value.text
+                    ref = c.value.ref if other.title != sheet_name else _shift_ref_text(c.value.ref, axis, at, by)
+                    c.value = ArrayFormula(ref, "=" + shift_formula(text, other.title, sheet_name, axis, at, by))
     for dn in list(book.defined_names.values()):
         if dn.attr_text and "!" in dn.attr_text:
             dn.attr_text = shift_formula(dn.attr_text, None, sheet_name, axis, at, by)
@@ -888,14 +901,20 @@ def insert_blank(book, sheet_name, axis, at, by=1):
     return book
 
 
-def _table_formula_cells(ws, site, leaves=False):
-    """(row, col) of the table's formula cells (the leaves' columns, inputs and targets, only when asked)."""
-    for name, col in site.columns:
-        if _LEAF.match(name) and not leaves:
+def _table_formula_cells(ws, site, leaves=False, span=False):
+    """(row, col) of the table's formula cells (the leaves' columns, inputs and targets, only when asked);
+    with `span`, those of every column from the table's first to its last, named or not (a helper column,
+    a second copy of a gradient): what a student selects to paste a table as values."""
+    from openpyxl.worksheet.formula import ArrayFormula
+
+    leaf_cols = {col for name, col in site.columns if _LEAF.match(name)}
+    cols = [col for _, col in site.columns]
+    for col in range(min(cols), max(cols) + 1) if span else cols:
+        if col in leaf_cols and not leaves:
             continue
         for row in range(site.first_row, site.last_row + 1):
             v = ws.cell(row, col).value
-            if isinstance(v, str) and v.startswith("="):
+            if isinstance(v, str) and v.startswith("=") or isinstance(v, ArrayFormula):
                 yield row, col
 
 
@@ -906,22 +925,29 @@ def _write_openpyxl_variant(b, out):
     book = _without_pictures(load_workbook(b.source))
     ws, site = book[b.site.sheet], b.site
     if b.kind in ("round-formulas", "round-values"):
+        from openpyxl.worksheet.formula import ArrayFormula
+
         d = int(b.detail.split()[0])
-        for row, col in list(_table_formula_cells(ws, site)):
-            f = ws.cell(row, col).value[1:]
-            ws.cell(row, col).value = (f"=ROUND({f},{d})" if b.kind == "round-formulas" else
-                                       f"=IF(({f})=0,0,ROUND({f},{d}-1-INT(LOG10(ABS({f})))))")
+        for row, col in list(_table_formula_cells(ws, site, span=b.kind == "round-values")):
+            v = ws.cell(row, col).value
+            f = (v.text if isinstance(v, ArrayFormula) else v).lstrip("=")
+            text = (f"=ROUND({f},{d})" if b.kind == "round-formulas" else
+                    f"=IF(({f})=0,0,ROUND({f},{d}-1-INT(LOG10(ABS({f})))))")
+            ws.cell(row, col).value = ArrayFormula(v.ref, text) if isinstance(v, ArrayFormula) else text
     elif b.kind == "blank-column":
         cols = [c for _, c in site.columns]
         at = cols[len(cols) // 2]
         b.detail = f"blank column inserted before {col_letter(at)}"
+        b.moved = ("col", at, 1)
         insert_blank(book, site.sheet, "col", at)
     elif b.kind == "blank-row":
         b.detail = f"blank row inserted above the header, row {site.header_row}"
+        b.moved = ("row", site.header_row, 1)
         insert_blank(book, site.sheet, "row", site.header_row)
     elif b.kind == "move-300":
         by = max(0, 300 - site.header_row)
         b.detail = f"{by} blank rows inserted above the header: the header at row {site.header_row + by}"
+        b.moved = ("row", site.header_row, by)
         insert_blank(book, site.sheet, "row", site.header_row, by)
     elif b.kind == "rename-headers":
         rng, renamed = random.Random(b.name + b.source.name), []
@@ -946,7 +972,8 @@ def _patch_variant(b, recalculated, out):
     formulas = {}
     if b.kind == "round-values":  # the recalculated ROUND(significant digits) variant, its formulas dropped
         original = read_workbook_cached(b.source).sheet(site.sheet)
-        for name, col in site.columns:
+        cols = [col for _, col in site.columns]
+        for col in range(min(cols), max(cols) + 1):  # the whole table pasted, its helper columns too
             for row in range(site.first_row, site.last_row + 1):
                 if sheet.has_formula(row, col) and sheet.number(row, col) is not None:
                     edits[(row, col)] = sheet.number(row, col)
@@ -978,6 +1005,28 @@ def _patch_variant(b, recalculated, out):
         return re.sub(r'\s+t="[^"]*"', "", attrs) + ' t="n"', f"<v>{edits[cell]!r}</v>"
 
     return patch_cells(recalculated, out, {site.sheet: edit})
+
+
+def computes_otherwise(b, control, changed):
+    """The first cell of `b`'s table whose number in the changed file (LibreOffice-recalculated, at the cell's
+    new place) is not the recalculated control's, as "Sheet1!L15: -6.0 -> '#VALUE!'"; "" when the change
+    moved no cell or every number is where it was."""
+    if not b.moved or control is None or changed is None:
+        return ""
+    axis, at, by = b.moved
+    before, after = (read_workbook_cached(p).sheet(b.site.sheet) for p in (control, changed))
+    for _, col in b.site.columns:
+        for row in range(b.site.first_row, b.site.last_row + 1):
+            r = row + by if axis == "row" and row >= at else row
+            c = col + by if axis == "col" and col >= at else col
+            old, new = before.value(row, col), after.value(r, c)
+            if isinstance(old, float) and isinstance(new, float):
+                same = abs(new - old) <= 1e-12 * max(abs(old), abs(new)) or old == new
+            else:
+                same = old == new
+            if not same:
+                return f"{qualified(b.site.sheet, r, c)}: {old!r} -> {new!r}"
+    return ""
 
 
 def read_workbook_cached(path):
@@ -1029,7 +1078,8 @@ def run_benign(benigns, workdir, jobs=1):
         base, base_tables = judged[b.source]
         path = files.get(b.name)
         verdict, tables = judged[path] if path is not None else (None, 0)
-        outcomes.append(BenignOutcome(b, verdict, base, tables, base_tables))
+        outcomes.append(BenignOutcome(b, verdict, base, tables, base_tables,
+                                      computes_otherwise(b, done.get(controls[b.source]), path)))
     return outcomes
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.mutations import (BENIGN_KINDS, correct_workbooks, find_sites, generated_workbooks, insert_blank,
-                             plan_benign, run_benign, shift_formula)
+from tests.mutations import (BENIGN_KINDS, Benign, Site, computes_otherwise, correct_workbooks, find_sites,
+                             generated_workbooks, insert_blank, plan_benign, run_benign, shift_formula)
 from xlbackprop.libreoffice import soffice
 from xlbackprop.workbook_read import read_workbook
 
@@ -45,6 +45,40 @@ def test_a_table_moved_to_row_300_computes_what_it_did(tmp_path):
     assert moved.value(300, col) == read_workbook(path).sheet(site.sheet).value(site.header_row, col)
 
 
+def test_an_inserted_row_moves_an_array_formula_with_its_range():
+    from openpyxl import Workbook
+    from openpyxl.worksheet.formula import ArrayFormula
+
+    book = Workbook()
+    book.active.title = "Sheet1"
+    book["Sheet1"]["B3"] = ArrayFormula("B3", "=A3*2+A1")
+    insert_blank(book, "Sheet1", "row", 2)
+    moved = book["Sheet1"]["B4"].value
+    assert isinstance(moved, ArrayFormula) and (moved.ref, moved.text) == ("B4", "=A4*2+A1")
+    assert book["Sheet1"]["B3"].value is None
+
+
+def test_a_moved_table_that_computes_other_numbers_is_no_benign_change(tmp_path):
+    # formulas that count rows (INDEX(B:B, 14 + INT((ROW()-14)/8)*8)) compute other numbers once the table
+    # moves, in Excel as in LibreOffice: the change is not benign for that workbook, so it is not judged as one
+    from openpyxl import Workbook
+
+    def book(path, top, cells):
+        wb = Workbook()
+        wb.active.title = "Sheet1"
+        wb["Sheet1"].cell(top, 1, "w1")
+        for k, v in enumerate(cells, start=1):
+            wb["Sheet1"].cell(top + k, 1, v)
+        wb.save(path)
+        return path
+    site = Site("Sheet1", 2, 3, 4, (("w1", 1),))
+    moved = Benign("b1", tmp_path / "src.xlsx", site, "blank-row", moved=("row", 2, 1))
+    control = book(tmp_path / "control.xlsx", 2, [0.5, 0.25])
+    assert computes_otherwise(moved, control, book(tmp_path / "same.xlsx", 3, [0.5, 0.25])) == ""
+    assert computes_otherwise(moved, control, book(tmp_path / "other.xlsx", 3, [0.5, "#VALUE!"])) == \
+        "Sheet1!A5: 0.25 -> '#VALUE!'"
+
+
 def test_one_change_of_each_kind_is_planned_per_workbook(tmp_path):
     paths = generated_workbooks(tmp_path, iterations=4)[:1]
     planned = plan_benign(paths)
@@ -77,6 +111,12 @@ def benign_run(tmp_path_factory):
 def test_every_benign_change_is_written_and_judged(benign_run):
     assert all(o.verdict is not None for o in benign_run), [o.describe() for o in benign_run if o.verdict is None]
     assert {o.benign.kind for o in benign_run} == set(BENIGN_KINDS)
+
+
+@pytest.mark.libreoffice
+def test_no_benign_change_computes_other_numbers(benign_run):
+    # these workbooks' formulas never count rows: every change of theirs is benign, and judged
+    assert not [o.describe() for o in benign_run if o.computes_otherwise]
 
 
 @pytest.mark.libreoffice

@@ -43,6 +43,36 @@ def test_a_weight_used_twice_is_not_a_wiring_but_a_mistake(tmp_path):
     assert "w6 and w7 swapped" in table.first_error.cause
 
 
+def test_values_only_weights_numbered_in_another_order_are_read_in_their_wiring(tmp_path):
+    # pasted as values at 6 significant digits: no formula says the wiring, the net inputs' numbers do
+    layout = Layout(rows=simulate(), labels=OWN_NUMBERING, formulas=False, digits=6)
+    (table,) = validate_workbook(write_workbook(tmp_path / "own-values.xlsx", {"Sheet1": [layout]})).tables
+    assert (table.verdict, table.mismatches) == ("correct", [])
+    assert any("h1 = w1·i1 + w3·i2, h2 = w2·i1 + w4·i2" in note and "read from the numbers" in note
+               for note in table.notes)
+
+
+def test_values_only_forward_wiring_under_a_course_backward_pass_is_still_wrong(tmp_path):
+    # the forward pass reads w3 into h1 and w2 into h2, the backward pass is the course's: read in the
+    # forward pass's wiring, the gradients of w2 and w3 do not follow it
+    forward = {"h1": lambda e: e["w1"] * e["i1"] + e["w3"] * e["i2"],
+               "h2": lambda e: e["w2"] * e["i1"] + e["w4"] * e["i2"]}
+    layout = Layout(rows=simulate(mistakes=forward), formulas=False, digits=6)
+    (table,) = validate_workbook(write_workbook(tmp_path / "mixed-values.xlsx", {"Sheet1": [layout]})).tables
+    assert table.verdict == "wrong"
+    assert "does not follow its own wiring" in table.first_error.cause
+
+
+def test_values_only_transposed_weight_in_one_net_is_not_a_wiring_but_a_mistake(tmp_path):
+    # h1 reads w3 while h2 still reads w3 too: no assignment of the weights fits, the course's order stands
+    layout = Layout(rows=simulate(mistakes={"h1": lambda e: e["w1"] * e["i1"] + e["w3"] * e["i2"]}),
+                    formulas=False, digits=6)
+    (table,) = validate_workbook(write_workbook(tmp_path / "swap-values.xlsx", {"Sheet1": [layout]})).tables
+    assert table.verdict == "wrong" and table.first_error.quantity == "h1"
+    assert "w2 and w3 swapped" in table.first_error.cause
+    assert not any("wired" in note for note in table.notes)
+
+
 def test_gradient_headers_in_cyrillic_schwa_are_read(tmp_path):
     labels = {f"dE_total/dw{k}": f"ӘE_total/Әw{k}" for k in range(1, 9)}
     (table,) = validate_workbook(write_workbook(tmp_path / "schwa.xlsx",

@@ -9,8 +9,9 @@ wiring: its weight columns take the names of the roles they play, and the report
 
 import re
 from dataclasses import replace
+from itertools import permutations
 
-from xlbackprop.network import sample_suffix, unit_names, weight_names
+from xlbackprop.network import bias_names, sample_suffix, unit_names, weight_names
 from xlbackprop.validate.infer import structure_spec
 
 
@@ -73,6 +74,75 @@ def own_wiring(recalc, sheet, table, spec):
     return renames
 
 
+# A values-only table's net input matches a wiring when it is its sum of products to this relative precision
+# of the terms: loose enough for numbers pasted at 6 significant digits, far tighter than any mistake moves it.
+VALUE_RTOL = 1e-4
+VALUE_ROWS = 3  # the first rows: the weights move between them, which tells weights of equal start apart
+
+
+def _is_values_only(recalc, sheet, table, nets):
+    """True when no net input of the first rows is a formula (pasted as values)."""
+    return not any(recalc.is_formula(recalc.file_cell(sheet, r, table.columns[n]))
+                   for n in nets if n in table.columns
+                   for r in range(table.first_row, min(table.last_row, table.first_row + VALUE_ROWS - 1) + 1))
+
+
+def _number(sheet, table, name, row):
+    """The number of quantity `name` on `row`: its column's, or its labelled cell's outside the table."""
+    if name in table.columns:
+        return sheet.number(row, table.columns[name])
+    if name in table.fixed:
+        return sheet.number(*table.fixed[name])
+    return None
+
+
+def _exact(net, terms, bias):
+    """True when net = sum of terms (+ bias) to VALUE_RTOL of their magnitudes."""
+    scale = sum(abs(t) for t in terms) + abs(bias) + abs(net)
+    return abs(net - sum(terms) - bias) <= VALUE_RTOL * scale + 1e-300
+
+
+def value_wiring(recalc, sheet, table, spec):
+    """A values-only table's wiring read from its numbers: {student's label: course role} when the course's
+    wiring does not reproduce the net inputs of the first rows but exactly one other assignment of the
+    layer's weights to the (unit, source) roles does, every weight used once; {} otherwise (the course's
+    order stands and the checks name the mistake). Formulas, where a table has them, say the wiring instead."""
+    units, biases = unit_names(spec), bias_names(spec)
+    sfx = sample_suffix(spec, 0)
+    nets_all = [n + sfx for layer in units[1:] for n in layer]
+    if not _is_values_only(recalc, sheet, table, nets_all):
+        return {}
+    rows = range(table.first_row, min(table.last_row, table.first_row + VALUE_ROWS - 1) + 1)
+    renames = {}
+    for l, layer in enumerate(weight_names(spec)):
+        labels = [w for unit in layer for w in unit]
+        sources = [(units[0][k] if l == 0 else f"a_{units[l][k]}") + sfx for k in range(len(units[l]))]
+        n_src = len(sources)
+        if len(labels) > 8:  # 8! orderings at most: a larger layer keeps the course's order
+            return {}
+        got = {}  # row -> (weights {label: value}, sources [values], nets [(value, bias)])
+        for r in rows:
+            w = {x: _number(sheet, table, x, r) for x in labels}
+            src = [_number(sheet, table, x, r) for x in sources]
+            nets = [(_number(sheet, table, n + sfx, r),
+                     _number(sheet, table, biases[l][j], r) if biases else 0.0)
+                    for j, n in enumerate(units[l + 1])]
+            if None in w.values() or None in src or any(v is None or b is None for v, b in nets):
+                return {}
+            got[r] = (w, src, nets)
+
+        def fits(order):  # order[j * n_src + k]: the label playing (unit j, source k)
+            return all(_exact(v, [w[order[j * n_src + k]] * src[k] for k in range(n_src)], b)
+                       for w, src, nets in got.values() for j, (v, b) in enumerate(nets))
+        if fits(labels):
+            continue
+        found = [order for order in permutations(labels) if fits(order)]
+        if len(found) != 1:
+            return {}
+        renames.update({student: role for student, role in zip(found[0], labels)})  # labels: the roles' order
+    return renames
+
+
 def describe(renames, spec):
     """'h1 = w1·i1 + w3·i2, h2 = w2·i1 + w4·i2, ...': the table's own wiring in the student's labels."""
     label = {role: student for student, role in renames.items()}
@@ -92,13 +162,17 @@ def rewired(recalc, book, table):
     sheet = book.sheet(table.sheet, table.view)
     spec = structure_spec(set(table.columns) | set(table.fixed))
     renames = own_wiring(recalc, sheet, table, spec)
+    how = ""
+    if not renames:
+        renames = value_wiring(recalc, sheet, table, spec)
+        how = "; read from the numbers: values only, the net inputs exact in this wiring and not in the course's"
     if not renames:
         return table
     full = {**renames, **{f"dE_total/d{a}": f"dE_total/d{b}" for a, b in renames.items()}}
     columns = {full.get(n, n): c for n, c in table.columns.items()}
     labels = {role: student for student, role in full.items() if role != student}
-    note = (f"the weights are wired {describe(renames, spec)} (another numbering than the course's): judged "
-            "on the table's own wiring")
+    note = (f"the weights are wired {describe(renames, spec)} (another numbering than the course's{how}): "
+            "judged on the table's own wiring")
     return replace(table, columns=columns, labels=labels, notes=table.notes + [note])
 
 
