@@ -10,7 +10,6 @@ limits, each counted for its own process.
 """
 
 import math
-import os
 import resource
 import signal
 from dataclasses import dataclass
