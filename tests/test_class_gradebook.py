@@ -108,6 +108,17 @@ def test_xlsx_has_the_grades_and_the_class_sheet(graded_class, tmp_path):
     assert ["the wrong hidden unit's derivative", 1, 3] in [row[:3] for row in class_sheet]
 
 
+def test_xlsx_gradebook_is_valid_office_open_xml(graded_class, tmp_path):
+    from tests import ooxml_check
+
+    if not ooxml_check.XSD_DIR.is_dir():
+        pytest.skip("../shared/ooxml is absent: no OOXML schemas to validate against")
+    roster, store = graded_class
+    path = tmp_path / "grades.xlsx"
+    path.write_bytes(gradebook.gradebook_xlsx(gradebook.grades(roster, store, points=10), "Backprop", 10))
+    assert ooxml_check.problems(path) == []
+
+
 def test_saved_results_revive_into_what_the_class_report_reads():
     revived = workbook_result(result("correct", "wrong", cause="a cause: detail"))
     assert [t.verdict for t in revived.tables] == ["correct", "wrong"]

@@ -136,24 +136,17 @@ async def _receive(request, session, queue, limits):
     """Save the posted workbook into a new job folder and queue it; Refused with the reason otherwise.
     A refusal before the body is read still reads it (dropping it, up to a bound): a server that answers
     while the browser is still sending makes it show a reset connection instead of the message."""
-    length = request.headers.get("content-length")
-    if length is None or not length.isdigit():
-        raise Refused("The upload did not say its size; send it from the form on this page.", 411)
-    if int(length) > limits.upload_bytes + FORM_OVERHEAD:
+    length = declared_length(request)
+    if length > limits.upload_bytes + FORM_OVERHEAD:
         await _drain(request, limits.upload_bytes * DRAIN_FACTOR)
         raise Refused(_too_large(limits), 413)
     try:
         queue.check_session(session)
         queue.check_room()
     except Refused:
-        await _drain(request, int(length))
+        await _drain(request, length)
         raise
-    try:
-        form = await request.form(max_files=1, max_fields=4)
-    except ClientDisconnect:
-        raise Refused("The upload was cut off before it arrived.", 400) from None
-    except Exception:  # noqa: BLE001 -- a malformed multipart body, whatever the parser raises for it
-        raise Refused("The upload could not be read; send the workbook from the form on this page.", 400) from None
+    form = await read_form(request, max_fields=4)
     try:
         upload = form.get("workbook")
         if not isinstance(upload, UploadFile) or not upload.filename:
@@ -181,6 +174,24 @@ async def _receive(request, session, queue, limits):
         raise
     finally:
         await form.close()
+
+
+def declared_length(request):
+    """The upload's size as its request declares it; Refused (411) when it does not say."""
+    length = request.headers.get("content-length")
+    if length is None or not length.isdigit():
+        raise Refused("The upload did not say its size; send it from the form on this page.", 411)
+    return int(length)
+
+
+async def read_form(request, max_fields):
+    """The posted form (one file at most); Refused (400) when it was cut off or cannot be parsed."""
+    try:
+        return await request.form(max_files=1, max_fields=max_fields)
+    except ClientDisconnect:
+        raise Refused("The upload was cut off before it arrived.", 400) from None
+    except Exception:  # noqa: BLE001 -- a malformed multipart body, whatever the parser raises for it
+        raise Refused("The upload could not be read; send the workbook from the form on this page.", 400) from None
 
 
 async def _drain(request, most):

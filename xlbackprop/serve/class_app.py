@@ -33,16 +33,15 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
-from starlette.requests import ClientDisconnect
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from xlbackprop.errors import ClassError
-from xlbackprop.serve.app import FORM_OVERHEAD, SECURITY_HEADERS
+from xlbackprop.serve.app import FORM_OVERHEAD, SECURITY_HEADERS, declared_length, read_form
 from xlbackprop.serve.class_grading import GradingQueue
 from xlbackprop.serve.class_view import class_report, result_view
-from xlbackprop.serve.limits import MB
+from xlbackprop.serve.limits import MB, Refused
 from xlbackprop.submissions import gradebook
 from xlbackprop.submissions.store import Store, WORKBOOK_SUFFIXES
 from xlbackprop.submissions.throttle import Throttle
@@ -75,12 +74,6 @@ class ClassConfig:
 
     def past_deadline(self):
         return self.deadline is not None and self.now() > self.deadline
-
-
-class Refused(Exception):
-    def __init__(self, message, status, retry_after=None):
-        super().__init__(message)
-        self.status, self.retry_after = status, retry_after
 
 
 def create_class_app(config):
@@ -262,17 +255,9 @@ def create_class_app(config):
 async def _receive(request, config, store, throttle):
     """Check the student and keep the workbook: the Submission, or Refused saying why not."""
     address = _address(request)
-    length = request.headers.get("content-length")
-    if length is None or not length.isdigit():
-        raise Refused("The upload did not say its size; send it from the form on this page.", 411)
-    if int(length) > config.upload_bytes + FORM_OVERHEAD:
+    if declared_length(request) > config.upload_bytes + FORM_OVERHEAD:
         raise Refused(f"This file is larger than {config.upload_bytes / MB:g} MB, the limit here.", 413)
-    try:
-        form = await request.form(max_files=1, max_fields=6)
-    except ClientDisconnect:
-        raise Refused("The upload was cut off before it arrived.", 400) from None
-    except Exception:  # noqa: BLE001 -- a malformed multipart body, whatever the parser raises for it
-        raise Refused("The upload could not be read; send the workbook from the form on this page.", 400) from None
+    form = await read_form(request, max_fields=6)
     try:
         student_id = str(form.get("student_id", "")).strip()
         keys = (address, f"id:{student_id}")

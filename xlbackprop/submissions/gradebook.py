@@ -101,38 +101,19 @@ def moodle_csv(grades_, assignment="Backprop workbook"):
 def gradebook_xlsx(grades_, assignment="Backprop workbook", points=1.0):
     """An xlsx: the Grades sheet (Canvas's columns, the score, and what it rests on) and the Class sheet
     (counts by verdict, the mistakes ranked, with the chart) that `validate --gradebook` writes too."""
-    import xlsxwriter
-
-    from xlbackprop.validate.classroom import write_class_sheet
-
-    out = io.BytesIO()
-    book = xlsxwriter.Workbook(out, {"in_memory": True, "strings_to_numbers": False, "strings_to_formulas": False,
-                                     "strings_to_urls": False})  # a student's text stays text
-    formats = {"head": book.add_format({"bold": True, "bottom": 1, "bg_color": "#DDEBF7"}),
-               "title": book.add_format({"bold": True, "font_size": 14}),
-               "wrap": book.add_format({"text_wrap": True, "valign": "top"})}
-    ws = book.add_worksheet("Grades")
     head = list(CANVAS_COLUMNS) + [f"{assignment} (of {points:g})", "verdict", "tables correct", "tables",
                                    "submitted at (UTC)", "submission id", "sha256", "file", "first error"]
-    ws.write_row(0, 0, head, formats["head"])
-    for r, g in enumerate(grades_, start=1):
+    rows = []
+    for g in grades_:
         s, sub = g.student, g.submission
-        values = [s.name, s.canvas_id, s.id, s.sis_login_id, s.section, g.score, g.verdict,
-                  g.correct if sub else None, g.tables if sub else None,
-                  sub.submitted_at.strftime("%Y-%m-%d %H:%M:%S") if sub else None, sub.id if sub else None,
-                  sub.sha256 if sub else None, sub.file_name if sub else None, g.first_error or None]
-        for c, value in enumerate(values):
-            if isinstance(value, (int, float)):
-                ws.write_number(r, c, value)
-            elif value is not None:
-                ws.write_string(r, c, str(value))
-    ws.freeze_panes(1, 1)
-    ws.autofilter(0, 0, max(1, len(grades_)), len(head) - 1)
-    ws.set_column(0, 0, 24)
-    ws.set_column(len(head) - 1, len(head) - 1, 60)
+        rows.append([s.name, s.canvas_id, s.id, s.sis_login_id, s.section, g.score, g.verdict,
+                     g.correct if sub else None, g.tables if sub else None,
+                     sub.submitted_at.strftime("%Y-%m-%d %H:%M:%S") if sub else None, sub.id if sub else None,
+                     sub.sha256 if sub else None, sub.file_name if sub else None, g.first_error or None])
     results = [workbook_result(g.submission.result) for g in grades_ if g.submission and g.submission.result]
-    write_class_sheet(book, results, formats)
-    book.close()
+    out = io.BytesIO()
+    report.write_grades_xlsx(out, "Grades", head, rows, results, freeze=(1, 1),
+                             widths=((0, 24), (len(head) - 1, 60)))
     return out.getvalue()
 
 

@@ -301,29 +301,39 @@ def _csv_safe(value):
 
 
 def _write_xlsx(rows, path, results):
-    """The Gradebook sheet, one row per table, and the Class sheet (classroom.py). Every string is written as
-    a string: student text such as a formula "=A3*B3" or a sheet name "=x" must stay text, never go live."""
+    """The Gradebook sheet, one row per table, and the Class sheet (classroom.py)."""
+    write_grades_xlsx(str(path), "Gradebook", GRADEBOOK_COLUMNS, [[row[name] for name in GRADEBOOK_COLUMNS]
+                                                                  for row in rows], results)
+
+
+def write_grades_xlsx(target, sheet, head, rows, results, freeze=(1, 0), widths=()):
+    """An xlsx of one grades sheet (`head`, then a list of values per row) and the Class sheet (classroom.py),
+    to a path or a file object. Every string is written as a string: student text such as a formula "=A3*B3"
+    or a sheet name "=x" must stay text, never go live. `widths`: (column, width) pairs."""
     import xlsxwriter
 
     from xlbackprop.validate.classroom import write_class_sheet
 
-    book = xlsxwriter.Workbook(str(path), {"strings_to_numbers": False, "strings_to_formulas": False,
-                                           "strings_to_urls": False})
+    options = {"strings_to_numbers": False, "strings_to_formulas": False, "strings_to_urls": False}
+    if not isinstance(target, str):
+        options["in_memory"] = True
+    book = xlsxwriter.Workbook(target, options)
     formats = {"head": book.add_format({"bold": True, "bottom": 1, "bg_color": "#DDEBF7"}),
                "title": book.add_format({"bold": True, "font_size": 14}),
                "wrap": book.add_format({"text_wrap": True, "valign": "top"})}
-    ws = book.add_worksheet("Gradebook")
-    ws.write_row(0, 0, GRADEBOOK_COLUMNS, formats["head"])
-    for r, row in enumerate(rows, start=1):
-        for c, name in enumerate(GRADEBOOK_COLUMNS):
-            value = row[name]
+    ws = book.add_worksheet(sheet)
+    ws.write_row(0, 0, head, formats["head"])
+    for r, values in enumerate(rows, start=1):
+        for c, value in enumerate(values):
             if isinstance(value, bool):
                 ws.write_boolean(r, c, value)
             elif isinstance(value, (int, float)):
                 ws.write_number(r, c, value)
             elif value is not None:
                 ws.write_string(r, c, str(value))
-    ws.freeze_panes(1, 0)
-    ws.autofilter(0, 0, max(1, len(rows)), len(GRADEBOOK_COLUMNS) - 1)
+    ws.freeze_panes(*freeze)
+    ws.autofilter(0, 0, max(1, len(rows)), len(head) - 1)
+    for column, width in widths:
+        ws.set_column(column, column, width)
     write_class_sheet(book, results, formats)
     book.close()
