@@ -9,10 +9,12 @@ Each variant trains on the same fixed batches (rotated as in training); the firs
 are not timed. Times are extrapolated to one 60,000-image epoch; the median of the rounds is printed with
 each round's time, and the ratio to the eager float32 loop. Other work on the machine slows every variant.
 
---breakdown instead takes the compiled float32 loop apart: the same loop without the optimizer step, without
-BatchNorm, without BatchNorm and ReLU (convolutions, pooling and the linear layer), each compiled and timed in
-interleaved rounds, then the parts outside the model: rotating an epoch of batches, averaging the weights
-(--ema) after every step, and evaluating 10,000 images.
+--breakdown instead takes one loop apart (--variant, default eager bf16 where the CPU has bf16: what `auto`
+picks on this project's CPU; batch 64, s6-19k's recipe): the loop as trained, the loop as it was before
+issue 18's section 4 (the strided 1x1 convolution as nn.Conv2d), then without the optimizer step, without
+BatchNorm, without BatchNorm and ReLU, each timed in interleaved rounds on the same batches; then the parts
+outside the model: rotating an epoch of batches, averaging the weights (--ema) after every step, and
+evaluating 10,000 images.
 """
 
 import argparse
@@ -25,7 +27,8 @@ import torch
 from torch import nn
 
 from xlbackprop.train.data import batches, load_mnist
-from xlbackprop.train.loop import TrainForward, train_epoch
+from xlbackprop.train.layers import SubsampledConv2d
+from xlbackprop.train.loop import TrainForward, bf16_supported, train_epoch
 from xlbackprop.train.models import build_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -92,24 +95,38 @@ def interleaved(runners: dict, rounds: int, n: int) -> dict[str, list[float]]:
     return times
 
 
-def breakdown(data, fixed, batch_size: int, rounds: int, n: int) -> None:
+def with_strided_pointwise(model: nn.Module) -> nn.Module:
+    """The model as it was before: its subsampled 1x1 convolution as a plain strided nn.Conv2d, same weights."""
+    for i, m in enumerate(model):
+        if isinstance(m, SubsampledConv2d):
+            plain = nn.Conv2d(m.in_channels, m.out_channels, 1, stride=m.stride)
+            plain.load_state_dict(m.state_dict())
+            model[i] = plain
+    return model
+
+
+def breakdown(data, fixed, batch_size: int, rounds: int, n: int, variant: str) -> None:
     from xlbackprop.train.loop import WeightAverage, test
 
+    compile_, bf16 = VARIANTS[variant]
     parts = {
-        "compiled loop (as trained)": {},
+        "as trained": {},
+        "before: strided 1x1 conv": dict(model=with_strided_pointwise(build_model("s6-19k"))),
         "without the optimizer step": dict(optimizer_class=NoStep),
         "without BatchNorm": dict(model=without(build_model("s6-19k"), nn.BatchNorm2d)),
         "without BatchNorm and ReLU": dict(model=without(build_model("s6-19k"), nn.BatchNorm2d, nn.ReLU)),
     }
-    runners = {name: variant_runner(fixed, batch_size, True, False, **kw) for name, kw in parts.items()}
-    times = {name: statistics.median(t) for name, t in interleaved(runners, rounds, n).items()}
-    whole = times["compiled loop (as trained)"]
-    print(f"s6-19k compiled float32 loop, batch {batch_size}, {torch.get_num_threads()} threads, seconds per "
-          f"epoch (median of {rounds}), and what each removed part cost:")
+    runners = {name: variant_runner(fixed, batch_size, compile_, bf16, **kw) for name, kw in parts.items()}
+    runs = interleaved(runners, rounds, n)
+    times = {name: statistics.median(t) for name, t in runs.items()}
+    whole = times["as trained"]
+    print(f"s6-19k {variant} loop, batch {batch_size}, {torch.get_num_threads()} threads, seconds per epoch (median "
+          f"of {rounds}), and what each changed or removed part costs:")
     for name, t in times.items():
-        print(f"  {name:28s} {t:5.1f}s" + (f"  (-{whole - t:.1f}s)" if t != whole else ""))
+        print(f"  {name:28s} {t:5.1f}s  ({' '.join(f'{x:.1f}' for x in runs[name])})" +
+              (f"  ({t - whole:+.1f}s)" if name != "as trained" else ""))
     g = torch.Generator().manual_seed(1)
-    for rotation in (7.0, 0.0):
+    for rotation in (10.0, 0.0):
         start = time.perf_counter()
         for _ in batches(data.train, batch_size, shuffle=True, rotation=rotation, generator=g):
             pass
@@ -120,10 +137,9 @@ def breakdown(data, fixed, batch_size: int, rounds: int, n: int) -> None:
     for _ in range(-(-60_000 // batch_size)):
         average.update()
     print(f"  weight averaging after every step of one epoch: {time.perf_counter() - start:5.2f}s")
-    for test_batch in (1000, 256):  # 1,000 was `test`'s batch before 256 (whose activations stay in cache)
-        start = time.perf_counter()
-        test(model, data.test, torch.device("cpu"), False, test_batch)
-        print(f"  evaluating the 10,000 test images in batches of {test_batch}: {time.perf_counter() - start:5.2f}s")
+    start = time.perf_counter()
+    test(model, data.test, torch.device("cpu"), bf16)
+    print(f"  evaluating the 10,000 test images: {time.perf_counter() - start:5.2f}s")
 
 
 def main():
@@ -132,19 +148,22 @@ def main():
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--batches", type=int, default=80, help="timed batches of 128 images (or as many "
                         "images in batches of --batch-size) per variant and round")
-    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--batch-size", type=int, default=64, help="images per step (default: s6-19k's recipe)")
     parser.add_argument("--only-loops", action="store_true", help="skip the matmul and convolution timings")
-    parser.add_argument("--breakdown", action="store_true", help="what each part of the compiled loop costs")
+    parser.add_argument("--breakdown", action="store_true", help="what each part of one loop costs")
+    parser.add_argument("--variant", choices=list(VARIANTS), help="the loop --breakdown takes apart (default: eager "
+                        "bf16 where the CPU has bf16, else eager float32)")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     data = load_mnist(args.data_dir)
     g = torch.Generator().manual_seed(1)
     n = max(1, args.batches * 128 // args.batch_size)
-    fixed = list(itertools.islice(batches(data.train, args.batch_size, shuffle=True, rotation=7.0, generator=g), n))
+    fixed = list(itertools.islice(batches(data.train, args.batch_size, shuffle=True, rotation=10.0, generator=g), n))
 
     if args.breakdown:
-        return breakdown(data, fixed, args.batch_size, args.rounds, n)
+        variant = args.variant or ("eager bf16" if bf16_supported(torch.device("cpu")) else "eager float32")
+        return breakdown(data, fixed, args.batch_size, args.rounds, n, variant)
     runners = {name: variant_runner(fixed, args.batch_size, c, b) for name, (c, b) in VARIANTS.items()}
     times = interleaved(runners, args.rounds, n)
     base = statistics.median(times["eager float32"])

@@ -206,6 +206,7 @@ def test_a_compiled_run_compiles_once_calibration_last_batch_and_testing_include
     monkeypatch.setattr(calibrate, "CACHE", tmp_path / "calibration.json")
     monkeypatch.setattr(loop, "COMPILE_MIN_STEPS", 1)
     monkeypatch.setattr(calibrate, "fastest", lambda results, total_steps: "compiled float32")
+    monkeypatch.setattr(calibrate, "affordable", lambda *args: True)  # a run this tiny would not compile at all
     config = config_for("xl-8k", epochs=2, batch_size=64, bf16="off", threads=1, ema=0.0)
     result = loop.run(config, random_mnist(n_train=300, n_test=70), tmp_path / "last.pt")
     assert result.compiled
@@ -219,3 +220,16 @@ def test_another_compile_is_tried_only_while_the_first_run_stays_within_a_quarte
     # 15 epochs (s6-22k's recipe) leave 63 s
     assert calibrate.affordable(20.0, 5.0, 0.018, 15 * 938)
     assert calibrate.affordable(60.0, 0.0, 0.018, 0)  # no run length: measure everything
+
+
+def test_a_first_compile_is_skipped_when_it_alone_would_cost_a_short_run_over_a_quarter_more(one_thread,
+                                                                                             eager_backend):
+    """s6-19k's default run (5 epochs, 4,690 steps of ~15 ms: ~70 s) cannot repay ~25 s of compiling within
+    the first run's quarter, so nothing is compiled; a run long enough compiles."""
+    config = config_for("xl-8k", batch_size=8)
+    variants = [Variant(False, False), Variant(True, False)]
+    short = calibrate.measure(config, CPU, variants, total_steps=10)
+    assert short["compiled float32"]["dropped"].startswith("not compiled: a first ~25 s of compiling")
+    assert eager_backend == [] and "step" in short["eager float32"]
+    long = calibrate.measure(config, CPU, variants, total_steps=10**9)
+    assert len(eager_backend) == 1 and "step" in long["compiled float32"]

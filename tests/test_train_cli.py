@@ -3,7 +3,7 @@ import pytest
 from click.testing import CliRunner
 
 from xlbackprop.cli import main
-from xlbackprop.train import loop
+from xlbackprop.train import calibrate, loop
 from xlbackprop.train.data import FILES, write_idx
 from xlbackprop.train.report import runs_in
 
@@ -19,6 +19,12 @@ def data_dir(tmp_path):
         write_idx(directory / (FILES[f"{split}_images"] + ".gz"), rng.integers(0, 256, (n, 28, 28)))
         write_idx(directory / (FILES[f"{split}_labels"] + ".gz"), rng.integers(0, 10, n))
     return directory
+
+
+@pytest.fixture(autouse=True)
+def own_calibration_cache(tmp_path, monkeypatch):
+    """The variants one test times are not another's cached choice."""
+    monkeypatch.setattr(calibrate, "CACHE", tmp_path / "calibration.json")
 
 
 def train(tmp_path, data_dir, *extra):
@@ -139,6 +145,7 @@ def test_auto_compile_that_fails_trains_eagerly_and_says_so(tmp_path, data_dir, 
     monkeypatch.setattr(loop.torch, "compile", failing_compile)
     monkeypatch.setattr(loop, "compiler_available", lambda device: True)
     monkeypatch.setattr(loop, "COMPILE_MIN_STEPS", 1)  # this tiny run counts as long
+    monkeypatch.setattr(calibrate, "affordable", lambda *args: True)  # and worth a compile
     result = train(tmp_path, data_dir)
     assert result.exit_code == 0, result.output
     assert "Note: torch.compile failed (InvalidCxxCompiler: No working C++ compiler found); the run trained " \

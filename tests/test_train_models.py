@@ -16,7 +16,7 @@ def shapes(name: str) -> dict[str, list[int]]:
 
 def test_s6_19k_has_19698_params_and_the_course_output_shapes():
     assert count_params(build_model("s6-19k")) == 19_698
-    conv_shapes = [s for layer, s in shapes("s6-19k").items() if layer.startswith("Conv2d")]
+    conv_shapes = [s for layer, s in shapes("s6-19k").items() if layer.split(":")[0].endswith("Conv2d")]
     sizes = [(c, h) for _, c, h, _ in conv_shapes]
     assert sizes == [(16, 26), (16, 24), (30, 22), (30, 11), (16, 9), (16, 7), (32, 5)]
     assert shapes("s6-19k")["AvgPool2d: 1-22"] == [-1, 32, 1, 1]
@@ -26,7 +26,7 @@ def test_s6_22k_has_22504_params_and_the_course_output_shapes():
     assert count_params(build_model("s6-22k")) == 22_504
     pools = [s for layer, s in shapes("s6-22k").items() if layer.startswith("MaxPool2d")]
     assert [s[2] for s in pools] == [14, 7, 3]
-    last_conv = [s for layer, s in shapes("s6-22k").items() if layer.startswith("Conv2d")][-1]
+    last_conv = [s for layer, s in shapes("s6-22k").items() if layer.split(":")[0].endswith("Conv2d")][-1]
     assert last_conv == [-1, 10, 3, 3]
 
 
@@ -91,3 +91,23 @@ def test_summary_of_unknown_model_is_one_line_and_exit_2():
     result = CliRunner().invoke(main, ["summary", "--model", "resnet"])
     assert result.exit_code == 2
     assert result.output.strip().splitlines() == ["xlbackprop: error: unknown model 'resnet'; expected one of: s6-19k, s6-22k, xl-8k"]
+
+
+def test_the_subsampled_pointwise_convolution_computes_what_the_strided_one_does():
+    from xlbackprop.train.layers import SubsampledConv2d
+
+    torch.manual_seed(0)
+    fast, plain = SubsampledConv2d(30, 30, 2), torch.nn.Conv2d(30, 30, 1, stride=2)
+    plain.load_state_dict(fast.state_dict())
+    x = torch.randn(4, 30, 22, 22, dtype=torch.float64, requires_grad=True)
+    fast, plain = fast.double(), plain.double()
+    (out_fast,), (out_plain,) = [torch.autograd.grad(m(x).square().sum(), [x]) for m in (fast, plain)]
+    assert torch.allclose(fast(x), plain(x), rtol=1e-12, atol=1e-12) and fast(x).shape == (4, 30, 11, 11)
+    assert torch.allclose(out_fast, out_plain, rtol=1e-12, atol=1e-12)
+    assert fast.weight.shape == plain.weight.shape and fast.bias.shape == plain.bias.shape
+
+
+def test_s6_19k_uses_the_subsampled_form_for_its_strided_pointwise_layer():
+    from xlbackprop.train.layers import SubsampledConv2d
+
+    assert [type(m).__name__ for m in build_model("s6-19k") if isinstance(m, SubsampledConv2d)] == ["SubsampledConv2d"]

@@ -23,3 +23,9 @@ def test_epochs_to_target_is_the_first_epoch_whose_held_accuracy_meets_it():
     assert epochs_to_target([99.5, 99.5, 99.3, 99.42, 99.45, 99.41], targets) == 6
     assert epochs_to_target([99.5, 99.5, 99.5], targets) == 3
     assert epochs_to_target([99.5, 99.4, 99.5, 99.5], targets) is None  # 99.40% is not above 99.40%
+
+
+def test_the_margin_is_three_hundredths_above_the_target():
+    s6_19k, s6_22k = get_spec("s6-19k").targets, get_spec("s6-22k").targets
+    assert s6_19k.margin_met(99.43) and not s6_19k.margin_met(99.42)
+    assert s6_22k.margin_met(99.53) and not s6_22k.margin_met(99.52)

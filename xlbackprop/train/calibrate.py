@@ -35,6 +35,9 @@ CLEARLY_SLOWER = 1.5
 # A new user's first run should cost at most this much more than one with the choice cached (issue 18): another
 # variant is compiled only while its compiling, estimated by the one before, fits in what is left of that.
 FIRST_RUN_EXTRA = 0.25
+# What a first compile is taken to cost before one has been timed: s6-19k's took 22 s on this project's 2-core CPU
+# and 27-32 s on an AMX one (issue 18). Without it, a short run compiled once and lost (107 s against 75 s cached).
+FIRST_COMPILE_ESTIMATE = 25.0
 TEST_IMAGES_TIMED = 512
 
 
@@ -143,8 +146,9 @@ def measure(config: TrainConfig, device: torch.device, variants: list[Variant], 
     seconds its first steps took beyond that (compiling), and its seconds per evaluated image.
 
     Eager variants are timed first; a compiled variant is compiled only when its dtype's eager steps were not
-    clearly slower, in the order of its dtype's eager speed, and after the first only while compiling it fits
-    the first run's budget for a run of `total_steps` (affordable); a variant clearly slower than the best
+    clearly slower, in the order of its dtype's eager speed, and only while compiling it (as long as the last
+    compile took, FIRST_COMPILE_ESTIMATE for the first) fits the first run's budget for a run of `total_steps`
+    (affordable); a variant clearly slower than the best
     after a round is timed no further: such variants map to {"dropped": why}. A compiled variant whose compilation fails maps to the reason (with
     --compile on, that is a TrainError). With `model` (the run's, seeded) the variants are timed on it and it
     is given back with its weights and the random state untouched; `forwards` then receives each variant's
@@ -196,8 +200,10 @@ def measure(config: TrainConfig, device: torch.device, variants: list[Variant], 
             best = min(times, key=lambda name: min(times[name]), default=None)
             kept = max(0.0, first.get(best, 0.0) - WARM_UP_STEPS * min(times[best])) if best else 0.0
             overhead = time.perf_counter() - began - kept
-            if last_compile and best and not affordable(last_compile, overhead, min(times[best]), total_steps):
-                results[v.name] = {"dropped": f"not compiled: another ~{last_compile:.0f} s of compiling would make "
+            estimate = last_compile or FIRST_COMPILE_ESTIMATE
+            if best and not affordable(estimate, overhead, min(times[best]), total_steps):
+                what = "another" if last_compile else "a first"
+                results[v.name] = {"dropped": f"not compiled: {what} ~{estimate:.0f} s of compiling would make "
                                               f"this first run cost over {1 + FIRST_RUN_EXTRA:.2f}x a cached one"}
                 continue
             start(v)

@@ -19,8 +19,12 @@ if TYPE_CHECKING:
 def conv_relu_bn(cin, cout, k=3, stride=1, pad=0):
     from torch import nn
 
+    from xlbackprop.train.layers import SubsampledConv2d
+
+    pointwise_strided = k == 1 and stride > 1 and pad == 0
+    conv = SubsampledConv2d(cin, cout, stride) if pointwise_strided else nn.Conv2d(cin, cout, k, stride, pad)
     # The course's S6 layer order: conv, then ReLU, then BatchNorm.
-    return [nn.Conv2d(cin, cout, k, stride=stride, padding=pad), nn.ReLU(), nn.BatchNorm2d(cout)]
+    return [conv, nn.ReLU(), nn.BatchNorm2d(cout)]
 
 
 def conv_bn_relu(cin, cout, k=3, pad=0):
