@@ -215,7 +215,7 @@ def test_a_compiled_run_compiles_once_calibration_last_batch_and_testing_include
 
 
 def test_another_compile_is_tried_only_while_the_first_run_stays_within_a_quarter_more():
-    # s6-19k's 5 epochs at batch 64 (4,690 steps of 18 ms, 84 s): 21 s to spare, 5 spent, ~20 s more to compile
+    # 5 epochs at batch 64 (4,690 steps of 18 ms, 84 s): 21 s to spare, 5 spent, ~20 s more to compile
     assert not calibrate.affordable(20.0, 5.0, 0.018, 4_690)
     # 15 epochs (s6-22k's recipe) leave 63 s
     assert calibrate.affordable(20.0, 5.0, 0.018, 15 * 938)
@@ -224,7 +224,7 @@ def test_another_compile_is_tried_only_while_the_first_run_stays_within_a_quarte
 
 def test_a_first_compile_is_skipped_when_it_alone_would_cost_a_short_run_over_a_quarter_more(one_thread,
                                                                                              eager_backend):
-    """s6-19k's default run (5 epochs, 4,690 steps of ~15 ms: ~70 s) cannot repay ~25 s of compiling within
+    """s6-19k's default run (6 epochs, 5,628 steps of ~14 ms: ~80 s) cannot repay ~25 s of compiling within
     the first run's quarter, so nothing is compiled; a run long enough compiles."""
     config = config_for("xl-8k", batch_size=8)
     variants = [Variant(False, False), Variant(True, False)]
