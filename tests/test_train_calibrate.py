@@ -224,7 +224,7 @@ def test_another_compile_is_tried_only_while_the_first_run_stays_within_a_quarte
 
 def test_a_first_compile_is_skipped_when_it_alone_would_cost_a_short_run_over_a_quarter_more(one_thread,
                                                                                              eager_backend):
-    """s6-19k's default run (6 epochs, 5,628 steps of ~14 ms: ~80 s) cannot repay ~25 s of compiling within
+    """A run of 6 epochs of batch 64 (5,628 steps of ~14 ms: ~80 s) cannot repay ~25 s of compiling within
     the first run's quarter, so nothing is compiled; a run long enough compiles."""
     config = config_for("xl-8k", batch_size=8)
     variants = [Variant(False, False), Variant(True, False)]
