@@ -17,7 +17,7 @@ from typing import Callable
 
 import torch
 
-from xlbackprop.train.config import TrainConfig
+from xlbackprop.train.config import NOT_AUTO, TrainConfig
 from xlbackprop.train.data import Split, batches
 from xlbackprop.train.loop import (TrainForward, WeightAverage, bf16_supported, resolve_bf16, resolve_compile, test,
                                    train_epoch)
@@ -72,6 +72,19 @@ def candidates(config: TrainConfig, device: torch.device, total_steps: int) -> l
     else:
         bf16s = [resolve_bf16(config.bf16, device)]
     return [Variant(c, b) for c in compiles for b in bf16s]
+
+
+def without_left_out(config: TrainConfig, variants: list[Variant]) -> tuple[list[Variant], str]:
+    """The candidates without those `auto` never picks for this model (config.NOT_AUTO), and a note naming them;
+    a variant asked for by both settings, or the only one left, is kept."""
+    if "auto" not in (config.compile, config.bf16):
+        return variants, ""
+    kept = [v for v in variants if v.name not in NOT_AUTO.get(config.model, ())]
+    left_out = [v.name for v in variants if v not in kept]
+    if not kept or not left_out:
+        return variants, ""
+    return kept, (f"{', '.join(left_out)} left out of auto for {config.model}: under the accuracy margin in its "
+                  "seed grid")
 
 
 def machine(device: torch.device) -> str:
@@ -278,8 +291,9 @@ def choose_variant(config: TrainConfig, device: torch.device, total_steps: int, 
         bf16 = resolve_bf16(config.bf16, device, compiled)
         auto = "auto" in (config.compile, config.bf16)
         return Variant(compiled, bf16, "by rule, not measured (--deterministic)" if auto else "")
-    variants = candidates(config, device, total_steps)
+    variants, left_out = without_left_out(config, candidates(config, device, total_steps))
     if len(variants) == 1:
+        variants[0].note = left_out
         return variants[0]
     key = cache_key(config, device, variants)
     entry = read_cache(cache).get(key)
@@ -300,5 +314,5 @@ def choose_variant(config: TrainConfig, device: torch.device, total_steps: int, 
     choice = next(v for v in variants if v.name == fastest(results, total_steps))
     choice.compile_error = next((r for r in results.values() if isinstance(r, str)), "")
     choice.step, choice.test_per_image = results[choice.name]["step"], results[choice.name].get("test", 0.0)
-    choice.note = describe(choice.name, results) + when
+    choice.note = describe(choice.name, results) + when + (f"; {left_out}" if left_out else "")
     return choice
