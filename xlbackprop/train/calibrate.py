@@ -32,8 +32,8 @@ TIMED_STEPS, ROUNDS = 8, 3  # rounds interleave the candidates, so a burst of ot
 # oneDNN kernels eager or compiled and are most of a step (13.4 of 15.8 s per epoch of s6-19k on this project's
 # 2-core CPU): a dtype whose eager steps are half again as slow does not catch up by compiling.
 CLEARLY_SLOWER = 1.5
-# A new user's first run should cost at most this much more than one with the choice cached (issue 18): another
-# variant is compiled only while its compiling, estimated by the one before, fits in what is left of that.
+# A new user's first run should cost at most this much more than one with the choice cached (issue 18): a variant
+# is compiled only while its compiling (estimated by the one before, or FIRST_COMPILE_ESTIMATE) fits in that.
 FIRST_RUN_EXTRA = 0.25
 # What a first compile is taken to cost before one has been timed: s6-19k's took 22 s on this project's 2-core CPU
 # and 27-32 s on an AMX one (issue 18). Without it, a short run compiled once and lost (107 s against 75 s cached).
@@ -161,8 +161,7 @@ def measure(config: TrainConfig, device: torch.device, variants: list[Variant], 
     Eager variants are timed first; a compiled variant is compiled only when its dtype's eager steps were not
     clearly slower, in the order of its dtype's eager speed, and only while compiling it (as long as the last
     compile took, FIRST_COMPILE_ESTIMATE for the first) fits the first run's budget for a run of `total_steps`
-    (affordable); a variant clearly slower than the best
-    after a round is timed no further: such variants map to {"dropped": why}. A compiled variant whose compilation fails maps to the reason (with
+    (affordable); a variant clearly slower than the best after a round is timed no further: such variants map to {"dropped": why}. A compiled variant whose compilation fails maps to the reason (with
     --compile on, that is a TrainError). With `model` (the run's, seeded) the variants are timed on it and it
     is given back with its weights and the random state untouched; `forwards` then receives each variant's
     TrainForward, so that the compile of the chosen one is kept.
