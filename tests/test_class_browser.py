@@ -19,7 +19,7 @@ from tests.wb_fixtures import Layout, simulate, write_workbook
 
 pytest.importorskip("selenium", reason="selenium is not installed (pip install selenium)")
 from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support import expected_conditions  # noqa: E402
+from selenium.common.exceptions import WebDriverException  # noqa: E402
 from selenium.webdriver.support.wait import WebDriverWait  # noqa: E402
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -45,11 +45,17 @@ def books(folder):
 
 
 def click_and_load(driver, element, timeout=60):
-    """Click what submits a form or follows a link, and wait until the next page has replaced this one."""
-    page = driver.find_element(By.TAG_NAME, "html")
+    """Click what submits a form or follows a link, and wait until the next page has replaced this one.
+
+    The old page is marked on its window object: a new document gets a new one. (Selenium's staleness_of asks
+    about an element of the old page, and Chromium can answer that with an inspector error instead of
+    "stale" while the page is being replaced.) Errors while the next page loads mean "not yet".
+    """
+    driver.execute_script("window.__xlbackpropOldPage = true")
     element.click()
-    WebDriverWait(driver, timeout).until(expected_conditions.staleness_of(page))
-    WebDriverWait(driver, timeout).until(lambda d: d.execute_script("return document.readyState") == "complete")
+    replaced = "return window.__xlbackpropOldPage === undefined && document.readyState === 'complete'"
+    WebDriverWait(driver, timeout, ignored_exceptions=(WebDriverException,)).until(
+        lambda d: d.execute_script(replaced))
 
 
 def hand_in(driver, url, student_id, code, path):
