@@ -183,3 +183,21 @@ def test_wrong_teacher_tokens_slow_down(tmp_path):
             assert client.post("/teacher/login", data={"token": "guess"}).status_code == 403
         slowed = client.post("/teacher/login", data={"token": client.app.state.token})
         assert slowed.status_code == 429 and "Retry-After" in slowed.headers
+
+
+@pytest.mark.parametrize("scheme", ["https", "http"])
+def test_cookies_are_marked_secure_exactly_when_the_page_came_over_tls(tmp_path, scheme):
+    """Behind a TLS proxy uvicorn sees https (X-Forwarded-Proto); the cookies must then never go over plain HTTP."""
+    from xlbackprop.serve.app import COOKIE, create_app
+
+    config = ClassConfig(folder=tmp_path / "class", roster=ROSTER)
+    with TestClient(create_class_app(config), base_url=f"{scheme}://127.0.0.1") as teacher:
+        r = teacher.post("/teacher/login", data={"token": teacher.app.state.token}, follow_redirects=False)
+        teacher_cookie = r.headers["set-cookie"]
+    with TestClient(create_app(tmp_path / "uploads", workers=1), base_url=f"{scheme}://127.0.0.1") as student:
+        student_cookie = student.get("/").headers["set-cookie"]
+    assert teacher_cookie.startswith(TEACHER_COOKIE + "=") and student_cookie.startswith(COOKIE + "=")
+    for cookie in (teacher_cookie, student_cookie):
+        flags = [part.strip().lower() for part in cookie.split(";")]
+        assert "httponly" in flags
+        assert ("secure" in flags) == (scheme == "https")

@@ -58,7 +58,7 @@ def create_app(uploads, workers=2, limits=None):
         body = templates.get_template(name).render(limits=limits, max_mb=limits.upload_bytes / MB, **context)
         response = HTMLResponse(body, status_code=status, headers=SECURITY_HEADERS)
         if request.cookies.get(COOKIE) != session:
-            response.set_cookie(COOKIE, session, httponly=True, samesite="lax")
+            response.set_cookie(COOKIE, session, samesite="lax", **cookie_flags(request))
         return response
 
     async def index(request):
@@ -74,7 +74,7 @@ def create_app(uploads, workers=2, limits=None):
                 response.headers["Retry-After"] = str(refused.retry_after)
             return response
         response = RedirectResponse(f"/result/{job.id}", status_code=303, headers=SECURITY_HEADERS)
-        response.set_cookie(COOKIE, session, httponly=True, samesite="lax")
+        response.set_cookie(COOKIE, session, samesite="lax", **cookie_flags(request))
         return response
 
     def job_or_404(request):
@@ -120,6 +120,12 @@ def create_app(uploads, workers=2, limits=None):
     ], lifespan=lifespan)
     app.state.queue = queue
     return app
+
+
+def cookie_flags(request):
+    """HttpOnly always; Secure when the page came over TLS. Behind a reverse proxy on loopback, uvicorn takes
+    the scheme from its X-Forwarded-Proto header, so the browser never sends the cookie over plain HTTP."""
+    return {"httponly": True, "secure": request.url.scheme == "https"}
 
 
 def _session(request):

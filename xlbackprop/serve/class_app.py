@@ -38,7 +38,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from xlbackprop.errors import ClassError
-from xlbackprop.serve.app import FORM_OVERHEAD, SECURITY_HEADERS, declared_length, read_form
+from xlbackprop.serve.app import FORM_OVERHEAD, SECURITY_HEADERS, cookie_flags, declared_length, read_form
 from xlbackprop.serve.class_grading import GradingQueue
 from xlbackprop.serve.class_view import class_report, result_view
 from xlbackprop.serve.limits import MB, Refused
@@ -159,7 +159,7 @@ def create_class_app(config):
         issued = str(int(time.time()))
         response = RedirectResponse("/teacher", status_code=303, headers=SECURITY_HEADERS)
         response.set_cookie(TEACHER_COOKIE, f"{issued}.{_sign(token, f'teacher:{issued}')}",
-                            max_age=TEACHER_HOURS * 3600, path="/teacher", httponly=True, samesite="strict")
+                            max_age=TEACHER_HOURS * 3600, path="/teacher", samesite="strict", **cookie_flags(request))
         return response
 
     async def logout(request):
