@@ -46,6 +46,15 @@ def test_train_logs_every_epoch_checks_targets_and_appends_the_report(tmp_path, 
     assert (tmp_path / "run" / "last.pt").is_file()
 
 
+def test_the_recorded_command_names_no_folder_of_this_machine(tmp_path, data_dir, monkeypatch):
+    monkeypatch.chdir(data_dir.parent)
+    assert train(tmp_path, data_dir.resolve()).exit_code == 0
+    (row,) = runs_in(tmp_path / "summary.xlsx")
+    assert str(tmp_path) not in row["command"] and str(data_dir.parent.resolve()) not in row["command"]
+    assert f"--data-dir {data_dir.name}" in row["command"]  # relative to the folder the command ran in
+    assert "--checkpoint" not in row["command"] and "--report" not in row["command"]
+
+
 def test_ctrl_c_keeps_the_checkpoint_and_resume_finishes_the_run(tmp_path, data_dir, monkeypatch):
     real_train_epoch, calls = loop.train_epoch, []
 

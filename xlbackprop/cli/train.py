@@ -1,5 +1,6 @@
 """`xlbackprop train` and `xlbackprop summary`: thin commands over xlbackprop.train."""
 
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -16,10 +17,20 @@ DEFAULT_REPORT = "xlbackprop-runs.xlsx"  # in the current folder: a smoke test n
 NEGATABLE = {"nesterov"}  # on/off options whose off side overrides a recipe, so it is written down too
 
 
+# Where a run's files went, not how it trained: left out of the recorded command, so that a shared record such as
+# workbooks/summary.xlsx names no folder of the machine a run was made on.
+OUTPUTS = {"checkpoint", "checkpoint_every", "resume", "report", "no_report"}
+
+
 def command_line(params: dict) -> str:
-    """The options given, as a command to rerun (recorded in the report)."""
+    """The options given, as a command to rerun (recorded in the report); the data folder relative to the folder
+    the command ran in."""
     words = ["xlbackprop", "train"]
     for name, value in params.items():
+        if name in OUTPUTS:
+            continue
+        if name == "data_dir" and value is not None:
+            value = os.path.relpath(value)
         if value is False and name in NEGATABLE:
             words.append("--no-" + name.replace("_", "-"))
         if value is None or value is False:
