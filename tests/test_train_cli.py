@@ -1,3 +1,5 @@
+import importlib
+
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -53,6 +55,16 @@ def test_the_recorded_command_names_no_folder_of_this_machine(tmp_path, data_dir
     assert str(tmp_path) not in row["command"] and str(data_dir.parent.resolve()) not in row["command"]
     assert f"--data-dir {data_dir.name}" in row["command"]  # relative to the folder the command ran in
     assert "--checkpoint" not in row["command"] and "--report" not in row["command"]
+
+
+def test_a_data_folder_with_no_relative_path_is_recorded_as_given(tmp_path, data_dir, monkeypatch):
+    def other_drive(path, start=None):  # what os.path.relpath does on Windows for a folder on another drive
+        raise ValueError("path is on mount 'D:', start on mount 'C:'")
+
+    monkeypatch.setattr(importlib.import_module("xlbackprop.cli.train").os.path, "relpath", other_drive)
+    assert train(tmp_path, data_dir).exit_code == 0
+    (row,) = runs_in(tmp_path / "summary.xlsx")
+    assert f"--data-dir {data_dir}" in row["command"]
 
 
 def test_ctrl_c_keeps_the_checkpoint_and_resume_finishes_the_run(tmp_path, data_dir, monkeypatch):

@@ -30,7 +30,7 @@ def command_line(params: dict) -> str:
         if name in OUTPUTS:
             continue
         if name == "data_dir" and value is not None:
-            value = os.path.relpath(value)
+            value = _relative(value)
         if value is False and name in NEGATABLE:
             words.append("--no-" + name.replace("_", "-"))
         if value is None or value is False:
@@ -38,6 +38,15 @@ def command_line(params: dict) -> str:
         flag = "--" + name.replace("_", "-")
         words += [flag] if value is True else [flag, str(value)]
     return shlex.join(words)
+
+
+def _relative(path) -> str:
+    """`path` from the current folder; as given where it has no such path (another drive on Windows), so that
+    recording a finished run never fails on it."""
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return str(path)
 
 
 @click.command()

@@ -161,8 +161,9 @@ def measure(config: TrainConfig, device: torch.device, variants: list[Variant], 
     Eager variants are timed first; a compiled variant is compiled only when its dtype's eager steps were not
     clearly slower, in the order of its dtype's eager speed, and only while compiling it (as long as the last
     compile took, FIRST_COMPILE_ESTIMATE for the first) fits the first run's budget for a run of `total_steps`
-    (affordable); a variant clearly slower than the best after a round is timed no further: such variants map to {"dropped": why}. A compiled variant whose compilation fails maps to the reason (with
-    --compile on, that is a TrainError). With `model` (the run's, seeded) the variants are timed on it and it
+    (affordable); a variant clearly slower than the best after a round is timed no further: such variants map
+    to {"dropped": why}. A compiled variant whose compilation fails maps to the reason (with --compile on, that
+    is a TrainError). With `model` (the run's, seeded) the variants are timed on it and it
     is given back with its weights and the random state untouched; `forwards` then receives each variant's
     TrainForward, so that the compile of the chosen one is kept.
     """
