@@ -60,7 +60,11 @@ class CliRun:
 
 
 def run_cli(args: list[str], home: Path, label: str, env_extra: dict | None = None) -> CliRun:
-    """Run `xlbackprop train ARGS` in a temporary folder with HOME=`home`; echo its epochs as they end."""
+    """Run `xlbackprop train ARGS` from the project's root with HOME=`home`; echo its epochs as they end.
+
+    From the root, the command the report records names the data folder as a user there would type it, not from
+    a temporary folder; ARGS always say where the report goes (--report or --no-report), so nothing is written
+    there, and the checkpoint goes to a temporary folder."""
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "HOME": str(home), **(env_extra or {})}
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")]))
@@ -69,7 +73,7 @@ def run_cli(args: list[str], home: Path, label: str, env_extra: dict | None = No
         result = CliRun()
         start = time.perf_counter()
         with stderr.open("w") as err:
-            proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=err, text=True, cwd=tmp, env=env)
+            proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=err, text=True, cwd=ROOT, env=env)
             for line in proc.stdout:
                 if m := EPOCH_LINE.match(line):
                     result.accs.append(float(m.group(2)))

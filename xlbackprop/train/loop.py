@@ -193,8 +193,11 @@ def make_scheduler(config: TrainConfig, optimizer, steps_per_epoch: int):
     """Returns (scheduler, per_batch): OneCycle steps after every batch, the step schedule after every epoch."""
     if config.schedule == "onecycle":
         total = config.epochs * steps_per_epoch
+        # torch's OneCycleLR divides by zero when the warm-up is exactly one step (5 steps at 0.2) and peaks
+        # before the first step when it is less; a run that short (a smoke test) warms up for two steps instead.
+        warmup = max(config.warmup, 2 / total) if total >= 3 else 0.25
         return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=total,
-                                                   pct_start=config.warmup), True
+                                                   pct_start=warmup), True
     if config.schedule == "step":
         return torch.optim.lr_scheduler.StepLR(optimizer, step_size=config.step_size, gamma=config.gamma), False
     return None, False
