@@ -27,11 +27,11 @@ def conv_relu_bn(cin, cout, k=3, stride=1, pad=0):
     return [conv, nn.ReLU(), nn.BatchNorm2d(cout)]
 
 
-def conv_bn_relu(cin, cout, k=3, pad=0):
+def conv_bn_relu(cin, cout):
     from torch import nn
 
     # Our own model: bias is redundant before BatchNorm, which saves parameters.
-    return [nn.Conv2d(cin, cout, k, padding=pad, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
+    return [nn.Conv2d(cin, cout, 3, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
 
 
 def s6_19k() -> nn.Module:
