@@ -71,6 +71,15 @@ def test_resume_refuses_another_models_checkpoint(tmp_path):
         run(config, random_mnist(), tmp_path / "last.pt", resume=True)
 
 
+def test_resume_refuses_a_checkpoint_of_an_older_layout_of_the_same_model(tmp_path):
+    run(quick(epochs=1), random_mnist(n_train=64, n_test=16), tmp_path / "last.pt")
+    state = torch.load(tmp_path / "last.pt", weights_only=False)
+    state["model"]["0.weight"] = torch.zeros(10, 1, 3, 3)  # xl-8k's first conv had another width
+    torch.save(state, tmp_path / "last.pt")
+    with pytest.raises(TrainError, match="do not fit model xl-8k as it is built now"):
+        run(quick(epochs=2), random_mnist(n_train=64, n_test=16), tmp_path / "last.pt", resume=True)
+
+
 def test_onecycle_is_stepped_per_batch_and_step_schedule_per_epoch(tmp_path):
     data = random_mnist(n_train=128, n_test=16)
     onecycle = run(quick(epochs=2, lr=0.1), data, tmp_path / "a.pt")

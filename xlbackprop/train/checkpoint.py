@@ -49,7 +49,11 @@ def load_checkpoint(path: Path, config, model, optimizer, scheduler, generator, 
     state = read_checkpoint(path)
     if state["config"]["model"] != config.model:
         raise TrainError(f"{path}: checkpoint of model {state['config']['model']}, expected {config.model}")
-    model.load_state_dict(state["model"])
+    try:
+        model.load_state_dict(state["model"])
+    except RuntimeError:  # the same name, another layout: xl-8k's changed on 2026-12-06
+        raise TrainError(f"{path}: checkpoint's weights do not fit model {config.model} as it is built now (saved "
+                         "by an older layout); start the run again without --resume") from None
     optimizer.load_state_dict(state["optimizer"])
     if scheduler is not None and state["scheduler"] is not None:
         scheduler.load_state_dict(state["scheduler"])
