@@ -114,3 +114,27 @@ def test_rotation_turns_each_image_of_the_batch_by_its_own_angle():
     assert turned.shape == x.shape
     assert not torch.allclose(turned[0], turned[1], atol=1e-3)  # different angles per image
     assert abs(turned.sum().item() - x.sum().item()) / x.sum().item() < 0.1  # same ink, moved
+
+
+def test_shift_moves_each_image_by_whole_pixels_at_most_the_limit_and_leaves_rotation_draws_alone():
+    x = torch.zeros(16, 1, 28, 28)
+    x[:, :, 12:16, 12:16] = 1.0  # a square in the middle: its centre of mass shows the move
+
+    def centres(images):
+        grid = torch.arange(28.0)
+        mass = images[:, 0].sum((1, 2))
+        return (images[:, 0].sum(1) * grid).sum(1) / mass, (images[:, 0].sum(2) * grid).sum(1) / mass
+
+    moved = rotate(x, 0.0, torch.Generator().manual_seed(0), shift=2.0)
+    cx, cy = centres(moved)
+    assert (cx - 13.5).abs().max() <= 2.0 + 1e-4 and (cy - 13.5).abs().max() <= 2.0 + 1e-4
+    assert (cx - 13.5).abs().max() > 0.5  # it does move them
+    # Without a shift, a rotation draws one angle per image and nothing more, as before shifts existed, so
+    # recorded runs replay the same batches.
+    g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    rotate(x, 10.0, g1, shift=0.0)
+    torch.rand(16, generator=g2)
+    assert torch.equal(g1.get_state(), g2.get_state())
+    rotate(x, 10.0, g1, shift=1.0)
+    torch.rand(16, generator=g2)
+    assert not torch.equal(g1.get_state(), g2.get_state())

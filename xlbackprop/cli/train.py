@@ -71,6 +71,9 @@ def _relative(path) -> str:
                    "0 for the last weights [default: the recipe's].")
 @click.option("--rotation", type=float,
               help="Random rotation of training batches, in degrees; 0 for none [default: the recipe's, else 7].")
+@click.option("--shift", type=click.FloatRange(min=0),
+              help="Random shift of training images, at most this many pixels along each axis; 0 for none "
+                   "[default: the recipe's, else 0].")
 @click.option("--seed", type=int, help="Random seed [default: 1].")
 @click.option("--deterministic", is_flag=True, default=None, help="Use deterministic kernels for bit-identical reruns.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Where to train [default: auto].")

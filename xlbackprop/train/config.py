@@ -22,6 +22,7 @@ class TrainConfig:
     label_smoothing: float = 0.0
     ema: float = 0.0  # evaluate an exponential moving average of the weights with this decay per step; 0 = off
     rotation: float = 7.0  # degrees of random rotation applied to each training batch; 0 turns it off
+    shift: float = 0.0  # pixels each training image moves, at most, along each axis; 0 turns it off
     seed: int = 1
     deterministic: bool = False
     device: str = "auto"  # auto | cpu | cuda
@@ -43,6 +44,8 @@ class TrainConfig:
             raise TrainError(f"warmup is {self.warmup}, expected a fraction of the run between 0 and 1")
         if not 0 <= self.ema < 1:
             raise TrainError(f"ema decay is {self.ema}, expected 0 (off) or a number below 1 such as 0.99")
+        if self.shift < 0:
+            raise TrainError(f"shift is {self.shift} pixels, expected 0 (none) or more")
         if self.val_split < 0:
             raise TrainError(f"validation split is {self.val_split} images, expected 0 (none) or more")
         for name, allowed in [

@@ -118,12 +118,16 @@ def to_input(images: torch.Tensor) -> torch.Tensor:
     return ((images.float() / 255.0 - MEAN) / STD).unsqueeze(1)
 
 
-def rotate(x: torch.Tensor, degrees: float, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Rotate each image of a batch by its own random angle in [-degrees, degrees]; corners fill with black."""
+def rotate(x: torch.Tensor, degrees: float, generator: torch.Generator | None = None,
+           shift: float = 0.0) -> torch.Tensor:
+    """Rotate each image of a batch by its own random angle in [-degrees, degrees], then move it by up to `shift`
+    pixels along each axis; corners fill with black."""
     n = x.shape[0]
     angles = (torch.rand(n, generator=generator) * 2 - 1) * math.radians(degrees)
     cos, sin = torch.cos(angles), torch.sin(angles)
-    theta = torch.stack([torch.stack([cos, -sin, torch.zeros(n)], 1), torch.stack([sin, cos, torch.zeros(n)], 1)], 1)
+    # Drawn only when asked for, so runs without a shift see the same random numbers as before it existed.
+    dx, dy = (torch.rand(2, n, generator=generator) * 2 - 1) * (2 * shift / x.shape[-1]) if shift else torch.zeros(2, n)
+    theta = torch.stack([torch.stack([cos, -sin, dx], 1), torch.stack([sin, cos, dy], 1)], 1)
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     return F.grid_sample(x, grid, align_corners=False, padding_mode="zeros")
 
@@ -134,8 +138,8 @@ def shuffled(n: int, generator=None) -> torch.Tensor:
 
 
 def batches(split: Split, batch_size: int, shuffle: bool, rotation: float = 0.0, generator=None,
-            order: torch.Tensor | None = None, skip: int = 0):
-    """Yield (inputs, labels) batches of the in-memory split; rotation is applied to whole batches.
+            order: torch.Tensor | None = None, skip: int = 0, shift: float = 0.0):
+    """Yield (inputs, labels) batches of the in-memory split; rotation and shift are applied to whole batches.
 
     `order` (default: drawn now when shuffling) and `skip` (batches already trained) let a run resumed
     mid-epoch go on with the same batches: its generator is then restored to where the epoch stopped.
@@ -146,6 +150,6 @@ def batches(split: Split, batch_size: int, shuffle: bool, rotation: float = 0.0,
     for start in range(skip * batch_size, n, batch_size):
         idx = order[start : start + batch_size]
         x = split.images[idx].float().div_(255.0).unsqueeze(1)
-        if rotation:
-            x = rotate(x, rotation, generator)
+        if rotation or shift:
+            x = rotate(x, rotation, generator, shift)
         yield x.sub_(MEAN).div_(STD), split.labels[idx]
