@@ -11,7 +11,8 @@ The grid of issue 18 §1: s6-19k in all four variants (compile on/off x bf16 on/
 --bf16), s6-22k and xl-8k in eager float32 and the variant `auto` picks; a variant this CPU cannot run (bf16
 without AVX512-BF16 or AMX) is skipped and said. Each run is a subprocess, timed from its start as a user
 would see it (start-up, data, choosing the variant, compiling, training and testing included); all runs
-share one home folder, so only the first `auto` run times the variants. Held, the target and time to target
+share one home folder and inductor cache, both empty at the start, so only the first `auto` run times the
+variants and compiles from nothing. Held, the target and time to target
 are those of xlbackprop/train/targets.py, which the CLI uses too. Runs are appended to --report (the
 project's record is workbooks/summary.xlsx) or to no report. Hours on 2 cores: run nothing else beside it.
 The exit status is 1 when a run of a default recipe misses its target (a smoke test with --epochs or limits
@@ -66,7 +67,9 @@ def run_cli(args: list[str], home: Path, label: str, env_extra: dict | None = No
     a temporary folder; ARGS always say where the report goes (--report or --no-report), so nothing is written
     there, and the checkpoint goes to a temporary folder."""
     with tempfile.TemporaryDirectory() as tmp:
-        env = {**os.environ, "HOME": str(home), **(env_extra or {})}
+        # Inductor's cache lives outside HOME by default (/tmp/torchinductor_USER); in the shared home, the first
+        # `auto` run compiles from nothing as a new user's does, and later runs reuse it as theirs would.
+        env = {**os.environ, "HOME": str(home), "TORCHINDUCTOR_CACHE_DIR": str(home / "inductor"), **(env_extra or {})}
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")]))
         command = [sys.executable, str(ROOT / "cli.py"), "train", *args, "--checkpoint", str(Path(tmp) / "last.pt")]
         stderr = Path(tmp) / "stderr.txt"  # the progress bars; a pipe nobody reads would fill and stall it
