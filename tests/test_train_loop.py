@@ -108,6 +108,7 @@ def test_a_onecycle_run_of_a_few_steps_trains_and_starts_low(tmp_path, steps):
     ("warmup", 1.0, "warmup is 1.0, expected a fraction of the run between 0 and 1"),
     ("ema", 1.0, "ema decay is 1.0, expected 0 .off. or a number below 1"),
     ("val_split", -5, "validation split is -5 images"),
+    ("shift", -1.0, r"shift is -1.0 pixels, expected 0 \(none\) or more"),
 ])
 def test_bad_settings_are_rejected_before_training(field, value, message):
     with pytest.raises(TrainError, match=message):
@@ -330,7 +331,7 @@ def test_a_run_killed_mid_epoch_resumes_from_its_last_checkpoint_as_if_never_sto
     """checkpoint_every=0 saves after every batch; the stop comes from inside the batches, with no chance to
     save on the way out, as a killed process has none."""
     data = random_mnist(n_train=320, n_test=32)  # 5 batches of 64 per epoch
-    config = quick(epochs=2, ema=0.9, rotation=10.0, deterministic=True)
+    config = quick(epochs=2, ema=0.9, rotation=10.0, shift=2.0, deterministic=True)
     straight = run(config, data, tmp_path / "straight.pt")
 
     def killed_in_epoch_2_after_3_batches(it, total, epoch, done):
