@@ -147,15 +147,14 @@ def to_target(args) -> None:
     print(f"ours: xlbackprop train --model s6-19k (its default recipe: {recipe_text()})")
     print(f"target: held > {TARGETS.min_acc}% (min of the last 3 epochs' test accuracy)")
     home = Path(tempfile.mkdtemp(prefix="xlbackprop-home-"))  # no calibration cached yet: a new user's
-    inductor = {"TORCHINDUCTOR_CACHE_DIR": str(home / "inductor")}
     try:
-        first = run_cli(ours_args(data_dir, 1, args), home, "ours, first run, seed 1", inductor)
+        first = run_cli(ours_args(data_dir, 1, args), home, "ours, first run, seed 1")
         course = {side: [] for side in COURSE_SIDES}
         ours = []
         for seed in seeds:
             for side, (batch_size, workers) in COURSE_SIDES.items():
                 course[side].append(course_to_target(data_dir, seed, batch_size, workers, side, args))
-            ours.append(run_cli(ours_args(data_dir, seed, args), home, f"ours, seed {seed}", inductor))
+            ours.append(run_cli(ours_args(data_dir, seed, args), home, f"ours, seed {seed}"))
     finally:
         shutil.rmtree(home, ignore_errors=True)
     print(f"load average after: {os.getloadavg()[0]:.1f}\n")

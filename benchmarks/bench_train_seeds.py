@@ -12,8 +12,8 @@ The grid of issue 18 §1: s6-19k in all four variants (compile on/off x bf16 on/
 without AVX512-BF16 or AMX) is skipped and said. Each run is a subprocess, timed from its start as a user
 would see it (start-up, data, choosing the variant, compiling, training and testing included); all runs
 share one home folder and inductor cache, both empty at the start, so only the first `auto` run times the
-variants and compiles from nothing. Held, the target and time to target
-are those of xlbackprop/train/targets.py, which the CLI uses too. Runs are appended to --report (the
+variants and compiles from nothing. Held, the target and time to target are those of
+xlbackprop/train/targets.py, which the CLI uses too. Runs are appended to --report (the
 project's record is workbooks/summary.xlsx) or to no report. Hours on 2 cores: run nothing else beside it.
 The exit status is 1 when a run of a default recipe misses its target (a smoke test with --epochs or limits
 changes the recipe and only reports).
@@ -60,8 +60,9 @@ class CliRun:
         return self.elapsed[epoch - 1] if epoch else None
 
 
-def run_cli(args: list[str], home: Path, label: str, env_extra: dict | None = None) -> CliRun:
-    """Run `xlbackprop train ARGS` from the project's root with HOME=`home`; echo its epochs as they end.
+def run_cli(args: list[str], home: Path, label: str) -> CliRun:
+    """Run `xlbackprop train ARGS` from the project's root with HOME=`home` and an inductor cache inside it; echo
+    its epochs as they end.
 
     From the root, the command the report records names the data folder as a user there would type it, not from
     a temporary folder; ARGS always say where the report goes (--report or --no-report), so nothing is written
@@ -69,7 +70,7 @@ def run_cli(args: list[str], home: Path, label: str, env_extra: dict | None = No
     with tempfile.TemporaryDirectory() as tmp:
         # Inductor's cache lives outside HOME by default (/tmp/torchinductor_USER); in the shared home, the first
         # `auto` run compiles from nothing as a new user's does, and later runs reuse it as theirs would.
-        env = {**os.environ, "HOME": str(home), "TORCHINDUCTOR_CACHE_DIR": str(home / "inductor"), **(env_extra or {})}
+        env = {**os.environ, "HOME": str(home), "TORCHINDUCTOR_CACHE_DIR": str(home / "inductor")}
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")]))
         command = [sys.executable, str(ROOT / "cli.py"), "train", *args, "--checkpoint", str(Path(tmp) / "last.pt")]
         stderr = Path(tmp) / "stderr.txt"  # the progress bars; a pipe nobody reads would fill and stall it
