@@ -221,3 +221,19 @@ def test_by_default_the_report_is_written_where_the_command_runs_not_in_the_proj
     assert runs_in(work / "xlbackprop-runs.xlsx")[0]["epochs"] == 1
     assert (work / "xlbackprop-runs-run1-xl-8k.png").is_file()
     assert (work / "runs" / "xl-8k-seed1" / "last.pt").is_file()
+
+
+def test_a_dropout_rate_for_a_model_without_dropout_is_one_line_before_any_work(tmp_path, data_dir):
+    line = one_line_error(train(tmp_path, data_dir, "--dropout", "0.1"))
+    assert "model xl-8k has no dropout layers" in line and "models with dropout: s6-22k" in line
+    assert not (tmp_path / "run" / "last.pt").exists() and not (tmp_path / "summary.xlsx").exists()
+
+
+def test_a_dropout_rate_reaches_the_trained_model_and_is_recorded(tmp_path, data_dir, monkeypatch):
+    built = []
+    real_build = loop.build_model
+    monkeypatch.setattr(loop, "build_model", lambda name, dropout=None: built.append(dropout) or real_build(name, dropout))
+    result = train(tmp_path, data_dir, "--model", "s6-22k", "--epochs", "1", "--dropout", "0")
+    assert result.exit_code == 0, result.output
+    assert built == [0.0]
+    assert "--dropout 0.0" in runs_in(tmp_path / "summary.xlsx")[0]["command"]

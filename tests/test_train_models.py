@@ -111,3 +111,17 @@ def test_s6_19k_uses_the_subsampled_form_for_its_strided_pointwise_layer():
     from xlbackprop.train.layers import SubsampledConv2d
 
     assert [type(m).__name__ for m in build_model("s6-19k") if isinstance(m, SubsampledConv2d)] == ["SubsampledConv2d"]
+
+
+def test_a_dropout_rate_replaces_s6_22ks_own_and_keeps_its_parameters():
+    rates = lambda model: [m.p for m in model if isinstance(m, torch.nn.Dropout)]  # noqa: E731
+    assert rates(build_model("s6-22k")) == [0.05] * 3
+    assert rates(build_model("s6-22k", 0.0)) == [0.0] * 3
+    assert count_params(build_model("s6-22k", 0.15)) == 22_504
+
+
+def test_a_dropout_rate_out_of_range_is_refused_with_its_value():
+    from xlbackprop.train.config import config_for
+
+    with pytest.raises(TrainError, match="dropout is 1.0, expected a rate from 0 up to"):
+        config_for("s6-22k", dropout=1.0)

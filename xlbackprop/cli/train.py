@@ -74,6 +74,9 @@ def _relative(path) -> str:
 @click.option("--shift", type=click.FloatRange(min=0),
               help="Random shift of training images, at most this many pixels along each axis; 0 for none "
                    "[default: the recipe's, else 0].")
+@click.option("--dropout", type=click.FloatRange(min=0, max=1, max_open=True),
+              help="Rate of the model's dropout layers (s6-22k has some); 0 for none [default: the recipe's, "
+                   "else the model's own].")
 @click.option("--seed", type=int, help="Random seed [default: 1].")
 @click.option("--deterministic", is_flag=True, default=None, help="Use deterministic kernels for bit-identical reruns.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Where to train [default: auto].")
@@ -133,10 +136,10 @@ def train(model, data_dir, checkpoint, checkpoint_every, resume, report, no_repo
     device = resolve_device(config.device)  # what this machine cannot do is one line now, before any work
     resolve_compile(config.compile, device, config.deterministic, 0)
     resolve_bf16(config.bf16, device)
+    summary_table = summarize(build_model(config.model, config.dropout))  # a rate it cannot take is refused here
     if not no_report:
         open_report(report)  # refuse an open or unreadable report now, not after an hour of training
     data = load_mnist(data_dir)
-    summary_table = summarize(build_model(model))
 
     click.echo(format_summary(summary_table))
     click.echo(f"Target: {spec.targets.describe()}")

@@ -167,7 +167,7 @@ def measure(config: TrainConfig, device: torch.device, variants: list[Variant], 
     is given back with its weights and the random state untouched; `forwards` then receives each variant's
     TrainForward, so that the compile of the chosen one is kept.
     """
-    model = model or build_model(config.model).to(device)
+    model = model or build_model(config.model, config.dropout).to(device)
     saved, rng, was_training = copy.deepcopy(model.state_dict()), torch.get_rng_state(), model.training
     g = torch.Generator().manual_seed(0)
     n = config.batch_size * TIMED_STEPS

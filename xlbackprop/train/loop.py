@@ -319,7 +319,7 @@ def run(config: TrainConfig, data: Mnist, checkpoint: Path, resume: bool = False
     steps = -(-len(train_split.labels) // config.batch_size)
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
-    model = build_model(config.model).to(device)
+    model = build_model(config.model, config.dropout).to(device)
     # Timed on this run's model, which it gives back untouched, so the chosen variant's compile is kept.
     variant = choose_variant(config, device, steps * config.epochs, on_measure=on_measure, model=model)
     bf16 = variant.bf16

@@ -103,16 +103,17 @@ def xl_8k() -> nn.Module:
 @dataclass(frozen=True)
 class ModelSpec:
     name: str
-    build: Callable[[], nn.Module]
+    build: Callable[..., nn.Module]
     targets: Targets
     description: str
+    has_dropout: bool = False  # whether build takes a dropout rate
 
 
 MODELS = {
     spec.name: spec
     for spec in [
         ModelSpec("s6-19k", s6_19k, Targets(99.4, 20_000, True, 19), "course S6, 19,698 params"),
-        ModelSpec("s6-22k", s6_22k, Targets(99.5, 25_000, True, 19), "course S6, 22,504 params"),
+        ModelSpec("s6-22k", s6_22k, Targets(99.5, 25_000, True, 19), "course S6, 22,504 params", has_dropout=True),
         ModelSpec("xl-8k", xl_8k, Targets(99.4, 8_000, False, 15), "this project's own, under 8,000 params"),
     ]
 }
@@ -125,8 +126,16 @@ def get_spec(name: str) -> ModelSpec:
         raise TrainError(f"unknown model {name!r}; expected one of: {', '.join(MODELS)}") from None
 
 
-def build_model(name: str) -> nn.Module:
-    return get_spec(name).build()
+def build_model(name: str, dropout: float | None = None) -> nn.Module:
+    """The named model; `dropout`, when given, replaces the rate of its dropout layers (None keeps the model's own)."""
+    spec = get_spec(name)
+    if dropout is None:
+        return spec.build()
+    if not spec.has_dropout:
+        with_dropout = ", ".join(n for n, s in MODELS.items() if s.has_dropout)
+        raise TrainError(f"model {name} has no dropout layers, so a dropout rate does not apply; models with "
+                         f"dropout: {with_dropout}")
+    return spec.build(dropout)
 
 
 def count_params(model: nn.Module) -> int:
