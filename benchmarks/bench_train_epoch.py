@@ -172,7 +172,7 @@ def to_target(args) -> None:
           "(goal <= 1.25x)")
     misses = [f"{label}: held {held(r.accs):.2f}%, not above {TARGETS.min_acc}%"
               for label, r in [("first run, seed 1", first)] + [(f"seed {s}", r) for s, r in zip(seeds, ours)]
-              if not epochs_to_target(r.accs, TARGETS)]
+              if not TARGETS.met_at_end(r.accs)]
     if misses:
         sys.exit("FAILED: our runs must meet the target; missed by\n  " + "\n  ".join(misses))
 

@@ -29,3 +29,10 @@ def test_the_margin_is_three_hundredths_above_the_target():
     s6_19k, s6_22k = get_spec("s6-19k").targets, get_spec("s6-22k").targets
     assert s6_19k.margin_met(99.43) and not s6_19k.margin_met(99.42)
     assert s6_22k.margin_met(99.53) and not s6_22k.margin_met(99.52)
+
+
+def test_a_run_that_reached_the_target_and_sank_below_it_misses_it_at_its_end():
+    targets = get_spec("s6-22k").targets
+    sank = [99.54, 99.54, 99.54, 99.47, 99.44, 99.47]
+    assert epochs_to_target(sank, targets) == 3 and not targets.met_at_end(sank)
+    assert targets.met_at_end([99.3, 99.51, 99.52, 99.51])

@@ -28,6 +28,10 @@ class Targets:
         params_ok = params < self.max_params if self.params_strict else params <= self.max_params
         return self.accuracy_met(held_acc) and params_ok and HELD_EPOCHS <= epochs <= self.max_epochs
 
+    def met_at_end(self, accs: list[float]) -> bool:
+        """The CLI's verdict on a run's accuracies: what it holds after its last epoch, whatever an earlier one held."""
+        return self.accuracy_met(held(accs))
+
     def margin_met(self, lowest_held: float) -> bool:
         return round(lowest_held - self.min_acc, 6) >= MARGIN
 
