@@ -8,7 +8,7 @@ import torch
 
 from xlbackprop.errors import DataError
 from xlbackprop.train import data
-from xlbackprop.train.data import FILES, batches, load_mnist, read_idx, rotate, write_idx
+from xlbackprop.train.data import FILES, batches, elastic_field, load_mnist, read_idx, warp, write_idx
 
 
 def fake_mnist(directory, n_train=40, n_test=20, gz=True, seed=0):
@@ -109,8 +109,8 @@ def test_batches_cover_every_image_once_and_are_normalised(tmp_path):
 def test_rotation_turns_each_image_of_the_batch_by_its_own_angle():
     x = torch.zeros(8, 1, 28, 28)
     x[:, :, 13:15, 2:26] = 1.0  # a horizontal bar
-    assert torch.allclose(rotate(x, 0.0), x, atol=1e-5)
-    turned = rotate(x, 30.0, torch.Generator().manual_seed(0))
+    assert torch.allclose(warp(x, 0.0), x, atol=1e-5)
+    turned = warp(x, 30.0, torch.Generator().manual_seed(0))
     assert turned.shape == x.shape
     assert not torch.allclose(turned[0], turned[1], atol=1e-3)  # different angles per image
     assert abs(turned.sum().item() - x.sum().item()) / x.sum().item() < 0.1  # same ink, moved
@@ -125,16 +125,32 @@ def test_shift_moves_each_image_by_whole_pixels_at_most_the_limit_and_leaves_rot
         mass = images[:, 0].sum((1, 2))
         return (images[:, 0].sum(1) * grid).sum(1) / mass, (images[:, 0].sum(2) * grid).sum(1) / mass
 
-    moved = rotate(x, 0.0, torch.Generator().manual_seed(0), shift=2.0)
+    moved = warp(x, 0.0, torch.Generator().manual_seed(0), shift=2.0)
     cx, cy = centres(moved)
     assert (cx - 13.5).abs().max() <= 2.0 + 1e-4 and (cy - 13.5).abs().max() <= 2.0 + 1e-4
     assert (cx - 13.5).abs().max() > 0.5  # it does move them
     # Without a shift, a rotation draws one angle per image and nothing more, as before shifts existed, so
     # recorded runs replay the same batches.
     g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
-    rotate(x, 10.0, g1, shift=0.0)
+    warp(x, 10.0, g1, shift=0.0)
     torch.rand(16, generator=g2)
     assert torch.equal(g1.get_state(), g2.get_state())
-    rotate(x, 10.0, g1, shift=1.0)
+    warp(x, 10.0, g1, shift=1.0)
     torch.rand(16, generator=g2)
     assert not torch.equal(g1.get_state(), g2.get_state())
+
+
+def test_an_elastic_warp_bends_images_smoothly_and_draws_nothing_when_off():
+    field = elastic_field(500, 28, 1.5, torch.Generator().manual_seed(0))
+    assert field.shape == (500, 28, 28, 2)
+    assert 0.7 * 1.5 < field.std().item() <= 1.5  # the lattice moves by 1.5 px, the pixels between a little less
+    assert (field[:, 1:] - field[:, :-1]).abs().mean() < 0.5 * field.abs().mean()  # neighbours move together (independent: 1.4x)
+    x = torch.zeros(16, 1, 28, 28)
+    x[:, :, 6:22, 13:15] = 1.0  # a vertical stroke
+    bent = warp(x, 0.0, torch.Generator().manual_seed(0), elastic=1.5)
+    assert not torch.allclose(bent, x, atol=1e-2) and not torch.allclose(bent[0], bent[1], atol=1e-2)
+    assert abs(bent.sum().item() - x.sum().item()) / x.sum().item() < 0.1  # the same ink, bent
+    g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    warp(x, 10.0, g1, shift=1.0, elastic=0.0)
+    torch.rand(16, generator=g2), torch.rand(2, 16, generator=g2)
+    assert torch.equal(g1.get_state(), g2.get_state())

@@ -74,6 +74,9 @@ def _relative(path) -> str:
 @click.option("--shift", type=click.FloatRange(min=0),
               help="Random shift of training images, at most this many pixels along each axis; 0 for none "
                    "[default: the recipe's, else 0].")
+@click.option("--elastic", type=click.FloatRange(min=0),
+              help="Elastic distortion of training images: a smooth random bend of about this many pixels "
+                   "(standard deviation); 0 for none [default: the recipe's, else 0].")
 @click.option("--dropout", type=click.FloatRange(min=0, max=1, max_open=True),
               help="Rate of the model's dropout layers (s6-22k has some); 0 for none [default: the recipe's, "
                    "else the model's own].")

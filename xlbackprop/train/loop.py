@@ -358,7 +358,7 @@ def run(config: TrainConfig, data: Mnist, checkpoint: Path, resume: bool = False
                 save(progress)
 
         it = batches(train_split, config.batch_size, shuffle=True, rotation=config.rotation, generator=generator,
-                     order=progress.order, skip=progress.steps, shift=config.shift)
+                     order=progress.order, skip=progress.steps, shift=config.shift, elastic=config.elastic)
         train_loss, train_acc = train_epoch(model, wrap_batches(it, steps, epoch, progress.steps), optimizer,
                                             scheduler, per_batch, device, bf16, config.label_smoothing, forward,
                                             average, progress, after_step)
