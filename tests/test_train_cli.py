@@ -232,7 +232,8 @@ def test_a_dropout_rate_for_a_model_without_dropout_is_one_line_before_any_work(
 def test_a_dropout_rate_reaches_the_trained_model_and_is_recorded(tmp_path, data_dir, monkeypatch):
     built = []
     real_build = loop.build_model
-    monkeypatch.setattr(loop, "build_model", lambda name, dropout=None: built.append(dropout) or real_build(name, dropout))
+    monkeypatch.setattr(loop, "build_model",
+                        lambda name, dropout=None: built.append(dropout) or real_build(name, dropout))
     result = train(tmp_path, data_dir, "--model", "s6-22k", "--epochs", "1", "--dropout", "0")
     assert result.exit_code == 0, result.output
     assert built == [0.0]
