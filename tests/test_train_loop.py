@@ -109,6 +109,9 @@ def test_a_onecycle_run_of_a_few_steps_trains_and_starts_low(tmp_path, steps):
     ("ema", 1.0, "ema decay is 1.0, expected 0 .off. or a number below 1"),
     ("val_split", -5, "validation split is -5 images"),
     ("shift", -1.0, r"shift is -1.0 pixels, expected 0 \(none\) or more"),
+    ("swa", 19, r"swa is 19 epochs, expected 0 \(off\) or fewer than the run's 10"),
+    ("swa_lr", 0.0, "swa rate is 0.0, expected a positive number"),
+    ("elastic", -0.5, r"elastic is -0.5 pixels, expected 0 \(none\) or more"),
 ])
 def test_bad_settings_are_rejected_before_training(field, value, message):
     with pytest.raises(TrainError, match=message):
@@ -363,3 +366,35 @@ def test_checkpoints_within_an_epoch_are_written_only_at_the_interval(tmp_path, 
     monkeypatch.setattr(loop, "save_checkpoint", lambda *a, **k: saves.append(a[-1]) or real_save(*a, **k))
     run(quick(epochs=1), random_mnist(n_train=320, n_test=32), tmp_path / "a.pt", checkpoint_every=3600)
     assert saves == [None]  # only the epoch's end: no minute had passed
+
+
+def test_swa_trains_its_epochs_at_a_constant_rate_and_evaluates_the_mean_of_their_weights(tmp_path):
+    data = random_mnist()
+    seen = []
+    result = run(quick(epochs=3, swa=2, swa_lr=0.03), data, tmp_path / "swa.pt", on_epoch=seen.append)
+    assert [m.lr for m in result.history][1:] == [0.03, 0.03]
+    assert result.history[0].lr != 0.03  # OneCycle over the first epoch only
+    state = read_checkpoint(tmp_path / "swa.pt")
+    assert state["swa"]["count"] == 2
+    live, mean = state["model"], state["swa"]["weights"]
+    assert not torch.equal(live["0.weight"], mean["0.weight"])
+    # BatchNorm's statistics are measured for the mean weights, not averaged or copied from the live model
+    assert not torch.allclose(live["1.running_mean"], mean["1.running_mean"])
+    plain = run(quick(epochs=3, swa=2, swa_lr=0.03), data, tmp_path / "again.pt")
+    assert [m.test_loss for m in plain.history] == [m.test_loss for m in result.history]  # deterministic
+
+
+def test_resume_within_swa_continues_exactly(tmp_path):
+    data = random_mnist()
+    straight = run(quick(epochs=3, swa=2), data, tmp_path / "straight.pt")
+
+    def stop_after_second_epoch(metrics):
+        if metrics.epoch == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run(quick(epochs=3, swa=2), data, tmp_path / "resumed.pt", on_epoch=stop_after_second_epoch)
+    resumed = run(quick(epochs=3, swa=2), data, tmp_path / "resumed.pt", resume=True)
+    assert [(m.test_loss, m.lr) for m in straight.history] == [(m.test_loss, m.lr) for m in resumed.history]
+    a, b = (read_checkpoint(tmp_path / name)["swa"] for name in ("straight.pt", "resumed.pt"))
+    assert a["count"] == b["count"] == 2 and all(torch.equal(a["weights"][k], b["weights"][k]) for k in a["weights"])

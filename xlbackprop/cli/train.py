@@ -74,6 +74,11 @@ def _relative(path) -> str:
 @click.option("--shift", type=click.FloatRange(min=0),
               help="Random shift of training images, at most this many pixels along each axis; 0 for none "
                    "[default: the recipe's, else 0].")
+@click.option("--swa", type=click.IntRange(min=0),
+              help="Stochastic weight averaging: the last N epochs train at the constant rate --swa-lr and the mean "
+                   "of their end-of-epoch weights is evaluated, its BatchNorm statistics measured again; 0 for "
+                   "none [default: the recipe's, else 0].")
+@click.option("--swa-lr", type=float, help="The constant learning rate of the --swa epochs [default: 0.05].")
 @click.option("--elastic", type=click.FloatRange(min=0),
               help="Elastic distortion of training images: a smooth random bend of about this many pixels "
                    "(standard deviation); 0 for none [default: the recipe's, else 0].")

@@ -15,7 +15,7 @@ def default_checkpoint(config: TrainConfig) -> Path:
 
 
 def save_checkpoint(path: Path, config, model, optimizer, scheduler, generator, history: list[dict],
-                    average=None, progress: dict | None = None) -> None:
+                    average=None, progress: dict | None = None, swa=None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {
         "config": config.to_dict(),
@@ -27,6 +27,7 @@ def save_checkpoint(path: Path, config, model, optimizer, scheduler, generator, 
         "torch_rng": torch.get_rng_state(),
         "history": history,
         "progress": progress,  # the unfinished epoch's (loop.EpochProgress); None at an epoch's end
+        "swa": swa.state_dict() if swa is not None else None,  # with --swa: the mean of the epochs averaged so far
     }
     with atomic_path(path) as tmp:  # a Ctrl-C mid-write leaves the previous checkpoint whole
         torch.save(state, tmp)
@@ -45,7 +46,7 @@ def saved_config(path: Path) -> TrainConfig:
     return TrainConfig.from_dict(read_checkpoint(path)["config"])
 
 
-def load_checkpoint(path: Path, config, model, optimizer, scheduler, generator, average=None) -> dict:
+def load_checkpoint(path: Path, config, model, optimizer, scheduler, generator, average=None, swa=None) -> dict:
     state = read_checkpoint(path)
     if state["config"]["model"] != config.model:
         raise TrainError(f"{path}: checkpoint of model {state['config']['model']}, expected {config.model}")
@@ -59,6 +60,8 @@ def load_checkpoint(path: Path, config, model, optimizer, scheduler, generator, 
         scheduler.load_state_dict(state["scheduler"])
     if average is not None and state.get("average") is not None:
         average.load_state_dict(state["average"])
+    if swa is not None and state.get("swa") is not None:
+        swa.load_state_dict(state["swa"])
     generator.set_state(state["generator"])
     torch.set_rng_state(state["torch_rng"])
     return state

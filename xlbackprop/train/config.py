@@ -23,6 +23,8 @@ class TrainConfig:
     ema: float = 0.0  # evaluate an exponential moving average of the weights with this decay per step; 0 = off
     rotation: float = 7.0  # degrees of random rotation applied to each training batch; 0 turns it off
     shift: float = 0.0  # pixels each training image moves, at most, along each axis; 0 turns it off
+    swa: int = 0  # the last N epochs train at the constant rate swa_lr and the mean of their weights is evaluated
+    swa_lr: float = 0.05
     elastic: float = 0.0  # pixels (standard deviation) of a smooth random bend of each training image; 0 = off
     dropout: float | None = None  # the rate of the model's dropout layers (models with some); None = the model's own
     seed: int = 1
@@ -48,6 +50,10 @@ class TrainConfig:
             raise TrainError(f"ema decay is {self.ema}, expected 0 (off) or a number below 1 such as 0.99")
         if self.shift < 0:
             raise TrainError(f"shift is {self.shift} pixels, expected 0 (none) or more")
+        if not 0 <= self.swa < self.epochs:
+            raise TrainError(f"swa is {self.swa} epochs, expected 0 (off) or fewer than the run's {self.epochs}")
+        if self.swa_lr <= 0:
+            raise TrainError(f"swa rate is {self.swa_lr}, expected a positive number")
         if self.elastic < 0:
             raise TrainError(f"elastic is {self.elastic} pixels, expected 0 (none) or more")
         if self.dropout is not None and not 0 <= self.dropout < 1:
