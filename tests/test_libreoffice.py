@@ -5,6 +5,7 @@ files."""
 
 import _thread
 import os
+import signal
 import stat
 import threading
 import time
@@ -81,9 +82,14 @@ def test_a_hung_conversion_ends_its_whole_process_group(tmp_path, hanging_soffic
 
 @pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads process states from /proc")
 def test_ctrl_c_during_a_conversion_ends_its_process_group(tmp_path, hanging_soffice):
-    threading.Timer(1.0, _thread.interrupt_main).start()
-    with pytest.raises(KeyboardInterrupt):
-        lo.convert(source(tmp_path), tmp_path / "out", timeout=60)
+    # Python's own Ctrl-C handler, even where the tests were started in the background with SIGINT ignored
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        threading.Timer(1.0, _thread.interrupt_main).start()
+        with pytest.raises(KeyboardInterrupt):
+            lo.convert(source(tmp_path), tmp_path / "out", timeout=60)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     pids = hanging_soffice()
     assert pids and wait_for(lambda: not any(alive(p) for p in pids))
 
