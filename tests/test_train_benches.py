@@ -11,6 +11,7 @@ from tests.test_train_cli import data_dir  # noqa: F401  (a fixture)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import bench_train_epoch  # noqa: E402
+import ensemble_ceiling  # noqa: E402
 import bench_train_seeds  # noqa: E402
 from bench_train_seeds import CliRun  # noqa: E402
 
@@ -51,3 +52,19 @@ def test_a_baseline_that_never_holds_the_target_is_a_lower_bound():
 def test_seed_lists():
     assert bench_train_seeds.seed_list("1-5") == [1, 2, 3, 4, 5]
     assert bench_train_seeds.seed_list("2,4") == [2, 4]
+
+
+def test_the_ensemble_ceiling_scores_each_run_and_their_averages(tmp_path, data_dir, monkeypatch, capsys):  # noqa: F811
+    checkpoints = [tmp_path / f"seed{seed}.pt" for seed in (1, 2)]
+    for seed, checkpoint in zip((1, 2), checkpoints):
+        args = ["train", "--model", "xl-8k", "--epochs", "1", "--batch-size", "64", "--bf16", "off", "--threads",
+                "1", "--seed", str(seed), "--data-dir", str(data_dir), "--checkpoint", str(checkpoint), "--no-report"]
+        assert CliRunner().invoke(main, args).exit_code == 0
+    monkeypatch.setattr(sys, "argv", ["ensemble_ceiling.py", "--data-dir", str(data_dir), *map(str, checkpoints)])
+    ensemble_ceiling.main()
+    out = capsys.readouterr().out
+    singles = [float(line.split("%")[0]) for line in out.splitlines() if line.endswith(".pt")]
+    # each run scores what its own last epoch was evaluated at: the same weights on the same images
+    from xlbackprop.train.checkpoint import read_checkpoint
+    assert singles == [round(read_checkpoint(c)["history"][-1]["test_acc"], 2) for c in checkpoints]
+    assert "one run:  median" in out and "pairs:    median" in out and "all 2:" in out
