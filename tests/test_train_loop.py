@@ -293,16 +293,22 @@ def test_weight_average_starts_with_the_few_steps_there_are_then_follows_slowly(
     assert not average.model[0].weight.requires_grad
 
 
-def test_resume_with_weight_averaging_continues_exactly(tmp_path):
+def straight_and_resumed(tmp_path, config, stop_after: int):
+    """The same run twice: straight through (straight.pt), and stopped after an epoch then resumed (resumed.pt)."""
     data = random_mnist()
-    straight = run(quick(epochs=2, ema=0.9), data, tmp_path / "straight.pt")
+    straight = run(config, data, tmp_path / "straight.pt")
 
-    def stop_after_first_epoch(metrics):
-        raise KeyboardInterrupt
+    def stop(metrics):
+        if metrics.epoch == stop_after:
+            raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        run(quick(epochs=2, ema=0.9), data, tmp_path / "resumed.pt", on_epoch=stop_after_first_epoch)
-    resumed = run(quick(epochs=2, ema=0.9), data, tmp_path / "resumed.pt", resume=True)
+        run(config, data, tmp_path / "resumed.pt", on_epoch=stop)
+    return straight, run(config, data, tmp_path / "resumed.pt", resume=True)
+
+
+def test_resume_with_weight_averaging_continues_exactly(tmp_path):
+    straight, resumed = straight_and_resumed(tmp_path, quick(epochs=2, ema=0.9), stop_after=1)
     assert [(m.test_loss, m.test_acc) for m in straight.history] == [(m.test_loss, m.test_acc) for m in resumed.history]
     a, b = (read_checkpoint(tmp_path / name)["average"] for name in ("straight.pt", "resumed.pt"))
     assert a["updates"] == b["updates"] == 2 * 4  # 256 images in batches of 64, two epochs
@@ -385,16 +391,7 @@ def test_swa_trains_its_epochs_at_a_constant_rate_and_evaluates_the_mean_of_thei
 
 
 def test_resume_within_swa_continues_exactly(tmp_path):
-    data = random_mnist()
-    straight = run(quick(epochs=3, swa=2), data, tmp_path / "straight.pt")
-
-    def stop_after_second_epoch(metrics):
-        if metrics.epoch == 2:
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        run(quick(epochs=3, swa=2), data, tmp_path / "resumed.pt", on_epoch=stop_after_second_epoch)
-    resumed = run(quick(epochs=3, swa=2), data, tmp_path / "resumed.pt", resume=True)
+    straight, resumed = straight_and_resumed(tmp_path, quick(epochs=3, swa=2), stop_after=2)
     assert [(m.test_loss, m.lr) for m in straight.history] == [(m.test_loss, m.lr) for m in resumed.history]
     a, b = (read_checkpoint(tmp_path / name)["swa"] for name in ("straight.pt", "resumed.pt"))
     assert a["count"] == b["count"] == 2 and all(torch.equal(a["weights"][k], b["weights"][k]) for k in a["weights"])
