@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from xlbackprop.train.checkpoint import read_checkpoint
+from xlbackprop.train.checkpoint import evaluated_weights, read_checkpoint
 from xlbackprop.train.config import TrainConfig
 from xlbackprop.train.data import load_mnist, to_input
 from xlbackprop.train.loop import splits
@@ -25,9 +25,8 @@ from xlbackprop.train.models import build_model
 def probabilities(path: Path, data) -> tuple[torch.Tensor, torch.Tensor]:
     state = read_checkpoint(path)
     config = TrainConfig.from_dict(state["config"])
-    weights = (state.get("swa") or state.get("average") or {}).get("weights", state["model"])
     model = build_model(config.model, config.dropout)
-    model.load_state_dict(weights)
+    model.load_state_dict(evaluated_weights(state))
     _, evaluated, _ = splits(data, config)
     with torch.no_grad():
         return model.eval()(to_input(evaluated.images)).softmax(1), evaluated.labels

@@ -395,3 +395,21 @@ def test_resume_within_swa_continues_exactly(tmp_path):
     assert [(m.test_loss, m.lr) for m in straight.history] == [(m.test_loss, m.lr) for m in resumed.history]
     a, b = (read_checkpoint(tmp_path / name)["swa"] for name in ("straight.pt", "resumed.pt"))
     assert a["count"] == b["count"] == 2 and all(torch.equal(a["weights"][k], b["weights"][k]) for k in a["weights"])
+
+
+def test_a_checkpoint_names_the_weights_its_last_epoch_was_evaluated_with(tmp_path):
+    from xlbackprop.train.checkpoint import evaluated_weights
+
+    def stop_after_first_epoch(metrics):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):  # before the SWA epochs: the moving average, not SWA's unused copy
+        run(quick(epochs=3, swa=2), random_mnist(), tmp_path / "early.pt", on_epoch=stop_after_first_epoch)
+    early = read_checkpoint(tmp_path / "early.pt")
+    assert evaluated_weights(early) is early["average"]["weights"]
+    run(quick(epochs=3, swa=2), random_mnist(), tmp_path / "done.pt")
+    done = read_checkpoint(tmp_path / "done.pt")
+    assert evaluated_weights(done) is done["swa"]["weights"]
+    run(quick(epochs=1, ema=0.0), random_mnist(), tmp_path / "plain.pt")
+    plain = read_checkpoint(tmp_path / "plain.pt")
+    assert evaluated_weights(plain) is plain["model"]

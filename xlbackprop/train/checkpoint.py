@@ -42,6 +42,16 @@ def read_checkpoint(path: Path) -> dict:
         raise TrainError(f"{path}: cannot read checkpoint ({type(exc).__name__}: {exc})") from None
 
 
+def evaluated_weights(state: dict) -> dict:
+    """The weights a checkpoint's last epoch was evaluated with: SWA's mean once it holds an epoch (its copy is
+    saved from the start), else the moving average, else the model's own."""
+    if state.get("swa") and state["swa"]["count"]:
+        return state["swa"]["weights"]
+    if state.get("average"):
+        return state["average"]["weights"]
+    return state["model"]
+
+
 def saved_config(path: Path) -> TrainConfig:
     return TrainConfig.from_dict(read_checkpoint(path)["config"])
 
