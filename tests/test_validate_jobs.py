@@ -130,9 +130,12 @@ def test_ctrl_c_stops_workers_and_their_libreoffice_and_writes_no_gradebook(tmp_
             z.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet")
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "FAKE_SOFFICE_DIR": str(record)}
     gradebook = tmp_path / "grades.csv"
+    # SIG_DFL for the CLI as a terminal's shell gives it: a suite launched in the background of a script inherits
+    # SIGINT ignored, and the CLI would then never hear the Ctrl-C this test sends.
     cli = subprocess.Popen([sys.executable, "-c", "from xlbackprop.cli import main; main()", "validate", "--jobs",
                             "2", "--gradebook", str(gradebook), str(folder)], env=env, stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, text=True, start_new_session=True)
+                           stderr=subprocess.PIPE, text=True, start_new_session=True,
+                           preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         pids = record / "pids"
         assert wait_for(lambda: pids.exists() and len(pids.read_text().split()) == 4, 120), "no conversion started"
