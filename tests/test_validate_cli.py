@@ -127,7 +127,8 @@ def test_gradebook_given_twice_writes_csv_and_xlsx(tmp_path, fake):
     book(tmp_path / "in" / "b.xlsx", "wrong")
     result = run(tmp_path / "in", "--gradebook", tmp_path / "g.csv", "--gradebook", tmp_path / "g.xlsx")
     assert result.exit_code == 1
-    rows = list(csv.DictReader((tmp_path / "g.csv").open(encoding="utf-8")))
+    with (tmp_path / "g.csv").open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
     assert [r["verdict"] for r in rows] == ["correct", "wrong"]
     ws = openpyxl.load_workbook(tmp_path / "g.xlsx").active
     assert [ws.cell(r, 6).value for r in (2, 3)] == ["correct", "wrong"]

@@ -96,7 +96,8 @@ def test_json_document_writes_infinite_errors_as_null():
 def test_gradebook_csv_has_one_row_per_table_and_keeps_formulas_inert(tmp_path):
     path = tmp_path / "grades.csv"
     report.write_gradebook(results(), path)
-    rows = list(csv.DictReader(path.open(encoding="utf-8")))
+    with path.open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
     assert [(r["file"], r["sheet"], r["verdict"]) for r in rows] == [
         ("good.xlsx", "LR 0.5", "correct"), ("bad.xlsx", "Sheet1", "wrong"), ("bad.xlsx", "LR 0.5", "correct"),
         ("empty.xlsx", "", "unreadable")]
