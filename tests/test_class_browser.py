@@ -135,12 +135,12 @@ def test_teacher_flow_from_roster_to_gradebook_and_regrade(browser, tmp_path):
         if os.environ.get("XLBACKPROP_SCREENSHOTS"):
             shutil.copy(shot, Path(os.environ["XLBACKPROP_SCREENSHOTS"]) / "class-teacher.png")
 
-        canvas_csv = download(browser, "canvas", "gradebook-canvas.csv").read_text(encoding="utf-8")
-        canvas = list(csv.reader(canvas_csv.splitlines()))
+        with download(browser, "canvas", "gradebook-canvas.csv").open(encoding="utf-8", newline="") as f:
+            canvas = list(csv.reader(f))
         assert canvas[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "Backprop (7)"]
         assert [(r[2], r[5]) for r in canvas[2:]] == [(ada.id, "10"), (alan.id, "0"), (carol.id, "")]
-        moodle_csv = download(browser, "moodle", "gradebook-moodle.csv").read_text(encoding="utf-8")
-        moodle = list(csv.DictReader(moodle_csv.splitlines()))
+        with download(browser, "moodle", "gradebook-moodle.csv").open(encoding="utf-8", newline="") as f:
+            moodle = list(csv.DictReader(f))
         assert [(r["ID number"], r["Backprop (7)"]) for r in moodle] == [(ada.id, "10"), (alan.id, "0"),
                                                                          (carol.id, "")]
         xlsx = openpyxl.load_workbook(download(browser, "xlsx", "gradebook.xlsx"))
