@@ -112,6 +112,7 @@ def test_a_onecycle_run_of_a_few_steps_trains_and_starts_low(tmp_path, steps):
     ("swa", 19, r"swa is 19 epochs, expected 0 \(off\) or fewer than the run's 10"),
     ("swa_lr", 0.0, "swa rate is 0.0, expected a positive number"),
     ("elastic", -0.5, r"elastic is -0.5 pixels, expected 0 \(none\) or more"),
+    ("sam", -0.05, r"sam is -0.05, expected 0 \(off\) or a positive distance"),
 ])
 def test_bad_settings_are_rejected_before_training(field, value, message):
     with pytest.raises(TrainError, match=message):
@@ -413,3 +414,46 @@ def test_a_checkpoint_names_the_weights_its_last_epoch_was_evaluated_with(tmp_pa
     run(quick(epochs=1, ema=0.0), random_mnist(), tmp_path / "plain.pt")
     plain = read_checkpoint(tmp_path / "plain.pt")
     assert evaluated_weights(plain) is plain["model"]
+
+
+def test_sharpness_aware_gradient_is_the_one_at_the_weights_moved_uphill_and_the_model_is_left_as_it_was():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4), torch.nn.Tanh(), torch.nn.Linear(4, 2))
+    model = model.double().train()
+    x, y = torch.randn(8, 3, dtype=torch.float64), torch.tensor([0, 1] * 4)
+
+    def loss():
+        return torch.nn.functional.cross_entropy(model(x), y)
+
+    loss().backward()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    first = [p.grad.clone() for p in model.parameters()]
+    norm = torch.sqrt(sum((g * g).sum() for g in first))
+    with torch.no_grad():  # the same step, by hand: move 0.1 along the normalised gradient, take the gradient there
+        for p, g in zip(model.parameters(), first):
+            p.add_(g * 0.1 / norm)
+    expected = torch.autograd.grad(loss(), list(model.parameters()))
+    model.load_state_dict(before)
+
+    loop.SharpnessAware(model, 0.1).regrad(loss)
+
+    grads = [p.grad for p in model.parameters()]
+    assert all(torch.allclose(g, want, atol=1e-12) for g, want in zip(grads, expected))
+    assert not all(torch.allclose(g, plain) for g, plain in zip(grads, first))  # not the plain gradient
+    after = model.state_dict()  # the weights moved back, BatchNorm's statistics not updated by the moved pass
+    assert all(torch.allclose(after[k].double(), before[k].double(), atol=1e-15) for k in before)
+
+
+def test_sam_trains_with_twice_the_passes_and_replays_exactly(tmp_path):
+    data = random_mnist()
+    calls = []
+    real = loop.SharpnessAware.regrad
+    counting = lambda self, f: calls.append(1) or real(self, f)  # noqa: E731
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(loop.SharpnessAware, "regrad", counting)
+        result = run(quick(sam=0.05), data, tmp_path / "sam.pt")
+    assert len(calls) == 2 * 4  # every step of both epochs (256 images, batches of 64)
+    plain = run(quick(), data, tmp_path / "plain.pt")
+    assert [m.train_loss for m in plain.history] != [m.train_loss for m in result.history]
+    again = run(quick(sam=0.05), data, tmp_path / "again.pt")
+    assert [m.test_loss for m in again.history] == [m.test_loss for m in result.history]

@@ -82,6 +82,10 @@ def _relative(path) -> str:
 @click.option("--elastic", type=click.FloatRange(min=0),
               help="Elastic distortion of training images: a smooth random bend of about this many pixels "
                    "(standard deviation); 0 for none [default: the recipe's, else 0].")
+@click.option("--sam", type=click.FloatRange(min=0),
+              help="Sharpness-aware minimization: each step's gradient is taken again at weights moved this far "
+                   "(L2 norm) uphill, which favours flat minima and doubles a step's cost; 0 for none "
+                   "[default: the recipe's, else 0].")
 @click.option("--dropout", type=click.FloatRange(min=0, max=1, max_open=True),
               help="Rate of the model's dropout layers (s6-22k has some); 0 for none [default: the recipe's, "
                    "else the model's own].")

@@ -26,6 +26,7 @@ class TrainConfig:
     swa: int = 0  # the last N epochs train at the constant rate swa_lr and the mean of their weights is evaluated
     swa_lr: float = 0.05
     elastic: float = 0.0  # pixels (standard deviation) of a smooth random bend of each training image; 0 = off
+    sam: float = 0.0  # rho of sharpness-aware minimization: how far the weights move to take the gradient; 0 = off
     dropout: float | None = None  # the rate of the model's dropout layers (models with some); None = the model's own
     seed: int = 1
     deterministic: bool = False
@@ -56,6 +57,8 @@ class TrainConfig:
             raise TrainError(f"swa rate is {self.swa_lr}, expected a positive number")
         if self.elastic < 0:
             raise TrainError(f"elastic is {self.elastic} pixels, expected 0 (none) or more")
+        if self.sam < 0:
+            raise TrainError(f"sam is {self.sam}, expected 0 (off) or a positive distance such as 0.05")
         if self.dropout is not None and not 0 <= self.dropout < 1:
             raise TrainError(f"dropout is {self.dropout}, expected a rate from 0 up to (not including) 1")
         if self.val_split < 0:

@@ -258,15 +258,47 @@ class EpochProgress:
     seconds: float = 0.0  # spent on this epoch before the run was resumed
 
 
+class SharpnessAware:
+    """Sharpness-aware minimization (Foret et al., 2021): after the usual backward pass, the weights move `rho`
+    (in L2 norm) along their gradient, toward the steepest rise of the loss nearby, the gradient is taken again
+    there, and the weights move back; the optimizer then steps with that second gradient, which favours flat
+    minima. It costs a second forward and backward pass per step. BatchNorm's running statistics are kept from
+    the first pass: the moved weights are not the model's."""
+
+    def __init__(self, model: torch.nn.Module, rho: float):
+        self.rho = rho
+        self.params = [p for p in model.parameters() if p.requires_grad]
+        self.stats = [b for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
+                      for b in m.buffers()]
+
+    def regrad(self, loss_at_moved: Callable[[], torch.Tensor]) -> None:
+        with torch.no_grad():
+            params = [p for p in self.params if p.grad is not None]
+            grads = [p.grad for p in params]
+            norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+            moves = torch._foreach_mul(grads, (self.rho / (norm + 1e-12)).item())
+            kept = [b.clone() for b in self.stats]
+            torch._foreach_add_(params, moves)
+        for p in params:
+            p.grad = None
+        loss_at_moved().backward()
+        with torch.no_grad():
+            torch._foreach_sub_(params, moves)
+            for b, old in zip(self.stats, kept):
+                b.copy_(old)
+
+
 def train_epoch(model, batch_iter: Iterable, optimizer, scheduler, per_batch: bool, device, bf16: bool,
                 label_smoothing: float = 0.0, forward: Callable | None = None,
                 average: WeightAverage | None = None, progress: EpochProgress | None = None,
-                after_step: Callable[[], None] = lambda: None) -> tuple[float, float]:
+                after_step: Callable[[], None] = lambda: None,
+                sharpness: SharpnessAware | None = None) -> tuple[float, float]:
     """One pass over the training batches; returns (mean loss, accuracy in percent).
 
     `forward` (default: the model itself) computes the logits, e.g. a TrainForward that compiles the model;
     `average`, when given, follows the weights after every step. `progress`, when given, holds the totals of
     the batches an interrupted run already trained, and is brought up to date before each `after_step` call.
+    `sharpness`, when given, replaces each step's gradient by the sharpness-aware one.
     """
     model.train()
     forward = forward or model
@@ -274,11 +306,16 @@ def train_epoch(model, batch_iter: Iterable, optimizer, scheduler, per_batch: bo
     total_loss, correct, seen = progress.loss_sum, progress.correct, progress.seen
     for x, y in batch_iter:
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-        with autocast(device, bf16):
-            logits = forward(x)
-        loss = F.cross_entropy(logits.float(), y, label_smoothing=label_smoothing)
+        def loss_of(x=x, y=y):
+            with autocast(device, bf16):
+                logits = forward(x)
+            return logits, F.cross_entropy(logits.float(), y, label_smoothing=label_smoothing)
+
+        logits, loss = loss_of()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        if sharpness is not None:
+            sharpness.regrad(lambda: loss_of()[1])
         optimizer.step()
         if average is not None:
             average.update()
@@ -368,6 +405,7 @@ def run(config: TrainConfig, data: Mnist, checkpoint: Path, resume: bool = False
     scheduler, per_batch = make_scheduler(config, optimizer, steps)
     average = WeightAverage(model, config.ema) if config.ema else None
     swa = EpochAverage(model) if config.swa else None
+    sharpness = SharpnessAware(model, config.sam) if config.sam else None
     forward = variant.forward or TrainForward(model, config.batch_size, variant.compiled, strict=config.compile == "on")
     result = RunResult(config, count_params(model), device.type, bf16, compiled=variant.compiled,
                        compile_error=variant.compile_error, evaluated_on=evaluated_on, variant_note=variant.note,
@@ -407,7 +445,8 @@ def run(config: TrainConfig, data: Mnist, checkpoint: Path, resume: bool = False
                      order=progress.order, skip=progress.steps, shift=config.shift, elastic=config.elastic)
         train_loss, train_acc = train_epoch(model, wrap_batches(it, steps, epoch, progress.steps), optimizer,
                                             None if averaging else scheduler, per_batch, device, bf16,
-                                            config.label_smoothing, forward, average, progress, after_step)
+                                            config.label_smoothing, forward, average, progress, after_step,
+                                            sharpness)
         result.compiled = forward.compiled is not None
         result.compile_error = forward.error or result.compile_error
         if averaging:
