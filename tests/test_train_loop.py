@@ -457,3 +457,9 @@ def test_sam_trains_with_twice_the_passes_and_replays_exactly(tmp_path):
     assert [m.train_loss for m in plain.history] != [m.train_loss for m in result.history]
     again = run(quick(sam=0.05), data, tmp_path / "again.pt")
     assert [m.test_loss for m in again.history] == [m.test_loss for m in result.history]
+
+
+def test_a_run_whose_loss_becomes_nan_stops_with_the_batch_and_rate_not_nan_epochs(tmp_path):
+    with pytest.raises(TrainError, match=r"training diverged: the loss was nan at batch \d+ of epoch 1 \(learning "
+                                         r"rate 1e\+12\).*try a lower --lr"):
+        run(quick(lr=1e12, schedule="none", ema=0.0), random_mnist(), tmp_path / "diverged.pt")

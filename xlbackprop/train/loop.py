@@ -2,6 +2,7 @@
 
 import copy
 import logging
+import math
 import os
 import shutil
 import time
@@ -312,6 +313,11 @@ def train_epoch(model, batch_iter: Iterable, optimizer, scheduler, per_batch: bo
             return logits, F.cross_entropy(logits.float(), y, label_smoothing=label_smoothing)
 
         logits, loss = loss_of()
+        value = loss.item()
+        if not math.isfinite(value):  # every later step would be NaN too: say so now, not after the run
+            raise TrainError(f"training diverged: the loss was {value} at batch {progress.steps + 1} of epoch "
+                             f"{progress.epoch} (learning rate {optimizer.param_groups[0]['lr']:.4g}); expected a "
+                             "finite loss: try a lower --lr, or more batches (--epochs, --train-limit) to warm up in")
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if sharpness is not None:
@@ -321,7 +327,7 @@ def train_epoch(model, batch_iter: Iterable, optimizer, scheduler, per_batch: bo
             average.update()
         if scheduler is not None and per_batch:
             scheduler.step()
-        total_loss += loss.item() * len(y)
+        total_loss += value * len(y)
         correct += (logits.argmax(1) == y).sum().item()
         seen += len(y)
         progress.steps += 1
