@@ -160,6 +160,13 @@ def test_the_cache_key_names_the_timing_method_so_older_figures_are_measured_aga
     assert key.startswith(calibrate.METHOD + " | ")
 
 
+def test_sam_steps_are_timed_apart_from_plain_ones_since_each_costs_two_passes(any_cpu):
+    variants = [Variant(False, False)]
+    plain = calibrate.cache_key(config_for("s6-22k"), CPU, variants)
+    assert calibrate.cache_key(config_for("s6-22k", sam=0.05), CPU, variants) == plain.replace(
+        "s6-22k batch 64", "s6-22k batch 64 sam")
+
+
 @pytest.fixture
 def eager_backend(monkeypatch):
     """torch.compile traced by dynamo (guards, recompiles) without inductor's minutes of C++ on a busy machine;

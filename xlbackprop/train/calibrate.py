@@ -19,8 +19,8 @@ import torch
 
 from xlbackprop.train.config import NOT_AUTO, TrainConfig
 from xlbackprop.train.data import Split, batches
-from xlbackprop.train.loop import (TrainForward, WeightAverage, bf16_supported, resolve_bf16, resolve_compile, test,
-                                   train_epoch)
+from xlbackprop.train.loop import (SharpnessAware, TrainForward, WeightAverage, bf16_supported, resolve_bf16,
+                                   resolve_compile, test, train_epoch)
 from xlbackprop.train.models import build_model
 
 CACHE = Path.home() / ".cache" / "xlbackprop" / "calibration.json"
@@ -105,7 +105,8 @@ def machine(device: torch.device) -> str:
 
 def cache_key(config: TrainConfig, device: torch.device, variants: list[Variant]) -> str:
     return " | ".join([METHOD, machine(device), f"torch {torch.__version__}", f"{torch.get_num_threads()} threads",
-                       f"{config.model} batch {config.batch_size}", ", ".join(v.name for v in variants)])
+                       f"{config.model} batch {config.batch_size}" + (" sam" if config.sam else ""),  # 2 passes a step
+                       ", ".join(v.name for v in variants)])
 
 
 def read_cache(path: Path) -> dict:
@@ -176,13 +177,16 @@ def measure(config: TrainConfig, device: torch.device, variants: list[Variant], 
     average = WeightAverage(model, config.ema) if config.ema else None
     forwards = {} if forwards is None else forwards
 
+    sharpness = SharpnessAware(model, config.sam) if config.sam else None
+
     def steps(v: Variant, count: int) -> float:
         """Seconds per step over `count` steps of variant `v`."""
         source = batches(images, config.batch_size, True, config.rotation, g, shift=config.shift,
                          elastic=config.elastic)
         it = itertools.islice(itertools.cycle(source), count)
         start = time.perf_counter()
-        train_epoch(model, it, optimizer, None, True, device, v.bf16, 0.0, forwards[v.name], average)
+        train_epoch(model, it, optimizer, None, True, device, v.bf16, 0.0, forwards[v.name], average,
+                    sharpness=sharpness)
         return (time.perf_counter() - start) / count
 
     results: dict[str, dict | str] = {}
