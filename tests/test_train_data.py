@@ -155,3 +155,15 @@ def test_an_elastic_warp_bends_images_smoothly_and_draws_nothing_when_off():
     warp(x, 10.0, g1, shift=1.0, elastic=0.0)
     torch.rand(16, generator=g2), torch.rand(2, 16, generator=g2)
     assert torch.equal(g1.get_state(), g2.get_state())
+
+
+def test_nearest_interpolation_rotates_without_blending_pixels_and_draws_the_same_angles():
+    x = torch.zeros(8, 1, 28, 28)
+    x[:, :, 13:15, 2:26] = 1.0  # a horizontal bar, all ink at full strength
+    g1, g2 = torch.Generator().manual_seed(0), torch.Generator().manual_seed(0)
+    nearest = warp(x, 7.0, g1, interpolation="nearest")
+    blended = warp(x, 7.0, g2)
+    assert set(nearest.unique().tolist()) == {0.0, 1.0}  # each pixel is some pixel of the image
+    assert ((blended > 0) & (blended < 1)).any()  # bilinear mixes ink and paper along the edges
+    assert torch.equal(g1.get_state(), g2.get_state())  # the same random draws: only the resampling differs
+    assert not torch.equal(nearest, x)  # and it does turn the images

@@ -71,6 +71,10 @@ def _relative(path) -> str:
                    "0 for the last weights [default: the recipe's].")
 @click.option("--rotation", type=float,
               help="Random rotation of training batches, in degrees; 0 for none [default: the recipe's, else 7].")
+@click.option("--interpolation", type=click.Choice(["bilinear", "nearest"]),
+              help="How rotated (shifted, bent) training images are resampled: bilinear blends neighbouring "
+                   "pixels, nearest keeps each pixel's value as torchvision's RandomRotation does "
+                   "[default: the recipe's, else bilinear].")
 @click.option("--shift", type=click.FloatRange(min=0),
               help="Random shift of training images, at most this many pixels along each axis; 0 for none "
                    "[default: the recipe's, else 0].")

@@ -22,6 +22,7 @@ class TrainConfig:
     label_smoothing: float = 0.0
     ema: float = 0.0  # evaluate an exponential moving average of the weights with this decay per step; 0 = off
     rotation: float = 7.0  # degrees of random rotation applied to each training batch; 0 turns it off
+    interpolation: str = "bilinear"  # how warped training images are resampled: bilinear | nearest
     shift: float = 0.0  # pixels each training image moves, at most, along each axis; 0 turns it off
     swa: int = 0  # the last N epochs train at the constant rate swa_lr and the mean of their weights is evaluated
     swa_lr: float = 0.05
@@ -69,6 +70,7 @@ class TrainConfig:
             ("device", ("auto", "cpu", "cuda")),
             ("bf16", ("auto", "on", "off")),
             ("compile", ("auto", "on", "off")),
+            ("interpolation", ("bilinear", "nearest")),
         ]:
             if getattr(self, name) not in allowed:
                 raise TrainError(f"{name} is {getattr(self, name)!r}, expected one of {', '.join(allowed)}")

@@ -121,10 +121,11 @@ def to_input(images: torch.Tensor) -> torch.Tensor:
 
 
 def warp(x: torch.Tensor, degrees: float, generator: torch.Generator | None = None, shift: float = 0.0,
-         elastic: float = 0.0) -> torch.Tensor:
+         elastic: float = 0.0, interpolation: str = "bilinear") -> torch.Tensor:
     """Rotate each image of a batch by its own random angle in [-degrees, degrees], move it by up to `shift`
     pixels along each axis, and bend it by a smooth random displacement field (elastic_field, `elastic` pixels);
-    corners fill with black."""
+    corners fill with black. `interpolation` "nearest" keeps every pixel's value, as torchvision's RandomRotation
+    does by default; "bilinear" blends neighbours, which softens the strokes a little at every angle but 0."""
     n, size = x.shape[0], x.shape[-1]
     angles = (torch.rand(n, generator=generator) * 2 - 1) * math.radians(degrees)
     cos, sin = torch.cos(angles), torch.sin(angles)
@@ -134,7 +135,7 @@ def warp(x: torch.Tensor, degrees: float, generator: torch.Generator | None = No
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     if elastic:
         grid = grid + elastic_field(n, size, elastic, generator) * (2 / size)  # pixels to grid units
-    return F.grid_sample(x, grid, align_corners=False, padding_mode="zeros")
+    return F.grid_sample(x, grid, mode=interpolation, align_corners=False, padding_mode="zeros")
 
 
 def elastic_field(n: int, size: int, pixels: float, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -160,7 +161,8 @@ def shuffled(n: int, generator=None) -> torch.Tensor:
 
 
 def batches(split: Split, batch_size: int, shuffle: bool, rotation: float = 0.0, generator=None,
-            order: torch.Tensor | None = None, skip: int = 0, shift: float = 0.0, elastic: float = 0.0):
+            order: torch.Tensor | None = None, skip: int = 0, shift: float = 0.0, elastic: float = 0.0,
+            interpolation: str = "bilinear"):
     """Yield (inputs, labels) batches of the in-memory split, warped (rotation, shift, elastic) a whole batch at
     a time.
 
@@ -174,5 +176,5 @@ def batches(split: Split, batch_size: int, shuffle: bool, rotation: float = 0.0,
         idx = order[start : start + batch_size]
         x = split.images[idx].float().div_(255.0).unsqueeze(1)
         if rotation or shift or elastic:
-            x = warp(x, rotation, generator, shift, elastic)
+            x = warp(x, rotation, generator, shift, elastic, interpolation)
         yield x.sub_(MEAN).div_(STD), split.labels[idx]
