@@ -12,7 +12,7 @@ from xlbackprop.errors import WorkbookError
 from xlbackprop.generate import write_workbook as generate_workbook
 from xlbackprop.spec import course_spec
 from xlbackprop.validate.api import validate_workbook
-from xlbackprop.validate.assignment import load_assignment
+from xlbackprop.validate.assignment import differences, load_assignment
 
 # the class's assignment: the course network, Mazur's targets, learning rates 0.5 and 0.8, five iterations
 ASSIGNED = course_spec((0.05, 0.1), (0.01, 0.99), COURSE_WEIGHTS).with_(learning_rates=(0.5, 0.8), iterations=5)
@@ -119,3 +119,10 @@ def test_an_assignment_that_is_neither_a_spec_nor_a_generated_workbook_is_refuse
     result = CliRunner().invoke(main, ["validate", str(other), "--assignment", str(other)])
     assert result.exit_code == 2 and "carries no assignment" in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_loss_without_the_half_is_what_the_network_difference_names():
+    own = ASSIGNED.with_(error="squared")  # otherwise the course's network: both sides used to read the same
+    [difference] = differences(ASSIGNED, own, None, {}, None, 5, lambda name: None, None, course=True)
+    assert difference.message == ("network 2-2-2 (sigmoid, no biases, 1 sample, error (t - a)^2 without the 1/2) "
+                                  "where the course's is 2-2-2 (sigmoid, no biases, 1 sample)")

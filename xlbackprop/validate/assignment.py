@@ -51,9 +51,10 @@ def _same(a, b):
     return a is not None and b is not None and math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-15)
 
 
-def _where(value, course):
-    """'where 0.45 was assigned' or, for the course's network, "where the course's is 0.45"."""
-    many = isinstance(value, str) and "," in value
+def _where(value, course, many=None):
+    """'where 0.45 was assigned' or, for the course's network, "where the course's is 0.45"; several values
+    (a comma-separated list) unless `many` says otherwise."""
+    many = isinstance(value, str) and "," in value if many is None else many
     if course:
         return f"where the course's {'are' if many else 'is'} {value}"
     return f"where {value} {'were' if many else 'was'} assigned"
@@ -65,7 +66,7 @@ def differences(assigned, spec, table, first, lr, rows, cell_of, lr_cell, course
     out = []
     shape = (assigned.sizes, assigned.activations, assigned.bias, assigned.error)
     if (spec.sizes, spec.activations, spec.bias, spec.error) != shape or len(spec.samples) != len(assigned.samples):
-        out.append(Difference(None, f"network {_shape(spec)} {_where(_shape(assigned), course)}", "wrong"))
+        out.append(Difference(None, f"network {_shape(spec)} {_where(_shape(assigned), course, many=False)}", "wrong"))
         return out
     if table.labels and not course:  # (the table's own note already says how its weights are wired)
         wired = next((n for n in table.notes if n.startswith("the weights are wired")), "")
@@ -110,7 +111,9 @@ def course_notes(spec, table, first, lr, rows, cell_of, lr_cell):
 def _shape(spec):
     bias = {"none": "no biases", "fixed": "fixed biases", "trained": "trained biases"}[spec.bias]
     acts = "/".join(dict.fromkeys(spec.activations))
-    return f"{'-'.join(map(str, spec.sizes))} ({acts}, {bias}, {len(spec.samples)} sample(s))"
+    n = len(spec.samples)
+    loss = ", error (t - a)^2 without the 1/2" if spec.error == "squared" else ""  # as infer.describe says it
+    return f"{'-'.join(map(str, spec.sizes))} ({acts}, {bias}, {n} sample{'s' if n != 1 else ''}{loss})"
 
 
 
