@@ -147,6 +147,17 @@ def test_a_filled_column_is_parsed_once(monkeypatch, tmp_path):
     assert calc.value("S", 10000, 3) == pytest.approx(calc.value("S", 10000, 1) * (1 - calc.value("S", 10000, 1)))
 
 
+def test_a_formula_below_that_differs_only_by_a_leading_zero_is_not_taken_for_a_copy():
+    # =0.05 under =0.5 has the same text around its digits, and 05 is 5 as a number (a parameter block, found by
+    # a probe of harmless changes: the course's i1 = 0.05 read as 0.5 and a correct table called wrong)
+    program = calc_forms.Program(make_book({"S": {"A1": 1}}))
+    column = ["0.5", "0.05", "0.1", "0.01", "1.5", "1.05", "A5+1", "A06+1"]
+    trees = [program.form(text, row, 1).tree for row, text in enumerate(column, start=1)]
+    assert trees[:6] == [("num", 0.5), ("num", 0.05), ("num", 0.1), ("num", 0.01), ("num", 1.5), ("num", 1.05)]
+    assert trees[7] == program.form("A6+1", 8, 1).tree  # A06 is A6: parsed again, read the same
+    assert program.form("A7+1", 8, 1) is program.form("A6+1", 7, 1)  # a true copy still found by its digits
+
+
 @pytest.mark.parametrize("name", ["era", "random-3-4-2"])
 def test_a_workbook_written_without_values_gets_all_of_them_from_the_evaluator(request, tmp_path, name):
     spec = request.getfixturevalue("random_spec") if name.startswith("random") else preset(name)

@@ -49,7 +49,8 @@ class Program:
         if seen is not None:
             anchor, base, moves, form = seen
             d = row - anchor
-            if list(map(int, numbers)) == [b + d * m for b, m in zip(base, moves)]:
+            # As text, not as numbers: 0.05 and 0.5 have the same text around the digit runs "05" and "5"
+            if numbers == [str(int(b) + d) if m else b for b, m in zip(base, moves)]:
                 return form
         try:
             toks = tokens(text)
@@ -68,7 +69,7 @@ class Program:
             form = self.by_key[key] = Form(tree, built)
         moves = _row_moves(toks)
         if len(moves) == len(numbers):
-            self.copies[where] = (row, [int(n) for n in numbers], moves, form)
+            self.copies[where] = (row, numbers, moves, form)
         return form
 
     def array_form(self, text):
