@@ -90,6 +90,21 @@ def test_a_table_whose_formulas_round_every_step_is_correct(tmp_path, digits):
     layout = Layout(rows=rows, lr=1.0, formula_text=text)
     table = _judge(tmp_path / "round.xlsx", layout)
     assert (table.verdict, table.first_error, table.mismatches) == ("correct", None, [])
+    # ROUND's digits are not a number that belongs in a cell, and 6 decimals or more are no note
+    assert [f for f in table.lint if f.kind in ("hard-coded number", "coarse rounding")] == []
+
+
+def test_a_table_whose_formulas_round_to_two_decimals_is_correct_with_a_note_that_says_so(tmp_path):
+    hidden = ("a_h1", "a_h2")
+    rows = simulate(rows=20, lr=1.0, mistakes={name: (lambda env, name=name: round(EXPRS[name].eval(env), 2))
+                                               for name in hidden})
+    text = {name: (lambda ref, k, name=name: f"ROUND({EXPRS[name].excel(ref)},2)") for name in hidden}
+    layout = Layout(rows=rows, lr=1.0, formula_text=text)
+    table = _judge(tmp_path / "coarse.xlsx", layout)
+    assert table.verdict == "correct"  # the student's choice, computed as they wrote it: a note, not a verdict
+    notes = [(f.cell, f.message) for f in table.lint if f.kind == "coarse rounding"]
+    assert notes == [(cell(layout, name, 0), f"{name}'s formula rounds to 2 decimals: the run it computes departs "
+                      "from the exact one") for name in hidden]
 
 
 @pytest.mark.parametrize("digits", [4, 6, 8, 10])

@@ -3,6 +3,7 @@ circular references, references to other rows. Findings are data (LintFinding), 
 """
 
 from xlbackprop.formula_text import copy_pattern, functions, is_copy_below, numbers, references
+from xlbackprop.validate.precision import rounded_decimals, rounding_digits
 from xlbackprop.validate.results import LintFinding
 
 # Functions a backprop sheet plausibly uses, all of which Excel, LibreOffice and Google Sheets share.
@@ -64,8 +65,15 @@ def _cell_findings(sheet, r, c, name, formula, refs, is_leaf, is_update, span, c
     for fn in functions(formula):
         if fn not in EXCEL_FUNCTIONS and not fn.startswith(("_XLFN.", "_XLWS.")):
             out.append(LintFinding(where, "non-Excel function", f"{fn}() is not an Excel function"))
+    coarse = _coarse_rounding(formula)
+    if coarse:
+        out.append(LintFinding(where, "coarse rounding", f"{name}'s formula rounds to {coarse}: the run it "
+                               "computes departs from the exact one"))
     if not is_leaf:
         typed = [x for x in numbers(formula) if x not in PLAIN_CONSTANTS]
+        for digits in rounding_digits(formula):  # ROUND(x, 4)'s 4 is how many decimals, not a value to look up
+            if float(digits) in typed:
+                typed.remove(float(digits))
         if typed:
             out.append(LintFinding(where, "hard-coded number",
                                    f"{name}'s formula types {typed[0]:g}; expected a cell reference"))
@@ -81,6 +89,20 @@ def _cell_findings(sheet, r, c, name, formula, refs, is_leaf, is_update, span, c
                                    f"reads {sheet.cell_name(ref.row, ref.col)}, expected row {own[-1]}"))
             break
     return out
+
+
+# Rounding to this many decimals or fewer changes the run (the course's values are 0.01-1, its gradients 1e-5-0.1:
+# weights kept to 3 decimals stop moving within tens of iterations), where 4-10 decimals are a habit of display.
+# Worth a note, never a verdict: the table is judged as its formulas compute it.
+COARSE_DECIMALS = 3
+
+
+def _coarse_rounding(formula):
+    """'2 decimals' when the formula rounds to COARSE_DECIMALS decimals or fewer; '' otherwise."""
+    kept = rounded_decimals(formula)
+    if kept is None or kept > COARSE_DECIMALS:
+        return ""
+    return f"{kept} decimal{'s' if kept != 1 else ''}"
 
 
 def _cycles(sheet, graph):

@@ -99,6 +99,27 @@ def _args(text, start):
     return args, len(text)
 
 
+def rounded_decimals(formula):
+    """The fewest decimals any ROUND, ROUNDUP, ROUNDDOWN or TRUNC of the formula keeps; None where none does (or
+    its digits are not in the text)."""
+    return min(rounding_digits(formula), default=None)
+
+
+def rounding_digits(formula):
+    """The decimals each ROUND, ROUNDUP, ROUNDDOWN or TRUNC of the formula keeps, where typed in it."""
+    text = (formula or "").lstrip("=").strip()
+    kept = []
+    for m in _ROUND_CALL.finditer(text):
+        args, _ = _args(text, m.end() - 1)
+        if m.group(1).upper() in ("FLOOR", "CEILING", "MROUND"):
+            continue
+        try:
+            kept.append(int(float(args[1])) if len(args) > 1 else 0)
+        except ValueError:
+            continue
+    return kept
+
+
 def formula_rounding(formula, value):
     """Half a unit (a whole unit for ROUNDUP, ROUNDDOWN, TRUNC) in the last decimal a formula's ROUND(x, d)
     keeps, at its value; 0 for a formula that rounds nothing. A formula that is one ROUND of the whole step
