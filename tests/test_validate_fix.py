@@ -5,6 +5,7 @@ import json
 from tests.test_validate_causes import MISTAKES
 from tests.wb_fixtures import Layout, cell, simulate, write_workbook
 from xlbackprop.calc import recalculate
+from xlbackprop.cells import a1
 from xlbackprop.validate import report
 from xlbackprop.validate.api import validate_workbook
 from xlbackprop.validate.fix import operator_flips, reference_changes
@@ -80,3 +81,17 @@ def test_candidate_edits_move_every_read_of_a_cell_and_flip_binary_operators_onl
     assert [t for t, _ in operator_flips("-A1*(1-B1)/2+1E-3")] == ["-A1/(1-B1)/2+1E-3", "-A1*(1+B1)/2+1E-3",
                                                                     "-A1*(1-B1)*2+1E-3", "-A1*(1-B1)/2-1E-3"]
     assert reference_changes("Other!J3*J3", [(3, 12)], own_row=3) == [("Other!J3*L3", ((3, 10), (3, 12)))]
+
+
+def test_a_drifting_rate_reference_is_fixed_by_the_rate_not_by_an_input_that_equals_it(tmp_path):
+    # the rate typed as a relative reference, filled down: the second update reads the empty cell below it.
+    # i2 = 0.1 equals the rate of 0.1, so reading i2 would give the right number too; the rate is what is meant
+    rows = simulate(rows=6, lr=0.1)
+    assert rows[0]["i2"] == 0.1
+    layout = Layout(rows=rows, lr=0.1)
+    layout.lr_ref = lambda k: a1(layout.top + k - 1, layout.left + 1)
+    (table,) = validate_workbook(write_workbook(tmp_path / "drift.xlsx", {"Sheet1": [layout]})).tables
+    e = table.first_error
+    rate = a1(layout.top, layout.left + 1)
+    assert e.cell == cell(layout, "w1", 2) and e.fix_note.startswith(f"{a1(layout.top + 1, layout.left + 1)} -> "
+                                                                      f"{rate}")

@@ -124,8 +124,12 @@ def fix_for(recalc, sheet, table, exprs, lr, m, where):
         value = recalc.value_if({cell: "=" + text}, cell)
         return isinstance(value, float) and abs(value - m.expected) <= tol
 
+    # An update's rate first: where a column's number equals the rate (i2 = 0.1 at a rate of 0.1), reading
+    # the rate is the fix a student means
+    targets = sorted(cells, key=lambda c: not (is_update and cells[c] == "the learning rate"))
+
     def candidates(formula):
-        return reference_changes(formula, list(cells), own_row) + operator_flips(formula)
+        return reference_changes(formula, targets, own_row) + operator_flips(formula)
 
     def names(change):
         old, new = change
