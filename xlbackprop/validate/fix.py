@@ -1,9 +1,9 @@
 """The fix for a first error, in the student's own references, proven by the evaluator before it is shown.
 
 Candidates, smallest first: the student's formula with one reference moved to another cell of the same
-iteration (the row above, for an update; the learning-rate cell) or back to its own row, or with one
-operator flipped (+/-, * and /); failing those, the quantity's formula as the course writes it, in the
-student's cells. A candidate is put into the cell (evaluator what-if) and kept only when the cell then holds
+iteration (the row above, for an update, whose learning-rate cell is tried first) or back to its own row, or
+with one operator flipped (+/-, * and /); failing those, the quantity's formula as the course writes it, in
+the student's cells. A candidate is put into the cell (evaluator what-if) and kept only when the cell then holds
 the number it should. Among several, the one touching a quantity the cause names wins; the rest are counted.
 """
 
