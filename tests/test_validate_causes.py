@@ -48,6 +48,13 @@ MISTAKES = {
     "o1 with w6 and w7 swapped": (
         {"o1": lambda e: e["w5"] * e["a_h1"] + e["w7"] * e["a_h2"]},
         "o1", ["o1"], "w6 and w7 swapped"),
+    "i2 for i1 in dE/dw1": (
+        {"dE_total/dw1": lambda e: hidden(e, 1, "i2")},
+        "dE_total/dw1", ["dE_total/dw1"], "inputs i1 and i2 swapped"),
+    # i2 = 2*i1 in the course: twice the gradient is also what i2 for i1 gives, but the formula reads i1, not i2
+    "dE/dw1 doubled": (
+        {"dE_total/dw1": lambda e: 2 * hidden(e, 1, "i1")},
+        "dE_total/dw1", ["dE_total/dw1"], "twice the gradient"),
 }
 
 

@@ -263,7 +263,9 @@ def test_a_learning_rate_name_scoped_to_each_sheet(tmp_path):
     assert summary(result) == [(f"LR {lr}", 2, 5, lr, "correct") for lr in rates]
 
 
-@pytest.mark.parametrize("title", [t for t in MISTAKES if not t.startswith("o1")])
+# (A doubled dE/dw1 is told from i1 and i2 swapped by the formula reading i1 and not i2; written inline, its
+# forward pass reads both, and the two stay alike.)
+@pytest.mark.parametrize("title", [t for t in MISTAKES if not t.startswith("o1") and t != "dE/dw1 doubled"])
 def test_known_mistakes_are_named_in_a_table_without_forward_pass_columns(tmp_path, title):
     # Only inputs, targets, weights, E_total and the gradients are written: the rest is computed inline.
     mistakes, first, wrong, cause = MISTAKES[title]

@@ -23,7 +23,10 @@ def delta_times(unit, source):
 
 
 def _swap(a, b):
-    return lambda env: {a: env[b], b: env[a]}
+    def overrides(env):
+        return {a: env[b], b: env[a]}
+    overrides.swapped = (a, b)
+    return overrides
 
 
 def _output_error(op, second_target="t2"):
@@ -71,8 +74,21 @@ def _missing_parentheses(spec, name, env):
     return []
 
 
-def numeric_cause(spec, exprs, name, values, found, tol):
-    """The known mistake that reproduces `found` for quantity `name` from the row's values, or None."""
+def _ruled_out(overrides, expr, reads):
+    """A swap of two quantities cannot be the mistake of a formula that reads the one of the pair it should and
+    not the other (a gradient doubled where i2 = 2*i1 reproduces i1 and i2 swapped). reads(name) -> True,
+    False, or None where the cell is not known."""
+    pair = getattr(overrides, "swapped", None)
+    if pair is None or reads is None:
+        return False
+    own = [n for n in pair if n in expr.names()]
+    other = [n for n in pair if n not in own]
+    return len(own) == 1 and reads(own[0]) is True and reads(other[0]) is False
+
+
+def numeric_cause(spec, exprs, name, values, found, tol, reads=None):
+    """The known mistake that reproduces `found` for quantity `name` from the row's values, or None. reads(q),
+    when given, says whether the cell's formula reads quantity q (None: cannot tell)."""
     base = RowEnv(values, exprs, computed=_DELTAS)
     # The forward pass as the row has it, missing columns computed once: a mistake tried in the backward
     # pass (a_h1 for a_h2) must not flow back through a forward pass the table never wrote down.
@@ -82,6 +98,8 @@ def numeric_cause(spec, exprs, name, values, found, tol):
             if not n.startswith("dE_total/d") and values.get(n) is None:
                 values[n] = RowEnv(values, exprs).value_of(n)
     for cause, overrides in ALTERNATIVES:
+        if _ruled_out(overrides, exprs[name], reads):
+            continue
         try:
             env = RowEnv(values, exprs, overrides=overrides(base), computed=_DELTAS)
             alt = exprs[name].eval(env)
@@ -99,7 +117,7 @@ def numeric_cause(spec, exprs, name, values, found, tol):
     expected = base.value_of(name)
     if expected is None:
         return None
-    for factor, cause in _FACTORS.get(name[:2] if name[:2] in ("E1", "E2", "E_") else "", []) + _FACTORS["*"]:
+    for factor, cause in _FACTORS.get(name[:2] if name[:2] in ("E1", "E2", "E_", "dE") else "", []) + _FACTORS["*"]:
         if matches(found, factor * expected, tol):
             return cause
     return None
@@ -109,6 +127,7 @@ _FACTORS = {  # (found / expected, cause)
     "E1": [(2.0, "the 1/2 of E = 1/2*(t - a_o)^2 is missing")],
     "E2": [(2.0, "the 1/2 of E = 1/2*(t - a_o)^2 is missing")],
     "E_": [(0.5, "the errors are averaged, (E1 + E2)/2, instead of summed")],
+    "dE": [(2.0, "twice the gradient: the 2 of the square's derivative is kept, though E's 1/2 cancels it")],
     "": [],
     "*": [(-1.0, "sign error: the value has the opposite sign")],
 }

@@ -3,7 +3,7 @@ explains it (causes.py), tried on the row's own numbers, then on the cell's form
 """
 
 from xlbackprop.cells import qualified
-from xlbackprop.formula_text import relative_form
+from xlbackprop.formula_text import references, relative_form
 from xlbackprop.network import quantities
 from xlbackprop.validate import causes
 from xlbackprop.network import unit_names
@@ -50,7 +50,7 @@ def cause(sheet, table, spec, exprs, data, lr, m):
             return found
     elif m.check == "local" and name in exprs:
         found = _course_numbered_gradient(table, spec, name, data.row(k), m.found, tol, exprs) or \
-            causes.numeric_cause(spec, exprs, name, data.row(k), m.found, tol)
+            causes.numeric_cause(spec, exprs, name, data.row(k), m.found, tol, _reader(sheet, table, name, k))
         if found:
             return found
     if name in table.fixed:
@@ -61,6 +61,24 @@ def cause(sheet, table, spec, exprs, data, lr, m):
              if r != table.first_row + k and (f := sheet.formula(r, col))}
     return causes.formula_cause(sheet, col, table.first_row + k, (table.first_row, table.last_row),
                                 is_update, forms)
+
+
+def _reader(sheet, table, name, k):
+    """reads(q) for the cell of `name` at iteration k: whether its formula reads q's cell of that iteration
+    (or q's labelled cell); None when the cell has no formula or q has no cell of this sheet."""
+    if getattr(sheet, "is_view", False) or name not in table.columns:
+        return None  # a view's formulas keep the file's coordinates
+    formula = sheet.formula(table.first_row + k, table.columns[name])
+    if formula is None:
+        return None
+    read = {(ref.row, ref.col) for ref in references(formula) if ref.sheet is None}
+
+    def reads(q):
+        if q in table.columns:
+            return (table.first_row + k, table.columns[q]) in read
+        return None
+
+    return reads
 
 
 def _course_numbered_gradient(table, spec, name, values, found, tol, exprs):
