@@ -65,7 +65,12 @@ def tolerance(expected, grads, inputs, units, own_unit, noise):
     """Allowed |found - expected| for a value computed from `inputs` (name -> number) whose partial derivatives
     are `grads` and whose stored roundings are `units` (name -> half a unit in the last place)."""
     carried = sum(abs(g) * (units.get(n, 0.0) + noise * abs(inputs.get(n) or 0.0)) for n, g in grads.items())
-    return carried + own_unit + noise * abs(expected)
+    # Second order: where the first derivative vanishes at the stored point (E = 1/2 (t - a)^2 with a stored as
+    # exactly t, 0.5 for 0.49999999502), the rounding still moves the value by about its square; the second
+    # derivatives of these formulas are 2 at most, so the square of the summed roundings bounds it.
+    rounding = sum(units.get(n, 0.0) for n in grads)
+    curved = rounding * rounding  # (** raises on overflow where * gives inf, as the other terms do)
+    return carried + curved + own_unit + noise * abs(expected)
 
 
 def constant_tolerance(given, rounding):
