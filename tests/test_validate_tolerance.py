@@ -5,6 +5,7 @@ model serves the local and the global check (precision.py, compare.RowReference)
 
 import math
 
+import openpyxl
 import pytest
 
 from tests.test_validate_causes import MISTAKES
@@ -79,6 +80,17 @@ def test_a_values_only_table_rounded_at_every_step_is_correct(tmp_path, digits):
     assert (table.verdict, table.first_error, table.mismatches) == ("correct", None, [])
 
 
+@pytest.mark.parametrize("digits", [6, 8])
+def test_a_run_pasted_as_values_whose_outputs_reach_their_targets_is_correct(tmp_path, digits):
+    # t1 = t2 = 0.5 at rate 10: a_o is stored as exactly 0.5 within 50 iterations, where E's first derivative
+    # vanishes; the rounding of a_o still moves E by about its square (a probe of harmless changes found this)
+    exact = simulate(rows=50, lr=10.0, targets=(0.5, 0.5))
+    rows = [{n: sig(digits)(v) if isinstance(v, float) else v for n, v in row.items()} for row in exact]
+    assert any(row["a_o1"] == 0.5 for row in rows)
+    table = _judge(tmp_path / "pasted.xlsx", Layout(rows=rows, lr=10.0, formulas=False))
+    assert (table.verdict, table.first_error, table.mismatches) == ("correct", None, [])
+
+
 @pytest.mark.parametrize("digits", [6, 8, 10])
 def test_a_table_whose_formulas_round_every_step_is_correct(tmp_path, digits):
     rows = rounded_run(40, 1.0, dec(digits))
@@ -128,6 +140,23 @@ def test_a_constant_typed_again_with_noise_in_its_fifteenth_digit_is_correct_wit
     assert (table.verdict, table.first_error) == ("correct", None)
     assert [(f.kind, f.cell) for f in table.lint if f.kind == "re-typed constant"] == [
         ("re-typed constant", cell(layout, "t2", 7))]
+
+
+def test_a_short_number_typed_over_a_formula_in_a_file_never_calculated_is_a_mistake(tmp_path):
+    # openpyxl keeps the formulas and stores no values: the only stored numbers are the short typed constants
+    # (0.05, 0.15, ...), which must not make a 4-decimal a_o2 typed among formulas pass as their rounding
+    rows = simulate(rows=12, lr=0.5)
+    layout = Layout(rows=rows)
+    book = openpyxl.load_workbook(write_workbook(tmp_path / "cached.xlsx", {"Sheet1": [layout]}))
+    book.save(tmp_path / "control.xlsx")
+    where = cell(layout, "a_o2", 8)
+    book["Sheet1"][where.split("!")[1]] = round(rows[8]["a_o2"], 4)
+    book.save(tmp_path / "typed.xlsx")
+    (control,) = validate_workbook(tmp_path / "control.xlsx").tables
+    assert control.verdict == "correct"
+    (table,) = validate_workbook(tmp_path / "typed.xlsx").tables
+    assert (table.verdict, table.first_error.cell) == ("wrong", where)
+    assert table.first_error.cause == "a number typed where a formula belongs"
 
 
 def test_a_constant_changed_for_real_is_still_a_finding(tmp_path):

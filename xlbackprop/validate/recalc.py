@@ -121,9 +121,15 @@ class Recalc:
                        for cell in self.calc.precedents(*self.file_cell(sheet, row, col)))
 
     def stored_number(self, sheet):
-        """fn(row, col) -> the number the file stores in a cell of `sheet` (a view, maybe), or None."""
+        """fn(row, col) -> the number the file stores in a cell of `sheet` (a view, maybe), or None. A formula
+        the file stores no value for (never calculated, or saved by a library that drops them) counts as what it
+        computes, as Excel would store it on opening the file: 15-17 digits, so that a short number typed among
+        such formulas is judged as it would be in the same file saved by Excel."""
         def number(row, col):
-            value = self.calc.stored(*self.file_cell(sheet, row, col))
+            cell = self.file_cell(sheet, row, col)
+            value = self.calc.stored(*cell)
+            if value is None and cell in self._formula_cells and cell not in self.calc.uncomputable:
+                value = self.value_if(None, cell)
             return value if _number(value) else None
         return number
 
