@@ -91,6 +91,15 @@ def test_a_run_pasted_as_values_whose_outputs_reach_their_targets_is_correct(tmp
     assert (table.verdict, table.first_error, table.mismatches) == ("correct", None, [])
 
 
+def test_a_small_rate_is_read_from_values_pasted_to_six_digits(tmp_path):
+    # at 0.001 the weights move by about 1.5e-5 a step, a few units of their sixth digit: the ratio of the
+    # stored numbers gives 0.00101, and the rate typed (0.001) lies within what those digits blur
+    exact = simulate(rows=50, lr=0.001)
+    rows = [{n: sig(6)(v) if isinstance(v, float) else v for n, v in row.items()} for row in exact]
+    table = _judge(tmp_path / "slow.xlsx", Layout(rows=rows, lr=0.001, formulas=False))
+    assert (table.verdict, table.learning_rate, table.mismatches) == ("correct", 0.001, [])
+
+
 @pytest.mark.parametrize("digits", [6, 8, 10])
 def test_a_table_whose_formulas_round_every_step_is_correct(tmp_path, digits):
     rows = rounded_run(40, 1.0, dec(digits))

@@ -5,6 +5,7 @@ for a relative reference that drifts; inferred from the numbers when there are n
 from dataclasses import dataclass, field
 
 from xlbackprop.formula_text import CellRef, copy_pattern, is_copy_below, names, numbers, references
+from xlbackprop.validate.precision import rounding_of
 
 
 @dataclass
@@ -115,24 +116,32 @@ def _cell_number(book, cell, own):
 def _inferred_rate(sheet, table):
     if table.rows < 2:
         return LearningRate(None, None, "none")
-    ratios = []
+    ratios, blurs = [], []
+    rows = range(table.first_row, min(table.last_row, table.first_row + 5))
     for name in table.weight_names():
         g = table.columns.get(f"dE_total/d{name}")
         if g is None:
             continue
-        for row in range(table.first_row, min(table.last_row, table.first_row + 5)):
-            w0, w1, d = sheet.number(row, table.columns[name]), sheet.number(row + 1, table.columns[name]), \
-                sheet.number(row, g)
+        col = table.columns[name]
+        kept_w = rounding_of([sheet.number(r, col) for r in range(rows.start, rows.stop + 1)])
+        kept_g = rounding_of([sheet.number(r, g) for r in rows])
+        for row in rows:
+            w0, w1, d = sheet.number(row, col), sheet.number(row + 1, col), sheet.number(row, g)
             if None not in (w0, w1, d) and abs(d) > 1e-12:
                 ratios.append((w0 - w1) / d)
+                if w0 != w1:  # how far the stored digits alone may move this ratio, relatively
+                    blurs.append((kept_w.unit(w0) + kept_w.unit(w1)) / abs(w0 - w1) + kept_g.unit(d) / abs(d))
     if not ratios:
         return LearningRate(None, None, "none")
     ratios.sort()
     median = abs(ratios[len(ratios) // 2])  # a negative rate is a sign error the update check will name
     if median == 0:
         return LearningRate(None, None, "none")  # the weights never move
-    for digits in (1, 2, 3):  # values pasted rounded blur the ratio; the rate someone typed is short
+    # values pasted rounded blur the ratio (a rate of 0.001 moves 6-digit weights by 1.5e-5, a few units of
+    # their last place): the rate someone typed is short, and it is taken when within that blur
+    slack = max(1e-3, sorted(blurs)[len(blurs) // 2] if blurs else 0.0)
+    for digits in (1, 2, 3):
         nice = float(f"{median:.{digits}g}")
-        if abs(nice - median) <= 1e-3 * abs(median):
+        if abs(nice - median) <= slack * abs(median):
             return LearningRate(nice, None, "inferred")
     return LearningRate(median, None, "inferred")
