@@ -64,8 +64,8 @@ def cause(sheet, table, spec, exprs, data, lr, m):
 
 
 def _reader(sheet, table, name, k):
-    """reads(q) for the cell of `name` at iteration k: whether its formula reads q's cell of that iteration
-    (or q's labelled cell); None when the cell has no formula or q has no cell of this sheet."""
+    """reads(q) for the cell of `name` at iteration k: whether its formula reads q's cell of that iteration;
+    None when the cell has no formula, or q has no column in the table (a labelled cell)."""
     if getattr(sheet, "is_view", False) or name not in table.columns:
         return None  # a view's formulas keep the file's coordinates
     formula = sheet.formula(table.first_row + k, table.columns[name])

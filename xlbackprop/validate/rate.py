@@ -138,8 +138,9 @@ def _inferred_rate(sheet, table):
     if median == 0:
         return LearningRate(None, None, "none")  # the weights never move
     # values pasted rounded blur the ratio (a rate of 0.001 moves 6-digit weights by 1.5e-5, a few units of
-    # their last place): the rate someone typed is short, and it is taken when within that blur
-    slack = max(1e-3, sorted(blurs)[len(blurs) // 2] if blurs else 0.0)
+    # their last place): the rate someone typed is short, and it is taken when within that blur, up to 5% (weights
+    # that barely move say too little to round a 0.15 to 0.2)
+    slack = min(0.05, max(1e-3, sorted(blurs)[len(blurs) // 2] if blurs else 0.0))
     for digits in (1, 2, 3):
         nice = float(f"{median:.{digits}g}")
         if abs(nice - median) <= slack * abs(median):
