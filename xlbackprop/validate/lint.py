@@ -3,7 +3,7 @@ circular references, references to other rows. Findings are data (LintFinding), 
 """
 
 from xlbackprop.formula_text import copy_pattern, functions, is_copy_below, numbers, references
-from xlbackprop.validate.precision import rounded_decimals, rounding_digits
+from xlbackprop.validate.precision import rounding_digits
 from xlbackprop.validate.results import LintFinding
 
 # Functions a backprop sheet plausibly uses, all of which Excel, LibreOffice and Google Sheets share.
@@ -65,13 +65,14 @@ def _cell_findings(sheet, r, c, name, formula, refs, is_leaf, is_update, span, c
     for fn in functions(formula):
         if fn not in EXCEL_FUNCTIONS and not fn.startswith(("_XLFN.", "_XLWS.")):
             out.append(LintFinding(where, "non-Excel function", f"{fn}() is not an Excel function"))
-    coarse = _coarse_rounding(formula)
+    decimals = rounding_digits(formula)
+    coarse = _coarse_rounding(decimals)
     if coarse:
         out.append(LintFinding(where, "coarse rounding", f"{name}'s formula rounds to {coarse}: the run it "
                                "computes departs from the exact one"))
     if not is_leaf:
         typed = [x for x in numbers(formula) if x not in PLAIN_CONSTANTS]
-        for digits in rounding_digits(formula):  # ROUND(x, 4)'s 4 is how many decimals, not a value to look up
+        for digits in decimals:  # ROUND(x, 4)'s 4 is how many decimals, not a value to look up
             if float(digits) in typed:
                 typed.remove(float(digits))
         if typed:
@@ -97,9 +98,9 @@ def _cell_findings(sheet, r, c, name, formula, refs, is_leaf, is_update, span, c
 COARSE_DECIMALS = 3
 
 
-def _coarse_rounding(formula):
-    """'2 decimals' when the formula rounds to COARSE_DECIMALS decimals or fewer; '' otherwise."""
-    kept = rounded_decimals(formula)
+def _coarse_rounding(decimals):
+    """'2 decimals' when a formula's roundings (the decimals each keeps) keep COARSE_DECIMALS or fewer; '' else."""
+    kept = min(decimals, default=None)
     if kept is None or kept > COARSE_DECIMALS:
         return ""
     return f"{kept} decimal{'s' if kept != 1 else ''}"

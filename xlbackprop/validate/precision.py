@@ -104,25 +104,25 @@ def _args(text, start):
     return args, len(text)
 
 
-def rounded_decimals(formula):
-    """The fewest decimals any ROUND, ROUNDUP, ROUNDDOWN or TRUNC of the formula keeps; None where none does (or
-    its digits are not in the text)."""
-    return min(rounding_digits(formula), default=None)
+def _decimal_roundings(text):
+    """(function, decimals kept, whether it rounds the whole formula) for each ROUND, ROUNDUP, ROUNDDOWN or TRUNC
+    of `text` (without its "=") whose digits are typed in it: ROUND(x, A1) keeps digits the text does not say, and
+    FLOOR, CEILING, MROUND round to a multiple, not to decimals."""
+    for m in _ROUND_CALL.finditer(text):
+        args, end = _args(text, m.end() - 1)
+        fn = m.group(1).upper()
+        if fn in ("FLOOR", "CEILING", "MROUND"):
+            continue
+        try:
+            d = int(float(args[1])) if len(args) > 1 else 0
+        except ValueError:
+            continue
+        yield fn, d, m.start() == 0 and end == len(text)
 
 
 def rounding_digits(formula):
     """The decimals each ROUND, ROUNDUP, ROUNDDOWN or TRUNC of the formula keeps, where typed in it."""
-    text = (formula or "").lstrip("=").strip()
-    kept = []
-    for m in _ROUND_CALL.finditer(text):
-        args, _ = _args(text, m.end() - 1)
-        if m.group(1).upper() in ("FLOOR", "CEILING", "MROUND"):
-            continue
-        try:
-            kept.append(int(float(args[1])) if len(args) > 1 else 0)
-        except ValueError:
-            continue
-    return kept
+    return [d for _, d, _ in _decimal_roundings((formula or "").lstrip("=").strip())]
 
 
 def formula_rounding(formula, value):
@@ -132,20 +132,10 @@ def formula_rounding(formula, value):
     the value with a margin (the rounded part is at most the value's own size in these formulas)."""
     if not formula:
         return 0.0
-    text = formula.lstrip("=").strip()
     unit, whole = 0.0, False
-    for m in _ROUND_CALL.finditer(text):
-        args, end = _args(text, m.end() - 1)
-        fn = m.group(1).upper()
-        try:
-            d = int(float(args[1])) if len(args) > 1 else 0
-        except ValueError:
-            continue  # ROUND(x, A1): the digits are not in the text; no allowance claimed
-        if fn in ("FLOOR", "CEILING", "MROUND"):
-            continue  # a multiple, not decimals: not a rounding of a step
-        u = (0.5 if fn == "ROUND" else 1.0) * 10.0 ** -d
-        whole = whole or (m.start() == 0 and end == len(text))
-        unit = max(unit, u)
+    for fn, d, rounds_all in _decimal_roundings(formula.lstrip("=").strip()):
+        unit = max(unit, (0.5 if fn == "ROUND" else 1.0) * 10.0 ** -d)
+        whole = whole or rounds_all
     if not unit:
         return 0.0
     return unit if whole else 4 * unit * max(1.0, abs(value or 0.0))
