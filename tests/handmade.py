@@ -444,3 +444,92 @@ def and_neuron_in_blocks(path, steps=5, lr=10.0):
         for g in ("𝛿C/𝛿b", "𝛿C/𝛿w_1", "𝛿C/𝛿w_2"):
             ws.cell(summary, col[g], f"=AVERAGE({a1(top, col[g])}:{a1(top + 3, col[g])})")
     wb.save(path)
+
+
+def parameter_block(path, sizes=(3, 2, 1), samples=((0.3, -0.6, 0.9),), targets=((0.7,),), lr=1.0,
+                    iterations=12, labelled=True, mean=False, mistake=None):
+    """A sigmoid network without biases whose inputs and targets sit only in a block of parameters above
+    the table ("sample 1 x1 | 0.3"; unlabelled with `labelled` False), read by the table's formulas as
+    absolute cells; the weights w1.. (hidden unit j from input k: w[j*n_in + k]) start in the block too.
+    One row per iteration for one sample; one row per sample with several, the weights held for a step's
+    rows and moved on its next first row by the sum (`mean`: the sum / S) of their gradients. `mistake`: {label: fn(ref, s) ->
+    formula text}. Returns (labels, first data row)."""
+    n_in, n_h, n_out = sizes
+    n_w = n_in * n_h + n_h * n_out
+    S = len(samples)
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "backprop"
+    ws["A1"], ws["A2"], ws["B2"] = "Backprop by hand", "learning rate", lr
+    r = 4
+    start = {}
+    for k in range(n_w):
+        ws.cell(r, 1, f"W{k + 1} (start)")
+        ws.cell(r, 2, round(0.1 + 0.37 * ((k * 7) % 11) / 11 - 0.15 * (k % 3), 3))
+        start[k] = f"$B${r}"
+        r += 1
+    leaf = {}
+    for s in range(S):
+        for k, x in enumerate(samples[s]):
+            leaf[("i", s, k)] = r
+            ws.cell(r, 1, f"sample {s + 1} x{k + 1}" if labelled else None)
+            ws.cell(r, 2, x)
+            r += 1
+        for j, t in enumerate(targets[s]):
+            leaf[("t", s, j)] = r
+            ws.cell(r, 1, f"sample {s + 1} target {j + 1}" if labelled else None)
+            ws.cell(r, 2, t)
+            r += 1
+    header = r + 2
+    labels = (["iteration"] + [x for j in range(n_h) for x in (f"net_h{j + 1}", f"out_h{j + 1}")]
+              + [x for j in range(n_out) for x in (f"net_o{j + 1}", f"out_o{j + 1}")]
+              + [f"E{j + 1}" for j in range(n_out)] + ["E_tot"] + [f"W{k + 1}" for k in range(n_w)]
+              + [f"δo{j + 1}" for j in range(n_out)] + [f"δh{j + 1}" for j in range(n_h)]
+              + [f"∂E/∂w{k + 1}" for k in range(n_w)])
+    col = {label: c for c, label in enumerate(labels, start=1)}
+    rows = []
+    for n in range(iterations * S):
+        step, s = divmod(n, S)
+        row = header + 1 + n
+        ref = row_refs(labels, row)
+
+        def x(k):
+            return f"$B${leaf[('i', s, k)]}"
+
+        def t(j):
+            return f"$B${leaf[('t', s, j)]}"
+        f = {"iteration": step + 1}
+        for k in range(n_w):
+            w, g = col[f"W{k + 1}"], col[f"∂E/∂w{k + 1}"]
+            if n == 0:
+                f[f"W{k + 1}"] = f"={start[k]}"
+            elif s:
+                f[f"W{k + 1}"] = f"={a1(row - 1, w)}"
+            else:
+                grads = "+".join(a1(row - S + q, g) for q in range(S))
+                f[f"W{k + 1}"] = f"={a1(row - S, w)}-$B$2*({grads})" + (f"/{S}" if mean else "")
+        for j in range(n_h):
+            terms = "+".join(f"{ref[f'W{j * n_in + k + 1}']}*{x(k)}" for k in range(n_in))
+            f[f"net_h{j + 1}"], f[f"out_h{j + 1}"] = f"={terms}", f"={_sig(ref[f'net_h{j + 1}'])}"
+        for j in range(n_out):
+            terms = "+".join(f"{ref[f'W{n_in * n_h + j * n_h + k + 1}']}*{ref[f'out_h{k + 1}']}" for k in range(n_h))
+            a = ref[f"out_o{j + 1}"]
+            f[f"net_o{j + 1}"], f[f"out_o{j + 1}"] = f"={terms}", f"={_sig(ref[f'net_o{j + 1}'])}"
+            f[f"E{j + 1}"] = f"=0.5*({t(j)}-{a})^2"
+            f[f"δo{j + 1}"] = f"=({a}-{t(j)})*{a}*(1-{a})"
+        f["E_tot"] = "=" + "+".join(ref[f"E{j + 1}"] for j in range(n_out))
+        for j in range(n_h):
+            back = "+".join(f"{ref[f'δo{m + 1}']}*{ref[f'W{n_in * n_h + m * n_h + j + 1}']}" for m in range(n_out))
+            a = ref[f"out_h{j + 1}"]
+            f[f"δh{j + 1}"] = f"=({back})*{a}*(1-{a})"
+            for k in range(n_in):
+                f[f"∂E/∂w{j * n_in + k + 1}"] = f"={ref[f'δh{j + 1}']}*{x(k)}"
+        for m in range(n_out):
+            for j in range(n_h):
+                f[f"∂E/∂w{n_in * n_h + m * n_h + j + 1}"] = f"={ref[f'δo{m + 1}']}*{ref[f'out_h{j + 1}']}"
+        for label, fn in (mistake or {}).items():
+            f[label] = "=" + fn(ref, s)
+        rows.append([f[label] for label in labels])
+    _write_rows(ws, header, labels, rows)
+    wb.save(path)
+    return labels, header + 1

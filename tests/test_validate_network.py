@@ -1,7 +1,12 @@
 """The network the student built: weights numbered in their own order, labels in other scripts, other sizes."""
 
+import pytest
+
+from tests import handmade
 from tests.wb_fixtures import Layout, cell, simulate, write_workbook
+from xlbackprop.cells import a1
 from xlbackprop.validate.api import validate_workbook
+from xlbackprop.validate.infer import structure_spec
 
 # The student numbers the weights along the inputs: h1 = w1*i1 + w3*i2, h2 = w2*i1 + w4*i2. In the fixture's
 # course-named columns that is the course's w2 column labelled "w3" and its w3 column labelled "w2".
@@ -82,7 +87,6 @@ def test_gradient_headers_in_cyrillic_schwa_are_read(tmp_path):
 
 # --- other networks --------------------------------------------------------------------------------------
 
-import pytest  # noqa: E402
 
 from tests.handmade import and_neuron  # noqa: E402
 from xlbackprop.generate import write_workbook as generate_workbook  # noqa: E402
@@ -252,3 +256,49 @@ def test_an_unknown_column_that_computes_a_wrong_number_is_not_guessed(tmp_path)
     assert "dE_total/dw5" in table.coverage.missing
     # the updates of w5 read it, so w5 moves the wrong way: that is where the mistake shows
     assert table.verdict == "wrong" and (table.first_error.row, table.first_error.quantity) == (2, "w5")
+
+
+def test_a_table_without_input_columns_takes_its_input_count_from_its_weights():
+    names = {"h1", "h2", "o1", *(f"w{k}" for k in range(1, 9))}
+    assert structure_spec(names).sizes == (3, 2, 1)  # 8 weights = 3*2 + 2*1
+    assert structure_spec(names | {"o2"}).sizes == (2, 2, 2)
+
+
+@pytest.mark.parametrize("labelled", [True, False])
+def test_a_3_2_1_network_whose_sample_sits_in_a_parameter_block_is_correct(tmp_path, labelled):
+    path = tmp_path / "block.xlsx"
+    handmade.parameter_block(path, labelled=labelled)
+    (table,) = validate_workbook(path).tables
+    assert (table.verdict, table.mismatches) == ("correct", [])
+    assert table.network.startswith("3-2-1, sigmoid, no biases, 1 sample")
+
+
+def test_the_course_network_with_unlabelled_inputs_above_the_table_is_correct(tmp_path):
+    path = tmp_path / "course-block.xlsx"
+    handmade.parameter_block(path, sizes=(2, 2, 2), samples=((0.05, 0.1),), targets=((0.01, 0.99),), lr=0.5,
+                             labelled=False)
+    (table,) = validate_workbook(path).tables
+    assert (table.verdict, table.mismatches, table.coverage.missing) == ("correct", [], [])
+
+
+def test_a_mistake_in_a_parameter_block_network_is_named_at_its_cell(tmp_path):
+    path = tmp_path / "block-wrong.xlsx"
+    # δh1 through h2's outgoing weight w8 instead of its own w7
+    labels, first = handmade.parameter_block(path, mistake={
+        "δh1": lambda ref, s: f"{ref['δo1']}*{ref['W8']}*{ref['out_h1']}*(1-{ref['out_h1']})"})
+    (table,) = validate_workbook(path).tables
+    assert table.verdict == "wrong"
+    assert (table.first_error.row, table.first_error.quantity) == (1, "dE_total/dh1")
+    assert table.first_error.cell == f"backprop!{a1(first, labels.index('δh1') + 1)}"
+
+
+@pytest.mark.parametrize("mean", [False, True])
+def test_rows_reading_their_own_samples_inputs_above_the_table_are_one_row_per_sample(tmp_path, mean):
+    path = tmp_path / "xor-block.xlsx"
+    handmade.parameter_block(path, sizes=(2, 2, 1), samples=((0, 0), (0, 1), (1, 0), (1, 1)),
+                             targets=((0,), (1,), (1,), (0,)), lr=2.0, mean=mean)
+    (table,) = validate_workbook(path).tables
+    assert (table.verdict, table.mismatches) == ("correct", [])
+    assert "4 samples" in table.network and ("mean" in table.network) == mean
+    assert any("i1 backprop!B10, i2 backprop!B11, t1 backprop!B12 on the first row" in n for n in table.notes)
+    assert not any(f.kind == "hard-coded number" for f in table.lint)  # the /4 of a mean is no stray number

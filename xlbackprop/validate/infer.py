@@ -27,7 +27,7 @@ def structure_spec(names, leaves=None, lr=1.0, iterations=1):
             kind, num, sample = m.group(1), int(m.group(2)), int(m.group(3) or 1)
             top[kind] = max(top.get(kind, 0), num)
             top["s"] = max(top.get("s", 1), sample)
-    n_in, n_out = top.get("i", 2), max(top.get("o", 0), top.get("t", 0)) or 2
+    n_in, n_out = _io_sizes(top)
     deep = (n_in, *_hidden_layers(names), n_out)  # h1_1 .. h2_3: several hidden layers
     if len(deep) > 3 and top.get("w") == sum(a * b for a, b in zip(deep, deep[1:])):
         sizes = deep
@@ -60,6 +60,18 @@ def structure_spec(names, leaves=None, lr=1.0, iterations=1):
     spec = check_spec(replace(skeleton, weights=weights, biases=biases))
     spec = replace(spec, activations=_activations(spec, leaves))
     return _loss(spec, leaves)
+
+
+def _io_sizes(top):
+    """(inputs, outputs) from the highest i and o/t numbers; where a table names no inputs (or no outputs),
+    the count its weights leave over one hidden layer (w = i*h + h*o), else the course's 2."""
+    n_in, n_out = top.get("i"), max(top.get("o", 0), top.get("t", 0)) or None
+    h, w = top.get("h"), top.get("w")
+    if h and w and (n_in is None) != (n_out is None):
+        rest, known = divmod(w - h * (n_out or n_in), h)
+        if not known and rest >= 1:
+            n_in, n_out = (rest, n_out) if n_in is None else (n_in, rest)
+    return n_in or 2, n_out or 2
 
 
 _LAYERED = re.compile(r"^(?:a_)?h(\d+)_(\d+)(?:\[\d+\])?$")

@@ -75,6 +75,8 @@ def _cell_findings(sheet, r, c, name, formula, refs, is_leaf, is_update, span, c
         for digits in decimals:  # ROUND(x, 4)'s 4 is how many decimals, not a value to look up
             if float(digits) in typed:
                 typed.remove(float(digits))
+        if is_update and steps > 1:  # SUM(..)/3: the mean of a step's 3 samples' gradients
+            typed = [x for x in typed if x != steps]
         if typed:
             out.append(LintFinding(where, "hard-coded number",
                                    f"{name}'s formula types {typed[0]:g}; expected a cell reference"))

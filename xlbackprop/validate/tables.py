@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 from xlbackprop.cells import col_letter
 from xlbackprop.validate.infer import agrees_in_row, exprs_of, row_agreement, structure_spec
 from xlbackprop.validate.rows import agrees
-from xlbackprop.formula_text import numbers, references
+from xlbackprop.formula_text import references
 from xlbackprop.validate.headers import canonical, in_group, normalise, of_group, through_network
 from xlbackprop.validate.blocks import blocks_view
+from xlbackprop.validate.leaves import fixed_leaves, read_leaves, sample_columns
 from xlbackprop.validate.shapes import table_shape
 
 MIN_WEIGHTS = 2      # a header names at least this many weights (one neuron with two inputs) ...
@@ -137,56 +138,6 @@ def _assign_typos(sheet, columns, spare, data_row):
     return best
 
 
-def _fixed_leaves(sheet, table, labels):
-    """Inputs and targets that are not table columns but labelled cells elsewhere (a value right of or
-    below the label)."""
-    fixed = {}
-    want = [f"{k}{j}" for k in "it" for j in (1, 2)] + [f"b{j}" for j in (1, 2)]
-    for r, named in labels.items():
-        if table.first_row <= r <= table.last_row or r == table.header_row:
-            continue
-        for c, n in named:
-            if n in want and n not in table.columns and n not in fixed:
-                for rr, cc in ((r, c + 1), (r + 1, c), (r, c + 2)):
-                    if sheet.number(rr, cc) is not None:
-                        fixed[n] = (rr, cc)
-                        break
-    # A label in a block of notes is not a parameter unless the table's formulas read the cell beside it.
-    read = {(ref.row, ref.col) for c in table.columns.values()
-            for ref in references(sheet.formula(table.first_row, c)) if ref.sheet in (None, sheet.name)}
-    if read:
-        return {n: cell for n, cell in fixed.items() if cell in read}
-    # No formulas to say so (values pasted): the biases are the network's when its numbers need them.
-    plain = {n: cell for n, cell in fixed.items() if not n.startswith("b")}
-    if len(plain) < len(fixed) and (row_agreement(sheet, table.columns, table.first_row, fixed)
-                                    > row_agreement(sheet, table.columns, table.first_row, plain)):
-        return fixed
-    return plain
-
-
-# Leaves that no cell holds may be typed into the first row's formulas of the quantities that read them.
-_TYPED_IN = [(("i1", "i2"), ("h1", "h2")), (("t1",), ("E1", "dE_total/dw5", "dE_total/dw6")),
-             (("t2",), ("E2", "dE_total/dw7", "dE_total/dw8"))]
-
-
-def _typed_leaves(sheet, table):
-    """Inputs and targets typed into formulas (h1 = w1*0.05 + w2*0.1) when no cell holds them: the numbers
-    a formula types are tried in each order, and kept when exactly one order gives the cell's own value."""
-    row = table.first_row
-    values = {n: sheet.number(row, c) for n, c in table.columns.items()}
-    values.update({n: sheet.number(r, c) for n, (r, c) in table.fixed.items()})
-    for leaves, readers in _TYPED_IN:
-        missing = [n for n in leaves if n not in values]
-        for reader in [r for r in readers if values.get(r) is not None] if missing else []:
-            typed = list(dict.fromkeys(numbers(sheet.formula(row, table.columns[reader]))))
-            fits = [p for p in itertools.permutations(typed, len(missing))
-                    if agrees_in_row({**values, **dict(zip(missing, p))}, reader)]
-            if len(fits) == 1:
-                for name, x in zip(missing, fits[0]):
-                    table.typed[name], table.fixed[name], values[name] = x, (row, table.columns[reader]), x
-                break
-
-
 def _recognised_by_value(sheet, table, lo, hi):
     """Columns whose label means nothing known (a sentence, another language) but whose numbers are what a
     quantity the table lacks computes from the rest of its row, on its first rows: read as that quantity."""
@@ -247,7 +198,8 @@ def find_tables(book):
         if not found and _is_transposed(sheet):
             found = _tables_in(book.sheet(sheet.name, "transposed"), None, "transposed")
         found = _steps_in_blocks(book, sheet, found)
-        tables += [_per_sample(book, _unlagged(book, sheet, table, labels)) for table in found]
+        tables += [_per_sample(book, sample_columns(book, sheet, _unlagged(book, sheet, table, labels)))
+                   for table in found]
     for table in tables:  # a macro or a perceptron's step rule in its cells: a table not judged
         table.unsupported = table.unsupported or table_shape(book.sheet(table.sheet, table.view), table)
     return tables
@@ -263,7 +215,7 @@ def _per_sample(book, table):
     sheet = book.sheet(table.sheet, table.view)
     given = [c for n, c in table.columns.items() if _LEAF.match(n)]
     weights = [table.columns[n] for n in table.weight_names()]
-    if table.view or not given or not weights or table.rows < 4:
+    if (table.view and table.view[0] != "samples") or not given or not weights or table.rows < 4:
         return table
     rows = range(table.first_row, table.last_row + 1)
     samples = [tuple(sheet.number(r, c) for c in given) for r in rows]
@@ -398,8 +350,8 @@ def _tables_in(sheet, labels, view=None):
             if view == "transposed" and (last == first or _numeric_share(sheet, first, computed) < 0.5):
                 continue  # a column of parameters (w1 0.15, w2 0.2, ...) is not a table
             table = Table(sheet.name, header_row, first, last, columns, view=view)
-            table.fixed = _fixed_leaves(sheet, table, labels)
-            _typed_leaves(sheet, table)
+            table.fixed = fixed_leaves(sheet, table, labels)
+            read_leaves(sheet, table)
             _recognised_by_value(sheet, table, min(cols), max(cols))
             if view == "transposed":
                 table.notes.append(f"transposed table: labels down column {col_letter(header_row)}, one column "
