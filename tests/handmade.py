@@ -533,3 +533,21 @@ def parameter_block(path, sizes=(3, 2, 1), samples=((0.3, -0.6, 0.9),), targets=
     _write_rows(ws, header, labels, rows)
     wb.save(path)
     return labels, header + 1
+
+
+def paste_values(source, dest, digits=None):
+    """The workbook as a student's copy pasted as values: every formula replaced by the number it computes
+    (computed by the validator's own evaluator), rounded to `digits` significant digits when given."""
+    from xlbackprop.validate.recalc import recalculated
+
+    book, _ = recalculated(source)
+    wb = openpyxl.Workbook()
+    wb.remove(wb.active)
+    for sheet in book.sheets:
+        ws = wb.create_sheet(sheet.name)
+        for (r, c), v in sheet.values.items():
+            if isinstance(v, float) and digits:
+                v = float(f"{v:.{digits}g}")
+            ws.cell(r, c, v)
+    wb.save(dest)
+    return dest

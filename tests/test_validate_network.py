@@ -1,5 +1,6 @@
 """The network the student built: weights numbered in their own order, labels in other scripts, other sizes."""
 
+import openpyxl
 import pytest
 
 from tests import handmade
@@ -302,3 +303,34 @@ def test_rows_reading_their_own_samples_inputs_above_the_table_are_one_row_per_s
     assert "4 samples" in table.network and ("mean" in table.network) == mean
     assert any("i1 backprop!B10, i2 backprop!B11, t1 backprop!B12 on the first row" in n for n in table.notes)
     assert not any(f.kind == "hard-coded number" for f in table.lint)  # the /4 of a mean is no stray number
+
+
+def test_a_squared_error_table_pasted_as_values_to_6_digits_is_read_in_its_loss(tmp_path):
+    # 6 significant digits blur a gradient by up to 5e-6 of itself, more than the 1e-6 a column's layout is
+    # read with; the 1/2 doubles it. Read with the course's 1/2, the table was WRONG at E1 on row 1.
+    spec = preset("xor").with_(error="squared", iterations=12, learning_rates=(0.5,))
+    generate_workbook(spec, tmp_path / "xor.xlsx", plot=False)
+    computed = openpyxl.load_workbook(tmp_path / "xor.xlsx", data_only=True)
+    pasted = openpyxl.Workbook()
+    pasted.remove(pasted.active)
+    for ws in computed:
+        out = pasted.create_sheet(ws.title)
+        for row in ws.iter_rows():
+            for c in row:
+                v = c.value
+                out.cell(c.row, c.column, float(f"{v:.6g}") if isinstance(v, float) else v)
+    pasted.save(tmp_path / "pasted.xlsx")
+    (table,) = validate_workbook(tmp_path / "pasted.xlsx").tables
+    assert (table.verdict, table.mismatches) == ("correct", [])
+    assert "error (t - a)^2 without the 1/2" in table.network
+
+
+@pytest.mark.parametrize("average, rate", [(True, 0.5), (False, 0.5)])
+def test_values_only_one_row_per_sample_infers_the_rate_of_its_steps(tmp_path, average, rate):
+    # the weights stay for a step's 4 rows: the rate is read across a step, not from one row to the next
+    # (which said "the weights never change" and left the table INCOMPLETE)
+    xor_rows_per_sample(tmp_path / "xor.xlsx", average=average, lr=rate)
+    handmade.paste_values(tmp_path / "xor.xlsx", tmp_path / "pasted.xlsx", digits=6)
+    (table,) = validate_workbook(tmp_path / "pasted.xlsx").tables
+    assert (table.verdict, table.mismatches, table.learning_rate) == ("correct", [], rate)
+    assert ("mean loss" in table.network) == average

@@ -114,23 +114,32 @@ def _cell_number(book, cell, own):
 
 
 def _inferred_rate(sheet, table):
-    if table.rows < 2:
+    """The rate the stored numbers imply: (w before a step - w after it) / the step's gradient, the median over
+    the first steps and weights. A table of one row per sample steps every S rows by its rows' gradients,
+    summed, or averaged: the numbers alone cannot tell a mean at rate r from a sum at r/S, so the mean is taken
+    where only its rate is a short number (0.5 over 3 samples, not 0.1667)."""
+    n = table.samples
+    if table.rows < n + 1:
         return LearningRate(None, None, "none")
     ratios, blurs = [], []
-    rows = range(table.first_row, min(table.last_row, table.first_row + 5))
+    starts = range(table.first_row, min(table.last_row - n + 1, table.first_row + 5 * n), n)
     for name in table.weight_names():
         g = table.columns.get(f"dE_total/d{name}")
         if g is None:
             continue
         col = table.columns[name]
-        kept_w = rounding_of([sheet.number(r, col) for r in range(rows.start, rows.stop + 1)])
-        kept_g = rounding_of([sheet.number(r, g) for r in rows])
-        for row in rows:
-            w0, w1, d = sheet.number(row, col), sheet.number(row + 1, col), sheet.number(row, g)
-            if None not in (w0, w1, d) and abs(d) > 1e-12:
-                ratios.append((w0 - w1) / d)
-                if w0 != w1:  # how far the stored digits alone may move this ratio, relatively
-                    blurs.append((kept_w.unit(w0) + kept_w.unit(w1)) / abs(w0 - w1) + kept_g.unit(d) / abs(d))
+        kept_w = rounding_of([sheet.number(r, col) for r in range(starts.start, starts.stop + n)])
+        kept_g = rounding_of([sheet.number(r, g) for r in range(starts.start, starts.stop)])
+        for row in starts:
+            w0, w1, grads = sheet.number(row, col), sheet.number(row + n, col), [sheet.number(row + k, g)
+                                                                                  for k in range(n)]
+            if None in (w0, w1) or None in grads or abs(sum(grads)) <= 1e-12:
+                continue
+            d = sum(grads)
+            ratios.append((w0 - w1) / d)
+            if w0 != w1:  # how far the stored digits alone may move this ratio, relatively
+                blurs.append((kept_w.unit(w0) + kept_w.unit(w1)) / abs(w0 - w1)
+                             + sum(kept_g.unit(x) for x in grads) / abs(d))
     if not ratios:
         return LearningRate(None, None, "none")
     ratios.sort()
@@ -142,7 +151,8 @@ def _inferred_rate(sheet, table):
     # that barely move say too little to round a 0.15 to 0.2)
     slack = min(0.05, max(1e-3, sorted(blurs)[len(blurs) // 2] if blurs else 0.0))
     for digits in (1, 2, 3):
-        nice = float(f"{median:.{digits}g}")
-        if abs(nice - median) <= slack * abs(median):
-            return LearningRate(nice, None, "inferred")
+        for rate in (median, median * n) if n > 1 else (median,):
+            nice = float(f"{rate:.{digits}g}")
+            if abs(nice - rate) <= slack * abs(rate):
+                return LearningRate(nice, None, "inferred")
     return LearningRate(median, None, "inferred")

@@ -74,11 +74,11 @@ def close(found, expected, tol):
 LAYOUT_RTOL = 1e-6
 
 
-def agrees(values, name, exprs):
+def agrees(values, name, exprs, rtol=LAYOUT_RTOL):
     """True when quantity `name` holds the number its own formula gives from the other values."""
     env = RowEnv(values, exprs)
     found = values.get(name)
     if found is None:
         return False
     expected = env.value_of(name)
-    return expected is not None and close(found, expected, LAYOUT_RTOL * abs(expected) + 1e-12)
+    return expected is not None and close(found, expected, rtol * abs(expected) + 1e-12)
