@@ -551,3 +551,55 @@ def paste_values(source, dest, digits=None):
             ws.cell(r, c, v)
     wb.save(dest)
     return dest
+
+
+def two_rows_per_iteration(path, iterations=6, lr=0.5, mistake=None):
+    """The course's network, each iteration on two rows: the forward pass (inputs, weights, activations,
+    errors) on one, the backward pass (deltas, gradients) in columns of its own on the row below; the next
+    iteration's weights read the gradients there. `mistake`: {label: (iteration, fn(ref) -> formula text)}.
+    Returns (labels, first data row)."""
+    forward = ["i1", "i2", "t1", "t2"] + [f"w{k}" for k in range(1, 9)] + [
+        "h1", "a_h1", "h2", "a_h2", "o1", "a_o1", "o2", "a_o2", "E1", "E2", "E_total"]
+    backward = ["δo1", "δo2", "δh1", "δh2"] + [f"∂E/∂w{k}" for k in range(1, 9)]
+    labels = ["iteration", "pass"] + forward + backward
+    col = {label: c for c, label in enumerate(labels, start=1)}
+    start = dict(zip(forward, (0.05, 0.1, 0.01, 0.99, 0.15, 0.2, 0.25, 0.3, 0.4, 0.45, 0.5, 0.55)))
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "paired"
+    ws["A1"], ws["B1"] = "learning rate", lr
+    header, first = 3, 4
+    for label, c in col.items():
+        ws.cell(header, c, label)
+    for k in range(iterations):
+        rf, rb = first + 2 * k, first + 2 * k + 1
+        ref = {label: a1(rb if label in backward else rf, c) for label, c in col.items()}
+        f = {"iteration": k + 1, "pass": "forward"}
+        for name in forward[:4]:
+            f[name] = start[name]
+        for j in range(1, 9):
+            f[f"w{j}"] = start[f"w{j}"] if k == 0 else f"={a1(rf - 2, col[f'w{j}'])}-$B$1*{a1(rb - 2, col[f'∂E/∂w{j}'])}"
+        f.update({
+            "h1": f"={ref['w1']}*{ref['i1']}+{ref['w2']}*{ref['i2']}", "a_h1": f"={_sig(ref['h1'])}",
+            "h2": f"={ref['w3']}*{ref['i1']}+{ref['w4']}*{ref['i2']}", "a_h2": f"={_sig(ref['h2'])}",
+            "o1": f"={ref['w5']}*{ref['a_h1']}+{ref['w6']}*{ref['a_h2']}", "a_o1": f"={_sig(ref['o1'])}",
+            "o2": f"={ref['w7']}*{ref['a_h1']}+{ref['w8']}*{ref['a_h2']}", "a_o2": f"={_sig(ref['o2'])}",
+            "E1": f"=0.5*({ref['t1']}-{ref['a_o1']})^2", "E2": f"=0.5*({ref['t2']}-{ref['a_o2']})^2",
+            "E_total": f"={ref['E1']}+{ref['E2']}",
+            "δo1": f"=({ref['a_o1']}-{ref['t1']})*{ref['a_o1']}*(1-{ref['a_o1']})",
+            "δo2": f"=({ref['a_o2']}-{ref['t2']})*{ref['a_o2']}*(1-{ref['a_o2']})",
+            "δh1": f"=({ref['δo1']}*{ref['w5']}+{ref['δo2']}*{ref['w7']})*{ref['a_h1']}*(1-{ref['a_h1']})",
+            "δh2": f"=({ref['δo1']}*{ref['w6']}+{ref['δo2']}*{ref['w8']})*{ref['a_h2']}*(1-{ref['a_h2']})",
+            "∂E/∂w1": f"={ref['δh1']}*{ref['i1']}", "∂E/∂w2": f"={ref['δh1']}*{ref['i2']}",
+            "∂E/∂w3": f"={ref['δh2']}*{ref['i1']}", "∂E/∂w4": f"={ref['δh2']}*{ref['i2']}",
+            "∂E/∂w5": f"={ref['δo1']}*{ref['a_h1']}", "∂E/∂w6": f"={ref['δo1']}*{ref['a_h2']}",
+            "∂E/∂w7": f"={ref['δo2']}*{ref['a_h1']}", "∂E/∂w8": f"={ref['δo2']}*{ref['a_h2']}"})
+        for label, (at, fn) in (mistake or {}).items():
+            if at == k:
+                f[label] = "=" + fn(ref)
+        for label, value in f.items():
+            ws.cell(rb if label in backward else rf, col[label], value)
+        ws.cell(rb, 1, k + 1)
+        ws.cell(rb, 2, "backward")
+    wb.save(path)
+    return labels, first

@@ -334,3 +334,20 @@ def test_values_only_one_row_per_sample_infers_the_rate_of_its_steps(tmp_path, a
     (table,) = validate_workbook(tmp_path / "pasted.xlsx").tables
     assert (table.verdict, table.mismatches, table.learning_rate) == ("correct", [], rate)
     assert ("mean loss" in table.network) == average
+
+
+def test_two_rows_per_iteration_forward_then_backward_are_read_as_one(tmp_path):
+    handmade.two_rows_per_iteration(tmp_path / "paired.xlsx")
+    (table,) = validate_workbook(tmp_path / "paired.xlsx").tables
+    assert (table.verdict, table.rows, table.learning_rate) == ("correct", 6, 0.5)
+    assert any(n.startswith("two rows per iteration") for n in table.notes)
+
+
+def test_a_mistake_on_the_backward_row_of_a_two_row_iteration_is_named_at_its_cell(tmp_path):
+    # iteration 3's ∂E/∂w6 reads a_h1 instead of a_h2: on the file's row 4 + 2*2 + 1 = 9
+    labels, first = handmade.two_rows_per_iteration(
+        tmp_path / "paired.xlsx", mistake={"∂E/∂w6": (2, lambda ref: f"{ref['δo1']}*{ref['a_h1']}")})
+    (table,) = validate_workbook(tmp_path / "paired.xlsx").tables
+    assert table.verdict == "wrong"
+    assert (table.first_error.row, table.first_error.quantity) == (3, "dE_total/dw6")
+    assert table.first_error.cell == f"paired!{a1(first + 5, labels.index('∂E/∂w6') + 1)}"

@@ -198,8 +198,8 @@ def find_tables(book):
         if not found and _is_transposed(sheet):
             found = _tables_in(book.sheet(sheet.name, "transposed"), None, "transposed")
         found = _steps_in_blocks(book, sheet, found)
-        tables += [_per_sample(book, sample_columns(book, sheet, _unlagged(book, sheet, table, labels)))
-                   for table in found]
+        tables += [_per_sample(book, sample_columns(book, sheet, _unlagged(book, sheet, _paired(
+                   book, sheet, table, labels), labels))) for table in found]
     for table in tables:  # a macro or a perceptron's step rule in its cells: a table not judged
         table.unsupported = table.unsupported or table_shape(book.sheet(table.sheet, table.view), table)
     return tables
@@ -298,6 +298,27 @@ def _is_transposed(sheet):
     return any(_is_header(named) for named in _labels_by_row(flipped).values())
 
 
+def _paired(book, sheet, table, labels):
+    """A table of two rows per iteration, the forward pass on one row and the backward pass in other columns
+    of the row below, read through a view that makes each pair one row; any other table as it is."""
+    first, cols = table.first_row, set(table.columns.values())
+
+    def filled(r, c):
+        return sheet.number(r, c) is not None or sheet.has_formula(r, c)
+    second = {c for c in cols if not filled(first, c) and filled(first + 1, c)}
+    if table.view or table.rows != 1 or not second or any(filled(first + 1, c) for c in cols - second):
+        return table
+    last = first + 1
+    while all(filled(last + 1, c) == (c not in second) for c in cols) and all(
+            filled(last + 2, c) == (c in second) for c in cols):
+        last += 2
+    if last == first + 1:
+        return table
+    return _read_through(book, sheet, table, labels, ("paired", frozenset(second), first, last),
+                         f"two rows per iteration: the forward pass on rows {first}, {first + 2}, ..., the "
+                         "backward pass in its own columns on the row below each")
+
+
 def _unlagged(book, sheet, table, labels):
     """A table that opens with a row of initial weights, each later row's forward pass reading the weights
     of the row above (its own weight cells being the updated ones), read through a view that moves the
@@ -316,12 +337,18 @@ def _unlagged(book, sheet, table, labels):
                 for ref in references(sheet.formula(first + 1, table.columns[nets[0]])))
             or (agrees_in_row(above, nets[0]) and not agrees_in_row(row, nets[0]))):
         return table
-    key = ("lagged", frozenset(weights), first, table.last_row)
+    return _read_through(book, sheet, table, labels, ("lagged", frozenset(weights), first, table.last_row),
+                         f"row {first} holds the initial weights; each row's forward pass reads the weights "
+                         "of the row above")
+
+
+def _read_through(book, sheet, table, labels, key, note):
+    """The table found again under the same header in the sheet's view `key`, with `note`; the table as it
+    was when the view does not hold exactly one."""
     found = _tables_in(book.sheet(sheet.name, key), {table.header_row: labels[table.header_row]}, key)
     if len(found) != 1:
         return table
-    found[0].notes.append(f"row {first} holds the initial weights; each row's forward pass reads the weights "
-                          "of the row above")
+    found[0].notes.append(note)
     return found[0]
 
 
