@@ -272,6 +272,8 @@ def test_a_3_2_1_network_whose_sample_sits_in_a_parameter_block_is_correct(tmp_p
     (table,) = validate_workbook(path).tables
     assert (table.verdict, table.mismatches) == ("correct", [])
     assert table.network.startswith("3-2-1, sigmoid, no biases, 1 sample")
+    assert ("read from the cells the formulas use outside the table: i1 backprop!B12, i2 backprop!B13, "
+            "i3 backprop!B14, t1 backprop!B15") in table.notes
 
 
 def test_the_course_network_with_unlabelled_inputs_above_the_table_is_correct(tmp_path):

@@ -52,10 +52,15 @@ def read_leaves(sheet, table):
     into it."""
     row = table.first_row
     values = _row_values(sheet, table, row)
+    read = []
     for name, (cell, typed) in _fit_row(sheet, table, row, values, same_on_every_row=True).items():
         table.fixed[name] = cell
         if typed is not None:
             table.typed[name] = typed
+        else:
+            read.append(f"{name} {sheet.cell_name(*cell)}")
+    if read:
+        table.notes.append("read from the cells the formulas use outside the table: " + ", ".join(read))
 
 
 def sample_columns(book, sheet, table):
