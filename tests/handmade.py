@@ -453,7 +453,7 @@ def parameter_block(path, sizes=(3, 2, 1), samples=((0.3, -0.6, 0.9),), targets=
     absolute cells; the weights w1.. (hidden unit j from input k: w[j*n_in + k]) start in the block too.
     One row per iteration for one sample; one row per sample with several, the weights held for a step's
     rows and moved on its next first row by the sum (`mean`: the sum / S) of their gradients. `mistake`: {label: fn(ref, s) ->
-    formula text}. Returns (labels, first data row)."""
+    formula text, or None to keep the row's own}. Returns (labels, first data row)."""
     n_in, n_h, n_out = sizes
     n_w = n_in * n_h + n_h * n_out
     S = len(samples)
@@ -528,7 +528,8 @@ def parameter_block(path, sizes=(3, 2, 1), samples=((0.3, -0.6, 0.9),), targets=
             for j in range(n_h):
                 f[f"∂E/∂w{n_in * n_h + m * n_h + j + 1}"] = f"={ref[f'δo{m + 1}']}*{ref[f'out_h{j + 1}']}"
         for label, fn in (mistake or {}).items():
-            f[label] = "=" + fn(ref, s)
+            text = fn(ref, s)
+            f[label] = f[label] if text is None else "=" + text
         rows.append([f[label] for label in labels])
     _write_rows(ws, header, labels, rows)
     wb.save(path)

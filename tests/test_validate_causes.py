@@ -143,12 +143,16 @@ def test_a_function_excel_lacks_is_linted(tmp_path):
     assert "non-Excel function" in {f.kind for f in table.lint}
 
 
-def test_a_circular_reference_cannot_be_judged_and_is_linted(tmp_path):
-    # a formula that reads its own cell has no value without iterative calculation: a person must look
+def test_a_circular_reference_is_wrong_at_its_cell_and_is_linted(tmp_path):
+    # a formula that reads its own cell has no value without iterative calculation (Excel warns and shows 0),
+    # whatever number the file stores for it: a mistake, named at the cell on every row
     text = lambda ref, k: f"0.5*({ref('t1')}-{ref('a_o1')})^2+0*{ref('E1')}"  # noqa: E731
     layout = Layout(rows=simulate(), formula_text={"E1": text})
     (table,) = validate_workbook(write_workbook(tmp_path / "lint.xlsx", {"Sheet1": [layout]})).tables
-    assert table.verdict == "unsupported"
+    assert table.verdict == "wrong"
+    assert (table.first_error.cell, table.first_error.quantity) == (cell(layout, "E1", 0), "E1")
+    assert table.first_error.cause.startswith("circular reference (")
+    assert len(table.mismatches) == len(layout.rows)
     assert "circular reference" in {f.kind for f in table.lint}
     assert any("circular" in note for note in table.notes)
 

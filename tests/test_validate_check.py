@@ -1,8 +1,12 @@
 """Checking: generated workbooks are correct, tolerance follows stored precision, incomplete tables."""
 
+import re
+
 import pytest
 
+from tests import handmade
 from tests.wb_fixtures import Layout, cell, one_table, simulate, write_workbook
+from xlbackprop.cells import a1
 from xlbackprop.generate import write_workbook as generate_workbook
 from xlbackprop.spec import preset
 from xlbackprop.validate.api import validate_workbook
@@ -229,3 +233,40 @@ def test_a_generated_run_that_overflows_is_correct_where_the_reference_overflows
     (table,) = validate_workbook(tmp_path / "diverges.xlsx").tables
     assert (table.verdict, table.rows) == ("correct", 20)
     assert any("overflows" in n for n in table.notes)
+
+
+# --- circles of formulas ------------------------------------------------------------------------------------
+
+def _cell_of(ref):
+    col, row = re.fullmatch(r"([A-Z]+)(\d+)", ref).groups()
+    return col, int(row)
+
+
+def test_an_update_reading_its_own_rows_gradient_is_a_circle_named_at_the_update(tmp_path):
+    # w1 = w1 above - lr * ∂E/∂w1 of its own row, which is computed from w1: Excel cannot compute it. In a file
+    # that stores no values (openpyxl), every later row was uncomputable and the table read as 1 iteration.
+    def circular(ref, s):
+        col, row = _cell_of(ref["W1"])
+        return None if row == first else f"{col}{row - 1}-$B$2*{ref['∂E/∂w1']}"
+    first = 19  # the builder's first data row for a 2-2-2 block
+    labels, at = handmade.parameter_block(tmp_path / "circle.xlsx", sizes=(2, 2, 2), samples=((0.05, 0.1),),
+                                          targets=((0.01, 0.99),), lr=0.5, mistake={"W1": circular})
+    assert at == first
+    (table,) = validate_workbook(tmp_path / "circle.xlsx").tables
+    assert (table.verdict, table.rows) == ("wrong", 12)
+    e = table.first_error
+    w1, grad = a1(first + 1, labels.index("W1") + 1), a1(first + 1, labels.index("∂E/∂w1") + 1)
+    assert (e.row, e.cell, e.quantity) == (2, f"backprop!{w1}", "w1")
+    assert e.cause.startswith(f"circular reference: the update reads its own row's ∂E_total/∂w1 (backprop!{grad})")
+    assert e.fix == f"={a1(first, labels.index('W1') + 1)}-$B$2*{a1(first, labels.index('∂E/∂w1') + 1)}"
+
+
+def test_a_circle_inside_the_forward_pass_is_named_at_its_first_cell(tmp_path):
+    # h1 reads a_o1, which is computed from h1: no update closes this circle
+    labels, first = handmade.parameter_block(tmp_path / "loop.xlsx", sizes=(2, 2, 2), samples=((0.05, 0.1),),
+                                             targets=((0.01, 0.99),), lr=0.5, mistake={
+        "net_h1": lambda ref, s: f"{ref['W1']}*$B$12+{ref['W2']}*{ref['out_o1']}"})
+    (table,) = validate_workbook(tmp_path / "loop.xlsx").tables
+    assert table.verdict == "wrong"
+    e = table.first_error
+    assert (e.row, e.quantity) == (1, "h1") and e.cause.startswith("circular reference (")

@@ -3,8 +3,11 @@ explain the first error, gather what else the file says, and give the verdict. E
 what the steps before it found (a Reading, then the mismatches); the work itself lives in the stage modules.
 """
 
+import math
 from dataclasses import dataclass, field, replace
 
+from xlbackprop.formula_text import references
+from xlbackprop.network import quantities
 from xlbackprop.validate import compare, explain
 from xlbackprop.validate.assignment import table_departures
 from xlbackprop.validate.columns import read_columns
@@ -13,7 +16,7 @@ from xlbackprop.validate.fix import fix_for
 from xlbackprop.validate.infer import (constant_names, describe, exprs_of, leaf_names, other_conventions,
                                       step_reduction, structure_spec)
 from xlbackprop.validate.lint import retyped_constants, table_lint
-from xlbackprop.validate.results import Coverage, TableResult
+from xlbackprop.validate.results import Coverage, Mismatch, TableResult
 from xlbackprop.validate.runs import expected_of, first_row
 from xlbackprop.validate.verdict import table_verdict
 from xlbackprop.validate.wiring import relabel
@@ -77,6 +80,7 @@ def compare_table(r, runs):
         return name in table.fixed or r.recalc is None or r.recalc.makes_error(r.sheet, *r.where(name, k))
 
     errors, carried, overflowed = compare.error_mismatches(data, run, r.cell_of, makes_error)
+    errors += circle_mismatches(r, run)
     if carried:
         r.notes.append(f"{carried} more cells show an error value carried from the cells named above")
     if overflowed is not None:
@@ -93,6 +97,48 @@ def compare_table(r, runs):
             m.formula = r.sheet.source_formula(*r.where(m.quantity, m.row - 1))
     worst_err = max([worst_err] + [m.rel_error for m in local if m.found is not None])
     return mismatches, consequences, worst_err, checked, run
+
+
+def circle_mismatches(r, run):
+    """Mistakes on each row where formulas read each other in a circle (which Excel cannot compute: it warns
+    and shows 0): at every weight update that reads its own row's gradient, computed from the weight it
+    updates (what closes the circles these tables have), else at the circle's first cell. None in a file
+    saved to iterate (meant to loop), or where the updates read their rate from a cell of the table."""
+    if r.recalc is None or r.book.iterative or r.lr.source == "in-table":  # that circle has its own note
+        return []
+    kinds = {q.name: q.kind for q in quantities(r.spec) if q.name in r.table.columns}
+    weights = [n for n, kind in kinds.items() if kind in ("weight", "bias")]
+    others = [n for n in kinds if n not in weights]
+    out = []
+    for k in range(r.table.rows):
+        closing = [n for n in weights if _reads_own_gradient(r, n, k)
+                   and r.recalc.circle(r.sheet, *r.where(n, k), reached=True)]
+        members = [n for n in weights + others if r.recalc.circle(r.sheet, *r.where(n, k))]
+        for name in closing or members[:1]:
+            expected = run(name, k) if run is not None else None
+            stored = r.data.values.get(name, [None] * (k + 1))[k]  # what the file stores stands in, if anything
+            out.append(Mismatch(k + 1, r.cell_of(name, k), name, math.nan if expected is None else expected,
+                                stored, None, cause=_circle_cause(r, name, k)))
+    return out
+
+
+def _reads_own_gradient(r, name, k):
+    """True when the update of `name` on iteration k reads the gradient of its own row."""
+    row, col = r.where(name, k)
+    grad = r.table.columns.get(f"dE_total/d{name}")
+    return grad is not None and any((ref.row, ref.col) == (row, grad)
+                                    for ref in references(r.sheet.formula(row, col) or "") if ref.sheet is None)
+
+
+def _circle_cause(r, name, k):
+    row, col = r.where(name, k)
+    grad = r.table.columns.get(f"dE_total/d{name}")
+    if _reads_own_gradient(r, name, k):
+        return (f"circular reference: the update reads its own row's ∂E_total/∂{name} "
+                f"({r.sheet.cell_name(row, grad)}), which is computed from {name} itself; expected the row "
+                f"above's ({r.sheet.cell_name(row - r.table.samples, grad)})")
+    return (f"{r.recalc.circle(r.sheet, row, col, reached=True)}: the formula reads, through these cells, its own "
+            "value, which Excel cannot compute")
 
 
 def consequences_apart(mistakes, reference, spec):

@@ -47,6 +47,14 @@ class Recalc:
                 if sheet.file.has_formula(r, c):
                     yield (sheet.file.name, r, c)
 
+    def circle(self, sheet, row, col, reached=False):
+        """The circle of formulas the cell lies on ("circular reference (Sheet1!M20, ...)"), or None;
+        `reached`: also for a cell that only reads such a circle."""
+        r, c = sheet.file_cell(row, col)
+        why = self.calc.uncomputable.get((sheet.file.name, r, c), "")
+        at = why.find("circular reference (")
+        return why[at:].rstrip(")") + ")" if at == 0 or (reached and at > 0) else None
+
     def stale(self, sheet, table):
         """Stale: formula cells that store a number their formula does not compute, beyond the stored digits.
         Engines round differently, and a cancellation (a_o - t near convergence) turns a last-digit difference

@@ -86,7 +86,8 @@ def _numeric_share(sheet, row, cols, errors=False):
         if sheet.number(row, c) is not None:
             return True
         v = sheet.value(row, c)
-        return errors and isinstance(v, str) and v.startswith("#")
+        # `errors`: an error value, or a formula with no value at all (a circle, in a file that stores none)
+        return errors and (isinstance(v, str) and v.startswith("#") or v is None and sheet.has_formula(row, c))
     return sum(filled(c) for c in cols) / max(1, len(cols))
 
 
