@@ -554,37 +554,51 @@ def paste_values(source, dest, digits=None):
     return dest
 
 
-def two_rows_per_iteration(path, iterations=6, lr=0.5, mistake=None):
+def two_rows_per_iteration(path, iterations=6, lr=0.5, mistake=None, biases=None, inputs_at=None):
     """The course's network, each iteration on two rows: the forward pass (inputs, weights, activations,
     errors) on one, the backward pass (deltas, gradients) in columns of its own on the row below; the next
-    iteration's weights read the gradients there. `mistake`: {label: (iteration, fn(ref) -> formula text)}.
-    Returns (labels, first data row)."""
-    forward = ["i1", "i2", "t1", "t2"] + [f"w{k}" for k in range(1, 9)] + [
+    iteration's weights read the gradients there. `mistake`: {label: (iteration, fn(ref) -> formula text)};
+    `biases`: (b1, b2), fixed, in labelled cells above the table; `inputs_at`: (row, col) of an unlabelled
+    column of i1, i2, t1, t2 that the formulas read instead of columns of the table. Returns (labels, first
+    data row)."""
+    io = ["i1", "i2", "t1", "t2"]
+    forward = ([] if inputs_at else io) + [f"w{k}" for k in range(1, 9)] + [
         "h1", "a_h1", "h2", "a_h2", "o1", "a_o1", "o2", "a_o2", "E1", "E2", "E_total"]
     backward = ["δo1", "δo2", "δh1", "δh2"] + [f"∂E/∂w{k}" for k in range(1, 9)]
     labels = ["iteration", "pass"] + forward + backward
     col = {label: c for c, label in enumerate(labels, start=1)}
-    start = dict(zip(forward, (0.05, 0.1, 0.01, 0.99, 0.15, 0.2, 0.25, 0.3, 0.4, 0.45, 0.5, 0.55)))
+    start = dict(zip(io + [f"w{k}" for k in range(1, 9)],
+                     (0.05, 0.1, 0.01, 0.99, 0.15, 0.2, 0.25, 0.3, 0.4, 0.45, 0.5, 0.55)))
     wb = openpyxl.Workbook()
     ws = wb.active
     ws.title = "paired"
     ws["A1"], ws["B1"] = "learning rate", lr
     header, first = 3, 4
+    if biases:
+        ws["D1"], ws["E1"], ws["D2"], ws["E2"] = "b1", biases[0], "b2", biases[1]
+        header, first = 4, 5
     for label, c in col.items():
         ws.cell(header, c, label)
+    if inputs_at:
+        for j, name in enumerate(io):
+            ws.cell(inputs_at[0] + j, inputs_at[1], start[name])
     for k in range(iterations):
         rf, rb = first + 2 * k, first + 2 * k + 1
         ref = {label: a1(rb if label in backward else rf, c) for label, c in col.items()}
+        if inputs_at:
+            ref.update({name: a1(inputs_at[0] + j, inputs_at[1], absolute=True) for j, name in enumerate(io)})
+        b1, b2 = ("+$E$1", "+$E$2") if biases else ("", "")
         f = {"iteration": k + 1, "pass": "forward"}
-        for name in forward[:4]:
-            f[name] = start[name]
+        for name in forward:
+            if name in io:
+                f[name] = start[name]
         for j in range(1, 9):
             f[f"w{j}"] = start[f"w{j}"] if k == 0 else f"={a1(rf - 2, col[f'w{j}'])}-$B$1*{a1(rb - 2, col[f'∂E/∂w{j}'])}"
         f.update({
-            "h1": f"={ref['w1']}*{ref['i1']}+{ref['w2']}*{ref['i2']}", "a_h1": f"={_sig(ref['h1'])}",
-            "h2": f"={ref['w3']}*{ref['i1']}+{ref['w4']}*{ref['i2']}", "a_h2": f"={_sig(ref['h2'])}",
-            "o1": f"={ref['w5']}*{ref['a_h1']}+{ref['w6']}*{ref['a_h2']}", "a_o1": f"={_sig(ref['o1'])}",
-            "o2": f"={ref['w7']}*{ref['a_h1']}+{ref['w8']}*{ref['a_h2']}", "a_o2": f"={_sig(ref['o2'])}",
+            "h1": f"={ref['w1']}*{ref['i1']}+{ref['w2']}*{ref['i2']}{b1}", "a_h1": f"={_sig(ref['h1'])}",
+            "h2": f"={ref['w3']}*{ref['i1']}+{ref['w4']}*{ref['i2']}{b1}", "a_h2": f"={_sig(ref['h2'])}",
+            "o1": f"={ref['w5']}*{ref['a_h1']}+{ref['w6']}*{ref['a_h2']}{b2}", "a_o1": f"={_sig(ref['o1'])}",
+            "o2": f"={ref['w7']}*{ref['a_h1']}+{ref['w8']}*{ref['a_h2']}{b2}", "a_o2": f"={_sig(ref['o2'])}",
             "E1": f"=0.5*({ref['t1']}-{ref['a_o1']})^2", "E2": f"=0.5*({ref['t2']}-{ref['a_o2']})^2",
             "E_total": f"={ref['E1']}+{ref['E2']}",
             "δo1": f"=({ref['a_o1']}-{ref['t1']})*{ref['a_o1']}*(1-{ref['a_o1']})",

@@ -356,3 +356,19 @@ def test_a_mistake_on_the_backward_row_of_a_two_row_iteration_is_named_at_its_ce
     assert table.verdict == "wrong"
     assert (table.first_error.row, table.first_error.quantity) == (3, "dE_total/dw6")
     assert table.first_error.cell == f"paired!{a1(first + 5, labels.index('∂E/∂w6') + 1)}"
+
+
+def test_two_rows_per_iteration_with_fixed_biases_beside_the_table_are_read(tmp_path):
+    # the course's b1 = 0.35, b2 = 0.6 in labelled cells above the header, read by every net input: the view
+    # of the paired rows looked for labels on its header row only, and read the table as one without biases
+    labels, first = handmade.two_rows_per_iteration(tmp_path / "paired.xlsx", biases=(0.35, 0.6))
+    (table,) = validate_workbook(tmp_path / "paired.xlsx").tables
+    assert (table.verdict, table.mismatches) == ("correct", [])
+    assert "fixed biases" in table.network
+
+
+def test_two_rows_per_iteration_beside_a_block_of_inputs_on_the_same_rows(tmp_path):
+    # the block's cells on the table's rows stay where they are when each pair of rows becomes one
+    labels, first = handmade.two_rows_per_iteration(tmp_path / "paired.xlsx", inputs_at=(2, 60))
+    (table,) = validate_workbook(tmp_path / "paired.xlsx").tables
+    assert (table.verdict, table.mismatches, table.coverage.missing) == ("correct", [], [])

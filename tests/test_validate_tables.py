@@ -202,3 +202,14 @@ def test_a_plain_sheet_is_the_identity_view_and_a_view_names_the_files_cells():
                                                                                                "C2*2")
     lagged = sheet.view(("lagged", frozenset({3}), 2, 5))
     assert lagged.value(3, 3) == 0.5 and lagged.file_cell(3, 3) == (2, 3)
+
+
+def test_a_block_of_inputs_beside_the_table_that_crosses_its_header_row_is_no_column(tmp_path):
+    # i1..t2 labelled down a column far right of the table, rows 1-4, the header on row 3: "t1 | 0.01" on the
+    # header row was read as the table's t1 column (WRONG: "the text 't1' where i2, a number, belongs")
+    order = [n for n in Layout(rows=[]).order if n not in ("i1", "i2", "t1", "t2")]
+    far = Layout(rows=[], order=order).col("dE_total/dw8") + 30
+    fixed = {name: (row, far) for row, name in enumerate(("i1", "i2", "t1", "t2"), start=1)}
+    layout = Layout(rows=simulate(), top=2, order=order, fixed=fixed)
+    (table,) = validate_workbook(write_workbook(tmp_path / "beside.xlsx", {"Sheet1": [layout]})).tables
+    assert (table.header_row, table.verdict, table.mismatches) == (3, "correct", [])

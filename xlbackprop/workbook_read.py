@@ -92,21 +92,22 @@ class Sheet:
         """A view of the sheet in which an unusual table layout reads as the ordinary one, formulas rewritten
         to match. "transposed": rows and columns exchanged (one column per iteration). ("lagged", cols, first,
         last): the weight columns `cols` of rows first..last moved one row down (an initial-weights row, each
-        row's forward pass reading the weights of the row above). ("paired", cols, first, last): rows
-        first..last taken two at a time as one row, the columns `cols` from the second row of each pair (a
-        forward pass on one row, its backward pass below it)."""
+        row's forward pass reading the weights of the row above). ("paired", cols, first, last, (lo, hi)): rows
+        first..last of columns lo..hi taken two at a time as one row, the columns `cols` from the second row
+        of each pair (a forward pass on one row, its backward pass below it)."""
         if key == "transposed":
             def move(r, c):
                 return c, r
             back = move
         elif key[0] == "paired":
-            _, cols, first, last = key
+            _, cols, first, last, (lo, hi) = key
 
             def move(r, c):
-                return (first + (r - first) // 2, c) if first <= r <= last else (r, c)
+                return (first + (r - first) // 2, c) if first <= r <= last and lo <= c <= hi else (r, c)
 
             def back(r, c):
-                return (first + 2 * (r - first) + (c in cols), c) if first <= r <= (first + last) // 2 else (r, c)
+                inside = first <= r <= (first + last) // 2 and lo <= c <= hi
+                return (first + 2 * (r - first) + (c in cols), c) if inside else (r, c)
         else:
             _, cols, first, last = key
 

@@ -315,7 +315,8 @@ def _paired(book, sheet, table, labels):
         last += 2
     if last == first + 1:
         return table
-    return _read_through(book, sheet, table, labels, ("paired", frozenset(second), first, last),
+    span = (min(cols), max(cols))  # cells beside the table (a block of inputs) stay on their own rows
+    return _read_through(book, sheet, table, labels, ("paired", frozenset(second), first, last, span),
                          f"two rows per iteration: the forward pass on rows {first}, {first + 2}, ..., the "
                          "backward pass in its own columns on the row below each")
 
@@ -346,19 +347,24 @@ def _unlagged(book, sheet, table, labels):
 def _read_through(book, sheet, table, labels, key, note):
     """The table found again under the same header in the sheet's view `key`, with `note`; the table as it
     was when the view does not hold exactly one."""
-    found = _tables_in(book.sheet(sheet.name, key), {table.header_row: labels[table.header_row]}, key)
+    # labels outside the table stay where they are in these views: the cells beside them still hold its leaves
+    found = _tables_in(book.sheet(sheet.name, key), {table.header_row: labels[table.header_row]}, key, labels)
     if len(found) != 1:
         return table
     found[0].notes.append(note)
     return found[0]
 
 
-def _tables_in(sheet, labels, view=None):
+def _tables_in(sheet, labels, view=None, around=None):
+    """The tables under the header rows of `labels` ({row: [(col, name)]}, default: the sheet's); their inputs
+    and targets outside the table are looked for among the labels `around` (default: the same)."""
     labels = labels if labels is not None else _labels_by_row(sheet)
     tables = []
     taken = []  # (last row, first col, last col) of the tables found so far in this sheet
     for header_row in sorted(labels):
-        for named in _segments(labels[header_row]):
+        # a label with a number right of it is a parameter (i2 | 0.1) of a block that crosses the header row
+        in_header = [(c, n) for c, n in labels[header_row] if sheet.number(header_row, c + 1) is None]
+        for named in _segments(in_header):
             cols = [c for c, _ in named]
             if not _is_header(named) or any(header_row <= last and lo <= max(cols) and min(cols) <= hi
                                              for last, lo, hi in taken):
@@ -378,7 +384,7 @@ def _tables_in(sheet, labels, view=None):
             if view == "transposed" and (last == first or _numeric_share(sheet, first, computed) < 0.5):
                 continue  # a column of parameters (w1 0.15, w2 0.2, ...) is not a table
             table = Table(sheet.name, header_row, first, last, columns, view=view)
-            table.fixed = fixed_leaves(sheet, table, labels)
+            table.fixed = fixed_leaves(sheet, table, around if around is not None else labels)
             read_leaves(sheet, table)
             _recognised_by_value(sheet, table, min(cols), max(cols))
             if view == "transposed":
