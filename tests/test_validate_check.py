@@ -270,3 +270,21 @@ def test_a_circle_inside_the_forward_pass_is_named_at_its_first_cell(tmp_path):
     assert table.verdict == "wrong"
     e = table.first_error
     assert (e.row, e.quantity) == (1, "h1") and e.cause.startswith("circular reference (")
+
+
+def test_errors_as_squares_whose_mean_is_the_courses_e_total_are_another_convention(tmp_path):
+    # E1 = (t1 - a_o1)^2, E2 = (t2 - a_o2)^2, E_total = their mean (torch's MSELoss): with two outputs the
+    # course's E_total and the same training; E1 was WRONG ("the 1/2 is missing")
+    mistakes = {"E1": lambda e: (e["t1"] - e["a_o1"]) ** 2, "E2": lambda e: (e["t2"] - e["a_o2"]) ** 2,
+                "E_total": lambda e: (e["E1"] + e["E2"]) / 2}
+    (table,) = validate_workbook(one_table(tmp_path / "mse.xlsx", rows=simulate(mistakes=mistakes))).tables
+    assert (table.verdict, table.mismatches) == ("correct", [])
+    assert "E1, E2 hold (t - a)^2 and E_total their mean" in table.coverage.unchecked["E1"]
+
+
+def test_squares_summed_into_e_total_are_still_wrong(tmp_path):
+    # E_total = E1 + E2 of squares is twice the course's: the missing 1/2, named at E1
+    mistakes = {"E1": lambda e: (e["t1"] - e["a_o1"]) ** 2, "E2": lambda e: (e["t2"] - e["a_o2"]) ** 2}
+    layout = Layout(rows=simulate(mistakes=mistakes))
+    (table,) = validate_workbook(write_workbook(tmp_path / "sq.xlsx", {"Sheet1": [layout]})).tables
+    assert table.verdict == "wrong" and table.first_error.quantity == "E1"

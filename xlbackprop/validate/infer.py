@@ -169,8 +169,9 @@ def agrees_in_row(values, name):
 
 def other_conventions(spec, first):
     """Delta columns (δo1, δh1) that hold ∂E/∂a, the derivative before the activation's slope, rather than
-    ∂E/∂net: another convention, not a mistake. {name: note} for the columns to leave unchecked."""
-    exprs, out = exprs_of(spec), {}
+    ∂E/∂net, and error columns that hold (t - a)^2 where E_total is their mean (the course's ½ sum over two
+    outputs): other conventions, not mistakes. {name: note} for the columns to leave unchecked."""
+    exprs, out = exprs_of(spec), dict(_mean_of_squares(spec, first))
     layers = list(enumerate(unit_names(spec)[1:]))
     for layer, units in reversed(layers):  # output deltas first: the hidden ones are computed from them
         for unit in units:
@@ -186,6 +187,25 @@ def other_conventions(spec, first):
                 out[name] = (f"the δ{unit} column holds ∂E/∂a_{unit}, before the activation's slope: "
                              "another convention, left unchecked")
     return out
+
+
+def _mean_of_squares(spec, first):
+    """{E_j: note} when every output's error column holds (t_j - a_j)^2 and E_total, their mean, is the
+    course's E_total (so with two outputs: the loss as torch's MSELoss writes it, trained the same)."""
+    errors = [f"E{j + 1}" for j in range(spec.sizes[-1])]
+    if (spec.error, len(spec.samples)) != ("half_squared", 1) or len(errors) < 2 or any(
+            first.get(e) is None for e in errors + ["E_total"]):
+        return {}
+    exprs = exprs_of(spec)
+    env = RowEnv({n: v for n, v in first.items() if n not in errors}, exprs)  # E_total from a and t
+    course = env.value_of("E_total")
+    doubled = all(_near(first[e], 2 * (env.value_of(e) or 0.0)) for e in errors)
+    mean = sum(first[e] for e in errors) / len(errors)
+    if course is None or not doubled or not _near(first["E_total"], course) or not _near(mean, course):
+        return {}
+    note = (f"{', '.join(errors)} hold (t - a)^2 and E_total their mean, the course's E_total: another "
+            "convention, left unchecked")
+    return {e: note for e in errors}
 
 
 def step_reduction(sheet, table, spec, lr):
