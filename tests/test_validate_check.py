@@ -288,3 +288,19 @@ def test_squares_summed_into_e_total_are_still_wrong(tmp_path):
     layout = Layout(rows=simulate(mistakes=mistakes))
     (table,) = validate_workbook(write_workbook(tmp_path / "sq.xlsx", {"Sheet1": [layout]})).tables
     assert table.verdict == "wrong" and table.first_error.quantity == "E1"
+
+
+def test_one_long_wrong_number_in_a_table_pasted_to_6_digits_is_the_only_one_named(tmp_path):
+    # the wrong number typed with 17 digits made the whole table's rounding exact: every correct 6-digit cell
+    # was wrong too, and the first error fell on a correct a_h1
+    import openpyxl
+
+    layout = Layout(rows=simulate(), formulas=False, digits=6)
+    path = write_workbook(tmp_path / "long.xlsx", {"Sheet1": [layout]})
+    wb = openpyxl.load_workbook(path)
+    target = cell(layout, "dE_total/dw3", 3).split("!")[1]
+    wb["Sheet1"][target] = wb["Sheet1"][target].value * 1.0123456789012345
+    wb.save(path)
+    (table,) = validate_workbook(path).tables
+    assert table.verdict == "wrong"
+    assert [(m.cell, m.quantity) for m in table.mismatches] == [(f"Sheet1!{target}", "dE_total/dw3")]

@@ -51,14 +51,21 @@ class Rounding:
 EXACT = Rounding()
 
 
+# The digits a table keeps are those of its longest numbers but this share: one value typed with 17 digits into
+# a table pasted with 6 (a wrong number, say) does not make the other cells' roundings exact, while a short
+# number typed among formulas stored with 17 digits (1 cell in hundreds) is still judged as a typed mistake.
+LONGEST_EXCEPT = 0.05
+
+
 def rounding_of(numbers):
     """The Rounding that explains a column's typed numbers: numbers written with fewer digits than the longest
-    one were rounded at least as much."""
+    ones (all but the longest 1 in 20) were rounded at least as much."""
     numbers = [x for x in numbers if x is not None and x != 0 and math.isfinite(x)]
     if not numbers:
         return EXACT
     sig, dec = zip(*(digits(x) for x in numbers))
-    return Rounding(max(sig), max(dec))
+    at = len(numbers) - 1 - int(LONGEST_EXCEPT * len(numbers))
+    return Rounding(sorted(sig)[at], sorted(dec)[at])
 
 
 def tolerance(expected, grads, inputs, units, own_unit, noise):
