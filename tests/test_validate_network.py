@@ -372,3 +372,17 @@ def test_two_rows_per_iteration_beside_a_block_of_inputs_on_the_same_rows(tmp_pa
     labels, first = handmade.two_rows_per_iteration(tmp_path / "paired.xlsx", inputs_at=(2, 60))
     (table,) = validate_workbook(tmp_path / "paired.xlsx").tables
     assert (table.verdict, table.mismatches, table.coverage.missing) == ("correct", [], [])
+
+
+def test_a_weight_mistyped_in_a_values_only_table_of_one_row_per_sample_is_named_at_its_cell(tmp_path):
+    # the mistyped weight left its step's rows uneven, so the table was read as one row per iteration and the
+    # first error fell on a correct input cell
+    col, first = xor_rows_per_sample(tmp_path / "xor.xlsx", average=True)
+    handmade.paste_values(tmp_path / "xor.xlsx", tmp_path / "pasted.xlsx", digits=6)
+    wb = openpyxl.load_workbook(tmp_path / "pasted.xlsx")
+    target = a1(first + 12, col["w2"])  # the first row of the fourth step
+    wb["XOR"][target] = round(wb["XOR"][target].value * 1.01, 6)
+    wb.save(tmp_path / "pasted.xlsx")
+    (table,) = validate_workbook(tmp_path / "pasted.xlsx").tables
+    assert table.verdict == "wrong" and "4 samples" in table.network
+    assert (table.first_error.cell, table.first_error.quantity) == (f"XOR!{target}", "w2")
