@@ -213,3 +213,19 @@ def test_a_block_of_inputs_beside_the_table_that_crosses_its_header_row_is_no_co
     layout = Layout(rows=simulate(), top=2, order=order, fixed=fixed)
     (table,) = validate_workbook(write_workbook(tmp_path / "beside.xlsx", {"Sheet1": [layout]})).tables
     assert (table.header_row, table.verdict, table.mismatches) == (3, "correct", [])
+
+
+def test_a_number_beside_the_last_header_label_leaves_that_column_in_the_table(tmp_path):
+    # "learning rate" above the header and its 0.5 on the header row right after ∂E/∂w8: the label has its
+    # numbers below it, so it is a column, not a parameter (it was dropped: "no column for dE_total/dw8")
+    layout = Layout(rows=simulate(), top=2)
+    path = tmp_path / "beside-rate.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet("Sheet1")
+    add_table(ws, layout)
+    after = layout.col("dE_total/dw8")  # 1-based: the next column, 0-based, is the same number
+    ws.write(layout.header_row - 2, after, "learning rate")
+    ws.write_number(layout.header_row - 1, after, 0.5)
+    wb.close()
+    (table,) = validate_workbook(path).tables
+    assert (table.verdict, table.mismatches, table.coverage.missing) == ("correct", [], [])

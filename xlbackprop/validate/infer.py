@@ -6,7 +6,7 @@ import math
 import re
 from dataclasses import replace
 
-from xlbackprop.expr import Ref
+from xlbackprop.expr import Ref, Square, total
 from xlbackprop.network import (activation, activation_slope, bias_names, quantities, sample_suffix, unit_names,
                                 weight_names)
 from xlbackprop.spec import ACTIVATIONS, Sample, Spec, check as check_spec
@@ -169,9 +169,8 @@ def agrees_in_row(values, name):
 
 def other_conventions(spec, first):
     """Delta columns (δo1, δh1) that hold ∂E/∂a, the derivative before the activation's slope, rather than
-    ∂E/∂net, and error columns that hold (t - a)^2 where E_total is their mean (the course's ½ sum over two
-    outputs): other conventions, not mistakes. {name: note} for the columns to leave unchecked."""
-    exprs, out = exprs_of(spec), dict(_mean_of_squares(spec, first))
+    ∂E/∂net: another convention, not a mistake. {name: note} for the columns to leave unchecked."""
+    exprs, out = exprs_of(spec), {}
     layers = list(enumerate(unit_names(spec)[1:]))
     for layer, units in reversed(layers):  # output deltas first: the hidden ones are computed from them
         for unit in units:
@@ -189,9 +188,10 @@ def other_conventions(spec, first):
     return out
 
 
-def _mean_of_squares(spec, first):
-    """{E_j: note} when every output's error column holds (t_j - a_j)^2 and E_total, their mean, is the
-    course's E_total (so with two outputs: the loss as torch's MSELoss writes it, trained the same)."""
+def mean_of_squares(spec, first):
+    """{name: expression} for a table whose error columns hold (t_j - a_j)^2 and whose E_total, their mean, is
+    the course's E_total (torch's MSELoss over two outputs, trained the same): those quantities as the table
+    computes them, checked as such on every row; {} for any other table (read from its first row)."""
     errors = [f"E{j + 1}" for j in range(spec.sizes[-1])]
     if (spec.error, len(spec.samples)) != ("half_squared", 1) or len(errors) < 2 or any(
             first.get(e) is None for e in errors + ["E_total"]):
@@ -199,13 +199,16 @@ def _mean_of_squares(spec, first):
     exprs = exprs_of(spec)
     env = RowEnv({n: v for n, v in first.items() if n not in errors}, exprs)  # E_total from a and t
     course = env.value_of("E_total")
-    doubled = all(_near(first[e], 2 * (env.value_of(e) or 0.0)) for e in errors)
+
+    def near(found, expected):  # the conventions differ by a factor of 2: pasted digits still tell them apart
+        return expected is not None and abs(found - expected) <= CONVENTION_RTOL * abs(expected)
     mean = sum(first[e] for e in errors) / len(errors)
-    if course is None or not doubled or not _near(first["E_total"], course) or not _near(mean, course):
+    if not (all(near(first[e], 2 * (env.value_of(e) or 0.0)) for e in errors) and near(first["E_total"], course)
+            and near(mean, course)):
         return {}
-    note = (f"{', '.join(errors)} hold (t - a)^2 and E_total their mean, the course's E_total: another "
-            "convention, left unchecked")
-    return {e: note for e in errors}
+    outputs = unit_names(spec)[-1]
+    squares = {e: Square(Ref(f"t{j + 1}") - Ref(f"a_{outputs[j]}")) for j, e in enumerate(errors)}
+    return {**squares, "E_total": total(Ref(e) for e in errors) / len(errors)}
 
 
 def step_reduction(sheet, table, spec, lr):

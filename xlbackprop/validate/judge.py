@@ -13,8 +13,8 @@ from xlbackprop.validate.assignment import table_departures
 from xlbackprop.validate.columns import read_columns
 from xlbackprop.validate.coverage import covered, incomplete_because
 from xlbackprop.validate.fix import fix_for
-from xlbackprop.validate.infer import (constant_names, describe, exprs_of, leaf_names, other_conventions,
-                                      step_reduction, structure_spec)
+from xlbackprop.validate.infer import (constant_names, describe, exprs_of, leaf_names, mean_of_squares,
+                                      other_conventions, step_reduction, structure_spec)
 from xlbackprop.validate.lint import retyped_constants, table_lint
 from xlbackprop.validate.results import Coverage, Mismatch, TableResult
 from xlbackprop.validate.runs import expected_of, first_row
@@ -59,8 +59,13 @@ def read_table(book, table, lr, recalc=None):
         coverage.unchecked[name] = note
         table = replace(table, columns={n: c for n, c in table.columns.items() if n != name})
     reduction = step_reduction(sheet, table, spec, lr.value) if table.samples > 1 else "sum"
-    return Reading(book, sheet, table, lr, spec, exprs_of(spec), data, recalc, reduction, coverage,
-                   list(table.notes))
+    notes, squares = list(table.notes), mean_of_squares(spec, first)
+    if squares:
+        errors = ", ".join(n for n in squares if n != "E_total")
+        notes.append(f"{errors} hold (t - a)^2 and E_total their mean (torch's MSELoss), the course's E_total: "
+                     "another convention, checked as such")
+    return Reading(book, sheet, table, lr, spec, {**exprs_of(spec), **squares}, data, recalc, reduction, coverage,
+                   notes)
 
 
 def compare_table(r, runs):
@@ -111,8 +116,8 @@ def circle_mismatches(r, run):
     others = [n for n in kinds if n not in weights]
     out = []
     for k in range(r.table.rows):
-        closing = [n for n in weights if _reads_own_gradient(r, n, k)
-                   and r.recalc.circle(r.sheet, *r.where(n, k), reached=True)]
+        closing = [n for n in weights if r.recalc.circle(r.sheet, *r.where(n, k), reached=True)
+                   and _reads_own_gradient(r, n, k)]
         members = [n for n in weights + others if r.recalc.circle(r.sheet, *r.where(n, k))]
         for name in closing or members[:1]:
             expected = run(name, k) if run is not None else None
@@ -134,9 +139,10 @@ def _circle_cause(r, name, k):
     row, col = r.where(name, k)
     grad = r.table.columns.get(f"dE_total/d{name}")
     if _reads_own_gradient(r, name, k):
+        above = (f"; expected the row above's ({r.sheet.cell_name(row - r.table.samples, grad)})"
+                 if row - r.table.samples >= r.table.first_row else "")
         return (f"circular reference: the update reads its own row's ∂E_total/∂{name} "
-                f"({r.sheet.cell_name(row, grad)}), which is computed from {name} itself; expected the row "
-                f"above's ({r.sheet.cell_name(row - r.table.samples, grad)})")
+                f"({r.sheet.cell_name(row, grad)}), which is computed from {name} itself{above}")
     return (f"{r.recalc.circle(r.sheet, row, col, reached=True)}: the formula reads, through these cells, its own "
             "value, which Excel cannot compute")
 

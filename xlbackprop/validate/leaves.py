@@ -102,7 +102,7 @@ def sample_columns(book, sheet, table):
     table.view = key
     table.columns.update(col)
     first = per_row[table.first_row]
-    table.notes.append("the inputs and targets of each row read from cells above the table (" + ", ".join(
+    table.notes.append("the inputs and targets of each row read from cells outside the table (" + ", ".join(
         f"{n} {sheet.cell_name(*first[n])}" for n in names) + " on the first row), one sample per row")
     return table
 

@@ -364,8 +364,10 @@ def _tables_in(sheet, labels, view=None, around=None):
     tables = []
     taken = []  # (last row, first col, last col) of the tables found so far in this sheet
     for header_row in sorted(labels):
-        # a label with a number right of it is a parameter (i2 | 0.1) of a block that crosses the header row
-        in_header = [(c, n) for c, n in labels[header_row] if sheet.number(header_row, c + 1) is None]
+        # a label with a number right of it and none below is a parameter (i2 | 0.1) of a block crossing the
+        # header row; a column's label (∂E/∂w8, then the rate's 0.5 beside it) has its numbers below
+        in_header = [(c, n) for c, n in labels[header_row] if sheet.number(header_row, c + 1) is None
+                     or any(sheet.number(header_row + d, c) is not None for d in (1, 2, 3))]
         for named in _segments(in_header):
             cols = [c for c, _ in named]
             if not _is_header(named) or any(header_row <= last and lo <= max(cols) and min(cols) <= hi
