@@ -117,34 +117,35 @@ def circle_mismatches(r, run):
     out = []
     for k in range(r.table.rows):
         closing = [n for n in weights if r.recalc.circle(r.sheet, *r.where(n, k), reached=True)
-                   and _reads_own_gradient(r, n, k)]
+                   and _own_gradient_read(r, n, k)]
         members = [n for n in weights + others if r.recalc.circle(r.sheet, *r.where(n, k))]
         for name in closing or members[:1]:
             expected = run(name, k) if run is not None else None
-            stored = r.data.values.get(name, [None] * (k + 1))[k]  # what the file stores stands in, if anything
+            # what the file stores stands in for the found value, if anything
             out.append(Mismatch(k + 1, r.cell_of(name, k), name, math.nan if expected is None else expected,
-                                stored, None, cause=_circle_cause(r, name, k)))
+                                r.data.values[name][k], None, cause=_circle_cause(r, name, k)))
     return out
 
 
-def _reads_own_gradient(r, name, k):
-    """True when the update of `name` on iteration k reads the gradient of its own row."""
+def _own_gradient_read(r, name, k):
+    """The (row, col) of its own row's gradient that the update of `name` on iteration k reads, or None."""
     row, col = r.where(name, k)
-    grad = r.table.columns.get(f"dE_total/d{name}")
-    return grad is not None and any((ref.row, ref.col) == (row, grad)
-                                    for ref in references(r.sheet.formula(row, col) or "") if ref.sheet is None)
+    grad = (row, r.table.columns.get(f"dE_total/d{name}"))
+    reads = grad[1] is not None and any((ref.row, ref.col) == grad for ref in references(r.sheet.formula(row, col)
+                                                                                          or "") if ref.sheet is None)
+    return grad if reads else None
 
 
 def _circle_cause(r, name, k):
-    row, col = r.where(name, k)
-    grad = r.table.columns.get(f"dE_total/d{name}")
-    if _reads_own_gradient(r, name, k):
-        above = (f"; expected the row above's ({r.sheet.cell_name(row - r.table.samples, grad)})"
+    grad = _own_gradient_read(r, name, k)
+    if grad is not None:
+        row, col = grad
+        above = (f"; expected the row above's ({r.sheet.cell_name(row - r.table.samples, col)})"
                  if row - r.table.samples >= r.table.first_row else "")
         return (f"circular reference: the update reads its own row's ∂E_total/∂{name} "
-                f"({r.sheet.cell_name(row, grad)}), which is computed from {name} itself{above}")
-    return (f"{r.recalc.circle(r.sheet, row, col, reached=True)}: the formula reads, through these cells, its own "
-            "value, which Excel cannot compute")
+                f"({r.sheet.cell_name(row, col)}), which is computed from {name} itself{above}")
+    return (f"{r.recalc.circle(r.sheet, *r.where(name, k), reached=True)}: the formula reads, through these cells, "
+            "its own value, which Excel cannot compute")
 
 
 def consequences_apart(mistakes, reference, spec):

@@ -51,7 +51,7 @@ def read_leaves(sheet, table):
     the cells outside the table that a formula reads (the same cells on every row), else the numbers typed
     into it."""
     row = table.first_row
-    values = _row_values(sheet, table, row)
+    values = row_values(sheet, table, row)
     read = []
     for name, (cell, typed) in _fit_row(sheet, table, row, values, same_on_every_row=True).items():
         table.fixed[name] = cell
@@ -68,11 +68,11 @@ def sample_columns(book, sheet, table):
     it (each row other cells, as read_leaves finds them row by row): read through a view of the sheet with a
     column for each of those leaves, each row's cell in it the one that row's formulas read, and the formulas
     reading that column. The table with its view and new columns, or the table as it was."""
-    if table.view or table.rows < 2 or not _missing(_row_values(sheet, table, table.first_row))[1]:
+    if table.view or table.rows < 2 or not _missing(row_values(sheet, table, table.first_row))[1]:
         return table
     per_row, found = {}, {}
     for row in range(table.first_row, table.last_row + 1):
-        values = _row_values(sheet, table, row)
+        values = row_values(sheet, table, row)
         key = tuple(tuple(_outside_cells(sheet, table, row, c)) for c in table.columns.values())
         if key not in found:
             found[key] = {n: cell for n, (cell, typed) in _fit_row(sheet, table, row, values).items()
@@ -107,7 +107,8 @@ def sample_columns(book, sheet, table):
     return table
 
 
-def _row_values(sheet, table, row):
+def row_values(sheet, table, row):
+    """{name: number} of one row of the table, its fixed cells outside the table (or typed numbers) included."""
     values = {n: sheet.number(row, c) for n, c in table.columns.items()}
     values.update({n: table.typed.get(n, sheet.number(r, c)) for n, (r, c) in table.fixed.items()})
     return values

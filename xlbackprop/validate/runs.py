@@ -9,15 +9,13 @@ from dataclasses import replace
 from xlbackprop.reference import traces
 from xlbackprop.spec import Sample
 from xlbackprop.validate.infer import exprs_of, leaf_names, step_reduction, structure_spec
+from xlbackprop.validate.leaves import row_values
 from xlbackprop.validate.rows import RowEnv
 
 
 def first_row(book, table):
     """{name: number} of the table's first iteration, fixed cells outside the table included."""
-    sheet = book.sheet(table.sheet, table.view)
-    values = {n: sheet.number(table.first_row, c) for n, c in table.columns.items()}
-    values.update({n: table.typed.get(n, sheet.number(r, c)) for n, (r, c) in table.fixed.items()})
-    return values
+    return row_values(book.sheet(table.sheet, table.view), table, table.first_row)
 
 
 def starting_values(book, table):
