@@ -167,3 +167,19 @@ def test_nearest_interpolation_rotates_without_blending_pixels_and_draws_the_sam
     assert ((blended > 0) & (blended < 1)).any()  # bilinear mixes ink and paper along the edges
     assert torch.equal(g1.get_state(), g2.get_state())  # the same random draws: only the resampling differs
     assert not torch.equal(nearest, x)  # and it does turn the images
+
+
+def test_a_scale_warp_resizes_images_about_their_centre_and_draws_nothing_when_off():
+    x = torch.zeros(64, 1, 28, 28)
+    x[:, :, 10:18, 10:18] = 1.0  # an 8x8 square in the middle
+    resized = warp(x, 0.0, torch.Generator().manual_seed(0), scale=0.2)
+    ink = resized.sum((1, 2, 3)) / x[0].sum()  # area ratio: the factor squared
+    assert ink.min() >= 0.8**2 - 0.05 and ink.max() <= 1.2**2 + 0.05
+    assert ink.min() < 0.85 and ink.max() > 1.15  # both ways
+    grid = torch.arange(28.0)
+    centre = (resized[:, 0].sum(1) * grid).sum(1) / resized[:, 0].sum((1, 2))
+    assert (centre - 13.5).abs().max() < 0.05  # about the centre, not a corner
+    g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    warp(x, 10.0, g1, scale=0.0)
+    torch.rand(64, generator=g2)
+    assert torch.equal(g1.get_state(), g2.get_state())  # runs without it replay the same batches

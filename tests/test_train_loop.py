@@ -113,6 +113,7 @@ def test_a_onecycle_run_of_a_few_steps_trains_and_starts_low(tmp_path, steps):
     ("swa_lr", 0.0, "swa rate is 0.0, expected a positive number"),
     ("elastic", -0.5, r"elastic is -0.5 pixels, expected 0 \(none\) or more"),
     ("interpolation", "bicubic", "interpolation is 'bicubic', expected one of bilinear, nearest"),
+    ("scale", 1.0, r"scale is 1.0, expected 0 \(off\) or a fraction below 1"),
     ("sam", -0.05, r"sam is -0.05, expected 0 \(off\) or a positive distance"),
 ])
 def test_bad_settings_are_rejected_before_training(field, value, message):

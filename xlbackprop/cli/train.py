@@ -78,6 +78,9 @@ def _relative(path) -> str:
 @click.option("--shift", type=click.FloatRange(min=0),
               help="Random shift of training images, at most this many pixels along each axis; 0 for none "
                    "[default: the recipe's, else 0].")
+@click.option("--scale", type=click.FloatRange(min=0, max=1, max_open=True),
+              help="Random resize of training images by a factor in [1 - SCALE, 1 + SCALE] about their centre; "
+                   "0 for none [default: the recipe's, else 0].")
 @click.option("--swa", type=click.IntRange(min=0),
               help="Stochastic weight averaging: the last N epochs train at the constant rate --swa-lr and the mean "
                    "of their end-of-epoch weights is evaluated, its BatchNorm statistics measured again; 0 for "

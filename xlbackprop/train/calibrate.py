@@ -182,7 +182,7 @@ def measure(config: TrainConfig, device: torch.device, variants: list[Variant], 
     def steps(v: Variant, count: int) -> float:
         """Seconds per step over `count` steps of variant `v`."""
         source = batches(images, config.batch_size, True, config.rotation, g, shift=config.shift,
-                         elastic=config.elastic, interpolation=config.interpolation)
+                         elastic=config.elastic, interpolation=config.interpolation, scale=config.scale)
         it = itertools.islice(itertools.cycle(source), count)
         start = time.perf_counter()
         train_epoch(model, it, optimizer, None, True, device, v.bf16, 0.0, forwards[v.name], average,

@@ -24,6 +24,7 @@ class TrainConfig:
     rotation: float = 7.0  # degrees of random rotation applied to each training batch; 0 turns it off
     interpolation: str = "bilinear"  # how warped training images are resampled: bilinear | nearest
     shift: float = 0.0  # pixels each training image moves, at most, along each axis; 0 turns it off
+    scale: float = 0.0  # each training image is resized by a random factor in [1 - scale, 1 + scale]; 0 = off
     swa: int = 0  # the last N epochs train at the constant rate swa_lr and the mean of their weights is evaluated
     swa_lr: float = 0.05
     elastic: float = 0.0  # pixels (standard deviation) of a smooth random bend of each training image; 0 = off
@@ -54,6 +55,8 @@ class TrainConfig:
             raise TrainError(f"shift is {self.shift} pixels, expected 0 (none) or more")
         if not 0 <= self.swa < self.epochs:
             raise TrainError(f"swa is {self.swa} epochs, expected 0 (off) or fewer than the run's {self.epochs}")
+        if not 0 <= self.scale < 1:
+            raise TrainError(f"scale is {self.scale}, expected 0 (off) or a fraction below 1 such as 0.1")
         if self.swa_lr <= 0:
             raise TrainError(f"swa rate is {self.swa_lr}, expected a positive number")
         if self.elastic < 0:

@@ -121,16 +121,19 @@ def to_input(images: torch.Tensor) -> torch.Tensor:
 
 
 def warp(x: torch.Tensor, degrees: float, generator: torch.Generator | None = None, shift: float = 0.0,
-         elastic: float = 0.0, interpolation: str = "bilinear") -> torch.Tensor:
+         elastic: float = 0.0, interpolation: str = "bilinear", scale: float = 0.0) -> torch.Tensor:
     """Rotate each image of a batch by its own random angle in [-degrees, degrees], move it by up to `shift`
-    pixels along each axis, and bend it by a smooth random displacement field (elastic_field, `elastic` pixels);
-    corners fill with black. `interpolation` "nearest" keeps every pixel's value, as torchvision's RandomRotation
+    pixels along each axis, resize it by a random factor in [1 - scale, 1 + scale] about its centre, and bend it
+    by a smooth random displacement field (elastic_field, `elastic` pixels); corners fill with black. `interpolation` "nearest" keeps every pixel's value, as torchvision's RandomRotation
     does by default; "bilinear" blends neighbours, which softens the strokes a little at every angle but 0."""
     n, size = x.shape[0], x.shape[-1]
     angles = (torch.rand(n, generator=generator) * 2 - 1) * math.radians(degrees)
     cos, sin = torch.cos(angles), torch.sin(angles)
     # Each kind is drawn only when asked for, so runs without it see the same random numbers as before it existed.
     dx, dy = (torch.rand(2, n, generator=generator) * 2 - 1) * (2 * shift / size) if shift else torch.zeros(2, n)
+    if scale:  # theta maps output to input coordinates, so a factor s shows the image s times as large
+        factor = 1 + (torch.rand(n, generator=generator) * 2 - 1) * scale
+        cos, sin = cos / factor, sin / factor
     theta = torch.stack([torch.stack([cos, -sin, dx], 1), torch.stack([sin, cos, dy], 1)], 1)
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     if elastic:
@@ -162,9 +165,9 @@ def shuffled(n: int, generator=None) -> torch.Tensor:
 
 def batches(split: Split, batch_size: int, shuffle: bool, rotation: float = 0.0, generator=None,
             order: torch.Tensor | None = None, skip: int = 0, shift: float = 0.0, elastic: float = 0.0,
-            interpolation: str = "bilinear"):
-    """Yield (inputs, labels) batches of the in-memory split, warped (rotation, shift, elastic) a whole batch at
-    a time.
+            interpolation: str = "bilinear", scale: float = 0.0):
+    """Yield (inputs, labels) batches of the in-memory split, warped (rotation, shift, scale, elastic) a whole
+    batch at a time.
 
     `order` (default: drawn now when shuffling) and `skip` (batches already trained) let a run resumed
     mid-epoch go on with the same batches: its generator is then restored to where the epoch stopped.
@@ -175,6 +178,6 @@ def batches(split: Split, batch_size: int, shuffle: bool, rotation: float = 0.0,
     for start in range(skip * batch_size, n, batch_size):
         idx = order[start : start + batch_size]
         x = split.images[idx].float().div_(255.0).unsqueeze(1)
-        if rotation or shift or elastic:
-            x = warp(x, rotation, generator, shift, elastic, interpolation)
+        if rotation or shift or elastic or scale:
+            x = warp(x, rotation, generator, shift, elastic, interpolation, scale)
         yield x.sub_(MEAN).div_(STD), split.labels[idx]

@@ -449,7 +449,7 @@ def run(config: TrainConfig, data: Mnist, checkpoint: Path, resume: bool = False
 
         it = batches(train_split, config.batch_size, shuffle=True, rotation=config.rotation, generator=generator,
                      order=progress.order, skip=progress.steps, shift=config.shift, elastic=config.elastic,
-                     interpolation=config.interpolation)
+                     interpolation=config.interpolation, scale=config.scale)
         train_loss, train_acc = train_epoch(model, wrap_batches(it, steps, epoch, progress.steps), optimizer,
                                             None if averaging else scheduler, per_batch, device, bf16,
                                             config.label_smoothing, forward, average, progress, after_step,
