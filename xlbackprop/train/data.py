@@ -124,8 +124,9 @@ def warp(x: torch.Tensor, degrees: float, generator: torch.Generator | None = No
          elastic: float = 0.0, interpolation: str = "bilinear", scale: float = 0.0) -> torch.Tensor:
     """Rotate each image of a batch by its own random angle in [-degrees, degrees], move it by up to `shift`
     pixels along each axis, resize it by a random factor in [1 - scale, 1 + scale] about its centre, and bend it
-    by a smooth random displacement field (elastic_field, `elastic` pixels); corners fill with black. `interpolation` "nearest" keeps every pixel's value, as torchvision's RandomRotation
-    does by default; "bilinear" blends neighbours, which softens the strokes a little at every angle but 0."""
+    by a smooth random displacement field (elastic_field, `elastic` pixels); corners fill with black.
+    `interpolation` "nearest" keeps every pixel's value, as torchvision's RandomRotation does by default;
+    "bilinear" blends neighbours, which softens the strokes a little at every angle but 0."""
     n, size = x.shape[0], x.shape[-1]
     angles = (torch.rand(n, generator=generator) * 2 - 1) * math.radians(degrees)
     cos, sin = torch.cos(angles), torch.sin(angles)
