@@ -15,6 +15,7 @@ from xml.etree.ElementTree import ParseError, iterparse
 from xlbackprop.cells import col_index, parse_a1, qualified
 from xlbackprop.errors import WorkbookError
 from xlbackprop.formula_text import fill, move_refs, template
+from xlbackprop.table_refs import TableDef, rewrite
 
 _REF = re.compile(r"([A-Z]{1,3})(\d+)")
 _NUMBER_TEXT = re.compile(r"\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*")
@@ -29,6 +30,7 @@ class Sheet:
     # Cells of a shared formula, translated only when asked for: (row, col) -> (origin row, col, formula).
     shared: dict = field(default_factory=dict)
     arrays: set = field(default_factory=set)  # (row, col) of array (matrix) formulas: CSE or dynamic arrays
+    structured: int = 0  # formulas whose Excel-table references ([@w1]) were rewritten as cells (table_refs)
 
     # A sheet is the identity view of itself; SheetView reads an unusual layout as the ordinary one.
     is_view = False
@@ -222,8 +224,9 @@ def _sheet_targets(zf):
     return out
 
 
-def _parse_sheet(zf, name, target, strings):
+def _parse_sheet(zf, name, target, strings, tables=None):
     sheet = Sheet(name)
+    tables = tables or {}
     shared = {}  # si -> (origin "A1", formula text)
     row_no, col_no, last_row = 0, 0, 0
     pending = []  # cells written without their own "r" (allowed, rare): numbered when their row ends
@@ -243,13 +246,13 @@ def _parse_sheet(zf, name, target, strings):
                         pending.append((col_no, el))
                     continue
                 if len(el):  # most cells of an absurd used range are empty, styled only
-                    _read_cell(sheet, el, row_no, col_no, strings, shared)
+                    _read_cell(sheet, el, row_no, col_no, strings, shared, tables)
                 el.clear()
             elif tag in _ROW:
                 r = el.get("r")
                 last_row = int(r) if r else max(row_no, last_row + 1)
                 for col, cell in pending:
-                    _read_cell(sheet, cell, last_row, col, strings, shared)
+                    _read_cell(sheet, cell, last_row, col, strings, shared, tables)
                 pending, col_no = [], 0
                 el.clear()
             elif tag in _MERGE:
@@ -260,7 +263,7 @@ def _parse_sheet(zf, name, target, strings):
     return sheet
 
 
-def _read_cell(sheet, el, row, col, strings, shared):
+def _read_cell(sheet, el, row, col, strings, shared, tables):
     kind = el.get("t", "n")
     v_text, f_el, inline = None, None, None
     for child in el:
@@ -272,7 +275,10 @@ def _read_cell(sheet, el, row, col, strings, shared):
         elif t in _IS:
             inline = _text_of(child)
     if f_el is not None:
-        text = f_el.text
+        # a shared formula's structured references are rewritten on its first cell: [@w1] becomes a relative
+        # reference on that row, which the copies then shift to theirs
+        text = rewrite(f_el.text, sheet.name, row, col, tables) if f_el.text else f_el.text
+        sheet.structured += text != f_el.text
         if f_el.get("t") == "array":
             sheet.arrays.add((row, col))
         if f_el.get("t") == "shared":
@@ -300,7 +306,35 @@ def _read_cell(sheet, el, row, col, strings, shared):
         sheet.values[(row, col)] = value
 
 
-def _defined_names(workbook_xml):
+def _tables(zf, targets, names):
+    """Every Excel table (ListObject) of the workbook: lower-case name -> TableDef."""
+    out = {}
+    for sheet, target in targets:
+        rels = posixpath.join(posixpath.dirname(target), "_rels", posixpath.basename(target) + ".rels")
+        if rels not in names:
+            continue
+        for _, rel in _read_xml(zf, rels):
+            if _local(rel.tag) != "Relationship" or not rel.get("Type", "").endswith("/table"):
+                continue
+            part = posixpath.normpath(posixpath.join(posixpath.dirname(target), rel.get("Target", "")))
+            table = _table(_read_xml(zf, part.lstrip("/")), sheet)
+            if table is not None:
+                out[table.name.casefold()] = table
+    return out
+
+
+def _table(xml, sheet):
+    root = next((el for _, el in xml if _local(el.tag) == "table"), None)
+    ref = root.get("ref", "") if root is not None else ""
+    if ":" not in ref:
+        return None
+    (r1, c1, *_), (r2, c2, *_) = (parse_a1(p) for p in ref.split(":"))
+    columns = tuple(el.get("name", "") for _, el in xml if _local(el.tag) == "tableColumn")
+    return TableDef(root.get("displayName") or root.get("name", ""), sheet, r1, c1, r2, c2,
+                    int(root.get("headerRowCount", "1")), int(root.get("totalsRowCount", "0")), columns)
+
+
+def _defined_names(workbook_xml, tables=None):
     sheets = [el.get("name") for _, el in workbook_xml if _local(el.tag) == "sheet"]
     out = {}
     for _, el in workbook_xml:
@@ -308,7 +342,7 @@ def _defined_names(workbook_xml):
             key, local = el.get("name", "").lower(), el.get("localSheetId", "")
             if local.isdigit() and int(local) < len(sheets):
                 key = f"{sheets[int(local)]}!{key}"
-            out[key] = el.text
+            out[key] = rewrite(el.text, None, None, None, tables or {})
     return out
 
 
@@ -346,9 +380,10 @@ def read_workbook(path):
                                 "expected an .xlsx or .xlsm file")
         strings = _strings(zf)
         targets = _sheet_targets(zf)
-        sheets = [_parse_sheet(zf, name, target, strings) for name, target in targets if target in names]
+        tables = _tables(zf, targets, names)
+        sheets = [_parse_sheet(zf, name, target, strings, tables) for name, target in targets if target in names]
         workbook_xml = _read_xml(zf, "xl/workbook.xml")
-        defined = _defined_names(workbook_xml)
+        defined = _defined_names(workbook_xml, tables)
         iterative = any(_local(el.tag) == "calcPr" and el.get("iterate") in ("1", "true") for _, el in workbook_xml)
         application = _application(zf, names)
     return Book(str(path), sheets, defined, iterative=iterative, application=application)

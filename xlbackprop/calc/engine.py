@@ -4,13 +4,15 @@ Sheets are computed after the sheets they read, each row by row (world.World doe
 The Calc keeps when each cell was finished: a what-if (whatif.WhatIf) starts from there.
 """
 
+from dataclasses import replace
+
 from xlbackprop.calc.closures import Area, Need
 from xlbackprop.calc.forms import Program
 from xlbackprop.calc.parse import MAX_COL, MAX_ROW, children
 from xlbackprop.calc.values import REF, from_stored, to_stored
 from xlbackprop.calc.whatif import WhatIf
 from xlbackprop.calc.world import Grid, World, final
-from xlbackprop.workbook_read import Book, Sheet
+from xlbackprop.workbook_read import Book
 
 
 class Calc(World):
@@ -135,8 +137,8 @@ class Calc(World):
                             values.pop(k, None)
                         else:
                             values[k] = v
-                sheets.append(Sheet(sheet.name, values=values, formulas=dict(sheet.formulas),
-                                    merged=list(sheet.merged), shared=dict(sheet.shared), arrays=set(sheet.arrays)))
+                sheets.append(replace(sheet, values=values, formulas=dict(sheet.formulas), merged=list(sheet.merged),
+                                      shared=dict(sheet.shared), arrays=set(sheet.arrays)))
             self._book = Book(src.path, sheets, dict(src.names), iterative=src.iterative,
                               application=src.application)
         return self._book

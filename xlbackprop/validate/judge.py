@@ -185,6 +185,9 @@ def file_notes(r):
                           for c in table.columns.values())
     if values_only:
         r.notes.append("values only: the table holds typed numbers, no formulas; judged on its numbers")
+    if sheet.file.structured:
+        r.notes.append("formulas that name Excel table columns ([@w1]) are read, and shown here, as the cells "
+                       "they name")
     if lr.source == "inferred":
         r.notes.append(f"no update formulas: learning rate {lr.value:g} inferred from the numbers")
     elif lr.source == "in-table":
