@@ -386,3 +386,20 @@ def test_a_weight_mistyped_in_a_values_only_table_of_one_row_per_sample_is_named
     (table,) = validate_workbook(tmp_path / "pasted.xlsx").tables
     assert table.verdict == "wrong" and "4 samples" in table.network
     assert (table.first_error.cell, table.first_error.quantity) == (f"XOR!{target}", "w2")
+
+
+def test_values_exported_with_four_decimals_are_still_read_in_their_own_wiring(tmp_path):
+    # a CSV of the displayed numbers (format 0.0000): rounding moves a net input by up to 2e-4, more than a
+    # fixed relative tolerance allows, and a_h1 ~ a_h2 lets swapped weights of one unit fit nearly as well
+    layout = Layout(rows=simulate(rows=30), labels=OWN_NUMBERING, formulas=False)
+    path = write_workbook(tmp_path / "own-4dp.xlsx", {"Sheet1": [layout]})
+    wb = openpyxl.load_workbook(path)
+    for row in wb.active.iter_rows():
+        for c in row:
+            if isinstance(c.value, float):
+                c.value = round(c.value, 4)
+    wb.save(path)
+    (table,) = validate_workbook(path).tables
+    assert (table.verdict, table.mismatches) == ("correct", [])
+    assert any("h1 = w1·i1 + w3·i2, h2 = w2·i1 + w4·i2" in note and "read from the numbers" in note
+               for note in table.notes)

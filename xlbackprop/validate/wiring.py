@@ -13,6 +13,7 @@ from itertools import permutations
 
 from xlbackprop.network import bias_names, sample_suffix, unit_names, weight_names
 from xlbackprop.validate.infer import structure_spec
+from xlbackprop.validate.precision import rounding_of
 
 
 def course_roles(spec):
@@ -78,6 +79,10 @@ def own_wiring(recalc, sheet, table, spec):
 # of the terms: loose enough for numbers pasted at 6 significant digits, far tighter than any mistake moves it.
 VALUE_RTOL = 1e-4
 VALUE_ROWS = 3  # the first rows: the weights move between them, which tells weights of equal start apart
+# Where numbers rounded to a few decimals fit several wirings (a_h1 and a_h2 differ by 0.004, so swapping the two
+# weights of one unit moves o1 by less than the rounding allows), the true one's residual is rounding noise,
+# the others' a systematic error on every row: 7x apart on a course table exported with 4 decimals.
+CLEARLY_BETTER = 3
 
 
 def _is_values_only(recalc, sheet, table, nets):
@@ -96,10 +101,17 @@ def _number(sheet, table, name, row):
     return None
 
 
-def _exact(net, terms, bias):
-    """True when net = sum of terms (+ bias) to VALUE_RTOL of their magnitudes."""
+def _exact(net, terms, bias, slack=0.0):
+    """True when net = sum of terms (+ bias) to VALUE_RTOL of their magnitudes, give or take `slack` (what
+    the stored numbers' rounding moves it by)."""
     scale = sum(abs(t) for t in terms) + abs(bias) + abs(net)
-    return abs(net - sum(terms) - bias) <= VALUE_RTOL * scale + 1e-300
+    return abs(net - sum(terms) - bias) <= VALUE_RTOL * scale + slack + 1e-300
+
+
+def _slack(net, bias, weights, sources, unit):
+    """How far rounding each stored number (half a unit in its last place: `unit`) can move net - sum - bias:
+    numbers exported with 4 decimals carry 0.00005 each, far more than VALUE_RTOL of a net input near 0.03."""
+    return unit(net) + unit(bias) + sum(abs(s) * unit(w) + abs(w) * unit(s) for w, s in zip(weights, sources))
 
 
 def value_wiring(recalc, sheet, table, spec):
@@ -131,12 +143,23 @@ def value_wiring(recalc, sheet, table, spec):
                 return {}
             got[r] = (w, src, nets)
 
+        stored = [x for w, src, nets in got.values() for x in (*w.values(), *src, *(v for v, _ in nets))]
+        unit = rounding_of(stored).unit
+
         def fits(order):  # order[j * n_src + k]: the label playing (unit j, source k)
-            return all(_exact(v, [w[order[j * n_src + k]] * src[k] for k in range(n_src)], b)
-                       for w, src, nets in got.values() for j, (v, b) in enumerate(nets))
+            def exact(w, src, v, b, j):
+                weights = [w[order[j * n_src + k]] for k in range(n_src)]
+                return _exact(v, [x * s for x, s in zip(weights, src)], b, _slack(v, b, weights, src, unit))
+            return all(exact(w, src, v, b, j) for w, src, nets in got.values() for j, (v, b) in enumerate(nets))
         if fits(labels):
             continue
         found = [order for order in permutations(labels) if fits(order)]
+        if len(found) > 1:  # rounded numbers fit more than one order: keep one that fits far better than the rest
+            def residual(order):
+                return sum(abs(v - b - sum(w[order[j * n_src + k]] * src[k] for k in range(n_src)))
+                           for w, src, nets in got.values() for j, (v, b) in enumerate(nets))
+            found.sort(key=residual)
+            found = found[:1] if residual(found[0]) * CLEARLY_BETTER < residual(found[1]) else found
         if len(found) != 1:
             return {}
         renames.update({student: role for student, role in zip(found[0], labels)})  # labels: the roles' order
