@@ -154,7 +154,7 @@ def test_folder_without_workbooks_says_so_and_names_what_it_holds(tmp_path):
     result = run_validate(tmp_path)
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert result.output.splitlines() == [
-        f"{tmp_path}: UNREADABLE: a folder with no workbooks (.xlsx, .xlsm, .ods, .xls)",
+        f"{tmp_path}: UNREADABLE: a folder with no workbooks (.xlsx, .xlsm, .ods, .xls, .csv)",
         f"skipped: {tmp_path / 'notes.txt'} (not a workbook (.txt))"]
 
 

@@ -437,3 +437,60 @@ def read_embedded_spec(path):
     """The spec a generated workbook was made from (see read_assignment), or None for any other workbook."""
     found = read_assignment(path)
     return found.spec if found else None
+
+
+# --- A sheet exported as text (.csv) ------------------------------------------------------------------------
+
+CSV_MAX_BYTES = 20 * 2**20  # a course table exported as text is well under 1 MB
+_CSV_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+_CSV_DECIMAL_COMMA = re.compile(r"[-+]?\d*,\d+(?:[eE][-+]?\d+)?")
+
+
+def read_csv(path):
+    """The cells of a sheet exported as .csv: (row, col) -> float, text, or formula text starting with "=" (an
+    export of formulas). The delimiter (, ; tab |) is sniffed; numbers written with a decimal comma (0,05 in a
+    ;-separated file, as European locales export) and percentages (5%) read as the numbers they show."""
+    import csv
+    import io
+
+    try:
+        raw = open(path, "rb").read(CSV_MAX_BYTES + 1)
+    except OSError as exc:
+        raise WorkbookError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    if len(raw) > CSV_MAX_BYTES:
+        raise WorkbookError(f"{path}: a .csv file of more than {CSV_MAX_BYTES >> 20} MB; expected one sheet's table")
+    if b"\0" in raw[:4096]:
+        raise WorkbookError(f"{path}: not a text file, so not a .csv export of a sheet")
+    for encoding in ("utf-8-sig", "cp1252", "latin-1"):
+        try:
+            text = raw.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    sample = "\n".join(text.splitlines()[:50])
+    try:
+        delimiter = csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
+    except csv.Error:
+        delimiter = max(",;\t|", key=sample.count)
+    rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
+    decimal_comma = delimiter != "," and any(_CSV_DECIMAL_COMMA.fullmatch(v.strip()) for row in rows for v in row)
+    cells = {}
+    for r, row in enumerate(rows, start=1):
+        for c, v in enumerate(row, start=1):
+            value = _csv_value(v.strip(), decimal_comma)
+            if value is not None:
+                cells[(r, c)] = value
+    return cells
+
+
+def _csv_value(text, decimal_comma):
+    if not text:
+        return None
+    if text.startswith("=") and len(text) > 1:
+        return text
+    number = text[:-1].strip() if text.endswith("%") else text
+    if decimal_comma and _CSV_DECIMAL_COMMA.fullmatch(number):
+        number = number.replace(",", ".")
+    if _CSV_NUMBER.fullmatch(number):
+        return float(number) / (100 if text.endswith("%") else 1)
+    return text

@@ -516,3 +516,23 @@ def _dimension(match, last_row, last_col):
 def _sheet_index(name):
     m = re.fullmatch(r"xl/worksheets/sheet(\d+)\.xml", name)
     return int(m.group(1)) - 1 if m else None
+
+
+_SHEET_NAME_BAD = re.compile(r"[\[\]:*?/\\']")
+
+
+def write_cells(cells, path, sheet_name):
+    """One sheet of cells ((row, col) -> float, text, or formula text "=..."), as read_csv returns them, written
+    as an .xlsx (how a .csv export is validated); formulas are stored without values, to be computed."""
+    name = _SHEET_NAME_BAD.sub("_", sheet_name).strip()[:31] or "Sheet1"
+    book = xlsxwriter.Workbook(str(path), {"strings_to_numbers": False, "strings_to_formulas": False})
+    ws = book.add_worksheet(name)
+    for (r, c), v in sorted(cells.items()):
+        if isinstance(v, float):
+            ws.write_number(r - 1, c - 1, v)
+        elif v.startswith("="):
+            ws.write_formula(r - 1, c - 1, v, None, "")  # no cached value: computed when validated
+        else:
+            ws.write_string(r - 1, c - 1, v)
+    book.close()
+    return path

@@ -57,7 +57,21 @@ def skip_reason(p, outputs=frozenset()):
         return "an Office lock file"
     if ".annotated." in p.name:
         return "an annotated copy xlbackprop wrote"
+    if p.suffix.lower() == ".csv" and _is_gradebook(p):
+        return "a gradebook xlbackprop wrote"
     return None
+
+
+def _is_gradebook(p):
+    """True for a .csv whose first line is the gradebook's header: last run's grades.csv is no submission."""
+    from xlbackprop.validate.report import GRADEBOOK_COLUMNS
+
+    try:
+        with open(p, encoding="utf-8-sig", errors="replace") as f:
+            first = f.readline(4096)
+    except OSError:
+        return False
+    return first.strip().startswith(",".join(GRADEBOOK_COLUMNS[:3]))
 
 
 def skipped_files(paths, skip=()):
@@ -78,8 +92,8 @@ def expand(paths, skip=()):
     for p in map(Path, paths):
         if p.is_dir():
             inside = [f for f, why in folder_contents(p, outputs) if why is None]
-            items += inside or [WorkbookResult(file=str(p), verdict="unreadable",
-                                               error=f"{p}: a folder with no workbooks (.xlsx, .xlsm, .ods, .xls)")]
+            items += inside or [WorkbookResult(file=str(p), verdict="unreadable", error=f"{p}: a folder with no "
+                                               "workbooks (.xlsx, .xlsm, .ods, .xls, .csv)")]
         else:
             items.append(p)
     seen, unique = set(), []

@@ -21,7 +21,7 @@ from xml.etree.ElementTree import ParseError, iterparse
 from xlbackprop import libreoffice
 from xlbackprop.errors import WorkbookError
 
-WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".ods", ".xls")
+WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".ods", ".xls", ".csv")
 CONVERTED_SUFFIXES = (".ods", ".xls")
 
 # A course workbook is a few MB of XML at most (largest seen: 5 MB, 190k cells); these caps leave
@@ -76,10 +76,19 @@ def check_file(path, name=None):
 
 @contextmanager
 def readable(path):
-    """Yield the path of an .xlsx/.xlsm to read: `path` itself, or a LibreOffice conversion of an .ods/.xls."""
+    """Yield the path of an .xlsx/.xlsm to read: `path` itself, a LibreOffice conversion of an .ods/.xls, or
+    an .xlsx of the cells of a .csv (a sheet exported as text)."""
     path = Path(path)
     name = str(path)
     head = _head(path, name)
+    if path.suffix.lower() == ".csv" and not head.startswith((ZIP_MAGIC, OLE2_MAGIC)):
+        from xlbackprop.workbook_read import read_csv
+        from xlbackprop.workbook_write import write_cells
+
+        with tempfile.TemporaryDirectory(prefix="xlbackprop-convert-") as tmp:
+            # one sheet, named after the file, so that messages name its cells "grades!C5"
+            yield write_cells(read_csv(path), Path(tmp) / (path.stem + ".xlsx"), path.stem)
+        return
     needs_conversion = path.suffix.lower() in CONVERTED_SUFFIXES or head.startswith(OLE2_MAGIC)
     if not needs_conversion:
         check_file(path)
