@@ -108,6 +108,18 @@ def test_not_a_workbook_is_refused_before_it_is_kept(tmp_path):
         assert r.status_code == 415 and client.app.state.store.all() == []
 
 
+def test_a_sheet_saved_as_csv_is_handed_in_and_graded(tmp_path):
+    from tests.test_validate_csv import write_csv
+
+    data = write_csv(tmp_path / "mine.csv", simulate(rows=4)).read_bytes()
+    client, _ = make_client(tmp_path)
+    with client:
+        r = hand_in(client, "s001", "abcd-1234", data, name="mine.csv")
+        assert r.status_code == 303
+        assert 'id="verdict">CORRECT' in graded(client, r.headers["location"])
+        assert client.app.state.store.all()[0].suffix == ".csv"
+
+
 def test_verdict_feedback_shows_only_the_verdict_until_the_deadline(tmp_path, books):
     now = [datetime(2026, 12, 1, 12, tzinfo=timezone.utc)]
     client, config = make_client(tmp_path, feedback="verdict", deadline=now[0] + timedelta(hours=1),

@@ -62,6 +62,17 @@ def test_the_annotated_copy_downloads_as_an_attachment_and_validates(server, tmp
     assert validate_file(copy).verdict == "wrong"
 
 
+def test_a_sheet_saved_as_csv_is_checked_and_text_under_another_name_is_not(server, tmp_path):
+    from tests.test_validate_csv import write_csv
+
+    client = Client(server)
+    csv_file = write_csv(tmp_path / "mine.csv", simulate(rows=4))
+    _, _, page = client.result(client.upload(csv_file))
+    assert 'id="verdict">CORRECT<' in page
+    status, _, page = Client(server).upload(csv_file, name="mine.xlsx")  # text is no workbook by another name
+    assert status == 415 and "not a workbook" in page
+
+
 def test_workbook_text_is_escaped(server, tmp_path):
     client = Client(server)
     _, _, page = client.result(client.upload(xss_workbook(tmp_path / "xss.xlsx")))

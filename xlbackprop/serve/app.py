@@ -170,7 +170,7 @@ async def _receive(request, session, queue, limits):
             raise Refused("The file is empty (0 bytes).", 400)
         if size > limits.upload_bytes:
             raise Refused(_too_large(limits), 413)
-        suffix = workbook_suffix(received)
+        suffix = workbook_suffix(received, upload.filename or "")
         stem = safe_stem(upload.filename)
         path = received.rename(folder / f"{stem}{suffix}")
         return queue.submit(session, f"{stem}{suffix}", folder, path)

@@ -46,7 +46,7 @@ from xlbackprop.submissions import gradebook
 from xlbackprop.submissions.store import Store, WORKBOOK_SUFFIXES
 from xlbackprop.submissions.throttle import Throttle
 from xlbackprop.submissions.token import teacher_token, token_matches
-from xlbackprop.validate.preflight import OLE2_MAGIC, ZIP_MAGIC
+from xlbackprop.validate.preflight import OLE2_MAGIC, ZIP_MAGIC, is_csv_text
 
 HERE = Path(__file__).parent
 TEACHER_COOKIE = "xlbackprop_teacher"
@@ -279,9 +279,10 @@ async def _receive(request, config, store, throttle):
         if len(data) > config.upload_bytes:
             raise Refused(f"This file is larger than {config.upload_bytes / MB:g} MB, the limit here.", 413)
         named = Path(upload.filename).suffix.lower() in WORKBOOK_SUFFIXES
-        if not named or not data.startswith((ZIP_MAGIC, OLE2_MAGIC)):
+        spreadsheet = data.startswith((ZIP_MAGIC, OLE2_MAGIC)) or is_csv_text(upload.filename, data[:4096])
+        if not named or not spreadsheet:
             raise Refused("This file is not a workbook. Hand in an Excel (.xlsx, .xlsm, .xls) or LibreOffice "
-                          "(.ods) spreadsheet.", 415)
+                          "(.ods) spreadsheet, or a sheet saved as .csv.", 415)
         key = str(form.get("upload_key", ""))[:64] or None
         try:
             return await run_in_threadpool(store.add, student.id, data, upload.filename, key)

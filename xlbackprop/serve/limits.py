@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from xlbackprop.validate.limits import Limits
-from xlbackprop.validate.preflight import OLE2_MAGIC, ZIP_MAGIC
+from xlbackprop.validate.preflight import OLE2_MAGIC, ZIP_MAGIC, is_csv_text
 
 MB = 1_000_000
 ODS_MIMETYPE = b"application/vnd.oasis.opendocument.spreadsheet"
@@ -29,10 +29,13 @@ class Refused(Exception):
         self.retry_after = retry_after
 
 
-def workbook_suffix(path):
-    """The file's type from its bytes: '.xlsx', '.xlsm', '.ods' or '.xls'; Refused (415) for anything else."""
+def workbook_suffix(path, filename=""):
+    """The file's type from its bytes: '.xlsx', '.xlsm', '.ods' or '.xls', or '.csv' for text sent under a
+    .csv name (a sheet exported as text); Refused (415) for anything else."""
     with open(path, "rb") as f:
-        head = f.read(8)
+        head = f.read(4096)
+    if is_csv_text(filename, head):
+        return ".csv"
     if head.startswith(OLE2_MAGIC):
         return ".xls"
     if head.startswith(ZIP_MAGIC):
@@ -48,7 +51,7 @@ def workbook_suffix(path):
             raise Refused("This file is a damaged zip archive, not a workbook that can be opened. "
                           "Open it in your spreadsheet program and save it again.", 415) from None
     raise Refused("This file is not a workbook. Upload an Excel (.xlsx, .xlsm, .xls) or "
-                  "LibreOffice (.ods) spreadsheet.", 415)
+                  "LibreOffice (.ods) spreadsheet, or a sheet saved as .csv.", 415)
 
 
 def safe_stem(filename):

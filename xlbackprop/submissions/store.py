@@ -24,11 +24,11 @@ from pathlib import Path
 
 from xlbackprop.errors import ClassError, WorkbookError
 from xlbackprop.files import sync_folder, write_durably
+from xlbackprop.validate.preflight import WORKBOOK_SUFFIXES
 
 DATABASE = "class.sqlite3"
 FILES = "files"
-WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".ods", ".xls")
-_HASH_NAME = re.compile(r"^[0-9a-f]{64}\.(xlsx|xlsm|ods|xls)$")
+_HASH_NAME = re.compile(r"^[0-9a-f]{64}\.(xlsx|xlsm|ods|xls|csv)$")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS submissions (

@@ -55,6 +55,11 @@ _ENCODING = re.compile(rb"encoding\s*=\s*[\"']([^\"']*)")
 _ASCII_BASED = re.compile(rb"(?i)utf-?8|utf-?16(?:[lb]e)?|(?:us-)?ascii|iso-?8859-\d+|latin-?1|(?:windows|cp)-?125\d")
 
 
+def is_csv_text(name, head):
+    """True for an upload named .csv whose first bytes are text (a sheet exported as text, not a workbook)."""
+    return str(name).lower().endswith(".csv") and not head.startswith((ZIP_MAGIC, OLE2_MAGIC)) and b"\0" not in head
+
+
 def check_file(path, name=None):
     """Raise WorkbookError("<file>: <problem>") unless `path` is an .xlsx/.xlsm that is safe to parse."""
     path = Path(path)
