@@ -317,7 +317,10 @@ def _tables(zf, targets, names):
             if _local(rel.tag) != "Relationship" or not rel.get("Type", "").endswith("/table"):
                 continue
             part = posixpath.normpath(posixpath.join(posixpath.dirname(target), rel.get("Target", "")))
-            table = _table(_read_xml(zf, part.lstrip("/")), sheet)
+            try:
+                table = _table(_read_xml(zf, part.lstrip("/")), sheet)
+            except (ParseError, ValueError):  # a damaged table part: its references stay unread, not the book
+                continue
             if table is not None:
                 out[table.name.casefold()] = table
     return out
