@@ -188,6 +188,8 @@ def reference_mismatches(data, expected_of, exprs, upto, cell_of, lr=None, steps
             diff = abs(found - expected)
             scale = max(abs(expected), abs(found), 1e-300)
             tol = None
+            if row.units[name] and diff <= row.units[name]:
+                continue  # the cell's own stored rounding: its digits cannot show an error this small
             if diff > row.units[name] + LOCAL_NOISE * abs(expected):
                 tol = row.allowed(name)
                 if diff > tol:
@@ -251,7 +253,8 @@ def _drift(data, refs, expected_of, lr, steps, reduction, cell_of, amplify):
             if diff > tol:
                 out.append(Mismatch(k + 1, cell_of(name, k), name, expected, found, None, check="reference",
                                     tolerance=tol))
-            worst = max(worst, diff / max(abs(expected), abs(found), 1e-300))
+            if diff > row.units.get(name, 0.0):  # (within its own stored rounding, its digits show nothing)
+                worst = max(worst, diff / max(abs(expected), abs(found), 1e-300))
         found, expected = row.values.get("E_total"), expected_of("E_total", k)
         if found is None or expected is None or not math.isfinite(expected):
             continue
@@ -263,7 +266,8 @@ def _drift(data, refs, expected_of, lr, steps, reduction, cell_of, amplify):
             if diff > tol:
                 out.append(Mismatch(k + 1, cell_of("E_total", k), "E_total", expected, found, None,
                                     check="reference", tolerance=tol))
-        worst = max(worst, diff / max(abs(expected), abs(found), 1e-300))
+        if diff > row.units.get("E_total", 0.0):
+            worst = max(worst, diff / max(abs(expected), abs(found), 1e-300))
     return out, worst
 
 
