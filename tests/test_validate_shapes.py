@@ -3,6 +3,7 @@ builds it (tests/handmade.py), ends correct or wrong for the network it computes
 saying which shape, where and what is checked instead, or incomplete naming what is missing; never
 unreadable."""
 
+import openpyxl
 import pytest
 
 from tests import handmade
@@ -306,3 +307,17 @@ def test_the_shapes_keep_their_verdict_saved_by_libreoffice_with_cached_values(t
     saved = convert(tmp_path / "in.xlsx", tmp_path / "lo")
     assert any(isinstance(v, float) for s in read_workbook(saved).sheets for v in s.values.values())
     assert validate_workbook(saved).verdict == verdict
+
+
+def test_a_pasted_single_neuron_with_a_wrong_gradient_is_wrong_not_a_crash(tmp_path):
+    # the cause finder looked for a hidden layer's missing parentheses in a network without one (IndexError)
+    source = tmp_path / "and.xlsx"
+    col = handmade.and_neuron(source, steps=8)
+    wb = openpyxl.load_workbook(source)
+    for r in range(4, 12):
+        cell = wb.active.cell(r, col["dE/dw1"])
+        cell.value += "*2"
+    wb.save(source)
+    result = validate_workbook(handmade.paste_values(source, tmp_path / "pasted.xlsx"))
+    first = result.tables[0].first_error
+    assert (result.verdict, first.quantity, first.row) == ("wrong", "dE_total/dw1", 1)

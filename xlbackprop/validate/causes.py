@@ -63,6 +63,8 @@ _DELTAS = ["dE_total/dh1", "dE_total/dh2", "dE_total/do1", "dE_total/do2"]
 def _missing_parentheses(spec, name, env):
     """Values of a hidden-layer gradient written without its outer parentheses, both ways round."""
     units, wnames = unit_names(spec), weight_names(spec)
+    if len(units) < 3:  # no hidden layer (a single neuron): no hidden-layer gradient to miss them in
+        return []
     for j, hidden in enumerate(units[1]):
         for k, source in enumerate(units[0]):
             if f"dE_total/d{wnames[0][j][k]}" != name:
