@@ -4,7 +4,7 @@ import openpyxl
 import pytest
 
 from tests import handmade
-from tests.wb_fixtures import Layout, cell, simulate, write_workbook
+from tests.wb_fixtures import ORDER, Layout, cell, simulate, write_workbook
 from xlbackprop.cells import a1
 from xlbackprop.validate.api import validate_workbook
 from xlbackprop.validate.infer import structure_spec
@@ -403,3 +403,22 @@ def test_values_exported_with_four_decimals_are_still_read_in_their_own_wiring(t
     assert (table.verdict, table.mismatches) == ("correct", [])
     assert any("h1 = w1·i1 + w3·i2, h2 = w2·i1 + w4·i2" in note and "read from the numbers" in note
                for note in table.notes)
+
+
+def test_four_decimals_with_biases_read_the_output_weights_in_their_own_order(tmp_path):
+    # Mazur's biases put o1 near 1.1: at 4 decimals the course's order fits its rounding too (a_h1 ~ a_h2), so
+    # the wiring is the order whose misfit is clearly the smallest, not the first that fits
+    swapped = {"w5": "w6", "w6": "w5", "w7": "w8", "w8": "w7", "dE_total/dw5": "∂E_total/∂w6",
+               "dE_total/dw6": "∂E_total/∂w5", "dE_total/dw7": "∂E_total/∂w8", "dE_total/dw8": "∂E_total/∂w7"}
+    order = ORDER[:8] + ["b1", "b2"] + ORDER[8:]
+    layout = Layout(rows=simulate(rows=5, biases=(0.35, 0.6)), labels=swapped, formulas=False, order=order)
+    path = write_workbook(tmp_path / "mazur-4dp.xlsx", {"Sheet1": [layout]})
+    wb = openpyxl.load_workbook(path)
+    for row in wb.active.iter_rows():
+        for c in row:
+            if isinstance(c.value, float):
+                c.value = round(c.value, 4)
+    wb.save(path)
+    (table,) = validate_workbook(path).tables
+    assert (table.verdict, table.mismatches) == ("correct", [])
+    assert any("o1 = w6·a_h1 + w5·a_h2" in note for note in table.notes)

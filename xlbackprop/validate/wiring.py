@@ -13,7 +13,7 @@ from itertools import permutations
 
 from xlbackprop.network import bias_names, sample_suffix, unit_names, weight_names
 from xlbackprop.validate.infer import structure_spec
-from xlbackprop.validate.precision import rounding_of
+from xlbackprop.validate.precision import EXACT, rounding_of
 
 
 def course_roles(spec):
@@ -75,14 +75,16 @@ def own_wiring(recalc, sheet, table, spec):
     return renames
 
 
-# A values-only table's net input matches a wiring when it is its sum of products to this relative precision
-# of the terms: loose enough for numbers pasted at 6 significant digits, far tighter than any mistake moves it.
-VALUE_RTOL = 1e-4
+# A values-only table's net input matches a wiring when it is its sum of products to what the stored numbers'
+# rounding allows (each column's own digits, as the checks read them) plus this relative noise of the terms.
+VALUE_RTOL = 1e-6
 VALUE_ROWS = 3  # the first rows: the weights move between them, which tells weights of equal start apart
 # Where numbers rounded to a few decimals fit several wirings (a_h1 and a_h2 differ by 0.004, so swapping the two
-# weights of one unit moves o1 by less than the rounding allows), the true one's residual is rounding noise,
-# the others' a systematic error on every row: 7x apart on a course table exported with 4 decimals.
+# weights of one unit moves o1 by less than the rounding allows), the true one's misfit is rounding noise, the
+# others' a systematic error on every row: 57x apart on a course table exported with 4 decimals, 7x on
+# Mazur's (biases, nets near 1); where no order is that much better, the course's stands if it fits.
 CLEARLY_BETTER = 3
+EXACT_FIT = 1e-12  # a residual this small (relative to the numbers) is no rounding: nothing can fit better
 
 
 def _is_values_only(recalc, sheet, table, nets):
@@ -101,17 +103,13 @@ def _number(sheet, table, name, row):
     return None
 
 
-def _exact(net, terms, bias, slack=0.0):
-    """True when net = sum of terms (+ bias) to VALUE_RTOL of their magnitudes, give or take `slack` (what
-    the stored numbers' rounding moves it by)."""
-    scale = sum(abs(t) for t in terms) + abs(bias) + abs(net)
-    return abs(net - sum(terms) - bias) <= VALUE_RTOL * scale + slack + 1e-300
-
-
-def _slack(net, bias, weights, sources, unit):
-    """How far rounding each stored number (half a unit in its last place: `unit`) can move net - sum - bias:
-    numbers exported with 4 decimals carry 0.00005 each, far more than VALUE_RTOL of a net input near 0.03."""
-    return unit(net) + unit(bias) + sum(abs(s) * unit(w) + abs(w) * unit(s) for w, s in zip(weights, sources))
+def _slack(terms, unit):
+    """How far rounding the stored numbers can move net - sum - bias: `terms` holds (name, value) of the net,
+    the bias and each (weight, source) pair, unit(name, value) half a unit in the last place its column keeps.
+    Numbers exported with 4 decimals carry 0.00005 each, about 2e-3 of a net input near 0.03."""
+    (net, v), (bias, b), *pairs = terms
+    return unit(net, v) + unit(bias, b) + sum(abs(s) * unit(w, x) + abs(x) * unit(src, s)
+                                              for (w, x), (src, s) in zip(pairs[0::2], pairs[1::2]))
 
 
 def value_wiring(recalc, sheet, table, spec):
@@ -144,22 +142,50 @@ def value_wiring(recalc, sheet, table, spec):
             got[r] = (w, src, nets)
 
         stored = [x for w, src, nets in got.values() for x in (*w.values(), *src, *(v for v, _ in nets))]
-        unit = rounding_of(stored).unit
+        # each column's rounding from all its rows, as the checks read it (a 6-digit paste beside exact weights);
+        # a constant (an input typed as 0.05 on every row) is exact, not rounded to 2 decimals
+        column = {}
+        for x in (*labels, *sources, *(n + sfx for n in units[l + 1]), *(biases[l] if biases else ())):
+            values = [_number(sheet, table, x, r) for r in range(table.first_row, table.last_row + 1)]
+            column[x] = EXACT if len(set(values)) == 1 else rounding_of(values)
+
+        def half_unit(name, value):
+            return column[name].unit(value) if name in column else 0.0
+
+        def terms(order, w, src, j, v, b):
+            pairs = [p for k in range(n_src) for p in ((order[j * n_src + k], w[order[j * n_src + k]]),
+                                                       (sources[k], src[k]))]
+            return [(units[l + 1][j] + sfx, v), (biases[l][j] if biases else "", b), *pairs]
+
+        def off(order, w, src, j, v, b):
+            return abs(v - b - sum(w[order[j * n_src + k]] * src[k] for k in range(n_src)))
+
+        def allowed(order, w, src, j, v, b):
+            scale = abs(v) + abs(b) + sum(abs(w[order[j * n_src + k]] * src[k]) for k in range(n_src))
+            return VALUE_RTOL * scale + _slack(terms(order, w, src, j, v, b), half_unit) + 1e-300
 
         def fits(order):  # order[j * n_src + k]: the label playing (unit j, source k)
-            def exact(w, src, v, b, j):
-                weights = [w[order[j * n_src + k]] for k in range(n_src)]
-                return _exact(v, [x * s for x, s in zip(weights, src)], b, _slack(v, b, weights, src, unit))
-            return all(exact(w, src, v, b, j) for w, src, nets in got.values() for j, (v, b) in enumerate(nets))
-        if fits(labels):
+            return all(off(order, w, src, j, v, b) <= allowed(order, w, src, j, v, b)
+                       for w, src, nets in got.values() for j, (v, b) in enumerate(nets))
+
+        def misfit(order):
+            """How far the order's net inputs are from the stored ones, in units of what rounding allows each:
+            the sum of squares, so that one row far off counts more than several a little off."""
+            return sum(min(off(order, w, src, j, v, b) / allowed(order, w, src, j, v, b), 1e6) ** 2
+                       for w, src, nets in got.values() for j, (v, b) in enumerate(nets))
+
+        def residual(order):
+            return sum(off(order, w, src, j, v, b) for w, src, nets in got.values() for j, (v, b) in enumerate(nets))
+        course = tuple(labels)
+        if fits(course) and residual(course) <= EXACT_FIT * sum(abs(x) for x in stored):
+            continue  # exact in the course's order: stored with full precision, nothing else can fit better
+        # rounded numbers may fit more than one order, the course's among them: keep one that fits far better
+        # than every other, else the course's order stands where it fits
+        found = sorted((order for order in permutations(labels) if fits(order)), key=misfit)
+        if len(found) > 1:
+            found = found[:1] if misfit(found[0]) * CLEARLY_BETTER < misfit(found[1]) else found
+        if course in found:
             continue
-        found = [order for order in permutations(labels) if fits(order)]
-        if len(found) > 1:  # rounded numbers fit more than one order: keep one that fits far better than the rest
-            def residual(order):
-                return sum(abs(v - b - sum(w[order[j * n_src + k]] * src[k] for k in range(n_src)))
-                           for w, src, nets in got.values() for j, (v, b) in enumerate(nets))
-            found.sort(key=residual)
-            found = found[:1] if residual(found[0]) * CLEARLY_BETTER < residual(found[1]) else found
         if len(found) != 1:
             return {}
         renames.update({student: role for student, role in zip(found[0], labels)})  # labels: the roles' order
