@@ -11,7 +11,7 @@ from xlbackprop.workbook_read import read_workbook
 
 # A table on B3:E10 of sheet "Run": header row 3, data rows 4-9, a totals row 10
 RUN = TableDef("Table1", "Run", 3, 2, 10, 5, 1, 1, ("w1", "a[1]", "dE/dw1", "E total"))
-TABLES = {"table1": RUN}
+TABLES = {"table1": RUN, "表1": RUN}
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -28,6 +28,8 @@ TABLES = {"table1": RUN}
     ('"[@w1]"&Table1[[#This Row],[w1]]', '"[@w1]"&B5'),  # text in quotes stays text
     ("[1]Sheet1!A1+Table2[w1]", "[1]Sheet1!A1+Table2[w1]"),  # another workbook; no such table
     ("Table1[[#This Row],[nope]]", "Table1[[#This Row],[nope]]"),  # no such column
+    ("[1]!Table1[w1]", "[1]!Table1[w1]"),  # a table of the same name in another workbook
+    ("SUM(表1[w1])", "SUM($B$4:$B$9)"),  # Excel's default table names in other scripts
 ])
 def test_structured_references_become_the_cells_they_name(text, expected):
     assert rewrite(text, "Run", 5, 5, TABLES) == expected  # read from E5, inside the table
@@ -101,3 +103,18 @@ def test_a_mistake_in_a_structured_reference_is_placed_and_fixed(tmp_path):
     assert (first.cell, first.quantity) == ("Backprop!Z4", "dE_total/dw3")
     # the student's own formula with the one reference changed, not the course's formula rewritten
     assert first.fix.lstrip("=") == "((R4-C4)*R4*(1-R4)*J4+(T4-D4)*T4*(1-T4)*L4)*P4*(1-P4)*A4"
+
+
+def test_a_damaged_sheet_relationship_part_leaves_the_workbook_readable(tmp_path):
+    import zipfile
+
+    path = course_as_excel_table(tmp_path / "table.xlsx", rows=4)
+    damaged = tmp_path / "damaged.xlsx"
+    with zipfile.ZipFile(path) as zi, zipfile.ZipFile(damaged, "w") as zo:
+        for info in zi.infolist():
+            data = zi.read(info.filename)
+            if info.filename == "xl/worksheets/_rels/sheet1.xml.rels":
+                data = data.replace(b"</Relationships>", b"<Relationship Id='x' Target='a&b'/></Relationships>")
+            zo.writestr(info, data)
+    assert read_workbook(damaged).sheets[0].formula(5, 13) == "Table1[[#This Row],[w1]]*Table1[[#This Row]," \
+        "[i1]]+Table1[[#This Row],[w2]]*Table1[[#This Row],[i2]]"  # read as written, not refused

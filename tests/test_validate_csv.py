@@ -63,14 +63,29 @@ def test_formulas_exported_as_text_are_computed(tmp_path):
     assert any("never calculated" in note for note in table.notes)
 
 
-def test_a_gradebook_from_last_run_is_no_submission_and_a_binary_csv_one_line_error(tmp_path):
+def test_a_folders_gradebooks_and_rosters_are_no_submissions_and_a_binary_csv_is_one_line(tmp_path):
     write_csv(tmp_path / "student.csv", simulate(rows=4))
+    (tmp_path / "roster.csv").write_text("student id,name,email\ns001,Ada,ada@example.org\n", encoding="utf-8")
     runner = CliRunner()
     first = runner.invoke(main, ["validate", str(tmp_path), "--gradebook", str(tmp_path / "grades.csv")])
     assert first.exit_code == 0, first.output
-    assert [p.name for p in expand([tmp_path])] == ["student.csv"]  # grades.csv is skipped
+    assert "roster.csv (a .csv without an iteration table's header" in first.output  # named, not judged
+    assert [p.name for p in expand([tmp_path])] == ["student.csv"]  # grades.csv and roster.csv are skipped
     (tmp_path / "photo.csv").write_bytes(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR")
     bad = runner.invoke(main, ["validate", str(tmp_path / "photo.csv")])
     assert bad.exit_code == 2 and "Traceback" not in bad.output
     assert bad.output.splitlines()[0] == f"{tmp_path / 'photo.csv'}: UNREADABLE: not a text file, so not a .csv " \
                                          "export of a sheet"
+
+
+def test_utf16_semicolons_without_a_header_and_a_broken_quote(tmp_path):
+    utf16 = tmp_path / "utf16.csv"
+    utf16.write_bytes("a,b\n1,2\n".encode("utf-16"))  # with its byte-order mark, as LibreOffice can export
+    assert read_csv(utf16) == {(1, 1): "a", (1, 2): "b", (2, 1): 1.0, (2, 2): 2.0}
+    eu = tmp_path / "eu.csv"
+    eu.write_text("0,5;0,25;1,5%\n0,1;0,2;0,3\n", encoding="utf-8")  # no header: the sniffer alone says ","
+    assert read_csv(eu) == {(1, 1): 0.5, (1, 2): 0.25, (1, 3): 0.015, (2, 1): 0.1, (2, 2): 0.2, (2, 3): 0.3}
+    broken = tmp_path / "broken.csv"
+    broken.write_text('a,b\n"' + "0" * 140_000 + "\n", encoding="utf-8")  # a quote never closed
+    result = validate_file(broken)
+    assert result.verdict == "unreadable" and result.error.startswith(f"{broken}: not a .csv export of a sheet")

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 from xlbackprop.cells import col_letter, quote_sheet
 
-_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.\\")
+def _name_char(ch):
+    return ch.isalnum() or ch in "_.\\"  # table names may be in any script: テーブル1, 表1
 _REGIONS = {"#all", "#data", "#headers", "#totals", "#this row"}
 
 
@@ -71,14 +72,15 @@ def rewrite(text, sheet, row, col, tables):
             i += 1
             continue
         start = i
-        while start > 0 and text[start - 1] in _NAME_CHARS:
+        while start > 0 and _name_char(text[start - 1]):
             start -= 1
         name = text[start:i]
         end = _closing(text, i)
         if end is None:
             out.append(text[i:])
             break
-        replaced = _resolve(name, text[i + 1:end], sheet, row, col, tables)
+        elsewhere = start > 0 and text[start - 1] == "!"  # [1]!Table1[w1]: a table of another workbook
+        replaced = None if elsewhere else _resolve(name, text[i + 1:end], sheet, row, col, tables)
         if replaced is None:  # kept whole: its inner [#This Row] is no reference of its own
             out.append(text[i:end + 1])
             i = end + 1

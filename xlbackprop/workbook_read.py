@@ -313,16 +313,16 @@ def _tables(zf, targets, names):
         rels = posixpath.join(posixpath.dirname(target), "_rels", posixpath.basename(target) + ".rels")
         if rels not in names:
             continue
-        for _, rel in _read_xml(zf, rels):
-            if _local(rel.tag) != "Relationship" or not rel.get("Type", "").endswith("/table"):
-                continue
-            part = posixpath.normpath(posixpath.join(posixpath.dirname(target), rel.get("Target", "")))
-            try:
+        try:  # a damaged part here leaves the tables' references unread, not the book
+            for _, rel in _read_xml(zf, rels):
+                if _local(rel.tag) != "Relationship" or not rel.get("Type", "").endswith("/table"):
+                    continue
+                part = posixpath.normpath(posixpath.join(posixpath.dirname(target), rel.get("Target", "")))
                 table = _table(_read_xml(zf, part.lstrip("/")), sheet)
-            except (ParseError, ValueError):  # a damaged table part: its references stay unread, not the book
-                continue
-            if table is not None:
-                out[table.name.casefold()] = table
+                if table is not None:
+                    out[table.name.casefold()] = table
+        except (ParseError, ValueError, KeyError):
+            continue
     return out
 
 
@@ -445,6 +445,10 @@ def read_embedded_spec(path):
 # --- A sheet exported as text (.csv) ------------------------------------------------------------------------
 
 CSV_MAX_BYTES = 20 * 2**20  # a course table exported as text is well under 1 MB
+CSV_MAX_CELLS = 500_000     # as many as an .xlsx may hold (validate/preflight.py)
+CSV_SAMPLE = 64 * 1024
+CSV_MAX_LINE = 2**20
+_CSV_LONE_COMMA = re.compile(r"(?<!\d),|,(?!\d)")  # a comma not between two digits: no decimal comma
 _CSV_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 _CSV_DECIMAL_COMMA = re.compile(r"[-+]?\d*,\d+(?:[eE][-+]?\d+)?")
 
@@ -456,34 +460,57 @@ def read_csv(path):
     import csv
     import io
 
-    try:
-        raw = open(path, "rb").read(CSV_MAX_BYTES + 1)
-    except OSError as exc:
-        raise WorkbookError(f"{path}: cannot be read ({exc.strerror or exc})") from None
-    if len(raw) > CSV_MAX_BYTES:
-        raise WorkbookError(f"{path}: a .csv file of more than {CSV_MAX_BYTES >> 20} MB; expected one sheet's table")
-    if b"\0" in raw[:4096]:
-        raise WorkbookError(f"{path}: not a text file, so not a .csv export of a sheet")
-    for encoding in ("utf-8-sig", "cp1252", "latin-1"):
-        try:
-            text = raw.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    sample = "\n".join(text.splitlines()[:50])
+    text = csv_text(path)
+    if re.search(r"[^\n]{%d}" % CSV_MAX_LINE, text):
+        raise WorkbookError(f"{path}: a .csv line of more than {CSV_MAX_LINE:,} characters; expected one sheet's table")
+    # the first lines, each cut short: the sniffer's time grows with the square of a line's length
+    sample = "\n".join(line[:4096] for line in text[:CSV_SAMPLE].splitlines()[:50])
     try:
         delimiter = csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
     except csv.Error:
         delimiter = max(",;\t|", key=sample.count)
-    rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
-    decimal_comma = delimiter != "," and any(_CSV_DECIMAL_COMMA.fullmatch(v.strip()) for row in rows for v in row)
+    lines = [line for line in sample.splitlines() if line.strip()]
+    if delimiter == "," and lines and all(";" in line for line in lines) and not _CSV_LONE_COMMA.search(sample):
+        delimiter = ";"  # 0,5;0,25: every comma a decimal comma, every line split by semicolons
     cells = {}
-    for r, row in enumerate(rows, start=1):
-        for c, v in enumerate(row, start=1):
-            value = _csv_value(v.strip(), decimal_comma)
-            if value is not None:
-                cells[(r, c)] = value
+    try:
+        # read from the sample: a decimal comma shows in the first lines of numbers
+        decimal_comma = delimiter != "," and any(_CSV_DECIMAL_COMMA.fullmatch(v.strip().rstrip("%").strip())
+                                                 for row in csv.reader(io.StringIO(sample), delimiter=delimiter)
+                                                 for v in row)
+        for r, row in enumerate(csv.reader(io.StringIO(text), delimiter=delimiter), start=1):
+            for c, v in enumerate(row, start=1):
+                value = _csv_value(v.strip(), decimal_comma)
+                if value is not None:
+                    cells[(r, c)] = value
+            if len(cells) > CSV_MAX_CELLS:
+                raise WorkbookError(f"{path}: a .csv of more than {CSV_MAX_CELLS:,} cells; expected one sheet's "
+                                    "table")
+    except csv.Error as exc:
+        raise WorkbookError(f"{path}: not a .csv export of a sheet ({exc})") from None
     return cells
+
+
+def csv_text(path, limit=None):
+    """The text of a .csv file: UTF-8 (with or without its mark), UTF-16 by its byte-order mark, else the
+    Windows and Latin-1 code pages; WorkbookError for a binary file or one too large to be a sheet."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read((limit or CSV_MAX_BYTES) + 1)
+    except OSError as exc:
+        raise WorkbookError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    if limit is None and len(raw) > CSV_MAX_BYTES:
+        raise WorkbookError(f"{path}: a .csv file of more than {CSV_MAX_BYTES >> 20} MB; expected one sheet's table")
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return raw.decode("utf-16", errors="replace")
+    if b"\0" in raw[:4096]:
+        raise WorkbookError(f"{path}: not a text file, so not a .csv export of a sheet")
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return raw.decode("latin-1")
 
 
 def _csv_value(text, decimal_comma):

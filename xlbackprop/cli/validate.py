@@ -63,10 +63,10 @@ def validate(paths, as_json, output_format, points, gradebooks, annotate_dir, ov
     """Validate backprop workbooks (.xlsx, .xlsm, .ods, .xls, or one sheet exported as .csv) against PyTorch.
 
     PATHS are workbook files or folders; a folder means every workbook inside it (recursively, skipping
-    Office lock files ~$*, hidden files, earlier NAME.annotated.* copies and gradebooks written as .csv;
-    every file skipped is named). Every iteration table found is checked
-    cell by cell: each quantity's own formula on its row's inputs, and the whole run against PyTorch
-    float64 autograd.
+    Office lock files ~$*, hidden files, earlier NAME.annotated.* copies and .csv files without an iteration
+    table's header, such as rosters and gradebooks; every file skipped is named). Every iteration table found
+    is checked cell by cell: each quantity's own formula on its row's inputs, and the whole run against
+    PyTorch float64 autograd.
 
     Exit code: 0 all correct, 1 any wrong or incomplete, 2 any unreadable or unsupported (or bad usage).
     """

@@ -57,21 +57,30 @@ def skip_reason(p, outputs=frozenset()):
         return "an Office lock file"
     if ".annotated." in p.name:
         return "an annotated copy xlbackprop wrote"
-    if p.suffix.lower() == ".csv" and _is_gradebook(p):
-        return "a gradebook xlbackprop wrote"
+    if p.suffix.lower() == ".csv" and not _csv_with_a_table(p):
+        return "a .csv without an iteration table's header (a roster, a gradebook?)"
     return None
 
 
-def _is_gradebook(p):
-    """True for a .csv whose first line is the gradebook's header: last run's grades.csv is no submission."""
-    from xlbackprop.validate.report import GRADEBOOK_COLUMNS
+def _csv_with_a_table(p):
+    """True for a .csv whose first lines hold a header with weights and other quantities (w1, h1, ∂E/∂w5): a
+    sheet exported as text. A folder's rosters, gradebooks and LMS exports are no submissions; a .csv named
+    on the command line is always checked."""
+    import re
+
+    from xlbackprop.errors import WorkbookError
+    from xlbackprop.validate.headers import canonical
+    from xlbackprop.workbook_read import csv_text
 
     try:
-        with open(p, encoding="utf-8-sig", errors="replace") as f:
-            first = f.readline(4096)
-    except OSError:
-        return False
-    return first.strip().startswith(",".join(GRADEBOOK_COLUMNS[:3]))
+        text = csv_text(p, limit=64 * 1024)
+    except WorkbookError:
+        return True  # validated, it says what is wrong with the file
+    for line in text.splitlines()[:200]:
+        names = {canonical(cell.strip().strip('"')) for cell in re.split(r"[,;\t|]", line)} - {None}
+        if any(re.fullmatch(r"w\d+", n) for n in names) and len(names) >= 3:
+            return True
+    return False
 
 
 def skipped_files(paths, skip=()):

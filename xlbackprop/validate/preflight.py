@@ -57,7 +57,9 @@ _ASCII_BASED = re.compile(rb"(?i)utf-?8|utf-?16(?:[lb]e)?|(?:us-)?ascii|iso-?885
 
 def is_csv_text(name, head):
     """True for an upload named .csv whose first bytes are text (a sheet exported as text, not a workbook)."""
-    return str(name).lower().endswith(".csv") and not head.startswith((ZIP_MAGIC, OLE2_MAGIC)) and b"\0" not in head
+    utf16 = head.startswith((b"\xff\xfe", b"\xfe\xff"))  # LibreOffice can export UTF-16 text
+    return str(name).lower().endswith(".csv") and not head.startswith((ZIP_MAGIC, OLE2_MAGIC)) and (
+        utf16 or b"\0" not in head)
 
 
 def check_file(path, name=None):
