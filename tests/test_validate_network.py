@@ -422,3 +422,22 @@ def test_four_decimals_with_biases_read_the_output_weights_in_their_own_order(tm
     (table,) = validate_workbook(path).tables
     assert (table.verdict, table.mismatches) == ("correct", [])
     assert any("o1 = w6·a_h1 + w5·a_h2" in note for note in table.notes)
+
+
+def test_three_decimals_read_an_undecided_layer_in_the_numbering_of_the_decided_one(tmp_path):
+    # numbered along the inputs in both layers (h1 = w1·i1 + w3·i2, o1 = w5·a_h1 + w7·a_h2): at 3 decimals the
+    # hidden layer's numbers still say so, the output layer's fit several orders (a_h1 ~ a_h2): it takes the
+    # hidden layer's numbering
+    transposed = {**OWN_NUMBERING, "w6": "w7", "w7": "w6", "dE_total/dw6": "∂E_total/∂w7",
+                  "dE_total/dw7": "∂E_total/∂w6"}
+    layout = Layout(rows=simulate(rows=30, lr=0.8), labels=transposed, formulas=False, lr=0.8)
+    path = write_workbook(tmp_path / "own-3dp.xlsx", {"Sheet1": [layout]})
+    wb = openpyxl.load_workbook(path)
+    for row in wb.active.iter_rows():
+        for c in row:
+            if isinstance(c.value, float):
+                c.value = round(c.value, 3)
+    wb.save(path)
+    (table,) = validate_workbook(path).tables
+    assert any("o1 = w5·a_h1 + w7·a_h2" in note for note in table.notes)
+    assert table.verdict == "correct"

@@ -117,79 +117,95 @@ def value_wiring(recalc, sheet, table, spec):
     wiring does not reproduce the net inputs of the first rows but exactly one other assignment of the
     layer's weights to the (unit, source) roles does, every weight used once; {} otherwise (the course's
     order stands and the checks name the mistake). Formulas, where a table has them, say the wiring instead."""
-    units, biases = unit_names(spec), bias_names(spec)
     sfx = sample_suffix(spec, 0)
-    nets_all = [n + sfx for layer in units[1:] for n in layer]
+    nets_all = [n + sfx for layer in unit_names(spec)[1:] for n in layer]
     if not _is_values_only(recalc, sheet, table, nets_all):
         return {}
     rows = range(table.first_row, min(table.last_row, table.first_row + VALUE_ROWS - 1) + 1)
-    renames = {}
+    layers = []  # per layer: (the course's order of its weight labels, the orders its numbers fit, best first)
     for l, layer in enumerate(weight_names(spec)):
-        labels = [w for unit in layer for w in unit]
-        sources = [(units[0][k] if l == 0 else f"a_{units[l][k]}") + sfx for k in range(len(units[l]))]
-        n_src = len(sources)
-        if len(labels) > 8:  # 8! orderings at most: a larger layer keeps the course's order
+        course = tuple(w for unit in layer for w in unit)
+        found = _fitting_orders(sheet, table, spec, l, rows, course)
+        if found is None:
             return {}
-        got = {}  # row -> (weights {label: value}, sources [values], nets [(value, bias)])
-        for r in rows:
-            w = {x: _number(sheet, table, x, r) for x in labels}
-            src = [_number(sheet, table, x, r) for x in sources]
-            nets = [(_number(sheet, table, n + sfx, r),
-                     _number(sheet, table, biases[l][j], r) if biases else 0.0)
-                    for j, n in enumerate(units[l + 1])]
-            if None in w.values() or None in src or any(v is None or b is None for v, b in nets):
-                return {}
-            got[r] = (w, src, nets)
-
-        stored = [x for w, src, nets in got.values() for x in (*w.values(), *src, *(v for v, _ in nets))]
-        # each column's rounding from all its rows, as the checks read it (a 6-digit paste beside exact weights);
-        # a constant (an input typed as 0.05 on every row) is exact, not rounded to 2 decimals
-        column = {}
-        for x in (*labels, *sources, *(n + sfx for n in units[l + 1]), *(biases[l] if biases else ())):
-            values = [_number(sheet, table, x, r) for r in range(table.first_row, table.last_row + 1)]
-            column[x] = EXACT if len(set(values)) == 1 else rounding_of(values)
-
-        def half_unit(name, value):
-            return column[name].unit(value) if name in column else 0.0
-
-        def terms(order, w, src, j, v, b):
-            pairs = [p for k in range(n_src) for p in ((order[j * n_src + k], w[order[j * n_src + k]]),
-                                                       (sources[k], src[k]))]
-            return [(units[l + 1][j] + sfx, v), (biases[l][j] if biases else "", b), *pairs]
-
-        def off(order, w, src, j, v, b):
-            return abs(v - b - sum(w[order[j * n_src + k]] * src[k] for k in range(n_src)))
-
-        def allowed(order, w, src, j, v, b):
-            scale = abs(v) + abs(b) + sum(abs(w[order[j * n_src + k]] * src[k]) for k in range(n_src))
-            return VALUE_RTOL * scale + _slack(terms(order, w, src, j, v, b), half_unit) + 1e-300
-
-        def fits(order):  # order[j * n_src + k]: the label playing (unit j, source k)
-            return all(off(order, w, src, j, v, b) <= allowed(order, w, src, j, v, b)
-                       for w, src, nets in got.values() for j, (v, b) in enumerate(nets))
-
-        def misfit(order):
-            """How far the order's net inputs are from the stored ones, in units of what rounding allows each:
-            the sum of squares, so that one row far off counts more than several a little off."""
-            return sum(min(off(order, w, src, j, v, b) / allowed(order, w, src, j, v, b), 1e6) ** 2
-                       for w, src, nets in got.values() for j, (v, b) in enumerate(nets))
-
-        def residual(order):
-            return sum(off(order, w, src, j, v, b) for w, src, nets in got.values() for j, (v, b) in enumerate(nets))
-        course = tuple(labels)
-        if fits(course) and residual(course) <= EXACT_FIT * sum(abs(x) for x in stored):
-            continue  # exact in the course's order: stored with full precision, nothing else can fit better
-        # rounded numbers may fit more than one order, the course's among them: keep one that fits far better
-        # than every other, else the course's order stands where it fits
-        found = sorted((order for order in permutations(labels) if fits(order)), key=misfit)
-        if len(found) > 1:
-            found = found[:1] if misfit(found[0]) * CLEARLY_BETTER < misfit(found[1]) else found
+        layers.append((course, found))
+    # a layer whose numbers fit several orders equally (rounded to 3 decimals, say) takes the numbering the
+    # decided layers follow, where one of its orders does: students number every layer the same way
+    decided = {_pattern(course, found[0]) for course, found in layers if len(found) == 1}
+    renames = {}
+    for course, found in layers:
+        if len(found) > 1 and len(decided) == 1:
+            found = [order for order in found if _pattern(course, order) in decided] or found
         if course in found:
             continue
         if len(found) != 1:
             return {}
-        renames.update({student: role for student, role in zip(found[0], labels)})  # labels: the roles' order
+        renames.update({student: role for student, role in zip(found[0], course)})  # course: the roles' order
     return renames
+
+
+def _pattern(course, order):
+    """Which place of the course's order each weight of `order` takes: (0, 2, 1, 3) for h1 = w1·i1 + w3·i2."""
+    return tuple(course.index(w) for w in order)
+
+
+def _fitting_orders(sheet, table, spec, l, rows, course):
+    """The orders of layer l's weight labels whose products give the stored net inputs of `rows` within what
+    rounding allows, best first: [course] when the course's is exact (full precision), one order when it fits
+    clearly best, several when rounding cannot tell them apart, [] when none fits; None when the numbers are
+    missing or the layer is too large to try every order."""
+    units, biases = unit_names(spec), bias_names(spec)
+    sfx = sample_suffix(spec, 0)
+    sources = [(units[0][k] if l == 0 else f"a_{units[l][k]}") + sfx for k in range(len(units[l]))]
+    n_src = len(sources)
+    if len(course) > 8:  # 8! orderings at most: a larger layer keeps the course's order
+        return None
+    got = {}  # row -> (weights {label: value}, sources [values], nets [(value, bias)])
+    for r in rows:
+        w = {x: _number(sheet, table, x, r) for x in course}
+        src = [_number(sheet, table, x, r) for x in sources]
+        nets = [(_number(sheet, table, n + sfx, r), _number(sheet, table, biases[l][j], r) if biases else 0.0)
+                for j, n in enumerate(units[l + 1])]
+        if None in w.values() or None in src or any(v is None or b is None for v, b in nets):
+            return None
+        got[r] = (w, src, nets)
+    stored = [x for w, src, nets in got.values() for x in (*w.values(), *src, *(v for v, _ in nets))]
+    # each column's rounding from all its rows, as the checks read it (a 6-digit paste beside exact weights);
+    # a constant (an input typed as 0.05 on every row) is exact, not rounded to 2 decimals
+    column = {}
+    for x in (*course, *sources, *(n + sfx for n in units[l + 1]), *(biases[l] if biases else ())):
+        values = [_number(sheet, table, x, r) for r in range(table.first_row, table.last_row + 1)]
+        column[x] = EXACT if len(set(values)) == 1 else rounding_of(values)
+
+    def half_unit(name, value):
+        return column[name].unit(value) if name in column else 0.0
+
+    def each(order):  # (|net - sum - bias|, what rounding allows it) per row and unit
+        for w, src, nets in got.values():
+            for j, (v, b) in enumerate(nets):
+                weights = [order[j * n_src + k] for k in range(n_src)]
+                terms = [(units[l + 1][j] + sfx, v), (biases[l][j] if biases else "", b)]
+                terms += [p for x, s, x_src in zip(weights, src, sources) for p in ((x, w[x]), (x_src, s))]
+                products = [w[x] * s for x, s in zip(weights, src)]
+                scale = abs(v) + abs(b) + sum(abs(t) for t in products)
+                yield abs(v - b - sum(products)), VALUE_RTOL * scale + _slack(terms, half_unit) + 1e-300
+
+    def fits(order):  # order[j * n_src + k]: the label playing (unit j, source k)
+        return all(off <= allowed for off, allowed in each(order))
+
+    def misfit(order):
+        """How far the order's net inputs are from the stored ones, in units of what rounding allows each:
+        the sum of squares, so that one row far off counts more than several a little off."""
+        return sum(min(off / allowed, 1e6) ** 2 for off, allowed in each(order))
+
+    if fits(course) and sum(off for off, _ in each(course)) <= EXACT_FIT * sum(abs(x) for x in stored):
+        return [course]  # exact in the course's order: stored with full precision, nothing else can fit better
+    # rounded numbers may fit more than one order, the course's among them: one that fits far better than
+    # every other is kept
+    found = sorted((order for order in permutations(course) if fits(order)), key=misfit)
+    if len(found) > 1 and misfit(found[0]) * CLEARLY_BETTER < misfit(found[1]):
+        found = found[:1]
+    return found
 
 
 def describe(renames, spec):
