@@ -103,15 +103,6 @@ def _number(sheet, table, name, row):
     return None
 
 
-def _slack(terms, unit):
-    """How far rounding the stored numbers can move net - sum - bias: `terms` holds (name, value) of the net,
-    the bias and each (weight, source) pair, unit(name, value) half a unit in the last place its column keeps.
-    Numbers exported with 4 decimals carry 0.00005 each, about 2e-3 of a net input near 0.03."""
-    (net, v), (bias, b), *pairs = terms
-    return unit(net, v) + unit(bias, b) + sum(abs(s) * unit(w, x) + abs(x) * unit(src, s)
-                                              for (w, x), (src, s) in zip(pairs[0::2], pairs[1::2]))
-
-
 def value_wiring(recalc, sheet, table, spec):
     """A values-only table's wiring read from its numbers: {student's label: course role} when the course's
     wiring does not reproduce the net inputs of the first rows but exactly one other assignment of the
@@ -180,15 +171,19 @@ def _fitting_orders(sheet, table, spec, l, rows, course):
     def half_unit(name, value):
         return column[name].unit(value) if name in column else 0.0
 
-    def each(order):  # (|net - sum - bias|, what rounding allows it) per row and unit
+    def each(order):
+        """(|net - sum - bias|, what rounding allows it) per row and unit. Each stored number moves the net by
+        up to half a unit in its column's last place (times its partner in a product): with 4 decimals
+        0.00005 each, about 2e-3 of a net input near 0.03."""
         for w, src, nets in got.values():
             for j, (v, b) in enumerate(nets):
                 weights = [order[j * n_src + k] for k in range(n_src)]
-                terms = [(units[l + 1][j] + sfx, v), (biases[l][j] if biases else "", b)]
-                terms += [p for x, s, x_src in zip(weights, src, sources) for p in ((x, w[x]), (x_src, s))]
                 products = [w[x] * s for x, s in zip(weights, src)]
+                slack = half_unit(units[l + 1][j] + sfx, v) + (half_unit(biases[l][j], b) if biases else 0.0)
+                slack += sum(abs(s) * half_unit(x, w[x]) + abs(w[x]) * half_unit(name, s)
+                             for x, s, name in zip(weights, src, sources))
                 scale = abs(v) + abs(b) + sum(abs(t) for t in products)
-                yield abs(v - b - sum(products)), VALUE_RTOL * scale + _slack(terms, half_unit) + 1e-300
+                yield abs(v - b - sum(products)), VALUE_RTOL * scale + slack + 1e-300
 
     def fits(order):  # order[j * n_src + k]: the label playing (unit j, source k)
         return all(off <= allowed for off, allowed in each(order))
