@@ -448,6 +448,7 @@ CSV_MAX_BYTES = 20 * 2**20  # a course table exported as text is well under 1 MB
 CSV_MAX_CELLS = 500_000     # as many as an .xlsx may hold (validate/preflight.py)
 CSV_SAMPLE = 64 * 1024
 CSV_MAX_LINE = 2**20
+_UTF16_MARKS = (b"\xff\xfe", b"\xfe\xff")
 _CSV_LONE_COMMA = re.compile(r"(?<!\d),|,(?!\d)")  # a comma not between two digits: no decimal comma
 _CSV_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 _CSV_DECIMAL_COMMA = re.compile(r"[-+]?\d*,\d+(?:[eE][-+]?\d+)?")
@@ -491,6 +492,12 @@ def read_csv(path):
     return cells
 
 
+def looks_like_text(head):
+    """True for the first bytes of a text file: UTF-16 by its byte-order mark (LibreOffice can export it), else
+    no NUL byte in its first 4 KB."""
+    return head.startswith(_UTF16_MARKS) or b"\0" not in head[:4096]
+
+
 def csv_text(path, limit=None):
     """The text of a .csv file: UTF-8 (with or without its mark), UTF-16 by its byte-order mark, else the
     Windows and Latin-1 code pages; WorkbookError for a binary file or one too large to be a sheet."""
@@ -501,10 +508,10 @@ def csv_text(path, limit=None):
         raise WorkbookError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     if limit is None and len(raw) > CSV_MAX_BYTES:
         raise WorkbookError(f"{path}: a .csv file of more than {CSV_MAX_BYTES >> 20} MB; expected one sheet's table")
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return raw.decode("utf-16", errors="replace")
-    if b"\0" in raw[:4096]:
+    if not looks_like_text(raw):
         raise WorkbookError(f"{path}: not a text file, so not a .csv export of a sheet")
+    if raw.startswith(_UTF16_MARKS):
+        return raw.decode("utf-16", errors="replace")
     for encoding in ("utf-8-sig", "cp1252"):
         try:
             return raw.decode(encoding)

@@ -2,6 +2,7 @@
 each file, annotate. Every file ends in a WorkbookResult (an unreadable one included), in the order given.
 """
 
+import re
 import tempfile
 import zipfile
 import zlib
@@ -11,8 +12,10 @@ from pathlib import Path
 from xlbackprop.calc import recalculated_copies
 from xlbackprop.libreoffice import soffice
 from xlbackprop.errors import WorkbookError, XlbackpropError
+from xlbackprop.validate.headers import canonical
 from xlbackprop.validate.preflight import WORKBOOK_SUFFIXES, readable
 from xlbackprop.validate.results import WorkbookResult
+from xlbackprop.workbook_read import csv_text
 
 
 @dataclass
@@ -66,12 +69,6 @@ def _csv_with_a_table(p):
     """True for a .csv whose first lines hold a header with weights and other quantities (w1, h1, ∂E/∂w5): a
     sheet exported as text. A folder's rosters, gradebooks and LMS exports are no submissions; a .csv named
     on the command line is always checked."""
-    import re
-
-    from xlbackprop.errors import WorkbookError
-    from xlbackprop.validate.headers import canonical
-    from xlbackprop.workbook_read import csv_text
-
     try:
         text = csv_text(p, limit=64 * 1024)
     except WorkbookError:

@@ -20,6 +20,7 @@ from xml.etree.ElementTree import ParseError, iterparse
 
 from xlbackprop import libreoffice
 from xlbackprop.errors import WorkbookError
+from xlbackprop.workbook_read import looks_like_text, read_csv
 
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".ods", ".xls", ".csv")
 CONVERTED_SUFFIXES = (".ods", ".xls")
@@ -57,9 +58,8 @@ _ASCII_BASED = re.compile(rb"(?i)utf-?8|utf-?16(?:[lb]e)?|(?:us-)?ascii|iso-?885
 
 def is_csv_text(name, head):
     """True for an upload named .csv whose first bytes are text (a sheet exported as text, not a workbook)."""
-    utf16 = head.startswith((b"\xff\xfe", b"\xfe\xff"))  # LibreOffice can export UTF-16 text
-    return str(name).lower().endswith(".csv") and not head.startswith((ZIP_MAGIC, OLE2_MAGIC)) and (
-        utf16 or b"\0" not in head)
+    return str(name).lower().endswith(".csv") and not head.startswith((ZIP_MAGIC, OLE2_MAGIC)) and \
+        looks_like_text(head)
 
 
 def check_file(path, name=None):
@@ -89,8 +89,7 @@ def readable(path):
     name = str(path)
     head = _head(path, name)
     if path.suffix.lower() == ".csv" and not head.startswith((ZIP_MAGIC, OLE2_MAGIC)):
-        from xlbackprop.workbook_read import read_csv
-        from xlbackprop.workbook_write import write_cells
+        from xlbackprop.workbook_write import write_cells  # (numpy and xlsxwriter: only for a .csv)
 
         with tempfile.TemporaryDirectory(prefix="xlbackprop-convert-") as tmp:
             # one sheet, named after the file, so that messages name its cells "grades!C5"
