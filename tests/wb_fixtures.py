@@ -60,6 +60,7 @@ class Layout:
     order: list = field(default_factory=lambda: list(ORDER))
     formulas: bool = True
     digits: int | None = None       # round stored values to this many significant digits (Google: 10)
+    decimals: int | None = None     # ... or to this many decimal places (an export of 0.0000-formatted numbers)
     formula_text: dict = field(default_factory=dict)  # name -> fn(ref, k) -> formula text (a mistake's own)
     typed: set = field(default_factory=set)          # (name, k) cells stored as numbers, no formula
     counter: bool = False           # a leading 'Step' column
@@ -96,7 +97,9 @@ def update_formula(update, name, k, rate, ref):
     return expr.excel(lambda n: rate if n == "_rate" else ref(n))
 
 
-def _round(v, digits):
+def _round(v, digits, decimals=None):
+    if decimals is not None:
+        return round(v, decimals)
     return v if digits is None or v == 0 else float(f"{v:.{digits}g}")
 
 
@@ -140,7 +143,7 @@ def write_tables(ws, layout, exprs):
             return f"({exprs[name].excel(lambda n: ref(n, row))})"  # a helper quantity written inline
 
         for name in columns:
-            value = _round(env[name], layout.digits)
+            value = _round(env[name], layout.digits, layout.decimals)
             text = None
             if layout.formulas and (name, k) not in layout.typed:
                 mistake = (env.get("_mistakes") or {}).get(name)
