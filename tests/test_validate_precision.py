@@ -118,3 +118,25 @@ def test_a_table_exported_with_four_decimals_shows_an_error_its_digits_can_show(
     (table,) = validate_workbook(path).tables
     assert table.verdict == "correct"
     assert table.max_rel_error < 2e-3  # 9.2e-3 when cells within their own rounding counted
+
+
+def test_a_rate_of_0_1_is_read_from_weights_exported_with_three_decimals(tmp_path):
+    # w5 steps 0.4 -> 0.392 -> 0.385 at 3 decimals: step by step the rate reads 0.09 or 0.11, but over the
+    # whole table the weights move by hundreds of units of their last place and say 0.1
+    from tests.wb_fixtures import Layout, simulate, write_workbook
+    from xlbackprop.validate.api import validate_workbook
+
+    layout = Layout(rows=simulate(rows=100, lr=0.1, inputs=(0.6, 0.25)), lr=0.1, formulas=False, decimals=3)
+    (table,) = validate_workbook(write_workbook(tmp_path / "3dp.xlsx", {"Sheet1": [layout]})).tables
+    assert (table.learning_rate, table.verdict, table.mismatches) == (0.1, "correct", [])
+
+
+def test_a_header_typo_is_settled_by_the_numbers_of_a_three_decimal_export(tmp_path):
+    # 't1 i2 i1 i2' with numbers at 3 decimals: h1 = 0.0275 is stored as 0.028, so no reading of the columns
+    # agrees at 1e-6; the one that agrees within 2% (i2 = 0.1, not 0.99) is the table's
+    from tests.wb_fixtures import Layout, simulate, write_workbook
+    from xlbackprop.validate.api import validate_workbook
+
+    layout = Layout(rows=simulate(rows=68, lr=1), lr=1, labels={"t2": "i2"}, formulas=False, decimals=3)
+    (table,) = validate_workbook(write_workbook(tmp_path / "typo-3dp.xlsx", {"Sheet1": [layout]})).tables
+    assert (table.verdict, table.mismatches) == ("correct", [])

@@ -154,12 +154,18 @@ def exprs_of(spec):
 
 
 def row_agreement(sheet, columns, row, cells=None):
-    """How many of a row's computed quantities agree with their own formula on the row's values (used to
-    settle which of two same-labelled columns is which); `cells` adds named cells outside the row."""
+    """How many of a row's computed quantities agree with their own formula on the row's values, at each of
+    AGREEMENT_RTOLS (compared as tuples, to settle which of two same-labelled columns is which); `cells` adds
+    named cells outside the row."""
     values = {n: sheet.number(row, c) for n, c in columns.items()}
     values.update({n: sheet.number(*cell) for n, cell in (cells or {}).items()})
     exprs = exprs_of(structure_spec(values))
-    return sum(agrees(values, name, exprs) for name in exprs)
+    # counted at a tight tolerance first, then looser ones to break ties: numbers exported with 3 decimals agree
+    # with no formula at 1e-6, and a wrong column still agrees with nothing at 10%
+    return tuple(sum(agrees(values, name, exprs, rtol) for name in exprs) for rtol in AGREEMENT_RTOLS)
+
+
+AGREEMENT_RTOLS = (LAYOUT_RTOL, 1e-3, 1e-2, 1e-1)
 
 
 def agrees_in_row(values, name):

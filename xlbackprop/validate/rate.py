@@ -122,38 +122,84 @@ def _inferred_rate(sheet, table):
     n = table.samples
     if table.rows < n + 1:
         return LearningRate(None, None, "none")
-    ratios, blurs = [], []
-    starts = range(table.first_row, min(table.last_row - n + 1, table.first_row + 5 * n), n)
-    for name in table.weight_names():
-        g = table.columns.get(f"dE_total/d{name}")
-        if g is None:
-            continue
-        col = table.columns[name]
-        kept_w = rounding_of([sheet.number(r, col) for r in range(starts.start, starts.stop + n)])
-        kept_g = rounding_of([sheet.number(r, g) for r in range(starts.start, starts.stop)])
-        for row in starts:
-            w0, w1, grads = sheet.number(row, col), sheet.number(row + n, col), [sheet.number(row + k, g)
-                                                                                  for k in range(n)]
-            if None in (w0, w1) or None in grads or abs(sum(grads)) <= 1e-12:
-                continue
-            d = sum(grads)
-            ratios.append((w0 - w1) / d)
-            if w0 != w1:  # how far the stored digits alone may move this ratio, relatively
-                blurs.append((kept_w.unit(w0) + kept_w.unit(w1)) / abs(w0 - w1)
-                             + sum(kept_g.unit(x) for x in grads) / abs(d))
+    steps = range(table.first_row, min(table.last_row - n + 1, table.first_row + 5 * n), n)
+    ratios, blurs = _step_ratios(sheet, table, steps)
     if not ratios:
         return LearningRate(None, None, "none")
-    ratios.sort()
-    median = abs(ratios[len(ratios) // 2])  # a negative rate is a sign error the update check will name
+    median, blur = _median(ratios), _median(blurs) if blurs else 0.0
+    if blur > MAX_SLACK:
+        # weights stored with few digits move by a unit or two a step (0.392 after 0.4 at a rate of 0.1 is 0.09
+        # or 0.11 by its digits): over the whole table they move by hundreds of units, which pins the rate
+        # (the weights whose gradients are stored with the most digits for their size say the most)
+        spans = sorted(zip(*_span_ratios(sheet, table)), key=lambda rb: rb[1])
+        sharpest = [rb for rb in spans if rb[1] <= 2 * spans[0][1]] if spans else []
+        if sharpest and _median([b for _, b in sharpest]) < blur:
+            median, blur = _median([r for r, _ in sharpest]), _median([b for _, b in sharpest])
+    median = abs(median)  # a negative rate is a sign error the update check will name
     if median == 0:
         return LearningRate(None, None, "none")  # the weights never move
     # values pasted rounded blur the ratio (a rate of 0.001 moves 6-digit weights by 1.5e-5, a few units of
     # their last place): the rate someone typed is short, and it is taken when within that blur, up to 5% (weights
     # that barely move say too little to round a 0.15 to 0.2)
-    slack = min(0.05, max(1e-3, sorted(blurs)[len(blurs) // 2] if blurs else 0.0))
+    slack = min(MAX_SLACK, max(1e-3, blur))
     for digits in (1, 2, 3):
         for rate in (median, median * n) if n > 1 else (median,):
             nice = float(f"{rate:.{digits}g}")
             if abs(nice - rate) <= slack * abs(rate):
                 return LearningRate(nice, None, "inferred")
     return LearningRate(median, None, "inferred")
+
+
+MAX_SLACK = 0.05
+
+
+def _median(xs):
+    return sorted(xs)[len(xs) // 2]
+
+
+def _weight_columns(sheet, table, rows):
+    """(weight column, its gradient column, the weight's rounding, the gradient's) for each weight with one."""
+    for name in table.weight_names():
+        g = table.columns.get(f"dE_total/d{name}")
+        if g is not None:
+            col = table.columns[name]
+            yield (col, g, rounding_of([sheet.number(r, col) for r in rows]),
+                   rounding_of([sheet.number(r, g) for r in rows]))
+
+
+def _step_ratios(sheet, table, steps):
+    """One ratio per weight and step, and how far the stored digits alone may move each, relatively."""
+    n = table.samples
+    ratios, blurs = [], []
+    for col, g, kept_w, kept_g in _weight_columns(sheet, table, range(steps.start, steps.stop + n)):
+        for row in steps:
+            w0, w1, grads = sheet.number(row, col), sheet.number(row + n, col), [sheet.number(row + k, g)
+                                                                                  for k in range(n)]
+            if None in (w0, w1) or None in grads or abs(sum(grads)) <= 1e-12:
+                continue
+            d = sum(grads)
+            ratios.append((w0 - w1) / d)
+            if w0 != w1:
+                blurs.append((kept_w.unit(w0) + kept_w.unit(w1)) / abs(w0 - w1)
+                             + sum(kept_g.unit(x) for x in grads) / abs(d))
+    return ratios, blurs
+
+
+def _span_ratios(sheet, table):
+    """One ratio per weight over the longest run of whole steps from the first row: (w first - w last) / the sum
+    of the gradients between, with its blur from the stored digits."""
+    n = table.samples
+    ratios, blurs = [], []
+    for col, g, kept_w, kept_g in _weight_columns(sheet, table, range(table.first_row, table.last_row + 1)):
+        w0, total, blur_g, last = sheet.number(table.first_row, col), 0.0, 0.0, None
+        for row in range(table.first_row, table.last_row - n + 1, n):
+            grads, w1 = [sheet.number(row + k, g) for k in range(n)], sheet.number(row + n, col)
+            if w0 is None or w1 is None or None in grads:
+                break
+            total += sum(grads)
+            blur_g += sum(kept_g.unit(x) for x in grads)
+            last = w1
+        if last is not None and last != w0 and abs(total) > 1e-12:
+            ratios.append((w0 - last) / total)
+            blurs.append((kept_w.unit(w0) + kept_w.unit(last)) / abs(w0 - last) + blur_g / abs(total))
+    return ratios, blurs

@@ -129,7 +129,7 @@ def _assign_typos(sheet, columns, spare, data_row):
         return columns
     leaves = [n for n in columns if _LEAF.match(n)] + missing
     cols = sorted({columns[n] for n in columns if _LEAF.match(n)} | {c for _, c in spare})
-    best, best_score = columns, -1
+    best, best_score = columns, ()
     for perm in itertools.permutations(cols, len(leaves)):
         trial = dict(columns)
         trial.update(zip(leaves, perm))
