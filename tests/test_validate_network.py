@@ -424,3 +424,23 @@ def test_three_decimals_read_an_undecided_layer_in_the_numbering_of_the_decided_
     (table,) = validate_workbook(path).tables
     assert any("o1 = w5·a_h1 + w7·a_h2" in note for note in table.notes)
     assert table.verdict == "correct"
+
+
+def test_a_two_decimal_export_in_the_course_order_stays_in_the_course_order(tmp_path):
+    # h1 shows 0.03 on every row: a net input is computed, so a constant column of it is still rounded to 2
+    # decimals (0.0275), not exact; read as exact, only a wrong order (h1 = w4·i1 + w1·i2 = 0.03) fitted
+    layout = Layout(rows=simulate(rows=51, lr=0.5), formulas=False, decimals=2)
+    (table,) = validate_workbook(write_workbook(tmp_path / "2dp.xlsx", {"Sheet1": [layout]})).tables
+    assert (table.verdict, table.mismatches) == ("correct", [])
+    assert not any("wired" in note for note in table.notes)
+
+
+@pytest.mark.parametrize("lr, rows", [(0.5, 51), (1, 68)])
+def test_a_two_decimal_export_numbered_along_the_inputs_is_read_in_that_numbering(tmp_path, lr, rows):
+    # on the first rows several orders fit 2 decimals; further down the weights have moved apart and only two
+    # still fit every row (w1 and w3 differ by 0.05, moving h1 by 0.0025, under the rounding): of those, the
+    # numbering along the inputs, which students use, not an order no one writes
+    layout = Layout(rows=simulate(rows=rows, lr=lr), lr=lr, labels=OWN_NUMBERING, formulas=False, decimals=2)
+    (table,) = validate_workbook(write_workbook(tmp_path / "own-2dp.xlsx", {"Sheet1": [layout]})).tables
+    assert (table.verdict, table.mismatches) == ("correct", [])
+    assert any("h1 = w1·i1 + w3·i2, h2 = w2·i1 + w4·i2" in note for note in table.notes)

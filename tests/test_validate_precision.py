@@ -131,12 +131,15 @@ def test_a_rate_of_0_1_is_read_from_weights_exported_with_three_decimals(tmp_pat
     assert (table.learning_rate, table.verdict, table.mismatches) == (0.1, "correct", [])
 
 
-def test_a_header_typo_is_settled_by_the_numbers_of_a_three_decimal_export(tmp_path):
+@pytest.mark.parametrize("decimals, lr", [(3, 1), (2, 0.5)])
+def test_a_header_typo_is_settled_by_the_numbers_of_a_rounded_export(tmp_path, decimals, lr):
     # 't1 i2 i1 i2' with numbers at 3 decimals: h1 = 0.0275 is stored as 0.028, so no reading of the columns
-    # agrees at 1e-6; the one that agrees within 2% (i2 = 0.1, not 0.99) is the table's
+    # agrees at 1e-6; the one that agrees within the digits (i2 = 0.1, not 0.99) is the table's. At 2 decimals
+    # i1 and i2 swapped fit as well (h2 = 0.04 either way, and exactly so swapped): the labels stand
     from tests.wb_fixtures import Layout, simulate, write_workbook
     from xlbackprop.validate.api import validate_workbook
 
-    layout = Layout(rows=simulate(rows=68, lr=1), lr=1, labels={"t2": "i2"}, formulas=False, decimals=3)
-    (table,) = validate_workbook(write_workbook(tmp_path / "typo-3dp.xlsx", {"Sheet1": [layout]})).tables
+    layout = Layout(rows=simulate(rows=68, lr=lr), lr=lr, labels={"t2": "i2"}, formulas=False, decimals=decimals)
+    (table,) = validate_workbook(write_workbook(tmp_path / "typo.xlsx", {"Sheet1": [layout]})).tables
     assert (table.verdict, table.mismatches) == ("correct", [])
+    assert not any("initial i" in note for note in table.notes)

@@ -10,7 +10,8 @@ from xlbackprop.expr import Ref, Square, total
 from xlbackprop.network import (activation, activation_slope, bias_names, quantities, sample_suffix, unit_names,
                                 weight_names)
 from xlbackprop.spec import ACTIVATIONS, Sample, Spec, check as check_spec
-from xlbackprop.validate.rows import LAYOUT_RTOL, RowEnv, agrees
+from xlbackprop.validate.precision import Rounding, digits, tolerance
+from xlbackprop.validate.rows import LAYOUT_RTOL, RowEnv, agrees, close
 
 _NAME = re.compile(r"^(i|t|h|o|w|b)(\d+)(?:\[(\d+)\])?$")
 
@@ -160,12 +161,28 @@ def row_agreement(sheet, columns, row, cells=None):
     values = {n: sheet.number(row, c) for n, c in columns.items()}
     values.update({n: sheet.number(*cell) for n, cell in (cells or {}).items()})
     exprs = exprs_of(structure_spec(values))
-    # counted at a tight tolerance first, then looser ones to break ties: numbers exported with 3 decimals agree
-    # with no formula at 1e-6, and a wrong column still agrees with nothing at 10%
-    return tuple(sum(agrees(values, name, exprs, rtol) for name in exprs) for rtol in AGREEMENT_RTOLS)
+    # counted within what each number's own digits allow first (0.03 stored for 0.0275 agrees; a 17-digit
+    # number allows nothing), then at fixed tolerances, tight to loose, to break ties
+    return (sum(_agrees_within_digits(values, name, exprs) for name in exprs),
+            *(sum(agrees(values, name, exprs, rtol) for name in exprs) for rtol in AGREEMENT_RTOLS))
 
 
 AGREEMENT_RTOLS = (LAYOUT_RTOL, 1e-3, 1e-2, 1e-1)
+
+
+def _agrees_within_digits(values, name, exprs):
+    """True when `name` holds its formula's value to within the rounding of the digits its own number and the
+    numbers it is computed from show (half a unit in each one's last place, propagated to first order)."""
+    found = values.get(name)
+    if found is None:
+        return False
+    env = RowEnv(values, exprs)
+    expected = env.value_of(name)
+    if expected is None:
+        return False
+    units = {n: Rounding(*digits(v)).unit(v) for n, v in values.items() if v is not None}
+    grads = env.partials_of_expr(exprs[name])
+    return close(found, expected, tolerance(expected, grads, values, units, units[name], LAYOUT_RTOL) + 1e-12)
 
 
 def agrees_in_row(values, name):

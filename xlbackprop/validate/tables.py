@@ -129,11 +129,16 @@ def _assign_typos(sheet, columns, spare, data_row):
         return columns
     leaves = [n for n in columns if _LEAF.match(n)] + missing
     cols = sorted({columns[n] for n in columns if _LEAF.match(n)} | {c for _, c in spare})
+    # the first row and a few further down: rounded numbers that fit two readings on one row rarely do on all
+    rows = [data_row + k for k in (0, 1, 2, 4, 8, 16, 32, 64) if sheet.number(data_row + k, columns[leaves[0]]) is not None]
     best, best_score = columns, ()
     for perm in itertools.permutations(cols, len(leaves)):
         trial = dict(columns)
         trial.update(zip(leaves, perm))
-        score = row_agreement(sheet, trial, data_row)
+        # numbers too coarse to tell two readings apart within their digits (2 decimals: h1 is 0.03 with i1
+        # and i2 either way) leave each label over its own column: a closer fit at a fixed tolerance is chance
+        within_digits, *tiers = map(sum, zip(*(row_agreement(sheet, trial, r) for r in rows)))
+        score = (within_digits, sum(trial[n] == columns.get(n) for n in leaves), *tiers)
         if score > best_score:
             best, best_score = trial, score
     return best

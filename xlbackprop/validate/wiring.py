@@ -79,6 +79,7 @@ def own_wiring(recalc, sheet, table, spec):
 # rounding allows (each column's own digits, as the checks read them) plus this relative noise of the terms.
 VALUE_RTOL = 1e-6
 VALUE_ROWS = 3  # the first rows: the weights move between them, which tells weights of equal start apart
+LATER_ROWS = 20  # rows spread over the rest of the table, where rounded numbers fit several orders on the first
 # Where numbers rounded to a few decimals fit several wirings (a_h1 and a_h2 differ by 0.004, so swapping the two
 # weights of one unit moves o1 by less than the rounding allows), the true one's misfit is rounding noise, the
 # others' a systematic error on every row: 57x apart on a course table exported with 4 decimals, 7x on
@@ -119,20 +120,29 @@ def value_wiring(recalc, sheet, table, spec):
         found = _fitting_orders(sheet, table, spec, l, rows, course)
         if found is None:
             return {}
-        layers.append((course, found))
+        layers.append((course, found, _along_sources(len(layer), len(layer[0]))))
     # a layer whose numbers fit several orders equally (rounded to 3 decimals, say) takes the numbering the
-    # decided layers follow, where one of its orders does: students number every layer the same way
-    decided = {_pattern(course, found[0]) for course, found in layers if len(found) == 1}
+    # decided layers follow, where one of its orders does: students number every layer the same way; failing
+    # that, the numbering along the sources (h1 = w1·i1 + w3·i2), the other one students use
+    decided = {_pattern(course, found[0]) for course, found, _ in layers if len(found) == 1}
     renames = {}
-    for course, found in layers:
+    for course, found, along in layers:
         if len(found) > 1 and len(decided) == 1:
             found = [order for order in found if _pattern(course, order) in decided] or found
+        if len(found) > 1 and course not in found:
+            found = [order for order in found if _pattern(course, order) == along] or found
         if course in found:
             continue
         if len(found) != 1:
             return {}
         renames.update({student: role for student, role in zip(found[0], course)})  # course: the roles' order
     return renames
+
+
+def _along_sources(n_units, n_src):
+    """The pattern of weights numbered source by source: the label playing (unit j, source k) is the course's
+    (k * n_units + j)-th."""
+    return tuple(k * n_units + j for j in range(n_units) for k in range(n_src))
 
 
 def _pattern(course, order):
@@ -152,30 +162,36 @@ def _fitting_orders(sheet, table, spec, l, rows, course):
     if len(course) > 8:  # 8! orderings at most: a larger layer keeps the course's order
         return None
     got = {}  # row -> (weights {label: value}, sources [values], nets [(value, bias)])
-    for r in rows:
+    step = max(1, table.rows // LATER_ROWS)
+    for r in (*rows, *range(rows[-1] + step, table.last_row + 1, step)):
         w = {x: _number(sheet, table, x, r) for x in course}
         src = [_number(sheet, table, x, r) for x in sources]
         nets = [(_number(sheet, table, n + sfx, r), _number(sheet, table, biases[l][j], r) if biases else 0.0)
                 for j, n in enumerate(units[l + 1])]
         if None in w.values() or None in src or any(v is None or b is None for v, b in nets):
-            return None
+            if r in rows:
+                return None
+            continue
         got[r] = (w, src, nets)
-    stored = [x for w, src, nets in got.values() for x in (*w.values(), *src, *(v for v, _ in nets))]
+    later = [r for r in got if r not in rows]
+    stored = [x for r in rows for w, src, nets in [got[r]] for x in (*w.values(), *src, *(v for v, _ in nets))]
     # each column's rounding from all its rows, as the checks read it (a 6-digit paste beside exact weights);
-    # a constant (an input typed as 0.05 on every row) is exact, not rounded to 2 decimals
+    # a typed constant (an input 0.05 on every row) is exact, not rounded to 2 decimals; a computed one (a net
+    # input shown as 0.03 on every row of a 2-decimal export) is as rounded as its digits say
+    typed = (*(sources if l == 0 else ()), *(biases[l] if biases else ()))
     column = {}
     for x in (*course, *sources, *(n + sfx for n in units[l + 1]), *(biases[l] if biases else ())):
         values = [_number(sheet, table, x, r) for r in range(table.first_row, table.last_row + 1)]
-        column[x] = EXACT if len(set(values)) == 1 else rounding_of(values)
+        column[x] = EXACT if x in typed and len(set(values)) == 1 else rounding_of(values)
 
     def half_unit(name, value):
         return column[name].unit(value) if name in column else 0.0
 
-    def each(order):
+    def each(order, on=rows):
         """(|net - sum - bias|, what rounding allows it) per row and unit. Each stored number moves the net by
         up to half a unit in its column's last place (times its partner in a product): with 4 decimals
         0.00005 each, about 2e-3 of a net input near 0.03."""
-        for w, src, nets in got.values():
+        for w, src, nets in (got[r] for r in on):
             for j, (v, b) in enumerate(nets):
                 weights = [order[j * n_src + k] for k in range(n_src)]
                 products = [w[x] * s for x, s in zip(weights, src)]
@@ -185,8 +201,8 @@ def _fitting_orders(sheet, table, spec, l, rows, course):
                 scale = abs(v) + abs(b) + sum(abs(t) for t in products)
                 yield abs(v - b - sum(products)), VALUE_RTOL * scale + slack + 1e-300
 
-    def fits(order):  # order[j * n_src + k]: the label playing (unit j, source k)
-        return all(off <= allowed for off, allowed in each(order))
+    def fits(order, on=rows):  # order[j * n_src + k]: the label playing (unit j, source k)
+        return all(off <= allowed for off, allowed in each(order, on))
 
     def misfit(order):
         """How far the order's net inputs are from the stored ones, in units of what rounding allows each:
@@ -198,6 +214,11 @@ def _fitting_orders(sheet, table, spec, l, rows, course):
     # rounded numbers may fit more than one order, the course's among them: one that fits far better than
     # every other is kept
     found = sorted((order for order in permutations(course) if fits(order)), key=misfit)
+    if len(found) > 1 and later:
+        # further down the table the weights have moved apart: an order that only fits the first rows by their
+        # rounding stops fitting on some (rows counted, so that one mistaken row weighs as one)
+        held = {order: sum(fits(order, [r]) for r in later) for order in found}
+        found = [order for order in found if held[order] == max(held.values())]
     if len(found) > 1 and misfit(found[0]) * CLEARLY_BETTER < misfit(found[1]):
         found = found[:1]
     return found
