@@ -2,6 +2,7 @@
 for a relative reference that drifts; inferred from the numbers when there are no update formulas.
 """
 
+import math
 from dataclasses import dataclass, field
 
 from xlbackprop.formula_text import CellRef, copy_pattern, is_copy_below, names, numbers, references
@@ -138,6 +139,10 @@ def _inferred_rate(sheet, table):
     median = abs(median)  # a negative rate is a sign error the update check will name
     if median == 0:
         return LearningRate(None, None, "none")  # the weights never move
+    if blur > MAX_SLACK:
+        # gradients kept to one or two digits (0.01 for 0.0137) blur even the whole table's ratio: the rate is
+        # the short number the most steps allow within their digits
+        return LearningRate(_allowed_by_most_steps(sheet, table, median), None, "inferred")
     # values pasted rounded blur the ratio (a rate of 0.001 moves 6-digit weights by 1.5e-5, a few units of
     # their last place): the rate someone typed is short, and it is taken when within that blur, up to 5% (weights
     # that barely move say too little to round a 0.15 to 0.2)
@@ -203,3 +208,37 @@ def _span_ratios(sheet, table):
             ratios.append((w0 - last) / total)
             blurs.append((kept_w.unit(w0) + kept_w.unit(last)) / abs(w0 - last) + blur_g / abs(total))
     return ratios, blurs
+
+
+def _allowed_by_most_steps(sheet, table, estimate):
+    """The short rate (one or two significant digits, within 4x of `estimate`) inside the most steps' ranges of
+    rates their stored digits allow; ties to the shorter number, then the one nearer the estimate. A table
+    of one row per sample may be stepping by the mean: its rate is then S times the summed gradients'."""
+    n = table.samples
+    ranges = []
+    for col, g, kept_w, kept_g in _weight_columns(sheet, table, range(table.first_row, table.last_row + 1)):
+        for row in range(table.first_row, table.last_row - n + 1, n):
+            w0, w1, grads = sheet.number(row, col), sheet.number(row + n, col), [sheet.number(row + k, g)
+                                                                                  for k in range(n)]
+            if None in (w0, w1) or None in grads:
+                continue
+            step, d = w0 - w1, sum(grads)
+            if d < 0:
+                step, d = -step, -d
+            slack_w, slack_g = kept_w.unit(w0) + kept_w.unit(w1), sum(kept_g.unit(x) for x in grads)
+            if d + slack_g == 0:
+                continue  # an exact zero gradient allows any rate, or none
+            ranges.append(((step - slack_w) / (d + slack_g), (step + slack_w) / (d - slack_g) if d > slack_g
+                           else math.inf))
+    best = None
+    for exponent in range(math.floor(math.log10(estimate / 4)) - 1, math.floor(math.log10(estimate * 4)) + 1):
+        for mantissa in range(10, 100):
+            nice = mantissa * 10.0 ** (exponent - 1)
+            for per_sum in {nice, nice / n}:
+                if not estimate / 4 <= per_sum <= estimate * 4:
+                    continue
+                score = (sum(lo <= per_sum <= hi for lo, hi in ranges), -len(str(mantissa).rstrip("0")),
+                         -abs(math.log(per_sum / estimate)))
+                if best is None or score > best[0]:
+                    best = (score, float(f"{nice:.2g}"))
+    return best[1] if best else estimate
