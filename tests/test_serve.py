@@ -71,6 +71,10 @@ def test_a_sheet_saved_as_csv_is_checked_and_text_under_another_name_is_not(serv
     assert 'id="verdict">CORRECT<' in page
     status, _, page = Client(server).upload(csv_file, name="mine.xlsx")  # text is no workbook by another name
     assert status == 415 and "not a workbook" in page
+    tsv_file = write_csv(tmp_path / "mine.tsv", simulate(rows=4), delimiter="\t")  # Google Sheets' .tsv
+    other = Client(server)
+    _, _, page = other.result(other.upload(tsv_file))
+    assert 'id="verdict">CORRECT<' in page
 
 
 def test_workbook_text_is_escaped(server, tmp_path):

@@ -1,4 +1,5 @@
-"""A sheet handed in as .csv (exported as text): read as one sheet named after the file, then validated."""
+"""A sheet handed in as .csv, .tsv or .txt (exported as text): read as one sheet named after the file, then
+validated."""
 
 import csv
 
@@ -89,3 +90,15 @@ def test_utf16_semicolons_without_a_header_and_a_broken_quote(tmp_path):
     broken.write_text('a,b\n"' + "0" * 140_000 + "\n", encoding="utf-8")  # a quote never closed
     result = validate_file(broken)
     assert result.verdict == "unreadable" and result.error.startswith(f"{broken}: not a .csv export of a sheet")
+
+
+def test_tab_separated_exports_as_tsv_and_as_excels_unicode_text_are_validated(tmp_path):
+    # Google Sheets downloads .tsv; Excel's "Text (Tab delimited)" and "Unicode Text" save .txt, the latter
+    # in UTF-16 with its byte-order mark
+    tsv = write_csv(tmp_path / "google.tsv", simulate(rows=6), delimiter="\t")
+    txt = write_csv(tmp_path / "excel.txt", simulate(rows=6), delimiter="\t", encoding="utf-16")
+    for path in (tsv, txt):
+        result = validate_file(path)
+        assert (result.verdict, result.tables[0].sheet, result.tables[0].rows) == ("correct", path.stem, 6)
+    (tmp_path / "notes.txt").write_text("remember: lr 0.5 diverges less\n", encoding="utf-8")
+    assert [p.name for p in expand([tmp_path])] == ["excel.txt", "google.tsv"]  # notes.txt is no submission

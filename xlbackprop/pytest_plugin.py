@@ -17,7 +17,7 @@ from xlbackprop.validate.batch import expand, run
 def pytest_addoption(parser):
     group = parser.getgroup("xlbackprop", "backprop workbook validation")
     group.addoption("--xlbackprop-workbooks", action="append", default=[], metavar="DIR",
-                    help="validate every workbook (.xlsx .xlsm .ods .xls .csv) in DIR, or this one file, "
+                    help="validate every workbook (.xlsx .xlsm .ods .xls .csv .tsv .txt) in DIR, or this one file, "
                          "one test item per iteration table; may be given several times")
     group.addoption("--xlbackprop-assignment", default=None, metavar="FILE",
                     help="grade against the assigned network: a spec file (.toml/.json) or a workbook "

@@ -60,11 +60,11 @@ def job_limits(cpu_limit, memory_limit):
 @limit_options
 def validate(paths, as_json, output_format, points, gradebooks, annotate_dir, overwrite, quiet, jobs,
              assignment_file, cpu_limit, memory_limit):
-    """Validate backprop workbooks (.xlsx, .xlsm, .ods, .xls, or one sheet exported as .csv) against PyTorch.
+    """Validate backprop workbooks (.xlsx, .xlsm, .ods, .xls, or one sheet exported as .csv/.tsv/.txt) against PyTorch.
 
     PATHS are workbook files or folders; a folder means every workbook inside it (recursively, skipping
-    Office lock files ~$*, hidden files, earlier NAME.annotated.* copies and .csv files without an iteration
-    table's header, such as rosters and gradebooks; every file skipped is named). Every iteration table found
+    Office lock files ~$*, hidden files, earlier NAME.annotated.* copies and text files (.csv, .tsv, .txt)
+    without an iteration table's header, such as rosters and gradebooks; every file skipped is named). Every iteration table found
     is checked cell by cell: each quantity's own formula on its row's inputs, and the whole run against
     PyTorch float64 autograd.
 

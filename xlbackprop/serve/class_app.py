@@ -282,7 +282,7 @@ async def _receive(request, config, store, throttle):
         spreadsheet = data.startswith((ZIP_MAGIC, OLE2_MAGIC)) or is_csv_text(upload.filename, data[:4096])
         if not named or not spreadsheet:
             raise Refused("This file is not a workbook. Hand in an Excel (.xlsx, .xlsm, .xls) or LibreOffice "
-                          "(.ods) spreadsheet, or a sheet saved as .csv.", 415)
+                          "(.ods) spreadsheet, or a sheet saved as text (.csv, .tsv, .txt).", 415)
         key = str(form.get("upload_key", ""))[:64] or None
         try:
             return await run_in_threadpool(store.add, student.id, data, upload.filename, key)

@@ -31,7 +31,7 @@ class Refused(Exception):
 
 def workbook_suffix(path, filename=""):
     """The file's type from its bytes: '.xlsx', '.xlsm', '.ods' or '.xls', or '.csv' for text sent under a
-    .csv name (a sheet exported as text); Refused (415) for anything else."""
+    .csv/.tsv/.txt name (a sheet exported as text, read the same way); Refused (415) for anything else."""
     with open(path, "rb") as f:
         head = f.read(4096)
     if is_csv_text(filename, head):
@@ -51,7 +51,7 @@ def workbook_suffix(path, filename=""):
             raise Refused("This file is a damaged zip archive, not a workbook that can be opened. "
                           "Open it in your spreadsheet program and save it again.", 415) from None
     raise Refused("This file is not a workbook. Upload an Excel (.xlsx, .xlsm, .xls) or "
-                  "LibreOffice (.ods) spreadsheet, or a sheet saved as .csv.", 415)
+                  "LibreOffice (.ods) spreadsheet, or a sheet saved as text (.csv, .tsv, .txt).", 415)
 
 
 def safe_stem(filename):

@@ -30,7 +30,7 @@ def results_json(results, points=1.0, visibility="visible"):
              for name, passed, output in items]
     correct = sum(t["status"] == "passed" for t in tests)
     summary = (f"{correct} of {len(tests)} tables correct" if tests
-               else "no workbook found in the submission (.xlsx, .xlsm, .ods, .xls, .csv)")
+               else "no workbook found in the submission (.xlsx, .xlsm, .ods, .xls, .csv, .tsv, .txt)")
     lines = [summary] + [report.one_line(r).replace(r.file, Path(r.file).name) for r in results]
     return {"score": round(points * correct / len(tests), 4) if tests else 0.0, "output": "\n".join(lines),
             "visibility": visibility, "tests": tests}

@@ -13,7 +13,7 @@ from xlbackprop.calc import recalculated_copies
 from xlbackprop.libreoffice import soffice
 from xlbackprop.errors import WorkbookError, XlbackpropError
 from xlbackprop.validate.headers import canonical
-from xlbackprop.validate.preflight import WORKBOOK_SUFFIXES, readable
+from xlbackprop.validate.preflight import TEXT_SUFFIXES, WORKBOOK_SUFFIXES, readable
 from xlbackprop.validate.results import WorkbookResult
 from xlbackprop.workbook_read import csv_text
 
@@ -60,8 +60,8 @@ def skip_reason(p, outputs=frozenset()):
         return "an Office lock file"
     if ".annotated." in p.name:
         return "an annotated copy xlbackprop wrote"
-    if p.suffix.lower() == ".csv" and not _csv_with_a_table(p):
-        return "a .csv without an iteration table's header (a roster, a gradebook?)"
+    if p.suffix.lower() in TEXT_SUFFIXES and not _csv_with_a_table(p):
+        return f"a {p.suffix.lower()} without an iteration table's header (a roster, a gradebook, notes?)"
     return None
 
 
@@ -99,7 +99,7 @@ def expand(paths, skip=()):
         if p.is_dir():
             inside = [f for f, why in folder_contents(p, outputs) if why is None]
             items += inside or [WorkbookResult(file=str(p), verdict="unreadable", error=f"{p}: a folder with no "
-                                               "workbooks (.xlsx, .xlsm, .ods, .xls, .csv)")]
+                                               "workbooks (.xlsx, .xlsm, .ods, .xls, .csv, .tsv, .txt)")]
         else:
             items.append(p)
     seen, unique = set(), []

@@ -22,7 +22,9 @@ from xlbackprop import libreoffice
 from xlbackprop.errors import WorkbookError
 from xlbackprop.workbook_read import looks_like_text, read_csv
 
-WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".ods", ".xls", ".csv")
+# a sheet exported as text: .csv (comma or semicolon), .tsv (Google Sheets), .txt (Excel's "Text (Tab delimited)")
+TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
+WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".ods", ".xls", *TEXT_SUFFIXES)
 CONVERTED_SUFFIXES = (".ods", ".xls")
 
 # A course workbook is a few MB of XML at most (largest seen: 5 MB, 190k cells); these caps leave
@@ -57,8 +59,9 @@ _ASCII_BASED = re.compile(rb"(?i)utf-?8|utf-?16(?:[lb]e)?|(?:us-)?ascii|iso-?885
 
 
 def is_csv_text(name, head):
-    """True for an upload named .csv whose first bytes are text (a sheet exported as text, not a workbook)."""
-    return str(name).lower().endswith(".csv") and not head.startswith((ZIP_MAGIC, OLE2_MAGIC)) and \
+    """True for an upload named .csv/.tsv/.txt whose first bytes are text (a sheet exported as text, not a
+    workbook)."""
+    return Path(str(name)).suffix.lower() in TEXT_SUFFIXES and not head.startswith((ZIP_MAGIC, OLE2_MAGIC)) and \
         looks_like_text(head)
 
 
@@ -84,11 +87,11 @@ def check_file(path, name=None):
 @contextmanager
 def readable(path):
     """Yield the path of an .xlsx/.xlsm to read: `path` itself, a LibreOffice conversion of an .ods/.xls, or
-    an .xlsx of the cells of a .csv (a sheet exported as text)."""
+    an .xlsx of the cells of a .csv/.tsv/.txt (a sheet exported as text)."""
     path = Path(path)
     name = str(path)
     head = _head(path, name)
-    if path.suffix.lower() == ".csv" and not head.startswith((ZIP_MAGIC, OLE2_MAGIC)):
+    if path.suffix.lower() in TEXT_SUFFIXES and not head.startswith((ZIP_MAGIC, OLE2_MAGIC)):
         from xlbackprop.workbook_write import write_cells  # (numpy and xlsxwriter: only for a .csv)
 
         with tempfile.TemporaryDirectory(prefix="xlbackprop-convert-") as tmp:
