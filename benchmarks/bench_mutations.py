@@ -2,7 +2,8 @@
 student workbooks, recalculate with LibreOffice, and count what the validator finds.
 
     python benchmarks/bench_mutations.py [--corpus DIR] [--seed N] [--limit N] [--per-stratum N]
-                                         [--jobs N] [--keep DIR] [--list N]
+                                         [--jobs N] [--keep DIR] [--list N] [--benign-only]
+                                         [--every-digits] [--benign-kinds KIND ...]
 
 Prints, per mistake kind x scope (one cell | filled down): the mutants kept (those that change a number),
 how many the validator calls wrong (detected) and how many of those it places at the mutated cell, how
@@ -16,8 +17,9 @@ unmutated: it must be judged correct, rounded or not) and the list of misses, gr
 Then the benign changes (issue 17 §2), the planted mistakes' twin: harmless changes planted in the correct
 workbooks of --benign-corpus and in workbooks `xlbackprop generate` writes, one of each kind per workbook
 (saved through LibreOffice, a constant re-typed with 1-ulp noise, the first row typed to 4-10 digits, every
-step rounded to 6, 8 or 10 digits (drawn; --every-digits: each) in values or with ROUND(), a blank column or row inserted, the table moved to
-row 300, headers respelled as other hand-ins spell them). Each is a control: a false alarm unless it keeps
+step rounded to 6, 8 or 10 digits (drawn; --every-digits: each) in values or with ROUND(), a blank column or
+row inserted, the table moved to row 300, headers respelled as other hand-ins spell them, every sheet exported
+as its numbers at 2, 3 or 4 decimals, formulas dropped). Each is a control: a false alarm unless it keeps
 the unmutated workbook's verdict with no wrong cell. Writes only to a temporary folder (or --keep DIR).
 """
 
@@ -115,6 +117,8 @@ def benign_table(outcomes):
     lines = [head, "-" * len(head)]
     for kind in BENIGN_KINDS + ("all",):
         group = [o for o in outcomes if kind in ("all", o.benign.kind)]
+        if not group:
+            continue  # a kind left out (--benign-kinds)
         if kind == "all":
             lines.append("-" * len(head))
         other = [o for o in group if o.computes_otherwise]
@@ -147,7 +151,7 @@ def run_benign_controls(args, tmp):
     generated.mkdir(parents=True, exist_ok=True)
     sources += generated_workbooks(generated, iterations=30)
     start = time.perf_counter()
-    benigns = plan_benign(sources, seed=args.seed, every_digits=args.every_digits)
+    benigns = plan_benign(sources, seed=args.seed, kinds=args.benign_kinds, every_digits=args.every_digits)
     outcomes = run_benign(benigns, Path(tmp) / "benign", jobs=args.jobs)
     seconds = time.perf_counter() - start
     books = len({b.source for b in benigns})
@@ -212,7 +216,10 @@ def main():
     parser.add_argument("--benign-only", action="store_true", help="run the benign changes only")
     parser.add_argument("--no-benign", action="store_true", help="run the planted mistakes only")
     parser.add_argument("--every-digits", action="store_true",
-                        help="round every workbook at 6, 8 and 10 digits (default: one drawn per workbook)")
+                        help="round every workbook at 6, 8 and 10 digits, and export it at 2, 3 and 4 decimals "
+                             "(default: one drawn per workbook)")
+    parser.add_argument("--benign-kinds", nargs="+", choices=BENIGN_KINDS, default=BENIGN_KINDS, metavar="KIND",
+                        help=f"the benign changes to plant (default: all of {', '.join(BENIGN_KINDS)})")
     args = parser.parse_args()
     warnings.simplefilter("ignore")  # openpyxl's drawing warnings, once per file
     if not (args.corpus / "expected.json").is_file():

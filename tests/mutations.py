@@ -748,8 +748,11 @@ def _relative_change(old, new):
 # with no wrong cell. A change that breaks that is a false alarm.
 
 BENIGN_KINDS = ("libreoffice", "ulp-constant", "first-row-typed", "round-values", "round-formulas",
-                "blank-column", "blank-row", "move-300", "rename-headers")
+                "blank-column", "blank-row", "move-300", "rename-headers", "export-decimals")
 ROUND_DIGITS = (6, 8, 10)
+# A sheet exported as its displayed numbers (a CSV of cells formatted 0.00, a paste of what a grader sees):
+# every number of every sheet at this many decimal places, every formula dropped.
+EXPORT_DECIMALS = (2, 3, 4)
 # Header spellings seen in real hand-ins (../shared/corpus/README.md), per canonical name pattern.
 SPELLINGS = {
     "dE_total/dw": ("∂E/∂w{k}", "∂E_total/∂W{k}", "∂E_T/∂w{k}", "δE_tot/δw{k}", "dE_total / dw{k}", "𝜕E/𝜕w{k}",
@@ -781,6 +784,7 @@ class BenignOutcome:
     # count rows: a typed row number beside ROW(), as Excel's Insert would break them too): no benign change
     # for this workbook, so not judged as one
     computes_otherwise: str = ""
+    path: Path | None = None          # the changed file judged
 
     @property
     def false_alarm(self):
@@ -819,8 +823,8 @@ def judge_workbook(path):
 
 def plan_benign(paths, seed=0, kinds=BENIGN_KINDS, every_digits=False):
     """One change of each kind per workbook (its first table), digits drawn from `seed`: round-values and
-    round-formulas at one of ROUND_DIGITS (each of them with `every_digits`); first-row-typed at a number of
-    digits from 4 to 10."""
+    round-formulas at one of ROUND_DIGITS, export-decimals at one of EXPORT_DECIMALS (each of them with
+    `every_digits`); first-row-typed at a number of digits from 4 to 10."""
     out = []
     for path in paths:
         sites = find_sites(path)
@@ -831,6 +835,9 @@ def plan_benign(paths, seed=0, kinds=BENIGN_KINDS, every_digits=False):
             details = [""]
             if kind in ("round-values", "round-formulas"):
                 details = [f"{d} digits" for d in (ROUND_DIGITS if every_digits else [rng.choice(ROUND_DIGITS)])]
+            elif kind == "export-decimals":
+                details = [f"{d} decimals" for d in (EXPORT_DECIMALS if every_digits else
+                                                     [rng.choice(EXPORT_DECIMALS)])]
             elif kind == "first-row-typed":
                 details = [f"{rng.randint(4, 10)} digits"]
             for detail in details:
@@ -965,6 +972,31 @@ def _write_openpyxl_variant(b, out):
     return out
 
 
+def _exported(b, recalculated, out):
+    """Every sheet of the recalculated control as its numbers shown at b's decimals: formulas dropped (a
+    formula's text result kept as text), every number rounded."""
+    d = int(b.detail.split()[0])
+    book, source = read_workbook_cached(recalculated), read_workbook_cached(b.source)
+
+    def edit_of(name):
+        def edit(cell, attrs, body):
+            v = _V.search(body)
+            if v is None or ('t="' in attrs and 't="n"' not in attrs and not _F.search(body)):
+                return None  # an empty cell, or a typed text
+            attrs = re.sub(r'\s+t="[^"]*"', "", attrs)
+            try:
+                number = float(v.group(1))
+            except ValueError:  # text, or an error LibreOffice gives where the file's own program gave a number
+                own = source.sheet(name).value(*cell) if source.sheet(name) else None
+                if not isinstance(own, float):
+                    return attrs + ' t="inlineStr"', f"<is><t>{v.group(1)}</t></is>"
+                number = own
+            return attrs + ' t="n"', f"<v>{round(number, d)!r}</v>"
+        return edit
+
+    return patch_cells(recalculated, out, {sheet.name: edit_of(sheet.name) for sheet in book.sheets})
+
+
 def _patch_variant(b, recalculated, out):
     """The changes made on the recalculated control's numbers: formulas replaced by typed numbers."""
     sheet = read_workbook_cached(recalculated).sheet(b.site.sheet)
@@ -1044,7 +1076,8 @@ def run_benign(benigns, workdir, jobs=1):
         d.mkdir(parents=True, exist_ok=True)
     sources = list(dict.fromkeys(b.source for b in benigns))
     controls = {s: write_control(s, src / f"control-{i}.xlsx") for i, s in enumerate(sources)}
-    on_formulas = [b for b in benigns if b.kind not in ("libreoffice", "ulp-constant", "first-row-typed")]
+    on_formulas = [b for b in benigns if b.kind not in ("libreoffice", "ulp-constant", "first-row-typed",
+                                                       "export-decimals")]
     written = {b.name: _write_openpyxl_variant(b, src / f"{b.name}.xlsx") for b in on_formulas}
     done = recalculate([*controls.values(), *written.values()], calc, jobs)
     files = {}
@@ -1055,6 +1088,9 @@ def run_benign(benigns, workdir, jobs=1):
         elif b.kind == "round-values":
             start = done.get(written[b.name])
             files[b.name] = start and _patch_variant(b, start, src / f"{b.name}-values.xlsx")
+        elif b.kind == "export-decimals":
+            start = done.get(controls[b.source])
+            files[b.name] = start and _exported(b, start, src / f"{b.name}-export.xlsx")
         elif b.kind in ("ulp-constant", "first-row-typed"):
             start = done.get(controls[b.source])
             if start is not None:
@@ -1079,7 +1115,7 @@ def run_benign(benigns, workdir, jobs=1):
         path = files.get(b.name)
         verdict, tables = judged[path] if path is not None else (None, 0)
         outcomes.append(BenignOutcome(b, verdict, base, tables, base_tables,
-                                      computes_otherwise(b, done.get(controls[b.source]), path)))
+                                      computes_otherwise(b, done.get(controls[b.source]), path), path))
     return outcomes
 
 

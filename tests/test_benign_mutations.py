@@ -140,3 +140,19 @@ def test_the_changes_are_what_they_say(benign_run):
     assert "typed as" in ulp  # 0.5 typed as 0.5000000000000001
     assert by_kind["move-300"].benign.detail.endswith("row 300")
     assert "->" in by_kind["rename-headers"].benign.detail
+
+
+
+@pytest.mark.libreoffice
+def test_an_export_at_decimals_holds_numbers_at_those_decimals_and_no_formula(benign_run):
+    from xlbackprop.validate.precision import digits
+    from xlbackprop.workbook_read import read_workbook
+
+    exports = [o for o in benign_run if o.benign.kind == "export-decimals"]
+    assert sorted({o.benign.detail for o in exports}) == ["2 decimals", "3 decimals", "4 decimals"]
+    for o in exports:
+        d = int(o.benign.detail.split()[0])
+        book = read_workbook(o.path)
+        assert not any(sheet.formula_cells() for sheet in book.sheets), o.describe()
+        numbers = [v for sheet in book.sheets for v in sheet.values.values() if isinstance(v, float)]
+        assert numbers and max(digits(v)[1] for v in numbers) <= d, o.describe()

@@ -151,11 +151,14 @@ def test_missing_file_is_reported_not_raised(tmp_path):
 
 def test_folder_without_workbooks_says_so_and_names_what_it_holds(tmp_path):
     (tmp_path / "notes.txt").write_text("x")
+    (tmp_path / "photo.png").write_bytes(b"\x89PNG")
     result = run_validate(tmp_path)
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert result.output.splitlines() == [
-        f"{tmp_path}: UNREADABLE: a folder with no workbooks (.xlsx, .xlsm, .ods, .xls, .csv)",
-        f"skipped: {tmp_path / 'notes.txt'} (not a workbook (.txt))"]
+        f"{tmp_path}: UNREADABLE: a folder with no workbooks (.xlsx, .xlsm, .ods, .xls, .csv, .tsv, .txt)",
+        f"skipped: {tmp_path / 'notes.txt'} (a .txt without an iteration table's header (a roster, a gradebook, "
+        "notes?))",
+        f"skipped: {tmp_path / 'photo.png'} (not a workbook (.png))"]
 
 
 def test_directory_where_a_workbook_belongs_is_rejected(tmp_path):

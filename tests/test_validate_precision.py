@@ -145,13 +145,15 @@ def test_a_header_typo_is_settled_by_the_numbers_of_a_rounded_export(tmp_path, d
     assert not any("initial i" in note for note in table.notes)
 
 
-def test_a_rate_of_2_is_read_from_gradients_exported_with_two_decimals(tmp_path):
-    # targets 0.5/0.5 give output gradients near 0.014, stored as 0.01: w5 0.4 -> 0.37 over 0.01 reads 3, and
-    # the whole table's sum of gradients is as blurred; 2 is the short rate that the most steps allow within
-    # their digits (3 makes the output weights' updates wrong)
+@pytest.mark.parametrize("lr, rows", [(2, 68), (0.5, 30)])
+def test_the_rate_is_read_from_gradients_exported_with_two_decimals(tmp_path, lr, rows):
+    # targets 0.5/0.5 give output gradients near 0.014, stored as 0.01: at rate 2, w5 0.4 -> 0.37 over 0.01
+    # reads 3, and the whole table's sum of gradients is as blurred; 2 is the short rate that the most steps
+    # allow within their digits (3 makes the output weights' updates wrong). At rate 0.5 over 30 rows, 0.5 and
+    # 0.6 both fit every step: the course's rate is taken
     from tests.wb_fixtures import Layout, simulate, write_workbook
     from xlbackprop.validate.api import validate_workbook
 
-    layout = Layout(rows=simulate(rows=68, lr=2, targets=(0.5, 0.5)), lr=2, formulas=False, decimals=2)
+    layout = Layout(rows=simulate(rows=rows, lr=lr, targets=(0.5, 0.5)), lr=lr, formulas=False, decimals=2)
     (table,) = validate_workbook(write_workbook(tmp_path / "2dp.xlsx", {"Sheet1": [layout]})).tables
-    assert (table.learning_rate, table.verdict, table.mismatches) == (2, "correct", [])
+    assert (table.learning_rate, table.verdict, table.mismatches) == (lr, "correct", [])

@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass, field
 
 from xlbackprop.formula_text import CellRef, copy_pattern, is_copy_below, names, numbers, references
+from xlbackprop.spec import COURSE_LEARNING_RATES
 from xlbackprop.validate.precision import rounding_of
 
 
@@ -128,21 +129,25 @@ def _inferred_rate(sheet, table):
     if not ratios:
         return LearningRate(None, None, "none")
     median, blur = _median(ratios), _median(blurs) if blurs else 0.0
+    whole = median
     if blur > MAX_SLACK:
         # weights stored with few digits move by a unit or two a step (0.392 after 0.4 at a rate of 0.1 is 0.09
         # or 0.11 by its digits): over the whole table they move by hundreds of units, which pins the rate
         # (the weights whose gradients are stored with the most digits for their size say the most)
         spans = sorted(zip(*_span_ratios(sheet, table)), key=lambda rb: rb[1])
         sharpest = [rb for rb in spans if rb[1] <= 2 * spans[0][1]] if spans else []
-        if sharpest and _median([b for _, b in sharpest]) < blur:
-            median, blur = _median([r for r, _ in sharpest]), _median([b for _, b in sharpest])
+        if sharpest:
+            whole = _median([r for r, _ in sharpest])
+            if _median([b for _, b in sharpest]) < blur:
+                median, blur = whole, _median([b for _, b in sharpest])
     median = abs(median)  # a negative rate is a sign error the update check will name
     if median == 0:
         return LearningRate(None, None, "none")  # the weights never move
     if blur > MAX_SLACK:
         # gradients kept to one or two digits (0.01 for 0.0137) blur even the whole table's ratio: the rate is
-        # the short number the most steps allow within their digits
-        return LearningRate(_allowed_by_most_steps(sheet, table, median), None, "inferred")
+        # the short number the most steps allow within their digits, nearest the whole table's ratio (whose
+        # roundings, summed over many steps, mostly cancel)
+        return LearningRate(_allowed_by_most_steps(sheet, table, abs(whole) or median), None, "inferred")
     # values pasted rounded blur the ratio (a rate of 0.001 moves 6-digit weights by 1.5e-5, a few units of
     # their last place): the rate someone typed is short, and it is taken when within that blur, up to 5% (weights
     # that barely move say too little to round a 0.15 to 0.2)
@@ -212,8 +217,9 @@ def _span_ratios(sheet, table):
 
 def _allowed_by_most_steps(sheet, table, estimate):
     """The short rate (one or two significant digits, within 4x of `estimate`) inside the most steps' ranges of
-    rates their stored digits allow; ties to the shorter number, then the one nearer the estimate. A table
-    of one row per sample may be stepping by the mean: its rate is then S times the summed gradients'."""
+    rates their stored digits allow; ties to one of the course's rates (0.5 and 0.6 both fit gradients stored
+    as 0.01), then to the shorter number, then the one nearer the estimate. A table of one row per sample may
+    be stepping by the mean: its rate is then S times the summed gradients'."""
     n = table.samples
     ranges = []
     for col, g, kept_w, kept_g in _weight_columns(sheet, table, range(table.first_row, table.last_row + 1)):
@@ -233,12 +239,13 @@ def _allowed_by_most_steps(sheet, table, estimate):
     best = None
     for exponent in range(math.floor(math.log10(estimate / 4)) - 1, math.floor(math.log10(estimate * 4)) + 1):
         for mantissa in range(10, 100):
-            nice = mantissa * 10.0 ** (exponent - 1)
+            nice = float(f"{mantissa * 10.0 ** (exponent - 1):.2g}")
             for per_sum in {nice, nice / n}:
                 if not estimate / 4 <= per_sum <= estimate * 4:
                     continue
-                score = (sum(lo <= per_sum <= hi for lo, hi in ranges), -len(str(mantissa).rstrip("0")),
-                         -abs(math.log(per_sum / estimate)))
-                if best is None or score > best[0]:
-                    best = (score, float(f"{nice:.2g}"))
+                key = (sum(lo <= per_sum <= hi for lo, hi in ranges), nice in COURSE_LEARNING_RATES,
+                       -len(str(mantissa).rstrip("0")), -abs(math.log(per_sum / estimate)))
+                if best is None or key > best[0]:
+                    best = (key, nice)
     return best[1] if best else estimate
+
