@@ -17,7 +17,7 @@ unmutated: it must be judged correct, rounded or not) and the list of misses, gr
 Then the benign changes (issue 17 §2), the planted mistakes' twin: harmless changes planted in the correct
 workbooks of --benign-corpus and in workbooks `xlbackprop generate` writes, one of each kind per workbook
 (saved through LibreOffice, a constant re-typed with 1-ulp noise, the first row typed to 4-10 digits, every
-step rounded to 6, 8 or 10 digits (drawn; --every-digits: each) in values or with ROUND(), a blank column or
+step rounded to 3, 4, 6, 8 or 10 digits (drawn; --every-digits: each) in values or with ROUND(), a blank column or
 row inserted, the table moved to row 300, headers respelled as other hand-ins spell them, every sheet exported
 as its numbers at 2, 3 or 4 decimals, formulas dropped). Each is a control: a false alarm unless it keeps
 the unmutated workbook's verdict with no wrong cell. Writes only to a temporary folder (or --keep DIR).
@@ -216,7 +216,7 @@ def main():
     parser.add_argument("--benign-only", action="store_true", help="run the benign changes only")
     parser.add_argument("--no-benign", action="store_true", help="run the planted mistakes only")
     parser.add_argument("--every-digits", action="store_true",
-                        help="round every workbook at 6, 8 and 10 digits, and export it at 2, 3 and 4 decimals "
+                        help="round every workbook at 3, 4, 6, 8 and 10 digits, and export it at 2, 3 and 4 decimals "
                              "(default: one drawn per workbook)")
     parser.add_argument("--benign-kinds", nargs="+", choices=BENIGN_KINDS, default=BENIGN_KINDS, metavar="KIND",
                         help=f"the benign changes to plant (default: all of {', '.join(BENIGN_KINDS)})")

@@ -749,7 +749,8 @@ def _relative_change(old, new):
 
 BENIGN_KINDS = ("libreoffice", "ulp-constant", "first-row-typed", "round-values", "round-formulas",
                 "blank-column", "blank-row", "move-300", "rename-headers", "export-decimals")
-ROUND_DIGITS = (6, 8, 10)
+# (3 and 4: a table rounded as a student rounds by hand; ROUND(f, 3) in the formulas keeps 3 decimals)
+ROUND_DIGITS = (3, 4, 6, 8, 10)
 # A sheet exported as its displayed numbers (a CSV of cells formatted 0.00, a paste of what a grader sees):
 # every number of every sheet at this many decimal places, every formula dropped.
 EXPORT_DECIMALS = (2, 3, 4)

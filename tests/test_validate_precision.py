@@ -157,3 +157,20 @@ def test_the_rate_is_read_from_gradients_exported_with_two_decimals(tmp_path, lr
     layout = Layout(rows=simulate(rows=rows, lr=lr, targets=(0.5, 0.5)), lr=lr, formulas=False, decimals=2)
     (table,) = validate_workbook(write_workbook(tmp_path / "2dp.xlsx", {"Sheet1": [layout]})).tables
     assert (table.learning_rate, table.verdict, table.mismatches) == (lr, "correct", [])
+
+
+def test_a_table_rounded_to_three_digits_at_every_step_reads_its_rate(tmp_path):
+    # each new weight rounded to 3 significant digits before the next step reads it (ROUND in every formula,
+    # then pasted as values): its rounding does not cancel over the table as an export's does (w_last - w_first
+    # is off by up to a unit per step), so the whole table's ratio says 0.1008; every single step still allows
+    # 0.1 within its digits
+    from tests.wb_fixtures import Layout, simulate, write_workbook
+    from xlbackprop.validate.api import validate_workbook
+
+    def rounded(name, env, lr, k):
+        return float(f"{env[name] - lr * env[f'dE_total/d{name}']:.3g}")
+
+    rows = simulate(rows=60, lr=0.1, inputs=(0.6, 0.25), update=rounded)
+    layout = Layout(rows=rows, lr=0.1, formulas=False, digits=3)
+    (table,) = validate_workbook(write_workbook(tmp_path / "3sig.xlsx", {"Sheet1": [layout]})).tables
+    assert (table.learning_rate, table.verdict, table.mismatches) == (0.1, "correct", [])

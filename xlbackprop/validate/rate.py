@@ -129,25 +129,17 @@ def _inferred_rate(sheet, table):
     if not ratios:
         return LearningRate(None, None, "none")
     median, blur = _median(ratios), _median(blurs) if blurs else 0.0
-    whole = median
-    if blur > MAX_SLACK:
-        # weights stored with few digits move by a unit or two a step (0.392 after 0.4 at a rate of 0.1 is 0.09
-        # or 0.11 by its digits): over the whole table they move by hundreds of units, which pins the rate
-        # (the weights whose gradients are stored with the most digits for their size say the most)
+    if median == 0 or blur > MAX_SLACK:
+        # weights stored with few digits move by a unit or two a step, or not at all on the first steps (0.392
+        # after 0.4 at a rate of 0.1 is 0.09 or 0.11 by its digits): the rate is the short number that the most
+        # steps of the whole table allow within their digits, sought near the ratio of the whole table's
+        # change to its summed gradients (of the weights whose gradients keep the most digits for their size)
         spans = sorted(zip(*_span_ratios(sheet, table)), key=lambda rb: rb[1])
-        sharpest = [rb for rb in spans if rb[1] <= 2 * spans[0][1]] if spans else []
-        if sharpest:
-            whole = _median([r for r, _ in sharpest])
-            if _median([b for _, b in sharpest]) < blur:
-                median, blur = whole, _median([b for _, b in sharpest])
+        whole = abs(_median([r for r, b in spans if b <= 2 * spans[0][1]]) if spans else median)
+        if whole == 0:
+            return LearningRate(None, None, "none")  # the weights never move
+        return LearningRate(_allowed_by_most_steps(sheet, table, whole), None, "inferred")
     median = abs(median)  # a negative rate is a sign error the update check will name
-    if median == 0:
-        return LearningRate(None, None, "none")  # the weights never move
-    if blur > MAX_SLACK:
-        # gradients kept to one or two digits (0.01 for 0.0137) blur even the whole table's ratio: the rate is
-        # the short number the most steps allow within their digits, nearest the whole table's ratio (whose
-        # roundings, summed over many steps, mostly cancel)
-        return LearningRate(_allowed_by_most_steps(sheet, table, abs(whole) or median), None, "inferred")
     # values pasted rounded blur the ratio (a rate of 0.001 moves 6-digit weights by 1.5e-5, a few units of
     # their last place): the rate someone typed is short, and it is taken when within that blur, up to 5% (weights
     # that barely move say too little to round a 0.15 to 0.2)
@@ -236,16 +228,21 @@ def _allowed_by_most_steps(sheet, table, estimate):
                 continue  # an exact zero gradient allows any rate, or none
             ranges.append(((step - slack_w) / (d + slack_g), (step + slack_w) / (d - slack_g) if d > slack_g
                            else math.inf))
-    best = None
+    def allowed(per_sum):
+        return sum(lo <= per_sum <= hi for lo, hi in ranges)
+
+    # the estimate itself stands too, last on shortness: a rate of more digits (0.125) wins only where no
+    # short number is allowed by as many steps
+    best = ((allowed(estimate), False, -3, 0.0), estimate)
     for exponent in range(math.floor(math.log10(estimate / 4)) - 1, math.floor(math.log10(estimate * 4)) + 1):
         for mantissa in range(10, 100):
             nice = float(f"{mantissa * 10.0 ** (exponent - 1):.2g}")
             for per_sum in {nice, nice / n}:
                 if not estimate / 4 <= per_sum <= estimate * 4:
                     continue
-                key = (sum(lo <= per_sum <= hi for lo, hi in ranges), nice in COURSE_LEARNING_RATES,
-                       -len(str(mantissa).rstrip("0")), -abs(math.log(per_sum / estimate)))
-                if best is None or key > best[0]:
+                key = (allowed(per_sum), nice in COURSE_LEARNING_RATES, -len(str(mantissa).rstrip("0")),
+                       -abs(math.log(per_sum / estimate)))
+                if key > best[0]:
                     best = (key, nice)
-    return best[1] if best else estimate
+    return best[1]
 
