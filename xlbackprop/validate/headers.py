@@ -26,7 +26,7 @@ _LAYERED = re.compile(r"(?<![a-z])h(\d+)_(\d+)")
 _H = r"(\d+(?:x\d+)?)"
 
 
-_ERROR = r"(?:e|l|c|err|error|loss|cost)(?:total|tot|t)?"  # C: the cost, in the notation of some courses
+_ERROR = r"(?:e|l|c|err|error|loss|cost|mse|sse)(?:total|tot|t)?"  # C: the cost, in the notation of some courses
 _ACT = r"(?:a|out|act|σ|sigmoid|sigma|sig)"
 # A single output, a single bias: students leave the number off (y, ŷ, o, b, δo, dE/db); "1" is meant. A bare
 # t is not read as the target: it is as often a step counter.
@@ -40,7 +40,7 @@ _PATTERNS = [
     (re.compile(r"(?:net)?o(\d*)(?:net)?"), "o{}"),
     (re.compile(_ACT + r"o(\d*)|o(\d*)(?:out|act)|(?:yhat|ŷ|output|prediction|pred)(\d*)"), "a_o{}"),
     (re.compile(r"(?:e|err|error|loss)(\d+)"), "E{}"),
-    (re.compile(_ERROR + r"|total(?:error|loss|e)|e1\+e2|sum(?:e|error|loss)|esum"), "E_total"),
+    (re.compile(_ERROR + r"|total(?:error|loss|cost|e)|e1\+e2|sum(?:e|error|loss)|esum"), "E_total"),
     (re.compile(r"d?" + _ERROR + r"d?w(\d+)|dw(\d+)|grad(?:ient)?s?w?(\d+)|gw?(\d+)|∇w?(\d+)"), "dE_total/dw{}"),
     (re.compile(r"d?" + _ERROR + r"d?b(\d*)|db(\d*)"), "dE_total/db{}"),
     (re.compile(r"d?" + _ERROR + r"d(?:net)?([ho]\d+(?:x\d+)?)|" + _ERROR + r"(?:net)?([ho]\d+(?:x\d+)?)"),
