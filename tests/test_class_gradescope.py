@@ -26,7 +26,8 @@ def test_each_table_is_a_test_worth_an_equal_share():
 
 def test_a_submission_without_a_workbook_scores_zero():
     assert results_json([], points=5) == {"score": 0.0, "output": "no workbook found in the submission "
-                                          "(.xlsx, .xlsm, .ods, .xls, .csv)", "visibility": "visible", "tests": []}
+                                          "(.xlsx, .xlsm, .ods, .xls, .csv, .tsv, .txt)", "visibility": "visible",
+                                          "tests": []}
 
 
 def test_cli_writes_results_json_for_a_submission_folder(tmp_path):
