@@ -102,3 +102,12 @@ def test_tab_separated_exports_as_tsv_and_as_excels_unicode_text_are_validated(t
         assert (result.verdict, result.tables[0].sheet, result.tables[0].rows) == ("correct", path.stem, 6)
     (tmp_path / "notes.txt").write_text("remember: lr 0.5 diverges less\n", encoding="utf-8")
     assert [p.name for p in expand([tmp_path])] == ["excel.txt", "google.tsv"]  # notes.txt is no submission
+
+
+def test_a_readme_or_a_binary_txt_in_a_folder_is_no_submission(tmp_path):
+    # a .txt is a sheet's export only with its cells split by tabs: prose listing "i1, i2, w1" is not one, and a
+    # binary file named .txt is skipped, not judged unreadable
+    write_csv(tmp_path / "student.csv", simulate(rows=4))
+    (tmp_path / "README.txt").write_text("Columns: i1, i2, w1, w2, w3, w4, h1, a_h1\n", encoding="utf-8")
+    (tmp_path / "dump.txt").write_bytes(b"\0\1\2\3" * 100)
+    assert [p.name for p in expand([tmp_path])] == ["student.csv"]

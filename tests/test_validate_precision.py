@@ -174,3 +174,27 @@ def test_a_table_rounded_to_three_digits_at_every_step_reads_its_rate(tmp_path):
     layout = Layout(rows=rows, lr=0.1, formulas=False, digits=3)
     (table,) = validate_workbook(write_workbook(tmp_path / "3sig.xlsx", {"Sheet1": [layout]})).tables
     assert (table.learning_rate, table.verdict, table.mismatches) == (0.1, "correct", [])
+
+
+@pytest.mark.parametrize("lr", [0.05, 0.125])
+def test_a_coarse_tables_rate_stays_near_what_the_whole_table_says(tmp_path, lr):
+    # at 2 decimals each step allows anything from 0.04 to 0.15: the course's 0.1 is not taken where the whole
+    # table's change over its summed gradients says 0.049 (or 0.125)
+    from tests.wb_fixtures import Layout, simulate, write_workbook
+    from xlbackprop.validate.api import validate_workbook
+
+    layout = Layout(rows=simulate(rows=30, lr=lr), lr=lr, formulas=False, decimals=2)
+    (table,) = validate_workbook(write_workbook(tmp_path / "coarse.xlsx", {"Sheet1": [layout]})).tables
+    assert table.learning_rate != 0.1 and table.verdict == "correct"
+
+
+def test_a_mean_steps_rate_is_found_from_coarse_numbers(tmp_path):
+    # XOR, one row per sample, 4 samples averaged at rate 1: the summed gradients' ratio is 0.25, and the mean's
+    # rate 1.0 lies above 4x that; it is sought there too
+    from tests import handmade
+    from xlbackprop.validate.api import validate_workbook
+
+    handmade.xor_rows_per_sample(tmp_path / "xor.xlsx", steps=30, lr=1.0, average=True)
+    handmade.paste_values(tmp_path / "xor.xlsx", tmp_path / "pasted.xlsx", digits=3)
+    (table,) = validate_workbook(tmp_path / "pasted.xlsx").tables
+    assert (table.learning_rate, table.verdict) == (1.0, "correct")

@@ -230,3 +230,18 @@ def test_a_number_beside_the_last_header_label_leaves_that_column_in_the_table(t
     wb.close()
     (table,) = validate_workbook(path).tables
     assert (table.verdict, table.mismatches, table.coverage.missing) == ("correct", [], [])
+
+
+def test_a_repeated_leaf_label_over_an_empty_column_is_no_crash(tmp_path):
+    # 'i2' over i1's column and t1's column left empty: the rows the typo is settled on are those with any
+    # leaf's number, not t1's
+    import openpyxl
+
+    layout = Layout(rows=simulate(rows=10), formulas=False, labels={"i1": "i2"})
+    path = write_workbook(tmp_path / "typo.xlsx", {"Sheet1": [layout]})
+    wb = openpyxl.load_workbook(path)
+    for k in range(10):
+        wb.active.cell(layout.header_row + 1 + k, layout.col("t1")).value = None
+    wb.save(path)
+    (table,) = validate_workbook(path).tables
+    assert table.verdict == "incomplete"

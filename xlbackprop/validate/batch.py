@@ -66,15 +66,18 @@ def skip_reason(p, outputs=frozenset()):
 
 
 def _csv_with_a_table(p):
-    """True for a .csv whose first lines hold a header with weights and other quantities (w1, h1, ∂E/∂w5): a
-    sheet exported as text. A folder's rosters, gradebooks and LMS exports are no submissions; a .csv named
-    on the command line is always checked."""
+    """True for a text file whose first lines hold a header with weights and other quantities (w1, h1, ∂E/∂w5):
+    a sheet exported as text. A folder's rosters, gradebooks, LMS exports and notes are no submissions; a file
+    named on the command line is always checked. A .tsv or .txt is a sheet's export only with its cells split
+    by tabs (a README.txt listing "i1, i2, w1, ..." is prose)."""
+    csv = p.suffix.lower() == ".csv"
     try:
         text = csv_text(p, limit=64 * 1024)
     except WorkbookError:
-        return True  # validated, it says what is wrong with the file
+        return csv  # a .csv is validated, which says what is wrong with it; a binary .txt is no sheet
     for line in text.splitlines()[:200]:
-        names = {canonical(cell.strip().strip('"')) for cell in re.split(r"[,;\t|]", line)} - {None}
+        cells = re.split(r"[,;\t|]" if csv else r"\t", line)
+        names = {canonical(cell.strip().strip('"')) for cell in cells} - {None}
         if any(re.fullmatch(r"w\d+", n) for n in names) and len(names) >= 3:
             return True
     return False

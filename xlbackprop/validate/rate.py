@@ -135,10 +135,13 @@ def _inferred_rate(sheet, table):
         # steps of the whole table allow within their digits, sought near the ratio of the whole table's
         # change to its summed gradients (of the weights whose gradients keep the most digits for their size)
         spans = sorted(zip(*_span_ratios(sheet, table)), key=lambda rb: rb[1])
-        whole = abs(_median([r for r, b in spans if b <= 2 * spans[0][1]]) if spans else median)
-        if whole == 0:
+        if not spans:
             return LearningRate(None, None, "none")  # the weights never move
-        return LearningRate(_allowed_by_most_steps(sheet, table, whole), None, "inferred")
+        sharpest = [rb for rb in spans if rb[1] <= 2 * spans[0][1]]
+        whole, whole_blur = abs(_median([r for r, _ in sharpest])), _median([b for _, b in sharpest])
+        if whole == 0:
+            return LearningRate(None, None, "none")
+        return LearningRate(_allowed_by_most_steps(sheet, table, whole, whole_blur), None, "inferred")
     median = abs(median)  # a negative rate is a sign error the update check will name
     # values pasted rounded blur the ratio (a rate of 0.001 moves 6-digit weights by 1.5e-5, a few units of
     # their last place): the rate someone typed is short, and it is taken when within that blur, up to 5% (weights
@@ -189,7 +192,8 @@ def _step_ratios(sheet, table, steps):
 
 def _span_ratios(sheet, table):
     """One ratio per weight over the longest run of whole steps from the first row: (w first - w last) / the sum
-    of the gradients between, with its blur from the stored digits."""
+    of the gradients between, with its blur from the stored digits (at their worst: a smooth column of gradients
+    rounds the same way for many rows)."""
     n = table.samples
     ratios, blurs = [], []
     for col, g, kept_w, kept_g in _weight_columns(sheet, table, range(table.first_row, table.last_row + 1)):
@@ -206,12 +210,12 @@ def _span_ratios(sheet, table):
             blurs.append((kept_w.unit(w0) + kept_w.unit(last)) / abs(w0 - last) + blur_g / abs(total))
     return ratios, blurs
 
-
-def _allowed_by_most_steps(sheet, table, estimate):
+def _allowed_by_most_steps(sheet, table, estimate, blur):
     """The short rate (one or two significant digits, within 4x of `estimate`) inside the most steps' ranges of
-    rates their stored digits allow; ties to one of the course's rates (0.5 and 0.6 both fit gradients stored
-    as 0.01), then to the shorter number, then the one nearer the estimate. A table of one row per sample may
-    be stepping by the mean: its rate is then S times the summed gradients'."""
+    rates their stored digits allow; ties to a rate within the estimate's own blur (the whole table's ratio
+    says 0.049: not 0.1), then to one of the course's rates (0.5 and 0.6 both fit gradients stored as 0.01 and
+    the ratio 0.59 +- 50%), then to the shorter number, then the one nearer the estimate. A table of one row
+    per sample may be stepping by the mean: its rate is then S times the summed gradients'."""
     n = table.samples
     ranges = []
     for col, g, kept_w, kept_g in _weight_columns(sheet, table, range(table.first_row, table.last_row + 1)):
@@ -228,21 +232,28 @@ def _allowed_by_most_steps(sheet, table, estimate):
                 continue  # an exact zero gradient allows any rate, or none
             ranges.append(((step - slack_w) / (d + slack_g), (step + slack_w) / (d - slack_g) if d > slack_g
                            else math.inf))
-    def allowed(per_sum):
-        return sum(lo <= per_sum <= hi for lo, hi in ranges)
+
+    def key(per_sum, nice, digits):
+        off = abs(math.log(per_sum / estimate))
+        return (sum(lo <= per_sum <= hi for lo, hi in ranges), off <= max(blur, NEAR), nice in COURSE_LEARNING_RATES,
+                -digits, -off)
 
     # the estimate itself stands too, last on shortness: a rate of more digits (0.125) wins only where no
     # short number is allowed by as many steps
-    best = ((allowed(estimate), False, -3, 0.0), estimate)
-    for exponent in range(math.floor(math.log10(estimate / 4)) - 1, math.floor(math.log10(estimate * 4)) + 1):
+    best = (key(estimate, estimate, 3), estimate)
+    top = math.floor(math.log10(estimate * 4 * n)) + 1  # a mean's rate is S times the sums' (n = S)
+    for exponent in range(math.floor(math.log10(estimate / 4)) - 1, top):
         for mantissa in range(10, 100):
             nice = float(f"{mantissa * 10.0 ** (exponent - 1):.2g}")
             for per_sum in {nice, nice / n}:
-                if not estimate / 4 <= per_sum <= estimate * 4:
-                    continue
-                key = (allowed(per_sum), nice in COURSE_LEARNING_RATES, -len(str(mantissa).rstrip("0")),
-                       -abs(math.log(per_sum / estimate)))
-                if key > best[0]:
-                    best = (key, nice)
+                if estimate / 4 <= per_sum <= estimate * 4:
+                    candidate = key(per_sum, nice, len(str(mantissa).rstrip("0")))
+                    if candidate > best[0]:
+                        best = (candidate, nice)
     return best[1]
+
+
+# A table rounded at every step does not cancel its roundings over the table as an export does: its whole ratio
+# is off by more than its blur says (0.1008 for 0.1 at 3 significant digits), so "near" is never tighter than 5%.
+NEAR = 0.05
 

@@ -131,7 +131,7 @@ def _assign_typos(sheet, columns, spare, data_row):
     cols = sorted({columns[n] for n in columns if _LEAF.match(n)} | {c for _, c in spare})
     # the first row and a few further down: rounded numbers that fit two readings on one row rarely do on all
     rows = [data_row + k for k in (0, 1, 2, 4, 8, 16, 32, 64)
-            if sheet.number(data_row + k, columns[leaves[0]]) is not None]
+            if any(sheet.number(data_row + k, c) is not None for c in cols)] or [data_row]
     best, best_score = columns, ()
     for perm in itertools.permutations(cols, len(leaves)):
         trial = dict(columns)
