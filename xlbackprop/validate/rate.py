@@ -162,24 +162,30 @@ def _median(xs):
     return sorted(xs)[len(xs) // 2]
 
 
-def _weight_columns(sheet, table, rows):
-    """(weight column, its gradient column, the weight's rounding, the gradient's) for each weight with one."""
+def _weight_steps(sheet, table, steps):
+    """For each weight with a gradient column: its column's rounding, its gradient's, and (w before, w after,
+    [the step's gradients]) for each step starting at a row of `steps` (None where a cell is empty)."""
+    n = table.samples
+    rows = range(steps.start, steps.stop + n)
     for name in table.weight_names():
         g = table.columns.get(f"dE_total/d{name}")
         if g is not None:
             col = table.columns[name]
-            yield (col, g, rounding_of([sheet.number(r, col) for r in rows]),
-                   rounding_of([sheet.number(r, g) for r in rows]))
+            yield (rounding_of([sheet.number(r, col) for r in rows]), rounding_of([sheet.number(r, g) for r in rows]),
+                   [(sheet.number(row, col), sheet.number(row + n, col), [sheet.number(row + k, g) for k in range(n)])
+                    for row in steps])
+
+
+def _whole_table(table):
+    """The starting rows of every whole step of the table."""
+    return range(table.first_row, table.last_row - table.samples + 1, table.samples)
 
 
 def _step_ratios(sheet, table, steps):
     """One ratio per weight and step, and how far the stored digits alone may move each, relatively."""
-    n = table.samples
     ratios, blurs = [], []
-    for col, g, kept_w, kept_g in _weight_columns(sheet, table, range(steps.start, steps.stop + n)):
-        for row in steps:
-            w0, w1, grads = sheet.number(row, col), sheet.number(row + n, col), [sheet.number(row + k, g)
-                                                                                  for k in range(n)]
+    for kept_w, kept_g, moves in _weight_steps(sheet, table, steps):
+        for w0, w1, grads in moves:
             if None in (w0, w1) or None in grads or abs(sum(grads)) <= 1e-12:
                 continue
             d = sum(grads)
@@ -194,12 +200,10 @@ def _span_ratios(sheet, table):
     """One ratio per weight over the longest run of whole steps from the first row: (w first - w last) / the sum
     of the gradients between, with its blur from the stored digits (at their worst: a smooth column of gradients
     rounds the same way for many rows)."""
-    n = table.samples
     ratios, blurs = [], []
-    for col, g, kept_w, kept_g in _weight_columns(sheet, table, range(table.first_row, table.last_row + 1)):
-        w0, total, blur_g, last = sheet.number(table.first_row, col), 0.0, 0.0, None
-        for row in range(table.first_row, table.last_row - n + 1, n):
-            grads, w1 = [sheet.number(row + k, g) for k in range(n)], sheet.number(row + n, col)
+    for kept_w, kept_g, moves in _weight_steps(sheet, table, _whole_table(table)):
+        w0, total, blur_g, last = moves[0][0] if moves else None, 0.0, 0.0, None
+        for _, w1, grads in moves:
             if w0 is None or w1 is None or None in grads:
                 break
             total += sum(grads)
@@ -210,6 +214,7 @@ def _span_ratios(sheet, table):
             blurs.append((kept_w.unit(w0) + kept_w.unit(last)) / abs(w0 - last) + blur_g / abs(total))
     return ratios, blurs
 
+
 def _allowed_by_most_steps(sheet, table, estimate, blur):
     """The short rate (one or two significant digits, within 4x of `estimate`) inside the most steps' ranges of
     rates their stored digits allow; ties to a rate within the estimate's own blur (the whole table's ratio
@@ -218,10 +223,8 @@ def _allowed_by_most_steps(sheet, table, estimate, blur):
     per sample may be stepping by the mean: its rate is then S times the summed gradients'."""
     n = table.samples
     ranges = []
-    for col, g, kept_w, kept_g in _weight_columns(sheet, table, range(table.first_row, table.last_row + 1)):
-        for row in range(table.first_row, table.last_row - n + 1, n):
-            w0, w1, grads = sheet.number(row, col), sheet.number(row + n, col), [sheet.number(row + k, g)
-                                                                                  for k in range(n)]
+    for kept_w, kept_g, moves in _weight_steps(sheet, table, _whole_table(table)):
+        for w0, w1, grads in moves:
             if None in (w0, w1) or None in grads:
                 continue
             step, d = w0 - w1, sum(grads)
