@@ -339,6 +339,23 @@ def test_nesterov_and_warmup_reach_the_optimizer_and_schedule():
     assert per_batch and max(rates) == pytest.approx(0.1) and rates.index(max(rates)) == 3  # the peak at step 5 of 10
 
 
+def test_a_momentum_asked_for_is_held_under_onecycle_which_otherwise_cycles_it():
+    def momenta(config):
+        model = torch.nn.Linear(2, 2)
+        optimizer = loop.make_optimizer(config, model)
+        scheduler, _ = loop.make_scheduler(config, optimizer, 10)
+        seen = []
+        for _ in range(10):
+            seen.append(optimizer.param_groups[0]["momentum"])
+            optimizer.step()
+            scheduler.step()
+        return seen
+
+    cycled = momenta(config_for("s6-22k", epochs=1))  # every recipe's runs: torch's cycle, 0.95 down to 0.85 and back
+    assert cycled[0] == pytest.approx(0.95) and min(cycled) == pytest.approx(0.85, abs=0.01)
+    assert set(momenta(config_for("s6-22k", epochs=1, momentum=0.8))) == {0.8}  # was silently cycled 0.95-0.85
+
+
 def test_a_run_killed_mid_epoch_resumes_from_its_last_checkpoint_as_if_never_stopped(tmp_path):
     """checkpoint_every=0 saves after every batch; the stop comes from inside the batches, with no chance to
     save on the way out, as a killed process has none."""

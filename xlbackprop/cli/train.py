@@ -55,7 +55,9 @@ def _relative(path) -> str:
 @click.option("--batch-size", type=int, help="Training batch size [default: the model's recipe, else 128].")
 @click.option("--optimizer", type=click.Choice(["sgd", "adam"]), help="SGD with momentum or Adam [default: sgd].")
 @click.option("--lr", type=float, help="Peak learning rate for onecycle, starting rate otherwise [default: recipe].")
-@click.option("--momentum", type=float, help="SGD momentum [default: 0.9].")
+@click.option("--momentum", type=float,
+              help="SGD momentum, held constant [default: onecycle cycles it from 0.95 down to "
+                   "0.85 as the rate rises and back; other schedules 0.9].")
 @click.option("--nesterov/--no-nesterov", default=None, help="Nesterov momentum for SGD [default: the recipe's].")
 @click.option("--weight-decay", type=float, help="L2 weight decay [default: 0].")
 @click.option("--schedule", type=click.Choice(["onecycle", "step", "none"]),

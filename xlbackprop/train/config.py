@@ -13,6 +13,9 @@ class TrainConfig:
     optimizer: str = "sgd"  # sgd (with momentum) | adam
     lr: float = 0.05  # the peak rate for onecycle, the starting rate otherwise
     momentum: float = 0.9
+    # onecycle: the momentum falls from 0.95 to 0.85 as the rate rises and back (torch's default, which every
+    # recipe's runs used); False holds it at `momentum`. The CLI's --momentum sets this False.
+    cycle_momentum: bool = True
     nesterov: bool = False
     weight_decay: float = 0.0
     schedule: str = "onecycle"  # onecycle (stepped per batch) | step (stepped per epoch) | none
@@ -120,4 +123,6 @@ def config_for(model: str, **overrides) -> TrainConfig:
     """The model's recipe, with any setting given explicitly (not None) taking precedence."""
     values = {"model": model, **RECIPES.get(model, {})}
     values.update({k: v for k, v in overrides.items() if v is not None})
+    if overrides.get("momentum") is not None:
+        values.setdefault("cycle_momentum", False)  # a momentum asked for is the one used, not cycled over
     return TrainConfig(**values).check()
