@@ -179,7 +179,8 @@ def to_target(args) -> None:
 
 def recipe_text() -> str:
     r = RECIPE
-    return (f"{r.epochs} epochs, batch {r.batch_size}, SGD{' nesterov' if r.nesterov else ''} momentum {r.momentum}, "
+    momentum = "cycled 0.95-0.85" if r.cycle_momentum and r.schedule == "onecycle" else r.momentum
+    return (f"{r.epochs} epochs, batch {r.batch_size}, SGD{' nesterov' if r.nesterov else ''} momentum {momentum}, "
             f"OneCycle peak lr {r.lr} warmup {r.warmup}, label smoothing {r.label_smoothing}, rotation {r.rotation}"
             + (f", weights averaged (EMA {r.ema})" if r.ema else ""))
 
