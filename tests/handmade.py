@@ -618,3 +618,52 @@ def two_rows_per_iteration(path, iterations=6, lr=0.5, mistake=None, biases=None
         ws.cell(rb, 2, "backward")
     wb.save(path)
     return labels, first
+
+
+def classifier_2_2_2(path, outputs="softmax", iterations=20, lr=0.5, mistake=None):
+    """The course's 2-2-2 trained on a cross-entropy as a classifier is: softmax outputs with -t ln a, or
+    sigmoid outputs with the binary cross-entropy; the output deltas a - t, as students write them once the
+    slope has cancelled. `mistake`: {column: fn(refs) -> formula} replacing a column on every row."""
+    labels = (["i1", "i2", "t1", "t2"] + [f"w{k}" for k in range(1, 9)]
+              + ["h1", "a_h1", "h2", "a_h2", "o1", "a_o1", "o2", "a_o2", "E1", "E2", "E_total", "δo1", "δo2"]
+              + [f"∂E/∂w{k}" for k in range(1, 9)])
+    from xlbackprop.spec import preset
+    mazur = preset("mazur")
+    weights = [w for layer in mazur.weights for unit in layer for w in unit]
+    start = {"i1": mazur.samples[0].inputs[0], "i2": mazur.samples[0].inputs[1], "t1": mazur.samples[0].targets[0],
+             "t2": mazur.samples[0].targets[1], **{f"w{k + 1}": w for k, w in enumerate(weights)}}
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    header = 1
+    rows = []
+    for n in range(iterations):
+        r, prev = header + 1 + n, row_refs(labels, header + n)
+        c = row_refs(labels, r)
+        f = {k: start[k] for k in ("i1", "i2", "t1", "t2")}
+        for k in range(1, 9):
+            f[f"w{k}"] = start[f"w{k}"] if n == 0 else f"={prev[f'w{k}']}-{lr}*{prev[f'∂E/∂w{k}']}"
+        f["h1"], f["h2"] = f"={c['w1']}*{c['i1']}+{c['w2']}*{c['i2']}", f"={c['w3']}*{c['i1']}+{c['w4']}*{c['i2']}"
+        f["a_h1"], f["a_h2"] = "=" + _sig(c["h1"]), "=" + _sig(c["h2"])
+        f["o1"], f["o2"] = (f"={c['w5']}*{c['a_h1']}+{c['w6']}*{c['a_h2']}",
+                            f"={c['w7']}*{c['a_h1']}+{c['w8']}*{c['a_h2']}")
+        for j in (1, 2):
+            o, a, t = c[f"o{j}"], c[f"a_o{j}"], c[f"t{j}"]
+            if outputs == "softmax":
+                f[f"a_o{j}"] = f"=EXP({o})/(EXP({c['o1']})+EXP({c['o2']}))"
+                f[f"E{j}"] = f"=-{t}*LN({a})"
+            else:
+                f[f"a_o{j}"] = "=" + _sig(o)
+                f[f"E{j}"] = f"=-({t}*LN({a})+(1-{t})*LN(1-{a}))"
+            f[f"δo{j}"] = f"={a}-{t}"
+        f["E_total"] = f"={c['E1']}+{c['E2']}"
+        for k, (d, a) in zip((5, 6, 7, 8), [("δo1", "a_h1"), ("δo1", "a_h2"), ("δo2", "a_h1"), ("δo2", "a_h2")]):
+            f[f"∂E/∂w{k}"] = f"={c[d]}*{c[a]}"
+        for k, (w_a, w_b, a, i) in zip((1, 2, 3, 4), [("w5", "w7", "a_h1", "i1"), ("w5", "w7", "a_h1", "i2"),
+                                                      ("w6", "w8", "a_h2", "i1"), ("w6", "w8", "a_h2", "i2")]):
+            f[f"∂E/∂w{k}"] = (f"=({c['δo1']}*{c[w_a]}+{c['δo2']}*{c[w_b]})*{c[a]}*(1-{c[a]})*{c[i]}")
+        for column, fn in (mistake or {}).items():
+            f[column] = fn(c)
+        rows.append([f[k] for k in labels])
+    _write_rows(ws, header, labels, rows)
+    wb.save(path)
+    return {k: v for k, v in row_refs(labels, header + 1).items()}

@@ -28,11 +28,15 @@ def _recalculated(spec, tmp_path, cached=False, edit=None):
     return convert(src, out), traces, src
 
 
-@pytest.mark.parametrize("name", ["era", "mazur", "xor", "random-3-4-2"])
+@pytest.mark.parametrize("name", ["era", "mazur", "xor", "random-3-4-2", "mazur-softmax", "xor-bce"])
 def test_calc_recomputes_every_cell_as_torch_does(request, tmp_path, libreoffice, name):
-    spec = request.getfixturevalue("random_spec") if name.startswith("random") else preset(name)
-    if name == "xor":
+    spec = request.getfixturevalue("random_spec") if name.startswith("random") else preset(name.split("-")[0])
+    if name.startswith("xor"):
         spec = spec.with_(iterations=300)
+    if name == "mazur-softmax":  # EXP over the layer's sum, -t1*LN(a_o1), deltas a - t
+        spec = spec.with_(activations=("sigmoid", "softmax"), error="cross_entropy")
+    if name == "xor-bce":
+        spec = spec.with_(error="binary_cross_entropy", reduction="mean")
     recalculated, traces, _ = _recalculated(spec, tmp_path)
     assert compare(recalculated, spec, traces) == []
 

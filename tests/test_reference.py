@@ -64,3 +64,22 @@ def test_torch_and_the_chain_rule_agree_for_every_loss(error, reduction):
     for name, value in chain.items():
         if name in run:
             assert run[name][0] == pytest.approx(value, rel=1e-14, abs=1e-300), name
+
+
+@pytest.mark.parametrize("outputs, error, targets", [("softmax", "cross_entropy", (0.01, 0.99)),
+                                                     ("softmax", "cross_entropy", (0.3, 0.9)),
+                                                     ("sigmoid", "binary_cross_entropy", (0.01, 0.99))])
+def test_torch_and_the_chain_rule_agree_on_a_classifiers_cross_entropy(outputs, error, targets):
+    """The deltas a - t (a * (t1 + t2) - t where softmax targets do not sum to 1) against torch's autograd of
+    -t ln softmax(o) and of the binary cross-entropy."""
+    from xlbackprop.network import leaf_values
+    from xlbackprop.spec import Sample
+    mazur = preset("mazur")
+    spec = mazur.with_(activations=("sigmoid", outputs), error=error,
+                       samples=(Sample(mazur.samples[0].inputs, targets),))
+    run = trace(spec, 0.5, 2)
+    chain = evaluate(spec, leaf_values(spec))
+    assert {"E1", "dE_total/do1", "dE_total/dw1"} <= set(chain) & set(run)
+    for name, value in chain.items():
+        if name in run:
+            assert run[name][0] == pytest.approx(value, rel=1e-13, abs=1e-300), name

@@ -95,3 +95,14 @@ def test_spec_to_dict_round_trips_through_json(request, name):
     data = json.loads(json.dumps(spec_to_dict(spec)))
     assert spec_from_dict(data) == spec
     assert "seed" not in data  # every drawn weight is written out
+
+
+@pytest.mark.parametrize("activations, error, says", [
+    (("softmax", "sigmoid"), "half_squared", "softmax on the output layer only"),
+    (("sigmoid", "sigmoid"), "cross_entropy", "one of half_squared, squared, binary_cross_entropy after sigmoid"),
+    (("sigmoid", "softmax"), "half_squared", "one of cross_entropy after softmax outputs"),
+    (("sigmoid", "tanh"), "binary_cross_entropy", "one of half_squared, squared after tanh outputs"),
+])
+def test_a_loss_that_does_not_fit_the_output_activation_is_refused(activations, error, says):
+    with pytest.raises(SpecError, match=says):
+        preset("mazur").with_(activations=activations, error=error)

@@ -115,7 +115,9 @@ def test_one_neuron_learning_and_is_read_as_a_2_1_network(tmp_path):
 
 @pytest.mark.parametrize("error, reduction, says", [("squared", "sum", "error (t - a)^2 without the 1/2"),
                                                     ("half_squared", "mean", "mean loss"),
-                                                    ("squared", "mean", "(t - a)^2 without the 1/2, mean loss")])
+                                                    ("squared", "mean", "(t - a)^2 without the 1/2, mean loss"),
+                                                    ("binary_cross_entropy", "sum", "binary cross-entropy"),
+                                                    ("binary_cross_entropy", "mean", "binary cross-entropy, mean")])
 def test_generated_xor_with_another_loss_is_read_in_that_loss(tmp_path, error, reduction, says):
     spec = preset("xor").with_(error=error, reduction=reduction, iterations=12, learning_rates=(0.5,))
     generate_workbook(spec, tmp_path / "xor.xlsx", plot=False)
@@ -444,3 +446,51 @@ def test_a_two_decimal_export_numbered_along_the_inputs_is_read_in_that_numberin
     (table,) = validate_workbook(write_workbook(tmp_path / "own-2dp.xlsx", {"Sheet1": [layout]})).tables
     assert (table.verdict, table.mismatches) == ("correct", [])
     assert any("h1 = w1·i1 + w3·i2, h2 = w2·i1 + w4·i2" in note for note in table.notes)
+
+
+# --- cross-entropy: a classifier's loss -----------------------------------------------------------------------
+
+from tests.handmade import classifier_2_2_2, paste_values  # noqa: E402
+
+
+@pytest.mark.parametrize("outputs, says", [("softmax", "sigmoid/softmax, no biases, 1 sample, cross-entropy"),
+                                           ("sigmoid", "sigmoid, no biases, 1 sample, binary cross-entropy")])
+def test_a_cross_entropy_classifier_is_read_in_its_loss_not_called_wrong_at_e1(tmp_path, outputs, says):
+    classifier_2_2_2(tmp_path / "ce.xlsx", outputs=outputs)
+    (table,) = validate_workbook(tmp_path / "ce.xlsx").tables
+    assert (table.verdict, table.learning_rate, table.rows) == ("correct", 0.5, 20), table.first_error
+    assert table.network == f"2-2-2, {says}" and table.max_rel_error < 1e-12
+
+
+def test_a_cross_entropy_classifier_pasted_as_values_is_correct(tmp_path):
+    classifier_2_2_2(tmp_path / "ce.xlsx")
+    paste_values(tmp_path / "ce.xlsx", tmp_path / "values.xlsx")
+    (table,) = validate_workbook(tmp_path / "values.xlsx").tables
+    assert table.verdict == "correct" and table.network.endswith("cross-entropy"), table.first_error
+
+
+def test_binary_cross_entropy_with_the_sigmoids_slope_kept_in_the_output_delta_is_wrong_there(tmp_path):
+    """The squared error's habit: (a - t) * a * (1 - a), where the cross-entropy's derivative has cancelled it."""
+    cells = classifier_2_2_2(tmp_path / "ce.xlsx", outputs="sigmoid", mistake={
+        "δo1": lambda c: f"=({c['a_o1']}-{c['t1']})*{c['a_o1']}*(1-{c['a_o1']})"})
+    (table,) = validate_workbook(tmp_path / "ce.xlsx").tables
+    assert table.verdict == "wrong" and table.network.endswith("binary cross-entropy")
+    first = table.first_error
+    assert (first.row, first.quantity) == (1, "dE_total/do1") and first.cell.endswith(cells["δo1"])
+
+
+def test_softmax_outputs_computed_from_one_net_input_are_wrong_at_a_o1(tmp_path):
+    cells = classifier_2_2_2(tmp_path / "ce.xlsx", mistake={
+        "a_o1": lambda c: f"=EXP({c['o1']})/(EXP({c['o1']})+EXP({c['o1']}))"})
+    (table,) = validate_workbook(tmp_path / "ce.xlsx").tables
+    assert table.verdict == "wrong"
+    assert (table.first_error.quantity, table.first_error.cell.split("!")[1]) == ("a_o1", cells["a_o1"])
+
+
+def test_a_generated_softmax_classifier_is_read_back_as_one(tmp_path):
+    spec = preset("mazur").with_(activations=("sigmoid", "softmax"), error="cross_entropy", iterations=12,
+                                 learning_rates=(0.5,))
+    generate_workbook(spec, tmp_path / "softmax.xlsx", plot=False)
+    (table,) = validate_workbook(tmp_path / "softmax.xlsx").tables
+    assert table.verdict == "correct", table.first_error
+    assert table.network == "2-2-2, sigmoid/softmax, fixed biases, 1 sample, cross-entropy"

@@ -2,7 +2,7 @@
 
 from xlbackprop.network import quantities, unit_names, weight_names
 
-_SYMBOL = {"sigmoid": "σ", "tanh": "tanh", "relu": "ReLU", "identity": "identity"}
+_SYMBOL = {"sigmoid": "σ", "tanh": "tanh", "relu": "ReLU", "identity": "identity", "softmax": "softmax"}
 
 
 def _d(a, b):
@@ -11,7 +11,11 @@ def _d(a, b):
 
 def error_text(spec):
     """What each output's error E1, E2, ... is, in words and symbols."""
-    return ("½ " if spec.error == "half_squared" else "") + "(target − output)²"
+    return {"half_squared": "½ (target − output)²", "squared": "(target − output)²",
+            "cross_entropy": "cross-entropy: −target · ln(output)",
+            "binary_cross_entropy":
+                "binary cross-entropy: −(target · ln(output) + (1 − target) · ln(1 − output))",
+            }[spec.error]
 
 
 def derivation_rows(spec):
@@ -33,6 +37,8 @@ def derivation_rows(spec):
         elif q.kind == "act":
             l = layer_of[base[2:]]
             why = f"{_SYMBOL[spec.activations[l - 1]]}({base[2:]}{sfx})"
+            if spec.activations[l - 1] == "softmax":
+                why = f"softmax: e^{base[2:]}{sfx} over the sum of e^net of the layer's units"
         elif q.kind == "error":
             why = error_text(spec)
         elif q.kind == "loss":
@@ -43,8 +49,12 @@ def derivation_rows(spec):
             l, a = layer_of[unit], f"a_{unit}"
             if l == last:
                 target = f"t{units[l].index(unit) + 1}"
-                twice = "" if spec.error == "half_squared" else "2"
-                why = f"{_d('E_total', a)} · {_d(a, unit)} = {twice}({a} − {target}) · {_d(a, unit)}"
+                if spec.error in ("cross_entropy", "binary_cross_entropy"):
+                    why = f"{_d('E_total', a)} · {_d(a, unit)} = {a} − {target}: the cross-entropy's derivative " \
+                          f"cancels the {spec.activations[-1]}'s"
+                else:
+                    twice = "" if spec.error == "half_squared" else "2"
+                    why = f"{_d('E_total', a)} · {_d(a, unit)} = {twice}({a} − {target}) · {_d(a, unit)}"
             else:
                 nxt = " + ".join(f"{_d('E_total', u)}·{_d(u, a)}" for u in units[l + 1])
                 why = f"({nxt}) · {_d(a, unit)}"

@@ -146,6 +146,18 @@ class Div(Expr):
 
 
 @dataclass(frozen=True, eq=False)
+class Neg(Expr):
+    """-(a): a cross-entropy's minus sign, written before parentheses, as Excel's unary minus binds first."""
+    a: Expr
+    def children(self): return (self.a,)
+    def eval(self, env): return -self.a.eval(env)
+    def backward(self, env, grad, acc): self.a.backward(env, -grad, acc)
+    def excel(self, ref):
+        inner = self.a.excel(ref)
+        return f"-{inner}" if self.a.prec == _ATOM else f"-({inner})"
+
+
+@dataclass(frozen=True, eq=False)
 class Square(Expr):
     a: Expr
     prec = _POW
@@ -161,11 +173,14 @@ def _exp(x):
 
 @dataclass(frozen=True, eq=False)
 class Call(Expr):
-    """A spreadsheet function of one argument: EXP(-x) as NEGEXP, TANH, MAX(0,x) as RELU, step IF(x>0,1,0)."""
+    """A spreadsheet function of one argument: EXP(-x) as NEGEXP, EXP, LN, TANH, MAX(0,x) as RELU, step
+    IF(x>0,1,0)."""
     fn: str
     a: Expr
     _FORMS = {  # formula, value, derivative
         "NEGEXP": ("EXP(-{})", lambda x: _exp(-x), lambda x: -_exp(-x)),
+        "EXP": ("EXP({})", _exp, _exp),
+        "LN": ("LN({})", lambda x: math.log(x) if x > 0 else math.nan, lambda x: 1 / x if x > 0 else math.nan),
         "TANH": ("TANH({})", math.tanh, lambda x: 1 - math.tanh(x) ** 2),
         "RELU": ("MAX(0,{})", lambda x: max(0.0, x), lambda x: 1.0 if x > 0 else 0.0),
         "STEP": ("IF({}>0,1,0)", lambda x: 1.0 if x > 0 else 0.0, lambda x: 0.0),

@@ -7,7 +7,7 @@ samples, per-sample names get a suffix: h1[2] is h1 for the second sample.
 
 from dataclasses import dataclass
 
-from xlbackprop.expr import Call, Num, Ref, Square, total
+from xlbackprop.expr import Call, Neg, Num, Ref, Square, total
 
 KINDS = ("input", "target", "weight", "bias", "net", "act", "error", "loss", "delta", "grad")
 
@@ -24,7 +24,10 @@ class Quantity:
         return self.name.replace("dE_total/d", "∂E_total/∂")
 
 
-def activation(name, net):
+def activation(name, net, layer_nets=()):
+    """The activation of one unit from its net input; softmax reads every net input of its layer."""
+    if name == "softmax":
+        return Call("EXP", net) / total(Call("EXP", n) for n in layer_nets)
     return {
         "sigmoid": lambda: 1 / (1 + Call("NEGEXP", net)),
         "tanh": lambda: Call("TANH", net),
@@ -105,6 +108,30 @@ def initial_values(spec):
     return values
 
 
+def error_of(spec, target, act):
+    """One output's error E_j as spec.error defines it."""
+    if spec.error == "cross_entropy":
+        return Neg(target * Call("LN", act))
+    if spec.error == "binary_cross_entropy":
+        return Neg(target * Call("LN", act) + (1 - target) * Call("LN", 1 - act))
+    err = Square(target - act)
+    return Num(0.5) * err if spec.error == "half_squared" else err
+
+
+def output_delta(spec, target, act, net, targets):
+    """dE/d(net) of one output unit: (a - t) times the activation's slope, doubled without the 1/2; a - t
+    itself after a cross-entropy, whose derivative cancels the sigmoid's or softmax's slope (a softmax whose
+    targets do not sum to 1 leaves a * (t1 + t2 + ...) - t)."""
+    if spec.error == "binary_cross_entropy":
+        return act - target
+    if spec.error == "cross_entropy":
+        return act - target if all(abs(sum(s.targets) - 1) < 1e-12 for s in spec.samples) else act * total(
+            targets) - target
+    upstream = act - target
+    upstream = upstream if spec.error == "half_squared" else Num(2) * upstream
+    return upstream * activation_slope(spec.activations[-1], act, net)
+
+
 def sample_suffix(spec, s):
     return f"[{s + 1}]" if len(spec.samples) > 1 else ""
 
@@ -115,7 +142,7 @@ def quantities(spec):
     With spec.reduction "mean", E_total and the gradients are means over the samples while each sample's
     deltas stay the derivatives of its own error (as students write them: per-sample deltas, averaged
     gradients); spec.error "squared" drops the 1/2 of E, doubling the output deltas."""
-    halved, mean, n_samples = spec.error == "half_squared", spec.reduction == "mean", len(spec.samples)
+    mean, n_samples = spec.reduction == "mean", len(spec.samples)
     units, wnames, bnames = unit_names(spec), weight_names(spec), bias_names(spec)
     last = len(spec.sizes) - 1
     q = []
@@ -133,15 +160,19 @@ def quantities(spec):
     for s in range(len(spec.samples)):
         sfx = sample_suffix(spec, s)
         for l in range(1, last + 1):
+            nets, acts = [Ref(u + sfx) for u in units[l]], []
             for j, unit in enumerate(units[l]):
                 net = total(Ref(wnames[l - 1][j][k]) * Ref(act_name(l - 1, k, sfx)) for k in range(spec.sizes[l - 1]))
                 if bnames:
                     net = net + Ref(bnames[l - 1][j])
                 q.append(Quantity(unit + sfx, "net", net))
-                q.append(Quantity(act_name(l, j, sfx), "act", activation(spec.activations[l - 1], Ref(unit + sfx))))
+                acts.append(Quantity(act_name(l, j, sfx), "act", activation(spec.activations[l - 1], nets[j], nets)))
+                if spec.activations[l - 1] != "softmax":  # h1, a_h1, h2, a_h2; a softmax reads all its nets first
+                    q.append(acts.pop())
+            q += acts
         for j in range(spec.sizes[-1]):
-            err = Square(Ref(f"t{j + 1}{sfx}") - Ref(act_name(last, j, sfx)))
-            errors.append(Quantity(f"E{j + 1}{sfx}", "error", Num(0.5) * err if halved else err))
+            err = error_of(spec, Ref(f"t{j + 1}{sfx}"), Ref(act_name(last, j, sfx)))
+            errors.append(Quantity(f"E{j + 1}{sfx}", "error", err))
     q += errors
     loss = total(Ref(e.name) for e in errors)
     q.append(Quantity("E_total", "loss", loss / n_samples if mean else loss))
@@ -152,13 +183,13 @@ def quantities(spec):
             for j, unit in enumerate(units[l]):
                 act, net = Ref(act_name(l, j, sfx)), Ref(unit + sfx)
                 if l == last:
-                    upstream = act - Ref(f"t{j + 1}{sfx}")
-                    upstream = upstream if halved else Num(2) * upstream
+                    targets = [Ref(f"t{m + 1}{sfx}") for m in range(spec.sizes[-1])]
+                    delta = output_delta(spec, targets[j], act, net, targets)
                 else:
                     upstream = total(Ref(f"dE_total/d{units[l + 1][m]}{sfx}") * Ref(wnames[l][m][j])
                                      for m in range(spec.sizes[l + 1]))
-                slope = activation_slope(spec.activations[l - 1], act, net)
-                q.append(Quantity(f"dE_total/d{unit}{sfx}", "delta", upstream * slope))
+                    delta = upstream * activation_slope(spec.activations[l - 1], act, net)
+                q.append(Quantity(f"dE_total/d{unit}{sfx}", "delta", delta))
 
     def over_samples(term):
         summed = total(term(sample_suffix(spec, s)) for s in range(len(spec.samples)))

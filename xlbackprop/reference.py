@@ -9,7 +9,14 @@ import torch
 
 from xlbackprop.network import bias_names, sample_suffix, unit_names, weight_names
 
-_ACT = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu, "identity": lambda x: x}
+_ACT = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu, "identity": lambda x: x,
+        "softmax": lambda x: torch.softmax(x, dim=-1)}
+_ERROR = {  # each output's error, from the targets t and outputs a (R, S, out)
+    "half_squared": lambda t, a: 0.5 * (t - a) ** 2,
+    "squared": lambda t, a: (t - a) ** 2,
+    "cross_entropy": lambda t, a: -t * torch.log(a),
+    "binary_cross_entropy": lambda t, a: -(t * torch.log(a) + (1 - t) * torch.log1p(-a)),
+}
 
 
 def traces(spec, learning_rates=None, iterations=None):
@@ -51,7 +58,7 @@ def traces(spec, learning_rates=None, iterations=None):
             a = _ACT[spec.activations[l]](net)
             nets.append(net)
             acts.append(a)
-        E = (t - a) ** 2 * (0.5 if spec.error == "half_squared" else 1.0)  # (R, S, out)
+        E = _ERROR[spec.error](t, a)  # (R, S, out)
         # runs are independent, so one sum serves all lrs; a mean over the samples divides by their number
         (E.sum() / (n_samples if spec.reduction == "mean" else 1)).backward()
         # each sample's deltas are the derivatives of its own error, whatever the reduction (network.py)

@@ -11,9 +11,11 @@ import numpy as np
 
 from xlbackprop.errors import SpecError
 
-ACTIVATIONS = ("sigmoid", "tanh", "relu", "identity")
+ACTIVATIONS = ("sigmoid", "tanh", "relu", "identity", "softmax")  # softmax: the output layer's only
 BIAS_MODES = ("none", "fixed", "trained")
-ERRORS = ("half_squared", "squared")  # E = 1/2 (t - a)^2, the course's; or (t - a)^2
+# E_j = 1/2 (t - a)^2, the course's; (t - a)^2; -t ln a after softmax outputs (a classifier's cross-entropy);
+# -(t ln a + (1 - t) ln(1 - a)) after sigmoid outputs (binary cross-entropy)
+ERRORS = ("half_squared", "squared", "cross_entropy", "binary_cross_entropy")
 REDUCTIONS = ("sum", "mean")          # E_total over the samples: their sum, the course's; or their mean
 
 
@@ -29,7 +31,8 @@ COURSE_LEARNING_RATES = (0.1, 0.2, 0.5, 0.8, 1.0, 2.0)
 
 @dataclass(frozen=True)
 class Spec:
-    """A small fully connected network trained by full-batch gradient descent on E = sum 1/2 (t - a)^2.
+    """A small fully connected network trained by full-batch gradient descent on E = sum 1/2 (t - a)^2 (or
+    another of ERRORS).
 
     weights[l][j][k] connects unit k of layer l to unit j of layer l+1. biases[l] holds one value per
     unit of layer l+1, or a single value when shared_bias (Mazur's b1, b2: one bias per layer).
@@ -56,6 +59,15 @@ class Spec:
 
 _FIELDS = ("name", "sizes", "activations", "samples", "weights", "bias", "shared_bias", "biases", "error", "reduction",
            "learning_rates", "iterations", "seed", "description")
+
+
+def errors_for(activations):
+    """The errors a network whose layers have these activations can be trained on: cross-entropy after
+    softmax outputs only (their derivatives cancel into a - t), binary cross-entropy after sigmoid outputs."""
+    last = activations[-1]
+    if last == "softmax":
+        return ("cross_entropy",)
+    return ("half_squared", "squared", "binary_cross_entropy") if last == "sigmoid" else ("half_squared", "squared")
 
 
 def _fail(field_name, found, expected):
@@ -89,6 +101,11 @@ def check(spec):
         _fail("bias", repr(spec.bias), "one of " + ", ".join(BIAS_MODES))
     if spec.error not in ERRORS:
         _fail("error", repr(spec.error), "one of " + ", ".join(ERRORS))
+    if spec.error not in errors_for(spec.activations):
+        _fail("error", repr(spec.error), f"one of {', '.join(errors_for(spec.activations))} after "
+              f"{spec.activations[-1]} outputs")
+    if "softmax" in spec.activations[:-1]:
+        _fail("activations", list(spec.activations), "softmax on the output layer only")
     if spec.reduction not in REDUCTIONS:
         _fail("reduction", repr(spec.reduction), "one of " + ", ".join(REDUCTIONS))
     if spec.bias == "none" and spec.biases:

@@ -11,6 +11,7 @@ from xlbackprop.errors import SpecError, WorkbookError
 from xlbackprop.layout import weight_note
 from xlbackprop.network import leaf_values
 from xlbackprop.spec import load_spec, preset
+from xlbackprop.validate.infer import LOSS_WORDS
 
 
 
@@ -112,7 +113,7 @@ def _shape(spec):
     bias = {"none": "no biases", "fixed": "fixed biases", "trained": "trained biases"}[spec.bias]
     acts = "/".join(dict.fromkeys(spec.activations))
     n = len(spec.samples)
-    loss = ", error (t - a)^2 without the 1/2" if spec.error == "squared" else ""  # as infer.describe says it
+    loss = LOSS_WORDS[spec.error]
     return f"{'-'.join(map(str, spec.sizes))} ({acts}, {bias}, {n} sample{'s' if n != 1 else ''}{loss})"
 
 

@@ -9,7 +9,7 @@ from dataclasses import replace
 from xlbackprop.expr import Ref, Square, total
 from xlbackprop.network import (activation, activation_slope, bias_names, quantities, sample_suffix, unit_names,
                                 weight_names)
-from xlbackprop.spec import ACTIVATIONS, Sample, Spec, check as check_spec
+from xlbackprop.spec import ACTIVATIONS, Sample, Spec, check as check_spec, errors_for
 from xlbackprop.validate.precision import Rounding, digits, tolerance
 from xlbackprop.validate.rows import LAYOUT_RTOL, RowEnv, agrees, close
 
@@ -99,40 +99,67 @@ CONVENTION_RTOL = 1e-3
 def _loss(spec, values):
     """The error and its reduction over the samples that the first row's E, E_total, output deltas and
     gradients all follow: the course's 1/2 (t - a)^2 summed, unless every one of them that the table holds
-    says (t - a)^2 or a mean. (A table that follows neither consistently stays with the course's, and its
-    checks name the quantity that departs from it: a missing 1/2, say.)"""
+    says (t - a)^2, a cross-entropy or a mean (after softmax outputs, the cross-entropy). A table that
+    follows none consistently stays with the course's, and its checks name the quantity that departs from it
+    (a missing 1/2, say), unless a cross-entropy is what most of them follow."""
     outputs = [f"dE_total/d{u}{sample_suffix(spec, s)}" for u in unit_names(spec)[-1]
                for s in range(len(spec.samples))]
     judged = [n for n in values if values[n] is not None and
               (n.startswith("E") or n in outputs or (n.startswith("dE_total/d") and n[10:11] in "wb"))]
+    errors = errors_for(spec.activations)
+    spec = replace(spec, error=errors[0])  # softmax outputs have only the cross-entropy
     if not judged:
         return spec
     reductions = ("sum", "mean") if len(spec.samples) > 1 else ("sum",)
-    for error in ("half_squared", "squared"):
+    best, most = spec, -1
+    for error in errors:
         for reduction in reductions:
             candidate = replace(spec, error=error, reduction=reduction)
             exprs = exprs_of(candidate)
-            if all(agrees(values, n, exprs, CONVENTION_RTOL) for n in judged if n in exprs):
+            agreeing = [agrees(values, n, exprs, CONVENTION_RTOL) for n in judged if n in exprs]
+            if all(agreeing):
                 return candidate
-    return spec
+            if sum(agreeing) > most:
+                best, most = candidate, sum(agreeing)
+    # A mistake breaks some quantities under the table's own loss, and most of them under any other: a
+    # cross-entropy's output delta that keeps the sigmoid's slope is read as a cross-entropy with one wrong
+    # delta, not as a squared error whose E1 is wrong. Among the course's conventions this is the course's.
+    return best if errors[0] != "half_squared" or best.error == "binary_cross_entropy" else spec
 
 
 def _activations(spec, leaves):
     """Per layer, the activation whose formula turns the first row's net inputs into its activations."""
-    out = []
-    for units in unit_names(spec)[1:]:
+    out, layers = [], unit_names(spec)[1:]
+    for units in layers:
         best = "sigmoid"
         sfx = [sample_suffix(spec, s) for s in range(len(spec.samples))]
         pairs = [(leaves.get(u + x), leaves.get(f"a_{u}{x}")) for u in units for x in sfx]
         pairs = [(h, a) for h, a in pairs if h is not None and a is not None]
         if pairs:
-            for act in ACTIVATIONS:
+            for act in ACTIVATIONS[:-1]:
                 fn = activation(act, Ref("x"))
                 if all(_near(a, fn.eval({"x": h})) for h, a in pairs):
                     best = act
                     break
+            else:
+                best = "softmax" if units is layers[-1] and _softmax_fits(units, sfx, leaves) else best
         out.append(best)
     return tuple(out)
+
+
+def _softmax_fits(units, suffixes, leaves):
+    """Whether each sample's outputs are e^o over the sum of its layer's e^o (a classifier's softmax)."""
+    fitted = False
+    for x in suffixes:
+        nets = [leaves.get(u + x) for u in units]
+        acts = [leaves.get(f"a_{u}{x}") for u in units]
+        if None in nets or None in acts or len(units) < 2 or max(nets) > 700:
+            return False
+        exps = [math.exp(n) for n in nets]
+        if not all(_near(a, e / sum(exps)) for a, e in zip(acts, exps)):
+            return False
+        fitted = True
+    return fitted
 
 
 def _near(found, expected):
@@ -196,6 +223,8 @@ def other_conventions(spec, first):
     exprs, out = exprs_of(spec), {}
     layers = list(enumerate(unit_names(spec)[1:]))
     for layer, units in reversed(layers):  # output deltas first: the hidden ones are computed from them
+        if spec.activations[layer] == "softmax":
+            continue  # no slope of one unit's own: the softmax's derivative mixes the layer
         for unit in units:
             name = f"dE_total/d{unit}"
             if first.get(name) is None:
@@ -254,13 +283,18 @@ def step_reduction(sheet, table, spec, lr):
     return "mean" if votes > 0 else "sum"
 
 
+# How a table's error is named after its network ('2-2-2, sigmoid, no biases, 1 sample, cross-entropy')
+LOSS_WORDS = {"half_squared": "", "squared": ", error (t - a)^2 without the 1/2", "cross_entropy": ", cross-entropy",
+              "binary_cross_entropy": ", binary cross-entropy"}
+
+
 def describe(spec, rows_per_step=1, reduction="sum"):
     """'2-2-2, sigmoid, no biases, 1 sample': the network the table was read as (a table of one row per
     sample: its samples, the mean or sum of their gradients)."""
     acts = sorted(set(spec.activations), key=spec.activations.index)
     bias = {"none": "no biases", "fixed": "fixed biases", "trained": "trained biases"}[spec.bias]
     n = max(len(spec.samples), rows_per_step)
-    loss = {"half_squared": "", "squared": ", error (t - a)^2 without the 1/2"}[spec.error]
+    loss = LOSS_WORDS[spec.error]
     loss += ", mean loss" if "mean" in (spec.reduction, reduction) else ""
     loss += ", one row per sample" if rows_per_step > 1 else ""
     return (f"{'-'.join(map(str, spec.sizes))}, {'/'.join(acts)}, {bias}, "

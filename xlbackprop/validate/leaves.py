@@ -9,6 +9,7 @@ from dataclasses import replace
 
 from xlbackprop.formula_text import move_refs, numbers, references
 from xlbackprop.network import quantities
+from xlbackprop.spec import errors_for
 from xlbackprop.validate.infer import constant_names, exprs_of, row_agreement, structure_spec
 from xlbackprop.validate.rows import agrees
 from xlbackprop.workbook_read import SheetView
@@ -129,7 +130,7 @@ def _fit_row(sheet, table, row, values, same_on_every_row=False):
     spec, missing = _missing(values)
     exprs = exprs_of(spec)
     # the error as the course writes it, or without its 1/2: the table's own convention is read later
-    conventions = [exprs_of(replace(spec, error=error)) for error in ("half_squared", "squared")]
+    conventions = [exprs_of(replace(spec, error=error)) for error in errors_for(spec.activations)]
     out = {}
     for reader in exprs:
         wanted = [n for n in _reads(reader, exprs, values) if n in missing and values.get(n) is None]
