@@ -12,10 +12,12 @@ XOR_WEIGHTS = {"w1": 0.16, "w2": -0.4, "w3": 0.34, "w4": -0.6, "w5": 0.88, "w6":
                "b1": -0.79, "b2": 0.26, "b3": 0.85}
 
 
-def xor_rows_per_sample(path, steps=6, lr=0.5, average=True, mistake=None, labels=None):
+def xor_rows_per_sample(path, steps=6, lr=0.5, average=True, mistake=None, labels=None, online=False):
     """2-2-1 with biases, one row per sample, the weights held for the four rows of a step and updated on the
-    next step's first row by the mean (or sum) of the four rows' gradients. `mistake`: {column: fn(ref, r)}
-    replacing a column's formula on every row. Returns {name: column}, the first data row and the rate cell."""
+    next step's first row by the mean (or sum) of the four rows' gradients; `online`: updated on every row by
+    the row above's gradients (stochastic gradient descent, the samples in turn). `mistake`: {column: fn(ref,
+    r)} replacing a column's formula on every row. Returns {name: column}, the first data row and the rate
+    cell."""
     cols = ["step", "x1", "x2", "y", "w1", "w2", "w3", "w4", "w5", "w6", "b1", "b2", "b3",
             "h1", "out_h1", "h2", "out_h2", "o", "out_o", "E", "δo", "δh1", "δh2",
             "dE/dw1", "dE/dw2", "dE/dw3", "dE/dw4", "dE/dw5", "dE/dw6", "dE/db1", "dE/db2", "dE/db3"]
@@ -39,6 +41,8 @@ def xor_rows_per_sample(path, steps=6, lr=0.5, average=True, mistake=None, label
         for w in ["w1", "w2", "w3", "w4", "w5", "w6", "b1", "b2", "b3"]:
             if k == 0:
                 f[w] = XOR_WEIGHTS[w]
+            elif online:
+                f[w] = f"={ref(w, r - 1)}-$B$1*{ref('dE/d' + w, r - 1)}"
             elif s:
                 f[w] = f"={ref(w, r - 1)}"
             else:

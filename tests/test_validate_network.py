@@ -494,3 +494,48 @@ def test_a_generated_softmax_classifier_is_read_back_as_one(tmp_path):
     (table,) = validate_workbook(tmp_path / "softmax.xlsx").tables
     assert table.verdict == "correct", table.first_error
     assert table.network == "2-2-2, sigmoid/softmax, fixed biases, 1 sample, cross-entropy"
+
+
+# --- stochastic gradient descent: the weights updated after every sample ----------------------------------------
+
+from tests.handmade import one_sample_at_a_time_2_1_1  # noqa: E402
+
+
+def test_a_2_1_1_network_trained_one_sample_at_a_time_is_judged_against_torch_sgd(tmp_path):
+    one_sample_at_a_time_2_1_1(tmp_path / "sgd.xlsx")
+    (table,) = validate_workbook(tmp_path / "sgd.xlsx").tables
+    assert (table.verdict, table.learning_rate, table.rows) == ("correct", 0.5, 12), table.first_error
+    assert table.network == "2-1-1, sigmoid, no biases, 2 samples, one row per sample, the weights updated after each"
+    assert table.max_rel_error < 1e-12
+
+
+def test_xor_trained_one_sample_at_a_time_is_correct_and_pasted_as_values_too(tmp_path):
+    xor_rows_per_sample(tmp_path / "xor.xlsx", steps=8, online=True)
+    (table,) = validate_workbook(tmp_path / "xor.xlsx").tables
+    assert (table.verdict, table.rows) == ("correct", 32), table.first_error
+    assert table.network.startswith("2-2-1, sigmoid, trained biases, 4 samples, one row per sample, the weights")
+    paste_values(tmp_path / "xor.xlsx", tmp_path / "values.xlsx", digits=6)
+    (table,) = validate_workbook(tmp_path / "values.xlsx").tables
+    assert table.verdict == "correct", table.first_error
+
+
+def test_xor_one_sample_at_a_time_with_a_wrong_hidden_delta_is_wrong_at_that_cell(tmp_path):
+    col, first = xor_rows_per_sample(tmp_path / "xor.xlsx", steps=8, online=True, mistake={
+        "δh1": lambda ref, r: f"{ref('δo')}*{ref('w6')}*{ref('out_h1')}*(1-{ref('out_h1')})"})
+    (table,) = validate_workbook(tmp_path / "xor.xlsx").tables
+    assert table.verdict == "wrong"
+    assert (table.first_error.row, table.first_error.quantity) == (1, "dE_total/dh1")
+
+
+def test_xor_one_sample_at_a_time_updated_from_the_wrong_rows_gradient_is_wrong(tmp_path):
+    """Each row's weights read the gradients two rows up: the samples' order is lost."""
+    col, first = xor_rows_per_sample(tmp_path / "xor.xlsx", steps=4, online=True)
+    import openpyxl
+    from xlbackprop.cells import a1
+    wb = openpyxl.load_workbook(tmp_path / "xor.xlsx")
+    ws = wb.active
+    r = first + 2
+    ws.cell(r, col["w5"], f"={a1(r - 1, col['w5'])}-$B$1*{a1(r - 2, col['dE/dw5'])}")
+    wb.save(tmp_path / "xor.xlsx")
+    (table,) = validate_workbook(tmp_path / "xor.xlsx").tables
+    assert table.verdict == "wrong" and table.first_error.cell.endswith(a1(r, col["w5"]))

@@ -102,20 +102,12 @@ def test_a_file_without_any_network_is_incomplete_with_what_is_accepted(tmp_path
 WHAT_IS_CHECKED = "checked are gradient-descent tables of a fully connected network of any size"
 
 
-def test_a_2_1_1_network_trained_one_sample_at_a_time_is_unsupported(tmp_path):
-    handmade.one_sample_at_a_time_2_1_1(tmp_path / "sgd.xlsx")
-    result, table = _only_table(tmp_path / "sgd.xlsx")
-    assert (result.verdict, table.mismatches) == ("unsupported", [])
-    assert table.notes[0].startswith("unsupported: weights updated after every sample (one row per sample, "
-                                     "2 samples, rows 3-14)")
-    assert "checked is full-batch gradient descent" in table.notes[0]
-
-
-def test_an_adaline_trained_one_sample_at_a_time_is_unsupported_not_wrong(tmp_path):
+def test_an_adaline_whose_weights_move_by_their_delta_rule_columns_is_unsupported_not_wrong(tmp_path):
+    """w + Δw with Δw = η(t - y)x: the columns hold the weights' changes, not gradients."""
     handmade.adaline_one_sample_at_a_time(tmp_path / "adaline.xlsx")
     result, table = _only_table(tmp_path / "adaline.xlsx")
     assert (result.verdict, table.mismatches, table.first_error) == ("unsupported", [], None)
-    assert "weights updated after every sample (one row per sample, 4 samples, rows 3-14)" in table.notes[0]
+    assert "weights updated after every sample by their own Δ columns (w + Δw, rows 3-14)" in table.notes[0]
 
 
 def test_a_perceptron_with_a_step_activation_is_unsupported_naming_the_step(tmp_path):

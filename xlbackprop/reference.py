@@ -4,6 +4,8 @@ Nothing here shares code with the formula writer: values come from torch's own o
 so agreement between the two is evidence, not a tautology.
 """
 
+from dataclasses import replace
+
 import numpy as np
 import torch
 
@@ -20,18 +22,20 @@ _ERROR = {  # each output's error, from the targets t and outputs a (R, S, out)
 
 
 def traces(spec, learning_rates=None, iterations=None):
-    """{lr: {quantity name: float64 array over iterations}} for every quantity of network.quantities(spec)."""
+    """{lr: {quantity name: float64 array over iterations}} for every quantity of network.quantities(spec); for
+    spec.update "online", of one sample's quantities (no [n] suffixes), iteration k training on sample k mod S."""
     lrs = list(learning_rates or spec.learning_rates)
     steps = iterations or spec.iterations
     f64 = torch.float64
     R, L = len(lrs), len(spec.sizes) - 1
     eta = torch.tensor(lrs, dtype=f64)
-    x = torch.tensor([s.inputs for s in spec.samples], dtype=f64)   # (S, in)
-    t = torch.tensor([s.targets for s in spec.samples], dtype=f64)  # (S, out)
+    x_all = torch.tensor([s.inputs for s in spec.samples], dtype=f64)   # (S, in)
+    t_all = torch.tensor([s.targets for s in spec.samples], dtype=f64)  # (S, out)
+    online = spec.update == "online"
     W = [torch.tensor(m, dtype=f64).expand(R, -1, -1).clone() for m in spec.weights]  # (R, out, in)
     B = [torch.tensor(b, dtype=f64).expand(R, -1).clone() for b in spec.biases]      # (R, 1 or out)
     trained = spec.bias == "trained"
-    n_samples = len(spec.samples)
+    n_samples = 1 if online else len(spec.samples)
 
     hist = {}
 
@@ -43,6 +47,9 @@ def traces(spec, learning_rates=None, iterations=None):
             store[i] = v.detach()
 
     for i in range(steps):
+        s = i % len(spec.samples)
+        x, t = (x_all[s:s + 1], t_all[s:s + 1]) if online else (x_all, t_all)
+        record("given", i, [x, t])
         W = [w.detach().requires_grad_(True) for w in W]
         B = [b.detach().requires_grad_(trained) for b in B]
         a, nets, acts = x.expand(R, -1, -1), [], []
@@ -71,7 +78,8 @@ def traces(spec, learning_rates=None, iterations=None):
             W = [w - eta[:, None, None] * w.grad for w in W]
             if trained:
                 B = [b - eta[:, None] * b.grad for b in B]
-    return {lr: values for lr, values in zip(lrs, _name(spec, hist, R))}
+    named = replace(spec, samples=spec.samples[:1], update="batch") if online else spec  # one sample a row
+    return {lr: values for lr, values in zip(lrs, _name(named, hist, R))}
 
 
 def trace(spec, learning_rate, iterations=None):
@@ -93,15 +101,13 @@ def _name(spec, hist, R):
         for r in range(R):
             out[r][name] = np.ascontiguousarray(series[:, r])
 
-    x = np.array([s.inputs for s in spec.samples])
-    t = np.array([s.targets for s in spec.samples])
-    steps = hist["E"][0].shape[0]
+    x, t = (v.numpy() for v in hist["given"])  # (steps, S, in), (steps, S, out): the samples each step read
     for s in range(len(spec.samples)):
         sfx = sample_suffix(spec, s)
         for k, n in enumerate(units[0]):
-            put(n + sfx, np.full((steps, R), x[s, k]))
+            put(n + sfx, np.repeat(x[:, s, k, None], R, axis=1))
         for j in range(spec.sizes[-1]):
-            put(f"t{j + 1}{sfx}", np.full((steps, R), t[s, j]))
+            put(f"t{j + 1}{sfx}", np.repeat(t[:, s, j, None], R, axis=1))
     for l in range(L):
         W, gW = _stack(hist, "W", l), _stack(hist, "gW", l)
         net, act, delta = _stack(hist, "net", l), _stack(hist, "act", l), _stack(hist, "delta", l)

@@ -17,6 +17,9 @@ BIAS_MODES = ("none", "fixed", "trained")
 # -(t ln a + (1 - t) ln(1 - a)) after sigmoid outputs (binary cross-entropy)
 ERRORS = ("half_squared", "squared", "cross_entropy", "binary_cross_entropy")
 REDUCTIONS = ("sum", "mean")          # E_total over the samples: their sum, the course's; or their mean
+# batch: every step from all the samples' gradients, the course's; online: one sample a step, the samples in
+# turn (stochastic gradient descent as XOR and ADALINE sheets do it: one row per sample)
+UPDATES = ("batch", "online")
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,7 @@ class Spec:
     description: str = ""
     error: str = "half_squared"
     reduction: str = "sum"
+    update: str = "batch"
 
     def with_(self, **changes):
         """A copy with some fields changed, checked again."""
@@ -58,6 +62,7 @@ class Spec:
 
 
 _FIELDS = ("name", "sizes", "activations", "samples", "weights", "bias", "shared_bias", "biases", "error", "reduction",
+           "update",
            "learning_rates", "iterations", "seed", "description")
 
 
@@ -108,6 +113,10 @@ def check(spec):
         _fail("activations", list(spec.activations), "softmax on the output layer only")
     if spec.reduction not in REDUCTIONS:
         _fail("reduction", repr(spec.reduction), "one of " + ", ".join(REDUCTIONS))
+    if spec.update not in UPDATES:
+        _fail("update", repr(spec.update), "one of " + ", ".join(UPDATES))
+    if spec.update == "online" and spec.reduction != "sum":
+        _fail("reduction", repr(spec.reduction), "'sum' when update = 'online' (one sample a step)")
     if spec.bias == "none" and spec.biases:
         _fail("biases", "values", "none when bias = 'none'")
     if spec.bias != "none":
@@ -174,6 +183,7 @@ def spec_from_dict(data, source="spec"):
             description=str(data.get("description", "")),
             error=data.get("error", "half_squared"),
             reduction=data.get("reduction", "sum"),
+            update=data.get("update", "batch"),
         )
     except SpecError:
         raise
@@ -198,6 +208,8 @@ def spec_to_dict(spec):
             "iterations": spec.iterations}
     if (spec.error, spec.reduction) != ("half_squared", "sum"):
         data.update(error=spec.error, reduction=spec.reduction)
+    if spec.update != "batch":
+        data["update"] = spec.update
     if spec.description:
         data["description"] = spec.description
     return data

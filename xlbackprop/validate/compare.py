@@ -18,10 +18,12 @@ from xlbackprop.validate.results import Mismatch
 from xlbackprop.validate.rows import RowEnv
 
 
-def local_mismatches(data, spec, exprs, lr, cell_of, steps=1, reduction="sum"):
+def local_mismatches(data, spec, exprs, lr, cell_of, steps=1, reduction="sum", cycle=None):
     """(mismatches of the local check in row order, {name: number of cells it could check}). `steps`: rows per
     step of a table of one row per sample (the weights held for S rows, then moved by the sum or mean of the S
-    rows' gradients)."""
+    rows' gradients); `cycle`: rows after which the samples repeat (steps, unless they are taken in turn, one
+    a step)."""
+    cycle = cycle or steps
     constants = set(data.constants)
     order = [q for q in quantities(spec) if q.name in data.values]
     out, checked, envs = [], {}, []
@@ -34,14 +36,14 @@ def local_mismatches(data, spec, exprs, lr, cell_of, steps=1, reduction="sum"):
             if found is None:
                 continue
             if q.name in constants:
-                if k < steps:
+                if k < cycle:
                     continue
                 # the same on every row; in a table of one row per sample, the same sample every S rows
-                given = data.values[q.name][k % steps]
+                given = data.values[q.name][k % cycle]
                 if given is None:
                     continue
                 expected = given
-                tol = units[q.name] + data.unit(q.name, k % steps) + constant_tolerance(
+                tol = units[q.name] + data.unit(q.name, k % cycle) + constant_tolerance(
                     given, data.rounding.get(q.name, EXACT))
             elif q.kind in ("weight", "bias"):
                 expected, tol = _update(data, q.name, k, lr, envs, units, steps, reduction)

@@ -288,15 +288,16 @@ LOSS_WORDS = {"half_squared": "", "squared": ", error (t - a)^2 without the 1/2"
               "binary_cross_entropy": ", binary cross-entropy"}
 
 
-def describe(spec, rows_per_step=1, reduction="sum"):
+def describe(spec, rows_per_step=1, reduction="sum", online=0):
     """'2-2-2, sigmoid, no biases, 1 sample': the network the table was read as (a table of one row per
-    sample: its samples, the mean or sum of their gradients)."""
+    sample: its samples, the mean or sum of their gradients, or `online` samples taken in turn)."""
     acts = sorted(set(spec.activations), key=spec.activations.index)
     bias = {"none": "no biases", "fixed": "fixed biases", "trained": "trained biases"}[spec.bias]
-    n = max(len(spec.samples), rows_per_step)
+    n = max(len(spec.samples), rows_per_step, online)
     loss = LOSS_WORDS[spec.error]
     loss += ", mean loss" if "mean" in (spec.reduction, reduction) else ""
     loss += ", one row per sample" if rows_per_step > 1 else ""
+    loss += ", one row per sample, the weights updated after each" if online else ""
     return (f"{'-'.join(map(str, spec.sizes))}, {'/'.join(acts)}, {bias}, "
             f"{n} sample{'s' if n != 1 else ''}{loss}")
 

@@ -72,7 +72,8 @@ def compare_table(r, runs):
     """(the student's own mistakes in order, the cells wrong only because one of them fed them, the largest
     relative error against the run, {name: cells checked}, the run)."""
     table, data, lr = r.table, r.data, r.lr.value
-    local, checked = compare.local_mismatches(data, r.spec, r.exprs, lr, r.cell_of, table.samples, r.reduction)
+    local, checked = compare.local_mismatches(data, r.spec, r.exprs, lr, r.cell_of, table.samples, r.reduction,
+                                              table.online or table.samples)
     run = expected_of(runs, r.book, table, lr)
     error_cells = {(n, k) for n, k, _ in data.errors}
     # Rows after the first blank cell grow from what the spreadsheet took for 0: only the rows up to it
@@ -233,7 +234,8 @@ def check_table(book, table, runs, lr, recalc=None, assignment=None):
                        verdict=verdict, max_rel_error=worst_err, wrong_quantities=wrong, first_error=first,
                        mismatches=mismatches, consequences=consequences, lint=lint, notes=r.notes,
                        coverage=r.coverage,
-                       values_only=values_only, stale=stale, network=describe(r.spec, r.table.samples, r.reduction),
+                       values_only=values_only, stale=stale, network=describe(r.spec, r.table.samples, r.reduction,
+                                                                         r.table.online),
                        assignment=[d.text() for d in departures])
 
 

@@ -44,13 +44,19 @@ def run_spec(book, table, lr):
     if any(first.get(n) is None or not math.isfinite(first[n]) for n in leaf_names(spec)):
         return None
     steps = table.rows if lr else 1
-    if table.samples > 1:
+    period = table.samples if table.samples > 1 else table.online
+    if period > 1:
         sheet = book.sheet(table.sheet, table.view)
-        rows = range(table.first_row, table.first_row + table.samples)
+        rows = range(table.first_row, table.first_row + period)
 
         def given(row, prefix, n):
             return tuple(sheet.number(row, table.columns[f"{prefix}{j + 1}"]) for j in range(n))
         samples = tuple(Sample(given(r, "i", spec.sizes[0]), given(r, "t", spec.sizes[-1])) for r in rows)
+        if any(v is None for s in samples for v in s.inputs + s.targets):
+            return None
+        if table.online:  # one row a step, the samples in turn
+            return replace(spec, samples=samples, update="online", name="table", learning_rates=(1.0,),
+                           iterations=1), steps
         spec = replace(spec, samples=samples, reduction=step_reduction(sheet, table, spec, lr))
         steps = table.rows // table.samples if lr else 1
     return replace(spec, name="table", learning_rates=(1.0,), iterations=1), steps

@@ -39,6 +39,7 @@ class Table:
     typed: dict = field(default_factory=dict)       # leaf name -> value typed into a formula (fixed: its cell)
     labels: dict = field(default_factory=dict)      # canonical name -> the student's own label, where they differ
     samples: int = 1                                # rows per step: one row per sample, the weights held for S
+    online: int = 0                                 # S samples in turn, the weights updated after every row
     unsupported: str = ""                           # why the table is outside what can be judged, if it is
 
     @property
@@ -218,7 +219,8 @@ MAX_SAMPLES = 64
 def _per_sample(book, table):
     """A table of one row per sample: the inputs and targets repeat with a period of S rows (S distinct samples),
     the weights hold for each block of S rows and move between blocks (a step of gradient descent over all
-    the samples). Marked with table.samples = S; any other table is left as it is."""
+    the samples), marked with table.samples = S; or they move after every row (one sample a step), marked
+    with table.online = S. Any other table is left as it is."""
     sheet = book.sheet(table.sheet, table.view)
     given = [c for n, c in table.columns.items() if _LEAF.match(n)]
     weights = [table.columns[n] for n in table.weight_names()]
@@ -238,11 +240,15 @@ def _per_sample(book, table):
         if uneven <= max(1, len(blocks) // 10) < len(blocks) - uneven and len({b[0] for b in blocks}) > 1:
             table.samples = period
             table.notes.append(f"one row per sample: {period} samples, the weights updated every {period} rows")
-        elif _moved_after_every_sample(held, period):
+        elif _moved_after_every_sample(held, period) and _moves_along_its_gradients(sheet, table):
             table.unsupported = (
-                f"weights updated after every sample (one row per sample, {period} samples, rows {table.first_row}"
-                f"-{table.last_row}): stochastic gradient descent, one sample at a time, which the reference does "
-                f"not run; checked is full-batch gradient descent, the weights held for all samples of a step")
+                f"weights updated after every sample by their own Δ columns (w + Δw, rows {table.first_row}-"
+                f"{table.last_row}): the delta rule's weight changes, not gradients, which are not judged; checked "
+                "are tables whose weights move against their gradients (w - η·∂E/∂w)")
+        elif _moved_after_every_sample(held, period):
+            table.online = period
+            table.notes.append(f"one row per sample: {period} samples in turn, the weights updated after every "
+                               "row (stochastic gradient descent)")
         return table
     return table
 
@@ -298,6 +304,23 @@ def _moved_after_every_sample(held, period):
     whose sample leaves the weights as they were (an input of 0 in the delta rule) does not count against."""
     inside = [k for k in range(1, len(held)) if k % period]
     return sum(held[k] != held[k - 1] for k in inside) * 2 > len(inside)
+
+
+def _moves_along_its_gradients(sheet, table):
+    """True when, on most rows, each weight moves the way its gradient column's sign says rather than against
+    it: the column holds the weight's change (ADALINE's Δw = η(t - y)x), not ∂E/∂w."""
+    votes = 0
+    for w in table.weight_names():
+        g = table.columns.get(f"dE_total/d{w}")
+        if g is None:
+            continue
+        for r in range(table.first_row, table.last_row):
+            now, after, grad = sheet.number(r, table.columns[w]), sheet.number(r + 1, table.columns[w]), \
+                sheet.number(r, g)
+            if None not in (now, after, grad):
+                votes += (after - now) * grad > 0
+                votes -= (after - now) * grad < 0
+    return votes > 0
 
 
 def _is_transposed(sheet):
