@@ -70,3 +70,10 @@ def test_rates_that_would_share_a_sheet_name_are_refused():
 def test_more_rates_than_a_chart_draws_are_refused():
     with pytest.raises(SpecError, match="at most 255"):
         check_fits(preset("era").with_(learning_rates=tuple(0.01 * k for k in range(1, 257)), iterations=2))
+
+
+def test_a_spec_updated_after_every_sample_is_refused_before_anything_is_written(tmp_path):
+    from xlbackprop.spec import preset
+    with pytest.raises(SpecError, match="update = 'online': the workbook's rows are full-batch steps"):
+        write_workbook(preset("xor").with_(update="online"), tmp_path / "online.xlsx")
+    assert not (tmp_path / "online.xlsx").exists()

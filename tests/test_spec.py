@@ -106,3 +106,10 @@ def test_spec_to_dict_round_trips_through_json(request, name):
 def test_a_loss_that_does_not_fit_the_output_activation_is_refused(activations, error, says):
     with pytest.raises(SpecError, match=says):
         preset("mazur").with_(activations=activations, error=error)
+
+
+def test_an_online_update_survives_the_round_trip_and_refuses_a_mean_over_samples():
+    online = preset("xor").with_(update="online")
+    assert spec_from_dict(spec_to_dict(online)) == online and spec_to_dict(preset("xor")).get("update") is None
+    with pytest.raises(SpecError, match="'sum' when update = 'online'"):
+        online.with_(reduction="mean")

@@ -153,6 +153,9 @@ def check_fits(spec):
     """Raise SpecError, saying why and what would fit, when the workbook for `spec` would not fit a sheet
     (rows, columns, formula length, chart series, sheet names); return the spec when it does."""
     name = f"network {'-'.join(map(str, spec.sizes))}"
+    if spec.update != "batch":
+        raise SpecError(f"update = {spec.update!r}: the workbook's rows are full-batch steps (every sample each "
+                        "row); expected update = 'batch' (the validator judges tables updated after every sample)")
     cols = column_count(spec)
     if cols > MAX_COLS:
         raise SpecError(f"{name} needs {cols:,} columns on each learning-rate sheet (one per quantity), a sheet "
