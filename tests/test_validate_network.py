@@ -539,3 +539,17 @@ def test_xor_one_sample_at_a_time_updated_from_the_wrong_rows_gradient_is_wrong(
     wb.save(tmp_path / "xor.xlsx")
     (table,) = validate_workbook(tmp_path / "xor.xlsx").tables
     assert table.verdict == "wrong" and table.first_error.cell.endswith(a1(r, col["w5"]))
+
+
+@pytest.mark.parametrize("activations, error, says", [(("tanh", "tanh"), "half_squared", "2-2-2, tanh, "),
+                                                      (("sigmoid", "softmax"), "cross_entropy", "sigmoid/softmax")])
+@pytest.mark.parametrize("digits", [3, 4, 6])
+def test_a_network_of_other_activations_pasted_at_a_few_digits_keeps_them(tmp_path, activations, error, says,
+                                                                        digits):
+    """Read to 1e-6 only, tanh(h1) stored at 4 digits fitted no activation and the table was judged as sigmoid."""
+    spec = preset("mazur").with_(activations=activations, error=error, iterations=20, learning_rates=(0.5,))
+    generate_workbook(spec, tmp_path / "net.xlsx", plot=False)
+    paste_values(tmp_path / "net.xlsx", tmp_path / "values.xlsx", digits=digits)
+    (table,) = validate_workbook(tmp_path / "values.xlsx").tables
+    assert table.verdict == "correct", table.first_error
+    assert says in table.network

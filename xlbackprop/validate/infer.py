@@ -128,26 +128,27 @@ def _loss(spec, values):
 
 
 def _activations(spec, leaves):
-    """Per layer, the activation whose formula turns the first row's net inputs into its activations."""
+    """Per layer, the activation whose formula turns the first row's net inputs into its activations: to 1e-6,
+    else to what the numbers' own digits allow (a table pasted at 4 significant digits), else the sigmoid."""
     out, layers = [], unit_names(spec)[1:]
+    sfx = [sample_suffix(spec, s) for s in range(len(spec.samples))]
     for units in layers:
-        best = "sigmoid"
-        sfx = [sample_suffix(spec, s) for s in range(len(spec.samples))]
         pairs = [(leaves.get(u + x), leaves.get(f"a_{u}{x}")) for u in units for x in sfx]
         pairs = [(h, a) for h, a in pairs if h is not None and a is not None]
-        if pairs:
-            for act in ACTIVATIONS[:-1]:
-                fn = activation(act, Ref("x"))
-                if all(_near(a, fn.eval({"x": h})) for h, a in pairs):
-                    best = act
-                    break
-            else:
-                best = "softmax" if units is layers[-1] and _softmax_fits(units, sfx, leaves) else best
+        best = "sigmoid"
+        for near in (_near, _near_within_digits):
+            fits = [act for act in ACTIVATIONS[:-1] if pairs and all(
+                near(a, activation(act, Ref("x")).eval({"x": h}), h) for h, a in pairs)]
+            if units is layers[-1] and _softmax_fits(units, sfx, leaves, near):
+                fits.append("softmax")
+            if fits:
+                best = fits[0]
+                break
         out.append(best)
     return tuple(out)
 
 
-def _softmax_fits(units, suffixes, leaves):
+def _softmax_fits(units, suffixes, leaves, near):
     """Whether each sample's outputs are e^o over the sum of its layer's e^o (a classifier's softmax)."""
     fitted = False
     for x in suffixes:
@@ -156,13 +157,19 @@ def _softmax_fits(units, suffixes, leaves):
         if None in nets or None in acts or len(units) < 2 or max(nets) > 700:
             return False
         exps = [math.exp(n) for n in nets]
-        if not all(_near(a, e / sum(exps)) for a, e in zip(acts, exps)):
+        if not all(near(a, e / sum(exps), *nets) for a, e in zip(acts, exps)):
             return False
         fitted = True
     return fitted
 
 
-def _near(found, expected):
+def _near_within_digits(found, expected, *inputs):
+    """Within half a unit in the last place of `found` and of each input (an activation's slope is at most 1)."""
+    units = [Rounding(*digits(v)).unit(v) for v in (found, *inputs)]
+    return abs(found - expected) <= sum(units) + LAYOUT_RTOL * abs(expected)
+
+
+def _near(found, expected, *_inputs):
     return abs(found - expected) <= LAYOUT_RTOL * abs(expected)
 
 
