@@ -553,3 +553,19 @@ def test_a_network_of_other_activations_pasted_at_a_few_digits_keeps_them(tmp_pa
     (table,) = validate_workbook(tmp_path / "values.xlsx").tables
     assert table.verdict == "correct", table.first_error
     assert says in table.network
+
+
+@pytest.mark.parametrize("name, error, reduction, says", [
+    ("mazur", "squared", "sum", "error (t - a)^2 without the 1/2"),
+    ("xor", "half_squared", "mean", "mean loss"),
+    ("xor", "squared", "mean", "error (t - a)^2 without the 1/2, mean loss")])
+@pytest.mark.parametrize("digits", [2, 3])
+def test_a_loss_table_pasted_at_2_or_3_digits_is_read_in_its_loss(tmp_path, name, error, reduction, says, digits):
+    """Told apart at 1e-3 only, a 3-digit E1 fitted no loss and the course's was taken (WRONG at E1); within
+    digits, a target of 0 must count as exact, or 0 +- 0.5 lets every loss fit."""
+    spec = preset(name).with_(error=error, reduction=reduction, iterations=30, learning_rates=(0.5,))
+    generate_workbook(spec, tmp_path / "net.xlsx", plot=False)
+    paste_values(tmp_path / "net.xlsx", tmp_path / "values.xlsx", digits=digits)
+    (table,) = validate_workbook(tmp_path / "values.xlsx").tables
+    assert table.verdict == "correct", table.first_error
+    assert table.network.endswith(says)

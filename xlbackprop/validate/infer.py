@@ -108,6 +108,7 @@ def _loss(spec, values):
               (n.startswith("E") or n in outputs or (n.startswith("dE_total/d") and n[10:11] in "wb"))]
     errors = errors_for(spec.activations)
     spec = replace(spec, error=errors[0])  # softmax outputs have only the cross-entropy
+    given = set(constant_names(spec))
     if not judged:
         return spec
     reductions = ("sum", "mean") if len(spec.samples) > 1 else ("sum",)
@@ -116,7 +117,9 @@ def _loss(spec, values):
         for reduction in reductions:
             candidate = replace(spec, error=error, reduction=reduction)
             exprs = exprs_of(candidate)
-            agreeing = [agrees(values, n, exprs, CONVENTION_RTOL) for n in judged if n in exprs]
+            # to 1e-3, or within the digits the numbers show (a table pasted at 3 significant digits)
+            agreeing = [agrees(values, n, exprs, CONVENTION_RTOL) or _agrees_within_digits(values, n, exprs, given)
+                        for n in judged if n in exprs]
             if all(agreeing):
                 return candidate
             if sum(agreeing) > most:
@@ -204,9 +207,10 @@ def row_agreement(sheet, columns, row, cells=None):
 AGREEMENT_RTOLS = (LAYOUT_RTOL, 1e-3, 1e-2, 1e-1)
 
 
-def _agrees_within_digits(values, name, exprs):
+def _agrees_within_digits(values, name, exprs, exact=()):
     """True when `name` holds its formula's value to within the rounding of the digits its own number and the
-    numbers it is computed from show (half a unit in each one's last place, propagated to first order)."""
+    numbers it is computed from show (half a unit in each one's last place, propagated to first order); the
+    names in `exact` are taken as typed exactly (a target of 0 is not 0 +- 0.5)."""
     found = values.get(name)
     if found is None:
         return False
@@ -214,7 +218,7 @@ def _agrees_within_digits(values, name, exprs):
     expected = env.value_of(name)
     if expected is None:
         return False
-    units = {n: Rounding(*digits(v)).unit(v) for n, v in values.items() if v is not None}
+    units = {n: 0.0 if n in exact else Rounding(*digits(v)).unit(v) for n, v in values.items() if v is not None}
     grads = env.partials_of_expr(exprs[name])
     return close(found, expected, tolerance(expected, grads, values, units, units[name], LAYOUT_RTOL) + 1e-12)
 
