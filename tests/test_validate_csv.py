@@ -111,3 +111,14 @@ def test_a_readme_or_a_binary_txt_in_a_folder_is_no_submission(tmp_path):
     (tmp_path / "README.txt").write_text("Columns: i1, i2, w1, w2, w3, w4, h1, a_h1\n", encoding="utf-8")
     (tmp_path / "dump.txt").write_bytes(b"\0\1\2\3" * 100)
     assert [p.name for p in expand([tmp_path])] == ["student.csv"]
+
+
+def test_decimal_commas_are_read_under_more_than_50_lines_of_notes_and_blank_rows(tmp_path):
+    """The decimal comma was looked for in the first 50 lines only: a table under a derivation's notes and
+    blank rows (;;;;) kept 0,05 as text, and the sheet had no table (found by a red-team probe)."""
+    table = write_csv(tmp_path / "t.csv", simulate(rows=8), delimiter=";",
+                      number=lambda v: format(v, ".8g").replace(".", ","))
+    notes = ["Derivation;;;;", "E_total = E1 + E2;;;;"] + [";;;;"] * 60
+    (tmp_path / "eu.csv").write_text("\n".join(notes) + "\n" + table.read_text(encoding="utf-8"), encoding="utf-8")
+    result = validate_file(tmp_path / "eu.csv")
+    assert (result.verdict, result.tables[0].header_row) == ("correct", 64)

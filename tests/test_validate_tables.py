@@ -3,7 +3,7 @@
 import pytest
 import xlsxwriter
 
-from tests.wb_fixtures import Layout, add_table, one_table, simulate, write_workbook
+from tests.wb_fixtures import ORDER, Layout, add_table, one_table, simulate, write_workbook
 from xlbackprop.validate.api import validate_workbook
 from xlbackprop.validate.headers import canonical
 from xlbackprop.validate.rate import learning_rate
@@ -245,3 +245,45 @@ def test_a_repeated_leaf_label_over_an_empty_column_is_no_crash(tmp_path):
     wb.save(path)
     (table,) = validate_workbook(path).tables
     assert table.verdict == "incomplete"
+
+
+# --- rows under the table that are not iterations (found by a red-team probe of harmless changes) -------------
+
+def _rows_under(tmp_path, fill):
+    """The course table with `fill(ws, row, col, name)` writing the rows under its last one (openpyxl: formulas
+    without stored values, computed by the validator)."""
+    import openpyxl
+    path = one_table(tmp_path / "t.xlsx", rows=simulate(rows=6))
+    wb = openpyxl.load_workbook(path)
+    ws = wb["Sheet1"]
+    layout = Layout(rows=simulate(rows=6))
+    last = layout.header_row + 6
+    for name in ORDER:
+        fill(ws, last, layout.col(name), name)
+    wb.save(tmp_path / "under.xlsx")
+    return tmp_path / "under.xlsx"
+
+
+def test_formulas_filled_down_past_the_table_that_show_nothing_are_not_iterations(tmp_path):
+    from xlbackprop.cells import a1
+
+    def guarded(ws, last, col, name):  # =IF($AZ8="","",...) filled down five rows: empty text
+        for r in range(last + 1, last + 6):
+            ws.cell(r, col, f'=IF($AZ{r}="","",{a1(r - 1, col)}+1)')
+    (table,) = validate_workbook(_rows_under(tmp_path, guarded)).tables
+    assert (table.verdict, table.rows) == ("correct", 6), table.notes
+
+
+def test_a_row_of_averages_under_the_table_is_not_an_iteration_with_formulas_or_pasted(tmp_path):
+    from tests.handmade import paste_values
+    from xlbackprop.cells import a1
+    header = Layout(rows=[]).header_row
+
+    def averages(ws, last, col, name):
+        ws.cell(last + 1, col, "Average" if name == ORDER[0] else
+                f"=AVERAGE({a1(header + 1, col)}:{a1(last, col)})")
+    path = _rows_under(tmp_path, averages)
+    (table,) = validate_workbook(path).tables
+    assert (table.verdict, table.rows) == ("correct", 6), table.first_error
+    (table,) = validate_workbook(paste_values(path, tmp_path / "values.xlsx")).tables
+    assert (table.verdict, table.rows) == ("correct", 6), table.first_error

@@ -5,6 +5,7 @@ opened once, not once per openpyxl mode. Only cells that exist are visited: a us
 costs nothing. Shared formulas are expanded by shifting their relative references, as a spreadsheet does.
 """
 
+import itertools
 import posixpath
 import re
 import zipfile
@@ -464,8 +465,9 @@ def read_csv(path):
     text = csv_text(path)
     if re.search(r"[^\n]{%d}" % CSV_MAX_LINE, text):
         raise WorkbookError(f"{path}: a .csv line of more than {CSV_MAX_LINE:,} characters; expected one sheet's table")
-    # the first lines, each cut short: the sniffer's time grows with the square of a line's length
-    sample = "\n".join(line[:4096] for line in text[:CSV_SAMPLE].splitlines()[:50])
+    # the first lines with something in them (not ;;;; of blank rows), each cut short: the sniffer's time
+    # grows with the square of a line's length
+    sample = "\n".join([line[:4096] for line in text[:CSV_SAMPLE].splitlines() if line.strip(" \t,;|")][:50])
     try:
         delimiter = csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
     except csv.Error:
@@ -475,10 +477,8 @@ def read_csv(path):
         delimiter = ";"  # 0,5;0,25: every comma a decimal comma, every line split by semicolons
     cells = {}
     try:
-        # read from the sample: a decimal comma shows in the first lines of numbers
-        decimal_comma = delimiter != "," and any(_CSV_DECIMAL_COMMA.fullmatch(v.strip().rstrip("%").strip())
-                                                 for row in csv.reader(io.StringIO(sample), delimiter=delimiter)
-                                                 for v in row)
+        decimal_comma = delimiter != "," and _first_decimal_is_a_comma(csv.reader(io.StringIO(text),
+                                                                                  delimiter=delimiter))
         for r, row in enumerate(csv.reader(io.StringIO(text), delimiter=delimiter), start=1):
             for c, v in enumerate(row, start=1):
                 value = _csv_value(v.strip(), decimal_comma)
@@ -490,6 +490,19 @@ def read_csv(path):
     except csv.Error as exc:
         raise WorkbookError(f"{path}: not a .csv export of a sheet ({exc})") from None
     return cells
+
+
+def _first_decimal_is_a_comma(rows, limit=2000):
+    """True when the first number with a fraction in the first `limit` rows is written 0,05 (a European
+    export), wherever it is: a table may start under many rows of notes and blank cells."""
+    for row in itertools.islice(rows, limit):
+        for v in row:
+            v = v.strip().rstrip("%").strip()
+            if _CSV_DECIMAL_COMMA.fullmatch(v):
+                return True
+            if "." in v and _CSV_NUMBER.fullmatch(v):
+                return False
+    return False
 
 
 def looks_like_text(head):

@@ -87,9 +87,32 @@ def _numeric_share(sheet, row, cols, errors=False):
         if sheet.number(row, c) is not None:
             return True
         v = sheet.value(row, c)
-        # `errors`: an error value, or a formula with no value at all (a circle, in a file that stores none)
-        return errors and (isinstance(v, str) and v.startswith("#") or v is None and sheet.has_formula(row, c))
+        # `errors`: an error value, or a formula with no value at all (a circle, in a file that stores none);
+        # not one that can give empty text (=IF($A101="","",...) filled down past the table shows nothing)
+        return errors and (isinstance(v, str) and v.startswith("#") or v is None and sheet.has_formula(row, c)
+                           and '""' not in (sheet.source_formula(row, c) or ""))
     return sum(filled(c) for c in cols) / max(1, len(cols))
+
+
+def _summary_row(sheet, row, weight_cols, view):
+    """True when most of the row's weight cells aggregate their own column above (=AVERAGE(E5:E100), a row
+    of means under the table): a summary, not an iteration, whose update reads one weight above."""
+    def aggregates(c):
+        r, col = sheet.file_cell(row, c)
+        refs = references(sheet.source_formula(row, c) or "")
+        own = {(x.row, x.col) for x in refs if x.sheet is None and
+               ((x.col == col and x.row < r) if view != "transposed" else (x.row == r and x.col < col))}
+        return len(own) >= 3
+    return sum(aggregates(c) for c in weight_cols) * 2 > len(weight_cols)
+
+
+def _labelled_last(sheet, row, first, columns):
+    """True when the table's leftmost column, an input or target that is a number on the first row, holds
+    text on this (its last) row: the label of a summary row."""
+    name, col = min(columns.items(), key=lambda item: item[1])
+    value = sheet.value(row, col)
+    return bool(_LEAF.match(name) and sheet.number(first, col) is not None and isinstance(value, str)
+                and value.strip() and not value.startswith(("#", "=")) and sheet.number(row, col) is None)
 
 
 def _first_data_row(sheet, header_row, weight_cols):
@@ -409,11 +432,14 @@ def _tables_in(sheet, labels, view=None, around=None):
             columns = _choose_columns(sheet, named, first)
             wcols = [c for n, c in columns.items() if _WEIGHT.fullmatch(n)]
             last = first
-            while _numeric_share(sheet, last + 1, wcols, errors=True) >= 0.5:
+            while _numeric_share(sheet, last + 1, wcols, errors=True) >= 0.5 and not _summary_row(
+                    sheet, last + 1, wcols, view):
                 last += 1  # an overflowed run (#NUM!) is still the table's rows
             computed = [c for n, c in columns.items() if not _LEAF.match(n) and not _WEIGHT.fullmatch(n)]
             while last > first and _numeric_share(sheet, last, computed, errors=True) < 0.5:
                 last -= 1  # a closing row of final weights only: not an iteration
+            if last > first and _labelled_last(sheet, last, first, columns):
+                last -= 1  # 'Average' under the inputs, the row's means pasted as values: not an iteration
             if view == "transposed" and (last == first or _numeric_share(sheet, first, computed) < 0.5):
                 continue  # a column of parameters (w1 0.15, w2 0.2, ...) is not a table
             table = Table(sheet.name, header_row, first, last, columns, view=view)
