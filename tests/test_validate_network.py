@@ -165,7 +165,7 @@ def test_an_update_over_the_wrong_rows_is_wrong_at_its_step(tmp_path):
     assert (table.first_error.row, table.first_error.quantity, table.first_error.cell) == (9, "w1", f"XOR!E{r}")
 
 
-def test_weights_updated_on_every_sample_row_are_unsupported_not_wrong(tmp_path):
+def test_weights_updated_on_every_sample_row_are_judged_as_stochastic_gradient_descent(tmp_path):
     import openpyxl
     col, first = xor_rows_per_sample(tmp_path / "xor.xlsx")
     wb = openpyxl.load_workbook(tmp_path / "xor.xlsx")
@@ -177,8 +177,8 @@ def test_weights_updated_on_every_sample_row_are_unsupported_not_wrong(tmp_path)
     wb.save(tmp_path / "sgd.xlsx")
     result = validate_workbook(tmp_path / "sgd.xlsx")
     (table,) = result.tables
-    assert (result.verdict, table.verdict) == ("unsupported", "unsupported")
-    assert "stochastic gradient descent" in table.notes[0]
+    assert (result.verdict, table.verdict, table.rows) == ("correct", "correct", 24), table.first_error
+    assert any("samples in turn" in n and "stochastic gradient descent" in n for n in table.notes)
 
 
 # --- outside the family: unsupported, never wrong -----------------------------------------------------------
