@@ -748,7 +748,12 @@ def _relative_change(old, new):
 # with no wrong cell. A change that breaks that is a false alarm.
 
 BENIGN_KINDS = ("libreoffice", "ulp-constant", "first-row-typed", "round-values", "round-formulas",
-                "blank-column", "blank-row", "move-300", "rename-headers", "export-decimals")
+                "blank-column", "blank-row", "move-300", "rename-headers", "export-decimals", "fill-down-blank",
+                "average-row")
+# (fill-down-blank: the last row's formulas filled down 5 rows behind IF(X="","",...), showing nothing;
+# average-row: a row labelled Average under the table, each column's AVERAGE above it. Both found by a
+# red-team probe of harmless changes, 2026-12-07.)
+FILL_DOWN_ROWS = 5
 # (3 and 4: a table rounded as a student rounds by hand; ROUND(f, 3) in the formulas keeps 3 decimals)
 ROUND_DIGITS = (3, 4, 6, 8, 10)
 # A sheet exported as its displayed numbers (a CSV of cells formatted 0.00, a paste of what a grader sees):
@@ -929,6 +934,7 @@ def _table_formula_cells(ws, site, leaves=False, span=False):
 def _write_openpyxl_variant(b, out):
     """The changes made on the source's formulas, saved by openpyxl (LibreOffice recalculates them after)."""
     from openpyxl import load_workbook
+    from openpyxl.cell.cell import MergedCell
 
     book = _without_pictures(load_workbook(b.source))
     ws, site = book[b.site.sheet], b.site
@@ -957,6 +963,28 @@ def _write_openpyxl_variant(b, out):
         b.detail = f"{by} blank rows inserted above the header: the header at row {site.header_row + by}"
         b.moved = ("row", site.header_row, by)
         insert_blank(book, site.sheet, "row", site.header_row, by)
+    elif b.kind == "fill-down-blank":
+        from openpyxl.formula.translate import Translator
+
+        cols, guard = [c for _, c in site.columns], ws.max_column + 2  # the guard column is empty
+        b.detail = f"row {site.last_row}'s cells filled down {FILL_DOWN_ROWS} rows behind IF({col_letter(guard)}=\"\")"
+        for row in range(site.last_row + 1, site.last_row + 1 + FILL_DOWN_ROWS):
+            for col in range(min(cols), max(cols) + 1):
+                v = ws.cell(site.last_row, col).value
+                if isinstance(v, str) and v.startswith("="):
+                    v = Translator(v, origin=f"{col_letter(col)}{site.last_row}").translate_formula(
+                        f"{col_letter(col)}{row}")[1:]
+                elif not isinstance(v, (int, float)) or isinstance(v, bool):
+                    continue
+                if not isinstance(ws.cell(row, col), MergedCell):  # a merged note under the table stays
+                    ws.cell(row, col).value = f'=IF(${col_letter(guard)}{row}="","",{v})'
+    elif b.kind == "average-row":
+        cols, row = sorted(c for _, c in site.columns), site.last_row + 1
+        b.detail = f"row {row}: 'Average' and each column's AVERAGE of rows {site.first_row}-{site.last_row}"
+        for col in cols:
+            if not isinstance(ws.cell(row, col), MergedCell):
+                ws.cell(row, col).value = "Average" if col == cols[0] else (
+                    f"=AVERAGE({col_letter(col)}{site.first_row}:{col_letter(col)}{site.last_row})")
     elif b.kind == "rename-headers":
         rng, renamed = random.Random(b.name + b.source.name), []
         for name, col in site.columns:
