@@ -254,3 +254,19 @@ def test_updates_that_read_a_cell_of_their_own_table_get_the_rate_the_numbers_we
     assert table.learning_rate == 0.5
     assert any("a cell of the table itself" in n and "G6" in n for n in table.notes)
     assert table.verdict != "correct"  # the updates compute nothing sound: never called correct
+
+
+def test_the_first_iterations_typed_from_a_calculator_at_mixed_digits_are_correct(tmp_path):
+    """Three rows worked by hand (or copied from a worked example), each number typed to the 4, 6 or 10 digits
+    shown, then formulas from the typed weights on: each typed number is right to its own last digit. Only a
+    first row typed whole was read so (its longest digits for all); the second was a typed mistake."""
+    exact = simulate(rows=3, lr=0.5)
+    shown = [sig(d) for d in (4, 6, 10)]
+    typed_rows = [{n: (shown[(k + j) % 3](v) if n in EXPRS or (k and n.startswith("w")) else v)
+                   for j, (n, v) in enumerate(row.items())} for k, row in enumerate(exact)]
+    last = typed_rows[-1]
+    rest = simulate(rows=17, lr=0.5, weights=tuple(last[f"w{j}"] - 0.5 * last[f"dE_total/dw{j}"] for j in range(1, 9)))
+    layout = Layout(rows=typed_rows + rest, lr=0.5,
+                    typed={(n, k) for k in range(3) for n in list(EXPRS) + [f"w{j}" for j in range(1, 9)]})
+    table = _judge(tmp_path / "calc.xlsx", layout)
+    assert (table.verdict, table.first_error, table.mismatches) == ("correct", None, [])

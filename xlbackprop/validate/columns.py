@@ -6,7 +6,7 @@ error value or text where a number belongs.
 import re
 from dataclasses import dataclass, field
 
-from xlbackprop.validate.precision import EXACT, formula_rounding, rounding_of
+from xlbackprop.validate.precision import EXACT, Rounding, digits, formula_rounding, rounding_of
 
 _CONSTANT = re.compile(r"^[it]\d+(\[\d+\])?$")
 
@@ -18,7 +18,7 @@ class TableData:
     errors: list = field(default_factory=list)    # (name, iteration index, the text or error value found)
     rounding: dict = field(default_factory=dict)  # name -> Rounding of its numbers, from what the table stores
     rounded: dict = field(default_factory=dict)   # name -> [unit]: what a formula's ROUND(x, d) leaves out, per row
-    first_rounding: object = None                 # Rounding of a first row typed whole (from a calculator)
+    leading_typed: int = 0                        # first rows typed whole (worked on a calculator), then formulas
 
     @property
     def rows(self):
@@ -35,8 +35,9 @@ class TableData:
             return self.rounded[name][k] if name in self.rounded else 0.0
         if name in self.constants or (k == 0 and name in self.givens):
             return 0.0
-        if k == 0 and self.first_rounding is not None:
-            return self.first_rounding.unit(self.values[name][k])
+        if k < self.leading_typed:  # a number typed off a calculator: what it shows, to its own last digit
+            x = self.values[name][k]
+            return Rounding(*digits(x)).unit(x)
         return self.rounding.get(name, EXACT).unit(self.values[name][k])
 
     def stored_unit(self, name, x):
@@ -95,20 +96,23 @@ def read_columns(sheet, table, givens, constants, stored=None, computed=None):
                         if n in computed or (n in givens and n not in constants)
                         for k in range(table.rows) if k or n not in givens])
     data.rounding = {n: kept for n in table.columns}
-    data.first_rounding = _first_row_typed(data, table, stored, computed)
+    data.leading_typed = _leading_typed_rows(data, table, computed)
     return data
 
 
-def _first_row_typed(data, table, stored, computed):
-    """The Rounding of a first row whose computed cells are typed (three in four or more) while later rows are
-    formulas: the first
-    iteration worked on a calculator and typed to the digits the student saw (4 to 10), the rest filled down.
-    Its own precision, not the formulas': a row typed whole is a method, a single short cell among formulas is
-    a mistake (that one keeps the file's precision)."""
-    typed = [n for n in computed if data.typed[n][0]]
-    # most of the row typed (a loss left as a formula is still a row worked by hand), never a single cell
-    if table.rows < 2 or len(typed) < 2 or 4 * len(typed) < 3 * len(computed):
-        return None
-    if not any(not data.typed[n][k] for n in computed for k in range(1, table.rows)):
-        return None  # a values-only table: one precision for all of it
-    return rounding_of([stored(table.first_row, table.columns[n]) for n in typed])
+def _leading_typed_rows(data, table, computed):
+    """How many rows from the first have their computed cells typed (three in four or more) while later rows are
+    formulas: the first iterations worked on a calculator (or copied from a worked example) and typed to the
+    digits the student saw, the rest filled down. Each of their numbers carries its own digits, not the
+    formulas': rows typed whole are a method, a single short cell among formulas is a mistake (that one keeps
+    the file's precision)."""
+    def typed_whole(k):
+        typed = [n for n in computed if data.typed[n][k]]
+        # most of the row typed (a loss left as a formula is still a row worked by hand), never a single cell
+        return len(typed) >= 2 and 4 * len(typed) >= 3 * len(computed)
+    rows = 0
+    while rows < table.rows and typed_whole(rows):
+        rows += 1
+    if rows == table.rows or not any(not data.typed[n][k] for n in computed for k in range(rows, table.rows)):
+        return 0  # a values-only table: one precision for all of it
+    return rows
