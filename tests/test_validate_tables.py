@@ -287,3 +287,27 @@ def test_a_row_of_averages_under_the_table_is_not_an_iteration_with_formulas_or_
     assert (table.verdict, table.rows) == ("correct", 6), table.first_error
     (table,) = validate_workbook(paste_values(path, tmp_path / "values.xlsx")).tables
     assert (table.verdict, table.rows) == ("correct", 6), table.first_error
+
+
+@pytest.mark.parametrize("link", [False, True])
+def test_an_iteration_0_row_of_starting_weights_only_above_the_first_is_not_an_iteration(tmp_path, link):
+    """Found by a red-team probe: the row was read as the first iteration, its empty cells made the table
+    incomplete, and a typed-rows rule then failed on them ("must be real number, not NoneType")."""
+    import openpyxl
+    from tests.mutations import insert_blank
+    from xlbackprop.cells import a1
+    layout = Layout(rows=simulate(rows=6))
+    path = one_table(tmp_path / "t.xlsx", rows=layout.rows)
+    wb = openpyxl.load_workbook(path)
+    first = layout.header_row + 1
+    insert_blank(wb, "Sheet1", "row", first)
+    ws = wb["Sheet1"]
+    for name in ORDER:
+        if name[0] in "wit" and name[1:].isdigit():
+            col = layout.col(name)
+            ws.cell(first, col).value = ws.cell(first + 1, col).value
+            if link and name[0] == "w":
+                ws.cell(first + 1, col).value = f"={a1(first, col)}"
+    wb.save(tmp_path / "iter0.xlsx")
+    (table,) = validate_workbook(tmp_path / "iter0.xlsx").tables
+    assert (table.verdict, table.rows) == ("correct", 6), (table.first_error, table.notes)

@@ -35,8 +35,8 @@ class TableData:
             return self.rounded[name][k] if name in self.rounded else 0.0
         if name in self.constants or (k == 0 and name in self.givens):
             return 0.0
-        if k < self.leading_typed:  # a number typed off a calculator: what it shows, to its own last digit
-            x = self.values[name][k]
+        x = self.values[name][k]
+        if k < self.leading_typed and x is not None:  # typed off a calculator: what it shows, to its last digit
             return Rounding(*digits(x)).unit(x)
         return self.rounding.get(name, EXACT).unit(self.values[name][k])
 
@@ -107,7 +107,7 @@ def _leading_typed_rows(data, table, computed):
     formulas': rows typed whole are a method, a single short cell among formulas is a mistake (that one keeps
     the file's precision)."""
     def typed_whole(k):
-        typed = [n for n in computed if data.typed[n][k]]
+        typed = [n for n in computed if data.typed[n][k] and data.values[n][k] is not None]
         # most of the row typed (a loss left as a formula is still a row worked by hand), never a single cell
         return len(typed) >= 2 and 4 * len(typed) >= 3 * len(computed)
     rows = 0

@@ -438,6 +438,9 @@ def _tables_in(sheet, labels, view=None, around=None):
             computed = [c for n, c in columns.items() if not _LEAF.match(n) and not _WEIGHT.fullmatch(n)]
             while last > first and _numeric_share(sheet, last, computed, errors=True) < 0.5:
                 last -= 1  # a closing row of final weights only: not an iteration
+            if last > first and _numeric_share(sheet, first, computed, errors=True) < 0.5 <= _numeric_share(
+                    sheet, first + 1, computed, errors=True):
+                first += 1  # an opening row of the starting weights only ('iteration 0'): not an iteration
             if last > first and _labelled_last(sheet, last, first, columns):
                 last -= 1  # 'Average' under the inputs, the row's means pasted as values: not an iteration
             if view == "transposed" and (last == first or _numeric_share(sheet, first, computed) < 0.5):
