@@ -439,8 +439,12 @@ def _tables_in(sheet, labels, view=None, around=None):
             while last > first and _numeric_share(sheet, last, computed, errors=True) < 0.5:
                 last -= 1  # a closing row of final weights only: not an iteration
             if last > first and _numeric_share(sheet, first, computed, errors=True) < 0.5 <= _numeric_share(
-                    sheet, first + 1, computed, errors=True):
-                first += 1  # an opening row of the starting weights only ('iteration 0'): not an iteration
+                    sheet, first + 1, computed, errors=True) and all(
+                    sheet.number(first, c) == sheet.number(first + 1, c) for c in wcols):
+                # an opening row of the starting weights only, the first iteration starting from the same
+                # ('iteration 0'): not an iteration. (Where the next row's weights have moved, each row reads
+                # the weights above it: the lagged layout, read through its own view.)
+                first += 1
             if last > first and _labelled_last(sheet, last, first, columns):
                 last -= 1  # 'Average' under the inputs, the row's means pasted as values: not an iteration
             if view == "transposed" and (last == first or _numeric_share(sheet, first, computed) < 0.5):
