@@ -79,3 +79,19 @@ def test_text_typed_where_a_number_belongs_is_a_mistake_at_that_cell(tmp_path):
     assert table.verdict == "wrong"
     assert (table.first_error.cell, table.first_error.quantity) == (cell(layout, "a_o1", 1), "a_o1")
     assert "'see notes'" in table.first_error.cause
+
+
+def test_random_starting_weights_keep_the_numbers_the_file_stores(tmp_path):
+    """=RANDBETWEEN(10,60)/100 draws again on every recalculation: the run the file holds is the student's,
+    not stale numbers (a red-team probe: 27/27 got a false 'stored values are stale' note)."""
+    from tests.wb_fixtures import mutate_workbook, one_table
+    layout = Layout(rows=simulate(rows=8))
+    source = one_table(tmp_path / "fixed.xlsx", rows=layout.rows)
+    first = layout.header_row + 1
+    changes = {("Sheet1", first, layout.col(f"w{j}")): ("RANDBETWEEN(10,60)/100", layout.rows[0][f"w{j}"])
+               for j in range(1, 9)}
+    mutate_workbook(source, tmp_path / "rand.xlsx", changes)
+    result = validate_workbook(tmp_path / "rand.xlsx")
+    (table,) = result.tables
+    assert (result.verdict, table.first_error) == ("correct", None)
+    assert not [n for n in table.notes if "stale" in n]

@@ -12,6 +12,7 @@ from xlbackprop.calc.parse import MAX_COL, MAX_ROW, children
 from xlbackprop.calc.values import REF, from_stored, to_stored
 from xlbackprop.calc.whatif import WhatIf
 from xlbackprop.calc.world import Grid, World, final
+from xlbackprop.formula_text import functions
 from xlbackprop.workbook_read import Book
 
 
@@ -42,6 +43,8 @@ class Calc(World):
             g.forms = {k: self.program.cell_form(sheet, k) for k in keys}
             for k in sheet.arrays & keys:
                 g.forms[k] = self.program.array_form(sheet.formula(*k) or "")
+            for k in [k for k in g.forms if k in sheet.values and _volatile(sheet.formula(*k))]:
+                del g.forms[k]  # =RAND(): a new number on every recalculation; the run the file holds is its own
             g.cur = {k: from_stored(v) for k, v in sheet.values.items() if k not in g.forms}
             self.grids.append(g)
         for g in self._sheet_order():
@@ -234,6 +237,15 @@ class Calc(World):
                                 readers[(t, cell)] = o
             self._readers = readers
         return self._readers.get((index, key), self._clock)
+
+
+# Functions that draw a new value on every recalculation: a cell calling one keeps the value the file stores
+# (random starting weights, =RAND() or =RANDBETWEEN(1,100)/100, are the student's run, not a stale number).
+VOLATILE = {"RAND", "RANDBETWEEN", "RANDARRAY"}
+
+
+def _volatile(formula):
+    return bool(VOLATILE & set(functions(formula or "")))
 
 
 def recalculate(book, fallback=None, dialect="calc"):
