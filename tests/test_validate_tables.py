@@ -311,3 +311,20 @@ def test_an_iteration_0_row_of_starting_weights_only_above_the_first_is_not_an_i
     wb.save(tmp_path / "iter0.xlsx")
     (table,) = validate_workbook(tmp_path / "iter0.xlsx").tables
     assert (table.verdict, table.rows) == ("correct", 6), (table.first_error, table.notes)
+
+
+def test_rows_past_a_blank_row_typed_into_the_table_are_named_as_not_checked(tmp_path):
+    """A red-team probe: a blank row inside the table ended it there, and a mistake below went unseen without
+    a word. The rows past it are still not judged (no header says what they are), but the report says so."""
+    import openpyxl
+    from tests.mutations import insert_blank
+    layout = Layout(rows=simulate(rows=10))
+    path = one_table(tmp_path / "t.xlsx", rows=layout.rows)
+    wb = openpyxl.load_workbook(path)
+    gap = layout.header_row + 6
+    insert_blank(wb, "Sheet1", "row", gap)
+    wb.save(tmp_path / "gap.xlsx")
+    (table,) = validate_workbook(tmp_path / "gap.xlsx").tables
+    assert table.rows == 5
+    assert [n for n in table.notes if n.startswith("5 more rows with numbers in the weight columns follow a blank "
+                                                   f"or text row (rows {gap + 1}-{gap + 5}): not read")]

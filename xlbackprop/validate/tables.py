@@ -94,6 +94,19 @@ def _numeric_share(sheet, row, cols, errors=False):
     return sum(filled(c) for c in cols) / max(1, len(cols))
 
 
+def _rows_past_a_gap(sheet, last, weight_cols):
+    """(first, last) of the rows that go on with numbers in the weight columns after one or two rows without
+    (a blank row typed into the table), or None."""
+    for gap in (1, 2):
+        start = last + gap + 1
+        if _numeric_share(sheet, start, weight_cols) >= 0.5 and _numeric_share(sheet, start + 1, weight_cols) >= 0.5:
+            end = start
+            while _numeric_share(sheet, end + 1, weight_cols) >= 0.5:
+                end += 1
+            return start, end
+    return None
+
+
 def _summary_row(sheet, row, weight_cols, view):
     """True when most of the row's weight cells aggregate their own column above (=AVERAGE(E5:E100), a row
     of means under the table): a summary, not an iteration, whose update reads one weight above."""
@@ -450,6 +463,11 @@ def _tables_in(sheet, labels, view=None, around=None):
             if view == "transposed" and (last == first or _numeric_share(sheet, first, computed) < 0.5):
                 continue  # a column of parameters (w1 0.15, w2 0.2, ...) is not a table
             table = Table(sheet.name, header_row, first, last, columns, view=view)
+            more = _rows_past_a_gap(sheet, last, wcols)
+            if more:
+                table.notes.append(f"{more[1] - more[0] + 1} more rows with numbers in the weight columns follow a "
+                                   f"blank or text row (rows {more[0]}-{more[1]}): not read as this table's "
+                                   "iterations, so not checked; remove the gap to have them judged")
             table.fixed = fixed_leaves(sheet, table, around if around is not None else labels)
             read_leaves(sheet, table)
             _recognised_by_value(sheet, table, min(cols), max(cols))
