@@ -477,9 +477,9 @@ def read_csv(path):
         delimiter = ";"  # 0,5;0,25: every comma a decimal comma, every line split by semicolons
     cells = {}
     try:
-        decimal_comma = delimiter != "," and _first_decimal_is_a_comma(csv.reader(io.StringIO(text),
-                                                                                  delimiter=delimiter))
-        for r, row in enumerate(csv.reader(io.StringIO(text), delimiter=delimiter), start=1):
+        rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))  # parsed once (CSV_MAX_BYTES bounds it)
+        decimal_comma = delimiter != "," and _first_decimal_is_a_comma(rows)
+        for r, row in enumerate(rows, start=1):
             for c, v in enumerate(row, start=1):
                 value = _csv_value(v.strip(), decimal_comma)
                 if value is not None:

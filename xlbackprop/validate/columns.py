@@ -6,7 +6,7 @@ error value or text where a number belongs.
 import re
 from dataclasses import dataclass, field
 
-from xlbackprop.validate.precision import EXACT, Rounding, digits, formula_rounding, rounding_of
+from xlbackprop.validate.precision import EXACT, formula_rounding, own_unit, rounding_of
 
 _CONSTANT = re.compile(r"^[it]\d+(\[\d+\])?$")
 
@@ -37,8 +37,8 @@ class TableData:
             return 0.0
         x = self.values[name][k]
         if k < self.leading_typed and x is not None:  # typed off a calculator: what it shows, to its last digit
-            return Rounding(*digits(x)).unit(x)
-        return self.rounding.get(name, EXACT).unit(self.values[name][k])
+            return own_unit(x)
+        return self.rounding.get(name, EXACT).unit(x)
 
     def stored_unit(self, name, x):
         """Half a unit in the last place the file keeps, at x, whether or not the cell is typed."""

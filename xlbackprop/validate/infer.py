@@ -10,7 +10,7 @@ from xlbackprop.expr import Ref, Square, total
 from xlbackprop.network import (activation, activation_slope, bias_names, quantities, sample_suffix, unit_names,
                                 weight_names)
 from xlbackprop.spec import ACTIVATIONS, Sample, Spec, check as check_spec, errors_for
-from xlbackprop.validate.precision import Rounding, digits, tolerance
+from xlbackprop.validate.precision import own_unit, tolerance
 from xlbackprop.validate.rows import LAYOUT_RTOL, RowEnv, agrees, close
 
 _NAME = re.compile(r"^(i|t|h|o|w|b)(\d+)(?:\[(\d+)\])?$")
@@ -127,7 +127,7 @@ def _loss(spec, values):
     # A mistake breaks some quantities under the table's own loss, and most of them under any other: a
     # cross-entropy's output delta that keeps the sigmoid's slope is read as a cross-entropy with one wrong
     # delta, not as a squared error whose E1 is wrong. Among the course's conventions this is the course's.
-    return best if errors[0] != "half_squared" or best.error == "binary_cross_entropy" else spec
+    return best if best.error.endswith("cross_entropy") else spec
 
 
 def _activations(spec, leaves):
@@ -168,7 +168,7 @@ def _softmax_fits(units, suffixes, leaves, near):
 
 def _near_within_digits(found, expected, *inputs):
     """Within half a unit in the last place of `found` and of each input (an activation's slope is at most 1)."""
-    units = [Rounding(*digits(v)).unit(v) for v in (found, *inputs)]
+    units = [own_unit(v) for v in (found, *inputs)]
     return abs(found - expected) <= sum(units) + LAYOUT_RTOL * abs(expected)
 
 
@@ -218,7 +218,7 @@ def _agrees_within_digits(values, name, exprs, exact=()):
     expected = env.value_of(name)
     if expected is None:
         return False
-    units = {n: 0.0 if n in exact else Rounding(*digits(v)).unit(v) for n, v in values.items() if v is not None}
+    units = {n: 0.0 if n in exact else own_unit(v) for n, v in values.items() if v is not None}
     grads = env.partials_of_expr(exprs[name])
     return close(found, expected, tolerance(expected, grads, values, units, units[name], LAYOUT_RTOL) + 1e-12)
 

@@ -51,6 +51,11 @@ class Rounding:
 EXACT = Rounding()
 
 
+def own_unit(x):
+    """Half a unit in the last place of x as written (0.51 -> 0.005): a number that says its own precision."""
+    return Rounding(*digits(x)).unit(x)
+
+
 # The digits a table keeps are those of its longest numbers but this share: one value typed with 17 digits into
 # a table pasted with 6 (a wrong number, say) does not make the other cells' roundings exact, while a short
 # number typed among formulas stored with 17 digits (1 cell in hundreds) is still judged as a typed mistake.

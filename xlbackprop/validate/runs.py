@@ -55,10 +55,10 @@ def run_spec(book, table, lr):
         if any(v is None for s in samples for v in s.inputs + s.targets):
             return None
         if table.online:  # one row a step, the samples in turn
-            return replace(spec, samples=samples, update="online", name="table", learning_rates=(1.0,),
-                           iterations=1), steps
-        spec = replace(spec, samples=samples, reduction=step_reduction(sheet, table, spec, lr))
-        steps = table.rows // table.samples if lr else 1
+            spec = replace(spec, samples=samples, update="online")
+        else:
+            spec = replace(spec, samples=samples, reduction=step_reduction(sheet, table, spec, lr))
+            steps = table.rows // table.samples if lr else 1
     return replace(spec, name="table", learning_rates=(1.0,), iterations=1), steps
 
 

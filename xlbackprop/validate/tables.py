@@ -276,15 +276,16 @@ def _per_sample(book, table):
         if uneven <= max(1, len(blocks) // 10) < len(blocks) - uneven and len({b[0] for b in blocks}) > 1:
             table.samples = period
             table.notes.append(f"one row per sample: {period} samples, the weights updated every {period} rows")
-        elif _moved_after_every_sample(held, period) and _moves_along_its_gradients(sheet, table):
-            table.unsupported = (
-                f"weights updated after every sample by their own Δ columns (w + Δw, rows {table.first_row}-"
-                f"{table.last_row}): the delta rule's weight changes, not gradients, which are not judged; checked "
-                "are tables whose weights move against their gradients (w - η·∂E/∂w)")
         elif _moved_after_every_sample(held, period):
-            table.online = period
-            table.notes.append(f"one row per sample: {period} samples in turn, the weights updated after every "
-                               "row (stochastic gradient descent)")
+            if _moves_along_its_gradients(sheet, table):
+                table.unsupported = (
+                    f"weights updated after every sample by their own Δ columns (w + Δw, rows {table.first_row}-"
+                    f"{table.last_row}): the delta rule's weight changes, not gradients, which are not judged; "
+                    "checked are tables whose weights move against their gradients (w - η·∂E/∂w)")
+            else:
+                table.online = period
+                table.notes.append(f"one row per sample: {period} samples in turn, the weights updated after "
+                                   "every row (stochastic gradient descent)")
         return table
     return table
 
