@@ -106,6 +106,7 @@ def test_a_onecycle_run_of_a_few_steps_trains_and_starts_low(tmp_path, steps):
     ("lr", -1.0, "learning rate is -1.0"),
     ("schedule", "cosine", "schedule is 'cosine', expected one of onecycle, step, none"),
     ("warmup", 1.0, "warmup is 1.0, expected a fraction of the run between 0 and 1"),
+    ("div_factor", 0.5, "div factors are 0.5 and 10000.0, expected 1 or more"),
     ("ema", 1.0, "ema decay is 1.0, expected 0 .off. or a number below 1"),
     ("val_split", -5, "validation split is -5 images"),
     ("shift", -1.0, r"shift is -1.0 pixels, expected 0 \(none\) or more"),
@@ -337,6 +338,17 @@ def test_nesterov_and_warmup_reach_the_optimizer_and_schedule():
         scheduler.step()
         rates.append(optimizer.param_groups[0]["lr"])
     assert per_batch and max(rates) == pytest.approx(0.1) and rates.index(max(rates)) == 3  # the peak at step 5 of 10
+
+
+def test_the_div_factors_set_where_onecycle_starts_and_ends():
+    model = torch.nn.Linear(2, 2)
+    optimizer = loop.make_optimizer(quick(), model)
+    scheduler, _ = loop.make_scheduler(quick(epochs=1, lr=0.2, div_factor=10, final_div_factor=100), optimizer, 10)
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.02)
+    for _ in range(9):
+        optimizer.step()
+        scheduler.step()
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.0002)
 
 
 def test_a_momentum_asked_for_is_held_under_onecycle_which_otherwise_cycles_it():

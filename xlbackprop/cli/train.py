@@ -64,6 +64,10 @@ def _relative(path) -> str:
               help="Learning-rate schedule: onecycle steps per batch, step per epoch [default: onecycle].")
 @click.option("--warmup", type=float,
               help="onecycle: fraction of the run spent rising to the peak rate [default: the recipe's, else 0.3].")
+@click.option("--div-factor", type=click.FloatRange(min=1),
+              help="onecycle: the rate starts at the peak divided by this [default: 25].")
+@click.option("--final-div-factor", type=click.FloatRange(min=1),
+              help="onecycle: the rate ends at its start divided by this [default: 10000].")
 @click.option("--step-size", type=int, help="Epochs between decays of the step schedule [default: 6].")
 @click.option("--gamma", type=float, help="Decay factor of the step schedule [default: 0.1].")
 @click.option("--label-smoothing", type=float,

@@ -20,6 +20,8 @@ class TrainConfig:
     weight_decay: float = 0.0
     schedule: str = "onecycle"  # onecycle (stepped per batch) | step (stepped per epoch) | none
     warmup: float = 0.3  # onecycle: the fraction of the steps spent rising to the peak rate
+    div_factor: float = 25.0  # onecycle: the rate starts at lr / div_factor (torch's default)
+    final_div_factor: float = 1e4  # onecycle: and ends at that start / final_div_factor (torch's default)
     step_size: int = 6  # epochs between decays of the step schedule
     gamma: float = 0.1
     label_smoothing: float = 0.0
@@ -52,6 +54,9 @@ class TrainConfig:
             raise TrainError(f"learning rate is {self.lr}, expected a positive number")
         if not 0 < self.warmup < 1:
             raise TrainError(f"warmup is {self.warmup}, expected a fraction of the run between 0 and 1")
+        if self.div_factor < 1 or self.final_div_factor < 1:
+            raise TrainError(f"div factors are {self.div_factor} and {self.final_div_factor}, expected 1 or more "
+                             "(the rate starts below its peak and ends below its start)")
         if not 0 <= self.ema < 1:
             raise TrainError(f"ema decay is {self.ema}, expected 0 (off) or a number below 1 such as 0.99")
         if self.shift < 0:

@@ -238,7 +238,9 @@ def make_scheduler(config: TrainConfig, optimizer, steps_per_epoch: int):
         # before the first step when it is less; a run that short (a smoke test) warms up for two steps instead.
         warmup = max(config.warmup, 2 / total) if total >= 3 else 0.25
         return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=total,
-                                                   pct_start=warmup, cycle_momentum=config.cycle_momentum), True
+                                                   pct_start=warmup, cycle_momentum=config.cycle_momentum,
+                                                   div_factor=config.div_factor,
+                                                   final_div_factor=config.final_div_factor), True
     if config.schedule == "step":
         return torch.optim.lr_scheduler.StepLR(optimizer, step_size=config.step_size, gamma=config.gamma), False
     return None, False
