@@ -1,6 +1,7 @@
 """The Derivation sheet's text: every quantity's formula in symbols and its chain rule spelt out."""
 
 from xlbackprop.network import quantities, unit_names, weight_names
+from xlbackprop.spec import CROSS_ENTROPIES
 
 _SYMBOL = {"sigmoid": "σ", "tanh": "tanh", "relu": "ReLU", "identity": "identity", "softmax": "softmax"}
 
@@ -49,7 +50,7 @@ def derivation_rows(spec):
             l, a = layer_of[unit], f"a_{unit}"
             if l == last:
                 target = f"t{units[l].index(unit) + 1}"
-                if spec.error in ("cross_entropy", "binary_cross_entropy"):
+                if spec.error in CROSS_ENTROPIES:
                     why = f"{_d('E_total', a)} · {_d(a, unit)} = {a} − {target}: the cross-entropy's derivative " \
                           f"cancels the {spec.activations[-1]}'s"
                 else:

@@ -16,6 +16,7 @@ BIAS_MODES = ("none", "fixed", "trained")
 # E_j = 1/2 (t - a)^2, the course's; (t - a)^2; -t ln a after softmax outputs (a classifier's cross-entropy);
 # -(t ln a + (1 - t) ln(1 - a)) after sigmoid outputs (binary cross-entropy)
 ERRORS = ("half_squared", "squared", "cross_entropy", "binary_cross_entropy")
+CROSS_ENTROPIES = ("cross_entropy", "binary_cross_entropy")  # their output deltas are a - t
 REDUCTIONS = ("sum", "mean")          # E_total over the samples: their sum, the course's; or their mean
 # batch: every step from all the samples' gradients, the course's; online: one sample a step, the samples in
 # turn (stochastic gradient descent as XOR and ADALINE sheets do it: one row per sample)

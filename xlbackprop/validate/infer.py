@@ -9,7 +9,7 @@ from dataclasses import replace
 from xlbackprop.expr import Ref, Square, total
 from xlbackprop.network import (activation, activation_slope, bias_names, quantities, sample_suffix, unit_names,
                                 weight_names)
-from xlbackprop.spec import ACTIVATIONS, Sample, Spec, check as check_spec, errors_for
+from xlbackprop.spec import ACTIVATIONS, CROSS_ENTROPIES, Sample, Spec, check as check_spec, errors_for
 from xlbackprop.validate.precision import own_unit, tolerance
 from xlbackprop.validate.rows import LAYOUT_RTOL, RowEnv, agrees, close
 
@@ -127,7 +127,7 @@ def _loss(spec, values):
     # A mistake breaks some quantities under the table's own loss, and most of them under any other: a
     # cross-entropy's output delta that keeps the sigmoid's slope is read as a cross-entropy with one wrong
     # delta, not as a squared error whose E1 is wrong. Among the course's conventions this is the course's.
-    return best if best.error.endswith("cross_entropy") else spec
+    return best if best.error in CROSS_ENTROPIES else spec
 
 
 def _activations(spec, leaves):
