@@ -671,3 +671,24 @@ def classifier_2_2_2(path, outputs="softmax", iterations=20, lr=0.5, mistake=Non
     _write_rows(ws, header, labels, rows)
     wb.save(path)
     return {k: v for k, v in row_refs(labels, header + 1).items()}
+
+
+def upside_down(source, dest, first, last, sheet_name="Sheet1"):
+    """The workbook with rows first..last of one sheet in the opposite order, every reference into them moved
+    along: the same table written upward, its latest iteration on top (formulas without stored values)."""
+    from xlbackprop.formula_text import move_refs
+
+    def move(r, c):
+        return (first + last - r, c) if first <= r <= last else (r, c)
+
+    wb = openpyxl.load_workbook(source)
+    ws = wb[sheet_name]
+    cells = {}
+    for row in ws.iter_rows():
+        for cell in row:
+            v = cell.value
+            cells[move(cell.row, cell.column)] = move_refs(v, sheet_name, move) if str(v).startswith("=") else v
+    for (r, c), v in cells.items():
+        ws.cell(r, c).value = v
+    wb.save(dest)
+    return dest

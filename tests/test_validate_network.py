@@ -21,6 +21,16 @@ def test_weights_numbered_in_another_order_with_a_matching_backward_pass_are_cor
     assert any("h1 = w1·i1 + w3·i2, h2 = w2·i1 + w4·i2" in note for note in table.notes)
 
 
+def test_own_numbering_with_its_first_two_iterations_typed_is_read_in_the_wiring_of_the_formulas_below(tmp_path):
+    # rows 1-2 typed from a calculator, formulas from row 3: the wiring was looked for on rows 1-2 only, and
+    # the table was read in the course's order ("transposed weights: w2 and w3 swapped", wrong)
+    typed = {(name, k) for name in ORDER if not name.startswith(("i", "t")) for k in (0, 1)}
+    layout = Layout(rows=simulate(), labels=OWN_NUMBERING, typed=typed)
+    (table,) = validate_workbook(write_workbook(tmp_path / "own-typed.xlsx", {"Sheet1": [layout]})).tables
+    assert (table.verdict, table.mismatches) == ("correct", [])
+    assert any("h1 = w1·i1 + w3·i2, h2 = w2·i1 + w4·i2" in note for note in table.notes)
+
+
 def test_a_backward_pass_in_the_course_numbering_under_an_own_forward_wiring_is_wrong(tmp_path):
     # forward: "w3" multiplies i2 into h1; the gradient column labelled w3 holds the course's w3 gradient
     # (∂E/∂h2·i1), and the update of "w3" uses it

@@ -6,6 +6,7 @@ import shutil
 import pytest
 import xlsxwriter
 
+from tests.handmade import paste_values, upside_down
 from tests.test_validate_causes import MISTAKES
 from tests.wb_fixtures import (ORDER, Layout, add_table, cell, mistake_formula, mutate_workbook, simulate,
                                write_workbook)
@@ -137,6 +138,32 @@ def test_transposed_table_is_found_and_named_in_the_files_own_cells(tmp_path):
     assert first.formula == read_workbook(path).sheet("Sheet1").formula(layout.col("dE_total/dw3"), 3)
     assert "a_h1*(1-a_h1) used where a_h2*(1-a_h2)" in first.cause
     assert any("transposed" in note for note in table.notes)
+
+
+def test_a_table_written_upward_is_read_from_the_bottom_up_and_its_mistake_named_in_the_files_cell(tmp_path):
+    rows = 8
+    layout = Layout(rows=simulate(rows=rows, lr=1, mistakes=TEMPLATE_BUG), lr=1)
+    path = write_workbook(tmp_path / "down.xlsx", {"Sheet1": [layout]})
+    first, last = layout.header_row + 1, layout.header_row + rows
+    upward = upside_down(path, tmp_path / "up.xlsx", first, last)
+    (table,) = validate_workbook(upward).tables
+    assert (table.rows, table.learning_rate, table.verdict) == (rows, 1, "wrong")  # wrong at 2.0 before
+    # the first iteration is the bottom row, and its dE_total/dw3 the first wrong cell
+    assert (table.first_error.cell, table.first_error.quantity) == (
+        f"Sheet1!{col_letter(layout.col('dE_total/dw3'))}{last}", "dE_total/dw3")
+    assert "a_h1*(1-a_h1) used where a_h2*(1-a_h2)" in table.first_error.cause
+    assert any("written upward" in note for note in table.notes)
+
+
+@pytest.mark.parametrize("digits", [None, 6])
+def test_a_correct_table_written_upward_is_correct_with_formulas_or_pasted_as_values(tmp_path, digits):
+    layout = Layout(rows=simulate(rows=8, lr=0.5), lr=0.5)
+    path = write_workbook(tmp_path / "down.xlsx", {"Sheet1": [layout]})
+    upward = upside_down(path, tmp_path / "up.xlsx", layout.header_row + 1, layout.header_row + 8)
+    pasted = paste_values(upward, tmp_path / "values.xlsx", digits)
+    for result in (validate_workbook(upward), validate_workbook(pasted)):
+        assert [(t.rows, t.learning_rate, t.verdict) for t in result.tables] == [(8, 0.5, "correct")]
+        assert not result.sheets  # the whole table is covered: no block of it left unrecognised
 
 
 def test_transposed_correct_table_and_a_vertical_parameter_list_beside_it(tmp_path):

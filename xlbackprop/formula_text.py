@@ -151,8 +151,12 @@ def move_refs(formula, own_sheet, move):
         for c, r in ((m.group("c1"), m.group("r1")), (m.group("c2"), m.group("r2"))):
             if c is not None:
                 row, col = move(int(r.lstrip("$")), col_index(c.lstrip("$")))
-                cells.append(f"{c[0] if c[0] == '$' else ''}{col_letter(col)}{r[0] if r[0] == '$' else ''}{row}")
-        return m.group(0)[:m.start("c1") - m.start()] + ":".join(cells)
+                cells.append((row, col, c[0] == "$", r[0] == "$"))
+        if len(cells) == 2:  # a view that turns rows around keeps a range written top-left to bottom-right
+            (r1, c1, *d1), (r2, c2, *d2) = cells
+            cells = [(min(r1, r2), min(c1, c2), *d1), (max(r1, r2), max(c1, c2), *d2)]
+        text = [f"{'$' * dc}{col_letter(col)}{'$' * dr}{row}" for row, col, dc, dr in cells]
+        return m.group(0)[:m.start("c1") - m.start()] + ":".join(text)
     return _TOKEN.sub(moved, formula)
 
 

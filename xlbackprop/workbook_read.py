@@ -97,10 +97,17 @@ class Sheet:
         last): the weight columns `cols` of rows first..last moved one row down (an initial-weights row, each
         row's forward pass reading the weights of the row above). ("paired", cols, first, last, (lo, hi)): rows
         first..last of columns lo..hi taken two at a time as one row, the columns `cols` from the second row
-        of each pair (a forward pass on one row, its backward pass below it)."""
+        of each pair (a forward pass on one row, its backward pass below it). ("reversed", first, last, (lo, hi)):
+        rows first..last of columns lo..hi in the opposite order (the latest iteration on top)."""
         if key == "transposed":
             def move(r, c):
                 return c, r
+            back = move
+        elif key[0] == "reversed":
+            _, first, last, (lo, hi) = key
+
+            def move(r, c):
+                return (first + last - r, c) if first <= r <= last and lo <= c <= hi else (r, c)
             back = move
         elif key[0] == "paired":
             _, cols, first, last, (lo, hi) = key

@@ -243,7 +243,7 @@ def find_tables(book):
             found = _tables_in(book.sheet(sheet.name, "transposed"), None, "transposed")
         found = _steps_in_blocks(book, sheet, found)
         tables += [_per_sample(book, sample_columns(book, sheet, _unlagged(book, sheet, _paired(
-                   book, sheet, table, labels), labels))) for table in found]
+                   book, sheet, _upward(book, sheet, table, labels), labels), labels))) for table in found]
     for table in tables:  # a macro or a perceptron's step rule in its cells: a table not judged
         table.unsupported = table.unsupported or table_shape(book.sheet(table.sheet, table.view), table)
     return tables
@@ -387,6 +387,48 @@ def _paired(book, sheet, table, labels):
     return _read_through(book, sheet, table, labels, ("paired", frozenset(second), first, last, span),
                          f"two rows per iteration: the forward pass on rows {first}, {first + 2}, ..., the "
                          "backward pass in its own columns on the row below each")
+
+
+def _upward(book, sheet, table, labels):
+    """A table written upward, the latest iteration on top: each row's weights computed from the row below
+    it, read through a view that turns its rows around; any other table as it is."""
+    weights = [c for n, c in table.columns.items() if _WEIGHT.fullmatch(n)]
+    first = table.first_row
+    if table.view or table.rows < 3 or not weights:
+        return table
+
+    def reads(row, other):
+        return all(any(ref.row == other and ref.col == c and ref.sheet in (None, sheet.name)
+                       for ref in references(sheet.formula(row, c) or "")) for c in weights)
+
+    if not (reads(first, first + 1) and not reads(first + 1, first)
+            or not any(sheet.has_formula(first, c) for c in weights) and _steps_upward(sheet, table)):
+        return table
+    span = (min(table.columns.values()), max(table.columns.values()))
+    return _read_through(book, sheet, table, labels, ("reversed", first, table.last_row, span),
+                         f"written upward: the latest iteration on row {first}, each row's weights computed "
+                         "from the row below; read from the bottom up")
+
+
+def _steps_upward(sheet, table):
+    """Typed numbers whose weights step by one learning rate times the gradient of the row below them, not of
+    their own row: w[r] = w[r+1] - lr * dE/dw[r+1] on the first three rows."""
+    pairs = [(c, table.columns.get("dE_total/d" + n)) for n, c in table.columns.items() if _WEIGHT.fullmatch(n)]
+
+    def rates(step_from):
+        out = []
+        for r in range(table.first_row, table.first_row + 2):
+            for w, g in pairs:
+                a, b, grad = sheet.number(r, w), sheet.number(r + 1, w), sheet.number(step_from(r), g) if g else None
+                if None in (a, b, grad) or grad == 0:
+                    return []
+                out.append((b - a) / grad)
+        return out
+
+    def one_rate(found):
+        return bool(found) and min(found) > 0 and max(found) - min(found) <= 1e-2 * max(found)  # typed at 6 digits
+
+    return one_rate(rates(lambda r: r + 1)) and not one_rate([-x for x in rates(lambda r: r)])
 
 
 def _unlagged(book, sheet, table, labels):

@@ -48,7 +48,7 @@ def footprints(book, tables):
         cols = list(t.columns.values())
         if view is None or not cols:
             continue
-        corners = [(r, c) for r in (t.header_row, t.last_row) for c in (min(cols), max(cols))]
+        corners = [(r, c) for r in (t.header_row, t.first_row, t.last_row) for c in (min(cols), max(cols))]
         fixed = list(t.fixed.values())
         corners, fixed = [view.file_cell(*k) for k in corners], [view.file_cell(*k) for k in fixed]  # the file's cells
         rows, columns = [r for r, _ in corners], [c for _, c in corners]

@@ -32,8 +32,9 @@ def _cell(sheet, table, name, row, recalc):
 
 def _row(sheet, table, recalc, net):
     """A row whose net-input cell is a formula: the second iteration preferred (the first may read a block of
-    starting values instead of the table's own weight cells)."""
-    rows = [table.first_row + 1, table.first_row] if table.rows > 1 else [table.first_row]
+    starting values instead of the table's own weight cells), else the first formula below it (the first
+    iterations typed from a calculator, formulas after)."""
+    rows = [*range(table.first_row + 1, table.last_row + 1), table.first_row]
     for row in rows:
         if recalc.is_formula(recalc.file_cell(sheet, row, table.columns[net])):
             return row
