@@ -126,7 +126,7 @@ def test_values_only_block_and_a_second_unrecognised_table_are_named(tmp_path):
     ws.write_row(20, 0, ["alpha", "beta", "gamma", "delta", "epsilon"])
     for r in range(21, 27):
         ws.write_row(r, 0, [r * 0.1, r * 0.2, r * 0.3, r * 0.4, r * 0.5])
-    plot = wb.add_worksheet("Plot")  # values only: the loss for each learning rate
+    plot = wb.add_worksheet("Plot")  # values only: a loss for each learning rate, of no table's network
     plot.write_row(0, 0, ["step", "lr=0.1", "lr=0.5", "lr=1"])
     for r in range(1, 30):
         plot.write_row(r, 0, [r, 0.3 - r * 1e-3, 0.3 - r * 2e-3, 0.3 - r * 3e-3])
@@ -136,7 +136,7 @@ def test_values_only_block_and_a_second_unrecognised_table_are_named(tmp_path):
     messages = [s.message for s in result.sheets]
     assert [s.sheet for s in result.sheets] == ["Main", "Plot"]
     assert "rows 22-27, columns A-E, under the labels alpha, beta, gamma, delta, epsilon" in messages[0]
-    assert messages[1].startswith("sheet 'Plot': a table of typed numbers not recognised as an iteration table")
+    assert messages[1].startswith("sheet 'Plot': loss curves of 3 learning rates (B1:D30): not compared")
     doc = report.json_document([result])["workbooks"][0]
     assert [s["sheet"] for s in doc["sheets"]] == ["Main", "Plot"]
     assert "sheet 'Plot'" in report.text_report(result)

@@ -15,6 +15,7 @@ from xlbackprop.cells import qualified
 from xlbackprop.layout import ASSIGNMENT_SHEET, DERIVATION_SHEET, PARAMS_SHEET, SUMMARY_SHEET
 from xlbackprop.validate.assignment import missing_rates
 from xlbackprop.validate.judge import check_table
+from xlbackprop.validate.loss_curves import loss_curves
 from xlbackprop.validate.preflight import check_file
 from xlbackprop.validate.rate import learning_rate
 from xlbackprop.validate.recalc import recalculated
@@ -22,7 +23,7 @@ from xlbackprop.validate.results import WorkbookResult
 from xlbackprop.validate.runs import reference_runs
 from xlbackprop.validate.shapes import without_table
 from xlbackprop.validate.tables import find_tables
-from xlbackprop.validate.unrecognised import unrecognised
+from xlbackprop.validate.unrecognised import footprints, unrecognised
 from xlbackprop.validate.verdict import workbook_verdict
 from xlbackprop.validate.wiring import rewired
 from xlbackprop.workbook_read import read_embedded_spec
@@ -52,7 +53,10 @@ def validate_checked(path, assignment=None, fallback=None, convert=True):
                            f"'{ASSIGNMENT_SHEET}'); give --assignment to grade against your own copy")
         assignment = carried
     # a generated workbook's own sheets (the Summary's formulas, say) are no attempt at a table
-    sheets = unrecognised(book, tables, skip=GENERATED_SHEETS if carried is not None else ())
+    skip = GENERATED_SHEETS if carried is not None else ()
+    curves, checked = loss_curves(book, tables, rates, footprints(book, tables), skip)
+    order = {sheet.name: k for k, sheet in enumerate(book.sheets)}
+    sheets = sorted(curves + unrecognised(book, tables, skip, checked), key=lambda note: order.get(note.sheet, 0))
     needs = recalc.needs_libreoffice and fallback is None
     missing = []
     # (a table whose rate cannot be read, a blank one, say, may be one of them: it is incomplete already)

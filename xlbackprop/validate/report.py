@@ -267,7 +267,8 @@ def gradebook_rows(results):
                                              found=e.found, formula=formula_text(e.formula),
                                              cause=for_people(e.cause), fix=e.fix))))
         for s in r.sheets:
-            rows.append(_row(file=r.file, sheet=s.sheet, verdict="no table", notes=s.message))
+            rows.append(_row(file=r.file, sheet=s.sheet, verdict="no table" if s.kind == "unrecognised" else s.kind,
+                             notes=s.message))
     return rows
 
 

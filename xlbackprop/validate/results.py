@@ -130,10 +130,12 @@ class TableResult:
 
 @dataclass
 class SheetNote:
-    """Something on a sheet that was not recognised as an iteration table: a sheet of formulas without one, or
-    a block of numbers outside every recognised table (validate/unrecognised.py)."""
+    """Something on a sheet outside its iteration tables: a sheet of formulas without one, a block of numbers
+    outside every recognised table (validate/unrecognised.py), or loss curves compared across learning rates
+    and how they compare with PyTorch (validate/loss_curves.py)."""
     sheet: str
     message: str
+    kind: str = "unrecognised"  # or "loss curves"
 
     def to_json(self):
         return asdict(self)

@@ -12,10 +12,13 @@ GAP = 1           # blank rows a block may have inside it (a separator row)
 SHOWN = 4         # row spans named in one note
 
 
-def unrecognised(book, tables, skip=()):
+def unrecognised(book, tables, skip=(), checked=None):
     """SheetNotes: each sheet with formulas and no recognised table, and each block of numbers outside the
-    recognised tables, in book order. `skip`: sheet names to pass over (a generated workbook's own sheets)."""
+    recognised tables, in book order. `skip`: sheet names to pass over (a generated workbook's own sheets);
+    `checked`: {sheet name: [(top, bottom, left, right)]} of other blocks checked already (loss curves)."""
     covered = footprints(book, tables)
+    for name, rectangles in (checked or {}).items():
+        covered.setdefault(name, []).extend(rectangles)
     notes = []
     for sheet in book.sheets:
         if sheet.name in skip:
