@@ -18,8 +18,8 @@ _NUMBER = r"(\d+(?:\.\d*)?|\.\d+)"
 _RATE = re.compile(r"(?:(?:learning\s*rate|l\.?\s*r\.?|lr|eta|alpha|rate|[ηɳͷⴄα]|n)\s*[=:]?\s*)?" + _NUMBER,
                    re.IGNORECASE)
 # within a longer label ('E_total (η = 0.1)', 'Loss @ lr 0.5'): only after a word that names the rate
-_RATE_IN = re.compile(r"(?:learning\s*rate|\bl\.\s*r\.|\blr|\beta|\balpha|[ηɳͷⴄα])\s*[=:@]?\s*" + _NUMBER + r"(?![\d.])",
-                      re.IGNORECASE)
+_RATE_IN = re.compile(r"(?:learning\s*rate|\bl\.\s*r\.|\blr|\beta|\balpha|[ηɳͷⴄα])\s*[=:@]?\s*"
+                      + _NUMBER + r"(?![\d.])", re.IGNORECASE)
 MAX_RATE = 100
 MAX_CURVES = 20  # a longer run of numbered columns is some other block (a hostile sheet's, say), not compared
 KIND = "loss curves"
@@ -131,48 +131,51 @@ def _follows(values, table):
     return bool(pairs) and all(y is not None and _agrees(x, y) for x, y in pairs)
 
 
+def _best_fit(curves, specs):
+    """(runs, per column _first_miss, how many columns start as the network does) for the network that starts
+    the most columns."""
+    rates, best = [c[2] for c in curves.columns], (None, None, -1)
+    for spec in specs:
+        runs = traces(spec, rates, curves.rows + 1)
+        results = [_first_miss(values, runs[rate]["E_total"]) for _, _, rate, values in curves.columns]
+        started = sum(r is not None for r in results)
+        if started > best[2]:
+            best = (runs, results, started)
+    return best
+
+
 def check_curves(curves, specs, own=None):
     """One SheetNote on the block: which columns follow the network's run at their rate, from where they part;
     None for a block headed by bare numbers whose columns do not all start as a network does (not loss curves,
     as far as anything says). `own`: {rate: E_total down the workbook's table at that rate}, to say which
     parting columns carry their table's numbers (a mistake in the table, not in the curve)."""
-    name, rates = curves.sheet.name, [c[2] for c in curves.columns]
-    best, fits = None, -1
-    for spec in specs:
-        runs = traces(spec, rates, curves.rows + 1)
-        results = [_first_miss(values, runs[rate]["E_total"]) for _, _, rate, values in curves.columns]
-        started = sum(r is not None for r in results)
-        if started > fits:
-            best, fits = (spec, runs, results), started
-    head = f"sheet {name!r}: loss curves of {len(rates)} learning rates ({curves.where()})"
-    if fits < len(rates) and all(curves.sheet.number(curves.header_row, c[0]) is not None for c in curves.columns):
-        return None  # bare numbers over numbers that do not all start as the network does: nothing says they are
-        # rates and losses
+    name, n = curves.sheet.name, len(curves.columns)
+    runs, results, fits = _best_fit(curves, specs)
+    head = f"sheet {name!r}: loss curves of {n} learning rates ({curves.where()})"
+    if fits < n and all(curves.sheet.number(curves.header_row, c[0]) is not None for c in curves.columns):
+        return None  # bare numbers over numbers, not all starting as the network does: nothing says they are losses
     if not fits:
         return SheetNote(name, f"{head}: not compared, their first numbers are not E_total at the start of any "
                                "table's network", KIND)
-    _, runs, results = best
-    parted, carried = [], []  # carried: the column is its own table's E_total (the table's mistake, carried)
+    parted = []  # (text, whether the column is its own table's E_total: the table's mistake carried; None: n/a)
     for (col, label, rate, values), result in zip(curves.columns, results):
         if result is None:
-            parted.append(f"{label} (column {col_letter(col)}) does not start where the network does")
-            carried.append(None)
+            parted.append((f"{label} (column {col_letter(col)}) does not start where the network does", None))
         elif result[1] is not None:
-            k, offset = result[1], result[0]
+            (offset, k), cell = result, curves.sheet.cell_name(curves.header_row + 1 + result[1], col)
             found, expected = values[k], float(runs[rate]["E_total"][k + offset])
             detail = f"found {found:.10g}, expected {expected:.10g}, " if not parted else ""
-            carried.append(_follows(values, (own or {}).get(rate)))
-            parted.append(f"{label} at {curves.sheet.cell_name(curves.header_row + 1 + k, col)} ({detail}rel. error "
-                          f"{abs(found - expected) / abs(expected):.1e}")
+            parted.append((f"{label} at {cell} ({detail}rel. error {abs(found - expected) / abs(expected):.1e}",
+                           _follows(values, (own or {}).get(rate))))
     if not parted:
         return SheetNote(name, f"{head}: each column is E_total of the network at its rate, as PyTorch computes it",
                          KIND)
-    every = all(carried) and len(carried) > 1
+    every = len(parted) > 1 and all(mark for _, mark in parted)
     texts = [text if mark is None else text + (", as its table's E_total does" if mark and not every else "") + ")"
-             for text, mark in zip(parted, carried)]
-    return SheetNote(name, f"{head}: {len(parted)} of {len(rates)} columns part from PyTorch's E_total of the "
-                           "network at their rate: " + "; ".join(texts)
-                     + ("; each as its table's E_total does" if every else ""), KIND)
+             for text, mark in parted]
+    return SheetNote(name, f"{head}: {len(parted)} of {n} columns part from PyTorch's E_total of the network at "
+                           "their rate: " + "; ".join(texts) + ("; each as its table's E_total does" if every else ""),
+                     KIND)
 
 
 def loss_curves(book, tables, rates, covered, skip=()):
