@@ -155,7 +155,7 @@ def test_a_table_written_upward_is_read_from_the_bottom_up_and_its_mistake_named
     assert any("written upward" in note for note in table.notes)
 
 
-@pytest.mark.parametrize("digits", [None, 6])
+@pytest.mark.parametrize("digits", [None, 6, 4])  # 6 and 4: the steps told apart within each number's rounding
 def test_a_correct_table_written_upward_is_correct_with_formulas_or_pasted_as_values(tmp_path, digits):
     layout = Layout(rows=simulate(rows=8, lr=0.5), lr=0.5)
     path = write_workbook(tmp_path / "down.xlsx", {"Sheet1": [layout]})

@@ -14,12 +14,14 @@ from xlbackprop.validate.precision import REFERENCE_NOISE, own_unit
 from xlbackprop.validate.results import SheetNote
 from xlbackprop.validate.runs import run_spec
 
-_NUMBER = r"(\d+(?:\.\d*)?|\.\d+)"
+# a decimal comma (0,5), an exponent (5E-01) and a percent (10%) read as the number they write; a fraction (1/2)
+# or a number running on is not a rate
+_NUMBER = r"(\d+(?:[.,]\d+)?(?:[eE][+-]?\d+)?|\.\d+)\s*(%?)(?![\d.,/])"
 _RATE = re.compile(r"(?:(?:learning\s*rate|l\.?\s*r\.?|lr|eta|alpha|rate|[ηɳͷⴄα]|n)\s*[=:]?\s*)?" + _NUMBER,
                    re.IGNORECASE)
 # within a longer label ('E_total (η = 0.1)', 'Loss @ lr 0.5'): only after a word that names the rate
-_RATE_IN = re.compile(r"(?:learning\s*rate|\bl\.\s*r\.|\blr|\beta|\balpha|[ηɳͷⴄα])\s*[=:@]?\s*"
-                      + _NUMBER + r"(?![\d.])", re.IGNORECASE)
+_RATE_IN = re.compile(r"(?:learning\s*rate|\bl\.\s*r\.|\blr|\beta|\balpha|[ηɳͷⴄα])\s*[=:@]?\s*" + _NUMBER,
+                      re.IGNORECASE)
 MAX_RATE = 100
 MAX_CURVES = 20  # a longer run of numbered columns is some other block (a hostile sheet's, say), not compared
 KIND = "loss curves"
@@ -55,7 +57,7 @@ def rate_label(sheet, row, col):
         m = _RATE.fullmatch(str(value).strip()) or _RATE_IN.search(str(value))
         if m is None:
             return None
-        label, rate = str(value).strip(), float(m.group(1))
+        label, rate = str(value).strip(), float(m.group(1).replace(",", ".")) / (100 if m.group(2) else 1)
     return (label, rate) if 0 < rate <= MAX_RATE else None
 
 
@@ -90,7 +92,8 @@ def find_curves(sheet, covered):
 
 
 def _agrees(found, expected):
-    return abs(found - expected) <= own_unit(found) + REFERENCE_NOISE * abs(expected)
+    # a typed 0 says nothing of its precision (own_unit(0) is half a unit): no loss is 0
+    return abs(found - expected) <= (own_unit(found) if found else 0) + REFERENCE_NOISE * abs(expected)
 
 
 def _networks(book, tables, rates):
@@ -107,11 +110,14 @@ def _networks(book, tables, rates):
 
 def _first_miss(values, series):
     """(offset, first row that disagrees or None): the column read from iteration 1, or from iteration 2 (its
-    first number the loss after one update); None when neither start fits."""
+    first number the loss after one update), whichever agrees longer (a loss rounded to 0.24 fits both starts);
+    None when neither start fits."""
+    fits = []
     for offset in (0, 1):
         if len(series) > offset and _agrees(values[0], series[offset]):
-            return offset, next((k for k, x in enumerate(values) if not _agrees(x, series[k + offset])), None)
-    return None
+            miss = next((k for k, x in enumerate(values) if not _agrees(x, series[k + offset])), None)
+            fits.append((len(values) if miss is None else miss, offset, miss))
+    return max(fits)[1:] if fits else None
 
 
 def _tables_losses(book, tables, rates):

@@ -5,6 +5,7 @@ of initial weights whose successors each compute from the weights of the row abo
 """
 
 import itertools
+import math
 import re
 from dataclasses import dataclass, field
 
@@ -14,6 +15,7 @@ from xlbackprop.validate.rows import agrees
 from xlbackprop.formula_text import references
 from xlbackprop.validate.headers import canonical, in_group, normalise, of_group, through_network
 from xlbackprop.validate.blocks import blocks_view
+from xlbackprop.validate.precision import own_unit
 from xlbackprop.validate.leaves import fixed_leaves, read_leaves, sample_columns
 from xlbackprop.validate.shapes import table_shape
 
@@ -410,25 +412,33 @@ def _upward(book, sheet, table, labels):
                          "from the row below; read from the bottom up")
 
 
+STEP_ROWS = 200  # rows of a values-only table read for the direction its weights step in
+
+
 def _steps_upward(sheet, table):
     """Typed numbers whose weights step by one learning rate times the gradient of the row below them, not of
-    their own row: w[r] = w[r+1] - lr * dE/dw[r+1] on the first three rows."""
+    their own row: one positive rate fits w[r] = w[r+1] - lr * dE/dw[r+1] on every row within the numbers' own
+    rounding, and none fits w[r+1] = w[r] - lr * dE/dw[r] (a table pasted with few digits fits both: as it is)."""
     pairs = [(c, table.columns.get("dE_total/d" + n)) for n, c in table.columns.items() if _WEIGHT.fullmatch(n)]
+    rows = range(table.first_row, min(table.last_row, table.first_row + STEP_ROWS))
 
-    def rates(step_from):
-        out = []
-        for r in range(table.first_row, table.first_row + 2):
+    def one_rate(gradient_row, sign):
+        lo, hi, seen = 0.0, math.inf, False
+        for r in rows:
             for w, g in pairs:
-                a, b, grad = sheet.number(r, w), sheet.number(r + 1, w), sheet.number(step_from(r), g) if g else None
+                a, b, grad = sheet.number(r, w), sheet.number(r + 1, w), sheet.number(gradient_row(r), g) if g else None
                 if None in (a, b, grad) or grad == 0:
-                    return []
-                out.append((b - a) / grad)
-        return out
+                    continue
+                ratio = sign * (b - a) / grad
+                # each number's half unit, and float noise for numbers stored whole
+                slack = (own_unit(a) + own_unit(b) + 1e-12 * (abs(a) + abs(b))
+                         + abs(ratio) * own_unit(grad)) / abs(grad)
+                lo, hi, seen = max(lo, ratio - slack), min(hi, ratio + slack), True
+                if lo > hi:
+                    return False
+        return seen and hi > 0
 
-    def one_rate(found):
-        return bool(found) and min(found) > 0 and max(found) - min(found) <= 1e-2 * max(found)  # typed at 6 digits
-
-    return one_rate(rates(lambda r: r + 1)) and not one_rate([-x for x in rates(lambda r: r)])
+    return one_rate(lambda r: r + 1, 1) and not one_rate(lambda r: r, -1)
 
 
 def _unlagged(book, sheet, table, labels):
