@@ -403,8 +403,9 @@ def _upward(book, sheet, table, labels):
         return all(any(ref.row == other and ref.col == c and ref.sheet in (None, sheet.name)
                        for ref in references(sheet.formula(row, c) or "")) for c in weights)
 
-    if not (reads(first, first + 1) and not reads(first + 1, first)
-            or not any(sheet.has_formula(first, c) for c in weights) and _steps_upward(sheet, table)):
+    by_formulas = reads(first, first + 1) and not reads(first + 1, first)
+    typed = not any(sheet.has_formula(first, c) for c in weights)
+    if not by_formulas and not (typed and _steps_upward(sheet, table)):  # by the formulas, or by the numbers
         return table
     span = (min(table.columns.values()), max(table.columns.values()))
     return _read_through(book, sheet, table, labels, ("reversed", first, table.last_row, span),
