@@ -131,6 +131,18 @@ def test_a_rate_of_0_1_is_read_from_weights_exported_with_three_decimals(tmp_pat
     assert (table.learning_rate, table.verdict, table.mismatches) == (0.1, "correct", [])
 
 
+def test_a_rate_that_is_not_the_courses_is_read_where_the_course_rate_fits_the_steps_but_not_the_table(tmp_path):
+    # rate 0.9 exported at 2 decimals: every step allows 0.9 and 1.0 alike (the whole table's ratio 0.92 +- 25%),
+    # and the course's rates decided: 1.0, the table wrong at it. The next rate that fits is tried and kept
+    from tests.wb_fixtures import Layout, simulate, write_workbook
+    from xlbackprop.validate.api import validate_workbook
+
+    layout = Layout(rows=simulate(rows=20, lr=0.9), lr=0.9, formulas=False, decimals=2)
+    (table,) = validate_workbook(write_workbook(tmp_path / "0.9.xlsx", {"Sheet1": [layout]})).tables
+    assert (table.learning_rate, table.verdict) == (0.9, "correct")
+    assert "learning rate 0.9 read from the numbers, where 1 fits their steps as well but not the table" in table.notes
+
+
 @pytest.mark.parametrize("decimals, lr", [(3, 1), (2, 0.5)])
 def test_a_header_typo_is_settled_by_the_numbers_of_a_rounded_export(tmp_path, decimals, lr):
     # 't1 i2 i1 i2' with numbers at 3 decimals: h1 = 0.0275 is stored as 0.028, so no reading of the columns

@@ -10,6 +10,7 @@ Plain data out (pycel style); WorkbookError when the file cannot be read.
 """
 
 import re
+from dataclasses import replace
 
 from xlbackprop.cells import qualified
 from xlbackprop.layout import ASSIGNMENT_SHEET, DERIVATION_SHEET, PARAMS_SHEET, SUMMARY_SHEET
@@ -47,6 +48,9 @@ def validate_checked(path, assignment=None, fallback=None, convert=True):
     runs = reference_runs(book, tables, rates)
     results = [check_table(book, table, runs, rate, recalc, assignment or carried)
                for table, rate in zip(tables, rates)]
+    for k, (table, rate) in enumerate(zip(tables, rates)):
+        if results[k].verdict == "wrong" and rate.alternatives:
+            results[k], rates[k] = _at_another_rate(book, table, rate, recalc, assignment or carried, results[k])
     if assignment is None and carried is not None:
         for r in results:
             r.notes.append(f"graded against the assignment this workbook carries (its hidden sheet "
@@ -68,6 +72,20 @@ def validate_checked(path, assignment=None, fallback=None, convert=True):
     verdict, reason = workbook_verdict([r.verdict for r in results], outside, missing, shape)
     return WorkbookResult(file=str(path), verdict=verdict, tables=results, sheets=sheets, assignment=missing,
                           needs_libreoffice=needs, error=None if reason is None else f"{path}: {reason}")
+
+
+def _at_another_rate(book, table, rate, recalc, assignment, result):
+    """(result, rate) of a table whose rate was inferred from coarse numbers and is wrong at it: the first other
+    rate its steps allow as well at which it is correct (a table exported at 2 decimals at 0.9 also fits 1.0,
+    which the course's rates prefer), else as it was."""
+    for value in rate.alternatives:
+        other = replace(rate, value=value, alternatives=())
+        again = check_table(book, table, reference_runs(book, [table], [other]), other, recalc, assignment)
+        if again.verdict == "correct":
+            again.notes.append(f"learning rate {value:g} read from the numbers, where {rate.value:g} fits their "
+                               "steps as well but not the table")
+            return again, other
+    return result, rate
 
 
 GENERATED_SHEETS = (PARAMS_SHEET, SUMMARY_SHEET, DERIVATION_SHEET, ASSIGNMENT_SHEET)

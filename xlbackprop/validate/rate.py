@@ -18,6 +18,9 @@ class LearningRate:
     # table itself: the rate is inferred from the stored numbers), "none"
     source: str = "formula"
     drift: list = field(default_factory=list)  # [(table row index, (sheet, row, col), value)] that differ
+    # inferred from coarse numbers: other short rates the steps allow as well, next best first (tried when the
+    # table is wrong at `value`: a table exported at 2 decimals at 0.9 fits 1.0, the course's rate, too)
+    alternatives: tuple = ()
 
 
 def _update_rate_refs(formula, col, grad_cols, row, defined, sheet, follow=True, steps=1):
@@ -141,7 +144,8 @@ def _inferred_rate(sheet, table):
         whole, whole_blur = abs(_median([r for r, _ in sharpest])), _median([b for _, b in sharpest])
         if whole == 0:
             return LearningRate(None, None, "none")
-        return LearningRate(_allowed_by_most_steps(sheet, table, whole, whole_blur), None, "inferred")
+        best, alternatives = _allowed_by_most_steps(sheet, table, whole, whole_blur)
+        return LearningRate(best, None, "inferred", alternatives=alternatives)
     median = abs(median)  # a negative rate is a sign error the update check will name
     # values pasted rounded blur the ratio (a rate of 0.001 moves 6-digit weights by 1.5e-5, a few units of
     # their last place): the rate someone typed is short, and it is taken when within that blur, up to 5% (weights
@@ -220,7 +224,8 @@ def _allowed_by_most_steps(sheet, table, estimate, blur):
     rates their stored digits allow; ties to a rate within the estimate's own blur (the whole table's ratio
     says 0.049: not 0.1), then to one of the course's rates (0.5 and 0.6 both fit gradients stored as 0.01 and
     the ratio 0.59 +- 50%), then to the shorter number, then the one nearer the estimate. A table of one row
-    per sample may be stepping by the mean: its rate is then S times the summed gradients'."""
+    per sample may be stepping by the mean: its rate is then S times the summed gradients'. Returns (that rate,
+    the rates as good on the evidence and behind it on the priors only, best first)."""
     n = table.samples
     ranges = []
     for kept_w, kept_g, moves in _weight_steps(sheet, table, _whole_table(table)):
@@ -243,7 +248,7 @@ def _allowed_by_most_steps(sheet, table, estimate, blur):
 
     # the estimate itself stands too, last on shortness: a rate of more digits (0.125) wins only where no
     # short number is allowed by as many steps
-    best = (key(estimate, estimate, 3), estimate)
+    keyed = {estimate: key(estimate, estimate, 3)}
     top = math.floor(math.log10(estimate * 4 * n)) + 1  # a mean's rate is S times the sums' (n = S)
     for exponent in range(math.floor(math.log10(estimate / 4)) - 1, top):
         for mantissa in range(10, 100):
@@ -251,13 +256,17 @@ def _allowed_by_most_steps(sheet, table, estimate, blur):
             for per_sum in {nice, nice / n}:
                 if estimate / 4 <= per_sum <= estimate * 4:
                     candidate = key(per_sum, nice, len(str(mantissa).rstrip("0")))
-                    if candidate > best[0]:
-                        best = (candidate, nice)
-    return best[1]
+                    keyed[nice] = max(keyed[nice], candidate) if nice in keyed else candidate
+    ranked = sorted(keyed, key=keyed.get, reverse=True)
+    best = ranked[0]
+    # as good on the evidence (as many steps, as near the estimate), behind on the priors only
+    alike = [r for r in ranked[1:] if keyed[r][:2] == keyed[best][:2] and r != best]
+    return best, tuple(alike[:ALTERNATIVES])
 
 
 # A table rounded at every step does not cancel its roundings over the table as an export does: each step lands
 # on the grid of its digits, and the whole ratio drifts far beyond its blur (0.083 +- 2% for 0.1, a course table
 # at 3 significant digits), so "near" is never tighter than 20%.
 NEAR = 0.2
+ALTERNATIVES = 3
 
