@@ -33,7 +33,9 @@ def test_gradient_spellings_mean_the_same_quantity(label):
     ("Total Error", "E_total"), ("Total E", "E_total"), ("E1+E2", "E_total"), ("Loss", "E_total"), ("L", "E_total"),
     ("ŷ1", "a_o1"), ("y_hat2", "a_o2"), ("ao1", "a_o1"), ("net_h2", "h2"),
     ("w1_old", "w1"), ("old w2", "w2"), ("w3(t)", "w3"), ("E_sum", "E_total"), ("MSE", "E_total"), ("SSE", "E_total"),
-    ("Total Cost", "E_total"), ("∂MSE/∂w5", "dE_total/dw5")])
+    ("Total Cost", "E_total"), ("∂MSE/∂w5", "dE_total/dw5"),
+    # the error at one output in words other than Mazur's E_o1 (dE_total/do1 before: a delta)
+    ("Loss_o1", "E1"), ("MSE_o2", "E2"), ("E(o1)", "E1"), ("Cost o2", "E2"), ("E∂o1", "dE_total/do1")])
 def test_other_spellings_are_matched_by_meaning(label, name):
     assert canonical(label) == name
 

@@ -15,7 +15,7 @@ _PARTIALS = "∂δ𝜕ðÐΔ∆ӘәƋƌẟꝹꝺ"
 _SLASHES = "∕⁄∖"
 _DROP = re.compile(r"[\s_()\[\]{}/\\:;,.'\"`*·" + _PARTIALS + _SLASHES + "-]")
 _NEXT = re.compile(r"['’′]\s*$|\b(new|updated|next)\b")
-_MAZUR = re.compile(r"(?:(e|err|error)|target)o(\d+)")
+_MAZUR = re.compile(r"(?:(e|err|error|loss|cost|mse|sse|se)|target)o(\d+)")
 _DELTA = re.compile(r"^(?:δ|Δ|delta)\s*_?\s*([ho]\d+(?:_\d+)?|o)$")
 _SUFFIX = re.compile(r"\[(\d+)\]$")  # h1[2]: h1 for the second sample
 _ASIDE = re.compile(r"\s\([^)]*\)|\([^)]*\s[^)]*\)")  # "t1 ( output of out_o1)", "w1 (old)"; not "∂(E_total)"
@@ -69,8 +69,8 @@ def canonical(label):
     m = _SUFFIX.search(text)
     if m:
         suffix, text = f"[{m.group(1)}]", text[:m.start()]
-    plain = _MAZUR.fullmatch(re.sub(r"[\s_]", "", text.lower()))
-    if plain:  # Mazur's E_o1 (the error at o1) and target_o1: no derivative sign, so not ∂E/∂o1
+    plain = _MAZUR.fullmatch(re.sub(r"[\s_()]", "", text.lower()))
+    if plain:  # Mazur's E_o1, the error at o1 (Loss_o1, MSE_o1, E(o1)), and target_o1: no ∂ sign, so not ∂E/∂o1
         return ("E{}" if plain.group(1) else "t{}").format(plain.group(2)) + suffix
     delta = _DELTA.match(text.lower())
     if delta:  # δo1: the error's derivative at o1's net input, not o1 itself
