@@ -26,14 +26,15 @@ _LAYERED = re.compile(r"(?<![a-z])h(\d+)_(\d+)")
 _H = r"(\d+(?:x\d+)?)"
 
 
-_ERROR = r"(?:e|l|c|err|error|loss|cost|mse|sse)(?:total|tot|t)?"  # C: the cost, in the notation of some courses
+# C and J: the cost, in the notation of some courses (J(w), Andrew Ng's)
+_ERROR = r"(?:e|l|c|j|err|error|loss|cost|mse|sse)(?:total|tot|t)?"
 _ACT = r"(?:a|out|act|σ|sigmoid|sigma|sig)"
 # A single output, a single bias: students leave the number off (y, ŷ, o, b, δo, dE/db); "1" is meant. A bare
 # t is not read as the target: it is as often a step counter.
 _PATTERNS = [
     (re.compile(r"(?:i|in|input|x)(\d+)"), "i{}"),
     (re.compile(r"(?:t|target|y)(\d+)|(?:target|y)()"), "t{}"),
-    (re.compile(r"(?:old)?(?:w|weight)(\d+)(?:old|t)?"), "w{}"),  # w1_old, w1(t): this row's weight
+    (re.compile(r"(?:old)?(?:w|wt|weight)(\d+)(?:old|t)?"), "w{}"),  # w1_old, w1(t): this row's weight; wt1
     (re.compile(r"(?:b|bias)(\d*)"), "b{}"),
     (re.compile(r"(?:net)?h" + _H + r"(?:net)?"), "h{}"),
     (re.compile(_ACT + r"h" + _H + r"|h" + _H + r"(?:out|act)"), "a_h{}"),
