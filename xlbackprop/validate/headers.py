@@ -42,7 +42,8 @@ _PATTERNS = [
     (re.compile(_ACT + r"o(\d*)|o(\d*)(?:out|act)|(?:yhat|ŷ|output|prediction|pred)(\d*)"), "a_o{}"),
     (re.compile(r"(?:e|err|error|loss)(\d+)"), "E{}"),
     (re.compile(_ERROR + r"|total(?:error|loss|cost|e)|e1\+e2|sum(?:e|error|loss)|esum"), "E_total"),
-    (re.compile(r"d?" + _ERROR + r"d?w(\d+)|dw(\d+)|grad(?:ient)?s?w?(\d+)|gw?(\d+)|∇w?(\d+)"), "dE_total/dw{}"),
+    (re.compile(r"d?" + _ERROR + r"d?w(\d+)|dw(\d+)|grad(?:ient)?s?w?(\d+)|w(\d+)grad(?:ient)?|gw?(\d+)|∇w?(\d+)"),
+     "dE_total/dw{}"),  # w1.grad: PyTorch's spelling
     (re.compile(r"d?" + _ERROR + r"d?b(\d*)|db(\d*)"), "dE_total/db{}"),
     (re.compile(r"d?" + _ERROR + r"d(?:net)?([ho]\d+(?:x\d+)?)|" + _ERROR + r"(?:net)?([ho]\d+(?:x\d+)?)"),
      "dE_total/d{}"),
