@@ -112,6 +112,27 @@ def test_a_single_output_or_bias_may_go_without_its_number(label, name):
     assert canonical(label) == name
 
 
+@pytest.mark.parametrize("preset_name, labels", [
+    ("xor", {"b1": "b_h1", "b2": "b_h2", "b3": "b_o1"}),  # trained, one per unit
+    ("xor", {"b1": "bias h1", "b2": "bias h2", "b3": "bias o1"}),
+    ("mazur", {"b1": "b_hidden", "b2": "b_output"}),  # fixed, one per layer
+])
+def test_biases_named_by_their_unit_or_layer_are_numbered_as_the_network_numbers_them(tmp_path, preset_name, labels):
+    # read as "no biases" before (b_h1 meant nothing), the net inputs then wrong: WRONG
+    spec = preset(preset_name).with_(iterations=12, learning_rates=(0.5,))
+    generate_workbook(spec, tmp_path / "gen.xlsx", plot=False)
+    wb = openpyxl.load_workbook(tmp_path / "gen.xlsx")
+    ws = wb["LR 0.5"]
+    for cell in ws[4]:
+        for old, new in labels.items():
+            if cell.value in (old, f"∂E_total/∂{old}"):
+                cell.value = cell.value.replace(old, new)
+    wb.save(tmp_path / "relabelled.xlsx")
+    (table,) = validate_workbook(tmp_path / "relabelled.xlsx").tables
+    assert table.verdict == "correct", table.first_error
+    assert "biases" in table.network and "no biases" not in table.network
+
+
 def test_a_bare_t_is_not_a_target():
     assert canonical("t") is None  # as often a step counter
 

@@ -36,6 +36,9 @@ _PATTERNS = [
     (re.compile(r"(?:t|target|y)(\d+)|(?:target|y)()"), "t{}"),
     (re.compile(r"(?:old)?(?:w|wt|weight)(\d+)(?:old|t)?"), "w{}"),  # w1_old, w1(t): this row's weight; wt1
     (re.compile(r"(?:b|bias)(\d*)"), "b{}"),
+    # a bias named by its unit (b_h1, bias o1, b_hidden): a placeholder through_network() numbers
+    (re.compile(r"(?:b|bias)(?:h|hidden)(\d*)"), "b_h{}"),
+    (re.compile(r"(?:b|bias)(?:o|out|output)(\d*)"), "b_o{}"),
     (re.compile(r"(?:net)?h" + _H + r"(?:net)?"), "h{}"),
     (re.compile(_ACT + r"h" + _H + r"|h" + _H + r"(?:out|act)"), "a_h{}"),
     (re.compile(r"(?:net)?o(\d*)(?:net)?"), "o{}"),
@@ -44,7 +47,9 @@ _PATTERNS = [
     (re.compile(_ERROR + r"|total(?:error|loss|cost|e)|e1\+e2|sum(?:e|error|loss)|esum"), "E_total"),
     (re.compile(r"d?" + _ERROR + r"d?w(\d+)|dw(\d+)|grad(?:ient)?s?w?(\d+)|w(\d+)grad(?:ient)?|gw?(\d+)|∇w?(\d+)"),
      "dE_total/dw{}"),  # w1.grad: PyTorch's spelling
-    (re.compile(r"d?" + _ERROR + r"d?b(\d*)|db(\d*)"), "dE_total/db{}"),
+    (re.compile(r"d?" + _ERROR + r"d?(?:b|bias)(\d*)|db(\d*)"), "dE_total/db{}"),
+    (re.compile(r"d?" + _ERROR + r"d?(?:b|bias)(?:h|hidden)(\d*)|db(?:h|hidden)(\d*)"), "dE_total/db_h{}"),
+    (re.compile(r"d?" + _ERROR + r"d?(?:b|bias)(?:o|out|output)(\d*)|db(?:o|out|output)(\d*)"), "dE_total/db_o{}"),
     (re.compile(r"d?" + _ERROR + r"d(?:net)?([ho]\d+(?:x\d+)?)|" + _ERROR + r"(?:net)?([ho]\d+(?:x\d+)?)"),
      "dE_total/d{}"),
     (re.compile(r"d?" + _ERROR + r"d(?:net)?o()|" + _ERROR + r"(?:net)?o()"), "dE_total/do{}"),
@@ -138,6 +143,7 @@ def through_network(named):
     with several hidden layers). The
     layer sizes are the ones under which the row's weights connect its inputs to its units; without z
     labels, or when no sizes fit, the placeholders are dropped and the rest is left as it is."""
+    named = _unit_biases(named)
     names = [n for _, n in named]
     units = sorted({int(n[1:]) for n in names if re.fullmatch(r"z\d+", n)})
     inputs = len({n for n in names if re.fullmatch(r"i\d+", n)})
@@ -158,6 +164,30 @@ def through_network(named):
             unit = layer[int(m.group(2))]
             n = unit if m.group(1) == "z" else f"a_{unit}"  # H1 beside z_1: the activation, not the net input
         elif m and m.group(1) in "za":
+            continue
+        out.append((c, n))
+    return out
+
+
+_UNIT_BIAS = re.compile(r"(dE_total/d)?b_([ho])(\d+)")
+
+
+def _unit_biases(named):
+    """Biases named by their unit (b_h1, b_h2, b_o1) numbered as the network numbers them: b1, b2 for the
+    hidden units, b3 for the output after them; one per layer (b_h, b_o: a shared bias each) b1, b2. Dropped
+    where the row names no hidden units to count."""
+    found = {(m.group(2), int(m.group(3))) for _, n in named if (m := _UNIT_BIAS.fullmatch(n))}
+    if not found:
+        return named
+    hidden = len({m.group(1) for _, n in named if (m := re.fullmatch(r"(?:a_)?h(\d+)(?:\[\d+\])?", n))})
+    shared = {unit for _, unit in found} == {1} and len({layer for layer, _ in found}) == len(found)
+    out = []
+    for c, n in named:
+        m = _UNIT_BIAS.fullmatch(n)
+        if m and hidden:
+            k = int(m.group(3)) if not shared else 1
+            n = f"{m.group(1) or ''}b{k if m.group(2) == 'h' else (2 if shared else hidden + k)}"
+        elif m:
             continue
         out.append((c, n))
     return out
