@@ -38,7 +38,7 @@ def test_gradient_spellings_mean_the_same_quantity(label):
     ("Loss_o1", "E1"), ("MSE_o2", "E2"), ("E(o1)", "E1"), ("Cost o2", "E2"), ("E∂o1", "dE_total/do1"),
     # the cost J and a weight abbreviated wt (no table, or no gradients, before)
     ("J", "E_total"), ("dJ/dw3", "dE_total/dw3"), ("∂J/∂w7", "dE_total/dw7"), ("wt4", "w4"),
-    ("w5.grad", "dE_total/dw5")])
+    ("w5.grad", "dE_total/dw5"), ("b2.grad", "dE_total/db2"), ("grad b1", "dE_total/db1"), ("∇b3", "dE_total/db3")])
 def test_other_spellings_are_matched_by_meaning(label, name):
     assert canonical(label) == name
 

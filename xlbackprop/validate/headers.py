@@ -47,7 +47,8 @@ _PATTERNS = [
     (re.compile(_ERROR + r"|total(?:error|loss|cost|e)|e1\+e2|sum(?:e|error|loss)|esum"), "E_total"),
     (re.compile(r"d?" + _ERROR + r"d?w(\d+)|dw(\d+)|grad(?:ient)?s?w?(\d+)|w(\d+)grad(?:ient)?|gw?(\d+)|∇w?(\d+)"),
      "dE_total/dw{}"),  # w1.grad: PyTorch's spelling
-    (re.compile(r"d?" + _ERROR + r"d?(?:b|bias)(\d*)|db(\d*)"), "dE_total/db{}"),
+    (re.compile(r"d?" + _ERROR + r"d?(?:b|bias)(\d*)|db(\d*)|grad(?:ient)?s?b(\d*)|b(\d+)grad(?:ient)?|∇b(\d*)"),
+     "dE_total/db{}"),
     (re.compile(r"d?" + _ERROR + r"d?(?:b|bias)(?:h|hidden)(\d*)|db(?:h|hidden)(\d*)"), "dE_total/db_h{}"),
     (re.compile(r"d?" + _ERROR + r"d?(?:b|bias)(?:o|out|output)(\d*)|db(?:o|out|output)(\d*)"), "dE_total/db_o{}"),
     (re.compile(r"d?" + _ERROR + r"d(?:net)?([ho]\d+(?:x\d+)?)|" + _ERROR + r"(?:net)?([ho]\d+(?:x\d+)?)"),
