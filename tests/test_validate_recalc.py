@@ -95,3 +95,34 @@ def test_random_starting_weights_keep_the_numbers_the_file_stores(tmp_path):
     (table,) = result.tables
     assert (result.verdict, table.first_error) == ("correct", None)
     assert not [n for n in table.notes if "stale" in n]
+
+
+def _let_sigmoid(ref, k):
+    return f"_xlfn.LET(_xlpm.x,{ref('h1')},1/(1+EXP(-_xlpm.x)))"  # Excel 365's LET, which LibreOffice 7 lacks
+
+
+def test_a_function_only_excel_knows_keeps_the_number_excel_stored(tmp_path, libreoffice):
+    # LibreOffice answered #NAME? for LET, and the table was WRONG at the first a_h1
+    layout = Layout(rows=simulate(rows=6), formula_text={"a_h1": _let_sigmoid})
+    (table,) = validate_workbook(write_workbook(tmp_path / "let.xlsx", {"Sheet1": [layout]})).tables
+    assert table.verdict == "correct"
+    assert any(note.startswith("6 cells keep the value the file stores (function LET is not known")
+               for note in table.notes)
+
+
+def test_such_a_function_never_calculated_is_uncomputable_and_a_misspelt_one_still_a_mistake(tmp_path, libreoffice):
+    import openpyxl
+
+    layout = Layout(rows=simulate(rows=6), formula_text={"a_h1": _let_sigmoid})
+    path = write_workbook(tmp_path / "let.xlsx", {"Sheet1": [layout]})
+    wb = openpyxl.load_workbook(path)  # saved again by openpyxl: no stored values at all
+    wb.save(tmp_path / "never.xlsx")
+    (table,) = validate_workbook(tmp_path / "never.xlsx").tables
+    assert table.verdict == "incomplete"
+    assert any("could not be recomputed" in note and "function LET" in note for note in table.notes)
+    # SIGMOID is no function: Excel stored #NAME?, and the table is wrong at that cell, as before
+    misspelt = Layout(rows=simulate(rows=6), formula_text={"a_h1": lambda ref, k: f"SIGMOID({ref('h1')})"})
+    for env in misspelt.rows:
+        env["a_h1"] = "#NAME?"
+    (table,) = validate_workbook(write_workbook(tmp_path / "misspelt.xlsx", {"Sheet1": [misspelt]})).tables
+    assert table.verdict == "wrong" and table.first_error.cell == cell(misspelt, "a_h1", 0)

@@ -30,6 +30,7 @@ class Calc(World):
         self.dialect = dialect   # whose rules: "calc" or "excel" (calc/excel.py)
         self.uncomputable = {}   # (sheet, row, col) -> why the evaluator cannot compute the cell
         self.from_fallback = {}  # (sheet, row, col) -> why, for cells whose value came from `fallback`
+        self.from_file = {}  # (sheet, row, col) -> why, for cells neither computes: the file's own value kept
         self._fallback = fallback
         self.needs_fallback = False  # some cell is uncomputable only for want of LibreOffice (see failed)
         self._clock = 0
@@ -119,6 +120,16 @@ class Calc(World):
             self.record_bad(g, k, exc)
             return
         value = sheet.values.get(k)
+        stored = self.program.book.sheets[g.index].values.get(k)
+        if value == "#NAME?" and isinstance(stored, (int, float)) and not isinstance(stored, bool):
+            # a function LibreOffice does not know either (Excel 365's LET, LAMBDA): the number the program
+            # that saved the file computed stands, as a typed number would
+            g.cur[k] = from_stored(stored)
+            self.from_file[(g.name, *k)] = exc.reason
+            return
+        if value == "#NAME?" and stored is None:  # never computed by anyone: uncomputable, not a mistake (a
+            self.record_bad(g, k, exc)          # misspelt function's #NAME?, stored by Excel too, still is one)
+            return
         g.cur[k] = "" if value is None else from_stored(value)  # Calc's result "" is not stored
         self.from_fallback[(g.name, *k)] = exc.reason
 

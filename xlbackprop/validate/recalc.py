@@ -98,6 +98,10 @@ class Recalc:
         fallback = Counter(self.calc.from_fallback[c] for c in cells if c in self.calc.from_fallback)
         for why, n in fallback.items():
             out.append(f"{n} {'cell' if n == 1 else 'cells'} computed by LibreOffice ({why})")
+        kept = Counter(self.calc.from_file[c] for c in cells if c in self.calc.from_file)
+        for why, n in kept.items():
+            out.append(f"{n} {'cell keeps' if n == 1 else 'cells keep'} the value the file stores ({why}, nor to "
+                       "LibreOffice: computed by the program that saved the file), judged as a typed number")
         out += self._uncomputable_notes(cells)
         return out
 
