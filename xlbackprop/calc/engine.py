@@ -120,11 +120,11 @@ class Calc(World):
             self.record_bad(g, k, exc)
             return
         value = sheet.values.get(k)
-        stored = self.program.book.sheets[g.index].values.get(k)
+        stored = self.stored(g.name, *k)
         if value == "#NAME?" and isinstance(stored, (int, float)) and not isinstance(stored, bool):
             # a function LibreOffice does not know either (Excel 365's LET, LAMBDA): the number the program
             # that saved the file computed stands, as a typed number would
-            g.cur[k] = from_stored(stored)
+            g.cur[k] = stored
             self.from_file[(g.name, *k)] = exc.reason
             return
         if value == "#NAME?" and stored is None:  # never computed by anyone: uncomputable, not a mistake (a

@@ -58,7 +58,7 @@ def validate_checked(path, assignment=None, fallback=None, convert=True):
         assignment = carried
     # a generated workbook's own sheets (the Summary's formulas, say) are no attempt at a table
     skip = GENERATED_SHEETS if carried is not None else ()
-    curves, checked = loss_curves(book, tables, rates, footprints(book, tables), skip)
+    curves, checked = loss_curves(book, tables, rates, runs, footprints(book, tables), skip)
     order = {sheet.name: k for k, sheet in enumerate(book.sheets)}
     sheets = sorted(curves + unrecognised(book, tables, skip, checked), key=lambda note: order.get(note.sheet, 0))
     needs = recalc.needs_libreoffice and fallback is None

@@ -12,7 +12,6 @@ from xlbackprop.reference import traces
 from xlbackprop.spec import errors_for
 from xlbackprop.validate.precision import REFERENCE_NOISE, own_unit
 from xlbackprop.validate.results import SheetNote
-from xlbackprop.validate.runs import run_spec
 
 # a decimal comma (0,5), an exponent (5E-01) and a percent (10%) read as the number they write; a fraction (1/2)
 # or a number running on is not a rate
@@ -96,15 +95,12 @@ def _agrees(found, expected):
     return abs(found - expected) <= (own_unit(found) if found else 0) + REFERENCE_NOISE * abs(expected)
 
 
-def _networks(book, tables, rates):
-    """The distinct networks (with starting values) the workbook's tables run, in each loss its activations
-    allow."""
+def _networks(runs):
+    """The distinct networks (with starting values) of the tables' reference runs, in each loss their
+    activations allow."""
     specs = []
-    for table, rate in zip(tables, rates):
-        key = run_spec(book, table, rate.value)
-        if key is not None:
-            specs += [replace(key[0], error=e) for e in errors_for(key[0].activations)
-                      if replace(key[0], error=e) not in specs]
+    for spec, _ in runs:
+        specs += [replace(spec, error=e) for e in errors_for(spec.activations) if replace(spec, error=e) not in specs]
     return specs
 
 
@@ -184,11 +180,12 @@ def check_curves(curves, specs, own=None):
                      KIND)
 
 
-def loss_curves(book, tables, rates, covered, skip=()):
+def loss_curves(book, tables, rates, runs, covered, skip=()):
     """([SheetNote], {sheet name: [footprint]}): a note on each loss-curve block outside the tables' `covered`
-    rectangles ({sheet name: [(top, bottom, left, right)]}), and where the blocks are; the sheets named in
-    `skip` are passed over (a generated workbook's own Summary)."""
-    specs, own = _networks(book, tables, rates), _tables_losses(book, tables, rates)
+    rectangles ({sheet name: [(top, bottom, left, right)]}), and where the blocks are; the networks are those
+    of the tables' reference `runs` (runs.reference_runs); the sheets named in `skip` are passed over (a
+    generated workbook's own Summary)."""
+    specs, own = _networks(runs), _tables_losses(book, tables, rates)
     notes, where = [], {}
     if not specs:
         return notes, where
