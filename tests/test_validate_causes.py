@@ -82,6 +82,35 @@ def test_update_with_another_weights_gradient(tmp_path):
     assert "dE_total/dw1 instead of dE_total/dw3" in e.cause
 
 
+def test_learning_rate_applied_twice_in_every_update_is_wrong_and_named(tmp_path):
+    # every update reads the rate cell twice: a table that is consistent at lr*lr, but not at the rate it reads
+    layout = Layout(rows=simulate(update=lambda n, env, lr, k: env[n] - lr * lr * env[f"dE_total/d{n}"]))
+    (table,) = validate_workbook(write_workbook(tmp_path / "twice.xlsx", {"Sheet1": [layout]})).tables
+    assert (table.verdict, table.learning_rate) == ("wrong", 0.5)
+    e = table.first_error
+    assert (e.row, e.quantity, e.cell) == (2, "w1", cell(layout, "w1", 1))
+    assert "applied twice" in e.cause
+
+
+def test_rate_twice_is_not_named_another_weights_gradient_that_the_formula_does_not_read(tmp_path):
+    # at lr 2 with i2 = 2*i1, lr*lr*dE/dw1 equals lr*dE/dw2: a coincidence the formula's reads rule out
+    def update(n, env, lr, k):
+        return env[n] - (lr * lr if n == "w1" else lr) * env[f"dE_total/d{n}"]
+    layout = Layout(rows=simulate(lr=2.0, update=update), lr=2.0)
+    (table,) = validate_workbook(write_workbook(tmp_path / "w1.xlsx", {"Sheet1": [layout]})).tables
+    e = table.first_error
+    assert (e.row, e.quantity, table.wrong_quantities) == (2, "w1", ["w1"])
+    assert "applied twice" in e.cause and "another weight" not in e.cause
+
+
+def test_update_multiplied_by_an_input_in_every_weight_is_wrong(tmp_path):
+    # =E3-$B$1*X3*$C3: the rate cell read once, with an input of the table as a second factor
+    layout = Layout(rows=simulate(update=lambda n, env, lr, k: env[n] - lr * env[f"dE_total/d{n}"] * env["i1"]))
+    (table,) = validate_workbook(write_workbook(tmp_path / "times_i1.xlsx", {"Sheet1": [layout]})).tables
+    assert (table.verdict, table.learning_rate) == ("wrong", 0.5)
+    assert (table.first_error.row, table.first_error.quantity) == (2, "w1")
+
+
 def test_drifting_learning_rate_reference(tmp_path):
     # The rate sits right of the table on the first data row; a relative reference copied down reads the
     # empty cells below it, so from the third row on the weights stop moving.

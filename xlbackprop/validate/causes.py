@@ -148,13 +148,20 @@ def _specific(cause, spec, name):
     return cause
 
 
-def update_cause(name, found, w_prev, lr, prev_env, weight_names_, tol):
-    """Why a weight update is off: another weight's gradient, or the gradient added instead of subtracted."""
+def update_cause(name, found, w_prev, lr, prev_env, weight_names_, tol, reads_column=None):
+    """Why a weight update is off: the gradient added instead of subtracted, the rate applied twice, or another
+    weight's gradient (only where the formula reads that gradient's column, when its reads are known:
+    lr*lr*g can equal lr*g of another weight by chance)."""
     try:
-        if matches(found, w_prev + lr * prev_env[f"dE_total/d{name}"], tol):
+        gradient = prev_env[f"dE_total/d{name}"]
+        if matches(found, w_prev + lr * gradient, tol):
             return "sign error in the update: w + lr*gradient instead of w - lr*gradient"
+        if lr not in (0.0, 1.0) and matches(found, w_prev - lr * lr * gradient, tol):
+            return "the learning rate is applied twice: w - lr*lr*gradient instead of w - lr*gradient"
         for other in weight_names_:
-            if other != name and matches(found, w_prev - lr * prev_env[f"dE_total/d{other}"], tol):
+            if other == name or (reads_column is not None and reads_column(f"dE_total/d{other}") is False):
+                continue
+            if matches(found, w_prev - lr * prev_env[f"dE_total/d{other}"], tol):
                 return f"update uses another weight's gradient: dE_total/d{other} instead of dE_total/d{name}"
     except (KeyError, TypeError, OverflowError):
         return None

@@ -45,7 +45,8 @@ def cause(sheet, table, spec, exprs, data, lr, m):
             return f"drifting learning-rate reference: this row reads the rate from {cell_text(sheet, drift[0][1])}"
         prev = RowEnv(data.row(k - 1), exprs)
         found = causes.update_cause(name, m.found, data.values[name][k - 1], lr.value, prev,
-                                    [n for n in data.values if n.startswith("w")], tol)
+                                    [n for n in data.values if n.startswith("w")], tol,
+                                    _reader(sheet, table, name, k, any_row=True))
         if found:
             return found
     elif m.check == "local" and name in exprs:
@@ -63,19 +64,21 @@ def cause(sheet, table, spec, exprs, data, lr, m):
                                 is_update, forms)
 
 
-def _reader(sheet, table, name, k):
-    """reads(q) for the cell of `name` at iteration k: whether its formula reads q's cell of that iteration;
-    None when the cell has no formula, or q has no column in the table (a labelled cell)."""
+def _reader(sheet, table, name, k, any_row=False):
+    """reads(q) for the cell of `name` at iteration k: whether its formula reads q's cell of that iteration
+    (any_row: any cell of q's column, as an update reads the row above's); None when the cell has no formula,
+    or q has no column in the table (a labelled cell)."""
     if getattr(sheet, "is_view", False) or name not in table.columns:
         return None  # a view's formulas keep the file's coordinates
     formula = sheet.formula(table.first_row + k, table.columns[name])
     if formula is None:
         return None
     read = {(ref.row, ref.col) for ref in references(formula) if ref.sheet is None}
+    cols = {c for _, c in read}
 
     def reads(q):
         if q in table.columns:
-            return (table.first_row + k, table.columns[q]) in read
+            return table.columns[q] in cols if any_row else (table.first_row + k, table.columns[q]) in read
         return None
 
     return reads

@@ -82,10 +82,9 @@ def learning_rate(book, table):
     by_col = [_rate_refs_by_row(sheet, table, col, grad_cols, book.names) for col in weight_cols]
     for i, row in enumerate(range(table.first_row + 1, table.last_row + 1), start=2):
         for refs_by_row in by_col:
-            refs = refs_by_row.get(row)
-            if refs and len(refs) == 1:
-                ref = refs[0]
-                seen.append((i, ref if ref[0] == "typed" else (ref.sheet or sheet.name, ref.row, ref.col)))
+            cells = _outside_cells(refs_by_row.get(row) or [], table, sheet)
+            if len(cells) == 1:
+                seen.append((i, cells[0]))
     first_row_cells = {cell for i, cell in seen if i == seen[0][0]} if seen else set()
     if len(first_row_cells) != 1:
         # No update formulas, or each weight reads a different cell (an "updated weights" block, not a rate)
@@ -106,6 +105,21 @@ def learning_rate(book, table):
             if v != value:
                 drift.append((i, cell, v))
     return LearningRate(value, first, "formula", drift)
+
+
+def _outside_cells(refs, table, sheet):
+    """The distinct cells (or typed numbers) an update reads besides its weight and gradient. A cell read twice
+    is one cell (=E3-$G$1*$G$1*X3 squares the rate), and a cell of the table's own columns is no rate
+    (=E3-$G$1*X3*$C3 multiplies the step by an input): with one rate cell left, that cell is the rate and the
+    update's other factors are the update's mistake, which the check names at the weights."""
+    cells = []
+    for ref in refs:
+        cell = ref if ref[0] == "typed" else (ref.sheet or sheet.name, ref.row, ref.col)
+        if cell not in cells:
+            cells.append(cell)
+    if len(cells) > 1:
+        cells = [c for c in cells if c[0] == "typed" or not _inside(table, sheet, c)]
+    return cells
 
 
 def _inside(table, sheet, cell):
