@@ -103,6 +103,15 @@ def test_rate_twice_is_not_named_another_weights_gradient_that_the_formula_does_
     assert "applied twice" in e.cause and "another weight" not in e.cause
 
 
+def test_half_a_step_is_named_and_fixed_by_the_rate_not_by_another_weights_gradient(tmp_path):
+    # =E3-$B$1/2*X3: reading dE/dw2 (twice dE/dw1, as i2 = 2*i1) would give the right number, by chance
+    layout = Layout(rows=simulate(update=lambda n, env, lr, k: env[n] - lr / 2 * env[f"dE_total/d{n}"]))
+    (table,) = validate_workbook(write_workbook(tmp_path / "half.xlsx", {"Sheet1": [layout]})).tables
+    e = table.first_error
+    assert (e.row, e.quantity) == (2, "w1") and "half" in e.cause
+    assert "dE_total/dw2" not in (e.fix_note or "") and e.fix.endswith(cell(layout, "dE_total/dw1", 0).split("!")[1])
+
+
 def test_update_multiplied_by_an_input_in_every_weight_is_wrong(tmp_path):
     # =E3-$B$1*X3*$C3: the rate cell read once, with an input of the table as a second factor
     layout = Layout(rows=simulate(update=lambda n, env, lr, k: env[n] - lr * env[f"dE_total/d{n}"] * env["i1"]))

@@ -148,16 +148,21 @@ def _specific(cause, spec, name):
     return cause
 
 
-def update_cause(name, found, w_prev, lr, prev_env, weight_names_, tol, reads_column=None):
-    """Why a weight update is off: the gradient added instead of subtracted, the rate applied twice, or another
-    weight's gradient (only where the formula reads that gradient's column, when its reads are known:
-    lr*lr*g can equal lr*g of another weight by chance)."""
+def update_cause(name, found, w_prev, lr, prev_env, weight_names_, tol, reads_column=None, rate_reads=None):
+    """Why a weight update is off: the gradient added instead of subtracted, the rate applied twice, half or
+    twice the step, or another weight's gradient. Where the formula's reads are known, they decide between
+    causes that give the same number: lr*lr is lr/2 at lr 0.5 (rate_reads: how often it reads the rate cell),
+    and lr*lr*g can equal lr*g of another weight (reads_column(q): whether it reads q's column)."""
     try:
         gradient = prev_env[f"dE_total/d{name}"]
         if matches(found, w_prev + lr * gradient, tol):
             return "sign error in the update: w + lr*gradient instead of w - lr*gradient"
-        if lr not in (0.0, 1.0) and matches(found, w_prev - lr * lr * gradient, tol):
+        if (lr not in (0.0, 1.0) and rate_reads in (None, 2)
+                and matches(found, w_prev - lr * lr * gradient, tol)):
             return "the learning rate is applied twice: w - lr*lr*gradient instead of w - lr*gradient"
+        for factor, words in ((0.5, "half"), (2.0, "twice")):
+            if rate_reads != 2 and matches(found, w_prev - factor * lr * gradient, tol):
+                return f"the step is {words} lr*gradient: w - {factor:g}*lr*gradient instead of w - lr*gradient"
         for other in weight_names_:
             if other == name or (reads_column is not None and reads_column(f"dE_total/d{other}") is False):
                 continue

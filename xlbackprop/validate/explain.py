@@ -46,7 +46,8 @@ def cause(sheet, table, spec, exprs, data, lr, m):
         prev = RowEnv(data.row(k - 1), exprs)
         found = causes.update_cause(name, m.found, data.values[name][k - 1], lr.value, prev,
                                     [n for n in data.values if n.startswith("w")], tol,
-                                    _reader(sheet, table, name, k, any_row=True))
+                                    _reader(sheet, table, name, k, any_row=True),
+                                    _rate_reads(sheet, table, name, k, lr))
         if found:
             return found
     elif m.check == "local" and name in exprs:
@@ -82,6 +83,16 @@ def _reader(sheet, table, name, k, any_row=False):
         return None
 
     return reads
+
+
+def _rate_reads(sheet, table, name, k, lr):
+    """How many times the update of `name` at iteration k reads the rate's cell; None where unknown."""
+    if getattr(sheet, "is_view", False) or lr.cell is None or name not in table.columns:
+        return None
+    formula = sheet.formula(table.first_row + k, table.columns[name])
+    if formula is None:
+        return None
+    return sum((ref.sheet or sheet.name, ref.row, ref.col) == lr.cell for ref in references(formula))
 
 
 def _course_numbered_gradient(table, spec, name, values, found, tol, exprs):

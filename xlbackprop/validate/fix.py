@@ -128,14 +128,20 @@ def fix_for(recalc, sheet, table, exprs, lr, m, where):
     # the rate is the fix a student means
     targets = sorted(cells, key=lambda c: not (is_update and cells[c] == "the learning rate"))
 
-    def candidates(formula):
-        return reference_changes(formula, targets, own_row) + operator_flips(formula)
-
     def names(change):
         old, new = change
         if isinstance(old, str):
             return ()
         return cells.get(old), cells.get(new)
+
+    def plausible(change):
+        # an update moved by another weight's gradient gives the right number only by chance (at lr 0.5 and
+        # i2 = 2*i1, lr*lr*dE/dw2 is lr*dE/dw1): it is never the fix of an update
+        new = names(change)[1:] if is_update else ()
+        return not (new and new[0] and new[0].startswith("dE_total/d") and new[0] != f"dE_total/d{m.quantity}")
+
+    def candidates(formula):
+        return [c for c in reference_changes(formula, targets, own_row) if plausible(c[1])] + operator_flips(formula)
 
     formula = recalc.formula(cell)
     return find_fix(verify, formula, candidates, names, m.cause,
