@@ -31,6 +31,37 @@ def test_own_numbering_with_its_first_two_iterations_typed_is_read_in_the_wiring
     assert any("h1 = w1·i1 + w3·i2, h2 = w2·i1 + w4·i2" in note for note in table.notes)
 
 
+def test_own_numbering_whose_nets_read_the_first_rows_inputs_absolutely_is_correct(tmp_path):
+    # =E5*$C$4+G5*$D$4: the wiring was sought in the net's own row's inputs, found nowhere, and the table was
+    # read in the course's order ("transposed weights", wrong); the finite difference also moved the weights,
+    # which the next rows compute from those inputs
+    layout = Layout(rows=simulate(), labels=OWN_NUMBERING)
+    first = layout.header_row + 1
+
+    def net(w_a, w_b):
+        return lambda ref, k: (f"{ref(w_a)}*{a1(first, layout.col('i1'), absolute=True)}"
+                               f"+{ref(w_b)}*{a1(first, layout.col('i2'), absolute=True)}")
+    layout.formula_text = {"h1": net("w1", "w2"), "h2": net("w3", "w4")}
+    (table,) = validate_workbook(write_workbook(tmp_path / "own-abs.xlsx", {"Sheet1": [layout]})).tables
+    assert (table.verdict, table.mismatches) == ("correct", [])
+    assert any("h1 = w1·i1 + w3·i2, h2 = w2·i1 + w4·i2" in note for note in table.notes)
+
+
+def test_own_numbering_with_inputs_typed_as_text_is_correct(tmp_path):
+    # '0.05 typed as text: Excel's arithmetic reads the number, the wiring's finite difference did not
+    layout = Layout(rows=simulate(), labels=OWN_NUMBERING)
+    path = write_workbook(tmp_path / "own.xlsx", {"Sheet1": [layout]})
+    wb = openpyxl.load_workbook(path)
+    for k in range(len(layout.rows)):
+        for name in ("i1", "i2"):
+            c = wb["Sheet1"].cell(layout.header_row + 1 + k, layout.col(name))
+            c.value = str(c.value)
+    wb.save(tmp_path / "own-text.xlsx")
+    (table,) = validate_workbook(tmp_path / "own-text.xlsx").tables
+    assert (table.verdict, table.mismatches) == ("correct", [])
+    assert any("h1 = w1·i1 + w3·i2" in note for note in table.notes)
+
+
 def test_a_backward_pass_in_the_course_numbering_under_an_own_forward_wiring_is_wrong(tmp_path):
     # forward: "w3" multiplies i2 into h1; the gradient column labelled w3 holds the course's w3 gradient
     # (∂E/∂h2·i1), and the update of "w3" uses it

@@ -165,10 +165,13 @@ class Recalc:
         """d2 target / (da db) by finite differences of step 1 (exact for the product terms of a net input:
         1 when the formula multiplies a by b, 0 when it does not); None when a value is not a number. Cells
         in file coordinates."""
-        va, vb = self.calc.value(*a), self.calc.value(*b)
+        # a number typed as text ('0.05) is a number to Excel's arithmetic
+        va, vb = (_numeric(self.calc.value(*cell)) for cell in (a, b))
         if not (_number(va) and _number(vb)) or a == b:
             return None
-        values = [self.value_if(over, target) for over in ({}, {a: va + 1}, {b: vb + 1}, {a: va + 1, b: vb + 1})]
+        # both held in every evaluation: a weight of the next row computed from the inputs it multiplies ($C$4,
+        # the first row's, read by every row) must not move with them
+        values = [self.value_if({a: va + da, b: vb + db}, target) for da, db in ((0, 0), (1, 0), (0, 1), (1, 1))]
         if not all(_number(v) and math.isfinite(v) for v in values):
             return None
         f00, f10, f01, f11 = values
@@ -184,6 +187,16 @@ class Recalc:
     @property
     def needs_libreoffice(self):
         return self.calc.needs_fallback
+
+
+def _numeric(value):
+    """A number typed as text read as the number; any other value as it is."""
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
 
 
 def _differ(stored, computed, noise):

@@ -11,6 +11,7 @@ import re
 from dataclasses import replace
 from itertools import permutations
 
+from xlbackprop.formula_text import references
 from xlbackprop.network import bias_names, sample_suffix, unit_names, weight_names
 from xlbackprop.validate.infer import structure_spec
 from xlbackprop.validate.precision import EXACT, rounding_of
@@ -41,6 +42,27 @@ def _row(sheet, table, recalc, net):
     return None
 
 
+def _source_cells(sheet, table, sources, weight_cells, row, recalc, target):
+    """The cells of `sources` that the net input at `target` reads, or None: each source's cell on the net's
+    row, or the one cell of its column that the formula reads on another row ($C$4, the first row's inputs,
+    read by every row); a source with no column of its own (its header unread) is the one cell the formula
+    reads that is neither a weight, another source nor a cell of the table's known columns."""
+    read = [(ref.sheet or target[0], ref.row, ref.col) for ref in references(recalc.formula(target))]
+    cells = []
+    for source in sources:
+        cell = _cell(sheet, table, source, row, recalc)
+        if cell is not None and source in table.columns:
+            in_column = set(c for c in read if c[0] == cell[0] and c[2] == cell[2])
+            cell = in_column.pop() if len(in_column) == 1 else cell
+        cells.append(cell)
+    if cells.count(None) == 1:
+        known = {recalc.file_cell(sheet, row, c)[2] for c in table.columns.values()}
+        left = {c for c in read if c not in weight_cells and c not in cells
+                and not (c[0] == target[0] and c[2] in known)}
+        cells[cells.index(None)] = left.pop() if len(left) == 1 else None
+    return None if None in cells else cells
+
+
 def own_wiring(recalc, sheet, table, spec):
     """{student's weight label: the course's name of the role it plays} when the table's formulas wire every
     weight once in another order than the course's; {} when they wire them as the course does, or when the
@@ -62,10 +84,11 @@ def own_wiring(recalc, sheet, table, spec):
             target = recalc.file_cell(sheet, row, table.columns[net]) if row else None
             if target is None:
                 return {}
-            for k, source in enumerate(sources):
-                s_cell = _cell(sheet, table, source, row, recalc)
-                if s_cell is None:
-                    return {}
+            s_cells = _source_cells(sheet, table, sources, [_cell(sheet, table, w, row, recalc) for w in labels],
+                                    row, recalc, target)
+            if s_cells is None:
+                return {}
+            for k, s_cell in enumerate(s_cells):
                 hits = [w for w in labels
                         if abs((recalc.mixed(target, _cell(sheet, table, w, row, recalc), s_cell) or 0) - 1) < 1e-6]
                 if len(hits) != 1:
