@@ -156,6 +156,38 @@ def test_mazur_2_2_2_with_one_sheet_per_iteration_is_unsupported(tmp_path):
     assert result.verdict == "unsupported"
     assert ("one sheet per iteration (3 sheets that label weights, sheet 'Iteration 2' reading cells of sheet "
             "'Iteration 1')") in result.error
+    # each sheet's iteration is still checked, down its column
+    assert [(t.sheet, t.rows, t.mismatches) for t in result.tables] == [
+        (f"Iteration {k}", 1, []) for k in (1, 2, 3)]
+
+
+def _mazur_with_a_mistake(path, sheet, iterations):
+    """Mazur's worked example with ∂E_total/∂w5 on `sheet` reading out_h2 where out_h1 belongs; its cell."""
+    handmade.mazur_sheet_per_iteration(path, iterations=iterations)
+    wb = openpyxl.load_workbook(path)
+    ws = wb[sheet]
+    rows = {ws.cell(r, 1).value: r for r in range(1, ws.max_row + 1)}
+    cell = ws.cell(rows["∂E_total/∂w5"], 2)
+    cell.value = cell.value.replace(f"B{rows['out_h1']}", f"B{rows['out_h2']}")
+    wb.save(path)
+    return f"'{sheet}'!{cell.coordinate}"
+
+
+def test_one_iteration_written_down_a_column_is_checked_and_incomplete(tmp_path):
+    # Mazur's worked example on one sheet: labels down column A, the numbers in B; read as one iteration
+    handmade.mazur_sheet_per_iteration(tmp_path / "mazur.xlsx", iterations=1)
+    result, table = _only_table(tmp_path / "mazur.xlsx")
+    assert (result.verdict, table.rows, table.mismatches) == ("incomplete", 1, [])
+    assert "incomplete: a single iteration, no weight updates" in table.notes
+
+
+@pytest.mark.parametrize("iterations, sheet", [(1, "Iteration 1"), (3, "Iteration 2")])
+def test_a_mistake_in_one_iteration_written_down_a_column_is_wrong_at_its_cell(tmp_path, iterations, sheet):
+    cell = _mazur_with_a_mistake(tmp_path / "mazur.xlsx", sheet, iterations)
+    result = validate_workbook(tmp_path / "mazur.xlsx")
+    assert result.verdict == "wrong"
+    (wrong,) = [t for t in result.tables if t.verdict == "wrong"]
+    assert (wrong.sheet, wrong.first_error.cell, wrong.first_error.quantity) == (sheet, cell, "dE_total/dw5")
 
 
 # --- reading units numbered through the network -------------------------------------------------------------

@@ -22,7 +22,7 @@ from xlbackprop.validate.rate import learning_rate
 from xlbackprop.validate.recalc import recalculated
 from xlbackprop.validate.results import WorkbookResult
 from xlbackprop.validate.runs import reference_runs
-from xlbackprop.validate.shapes import without_table
+from xlbackprop.validate.shapes import iterations_across_sheets, without_table
 from xlbackprop.validate.tables import find_tables
 from xlbackprop.validate.unrecognised import footprints, unrecognised
 from xlbackprop.validate.verdict import workbook_verdict
@@ -70,6 +70,9 @@ def validate_checked(path, assignment=None, fallback=None, convert=True):
     shape = None if results else without_table(book)  # a network's formulas in a shape not judged, or no table
     outside = "" if results or shape else outside_the_family(book, recalc)
     verdict, reason = workbook_verdict([r.verdict for r in results], outside, missing, shape)
+    across = iterations_across_sheets(book, tables)
+    if across:  # every sheet a single iteration (incomplete on its own): a mistake on one is the verdict
+        verdict, reason = "wrong" if "wrong" in [r.verdict for r in results] else "unsupported", across
     return WorkbookResult(file=str(path), verdict=verdict, tables=results, sheets=sheets, assignment=missing,
                           needs_libreoffice=needs, error=None if reason is None else f"{path}: {reason}")
 

@@ -199,7 +199,7 @@ def one_line(result):
 
 def text_report(result):
     """The whole report for one workbook (a single line when it cannot be read)."""
-    if result.error or not result.tables:
+    if not result.tables:
         return "\n".join([one_line(result)] + [f"  {s.message}" for s in result.sheets])
     return "\n".join([one_line(result)] + [table_report(t) for t in result.tables]
                      + [f"  assignment: {d}" for d in result.assignment] + [f"  {s.message}" for s in result.sheets])

@@ -90,6 +90,16 @@ def without_table(book):
     return None
 
 
+def iterations_across_sheets(book, tables):
+    """The one line for a workbook of one sheet per iteration whose sheets were each read as one iteration
+    written down a column (each checked on its own; the updates from sheet to sheet are not), or ""."""
+    if not tables or any(t.rows != 1 or t.view != "transposed" for t in tables):
+        return ""
+    chain = sheet_per_iteration(book)
+    return (f"one sheet per iteration ({chain}): each sheet's iteration is checked on its own, the weight updates "
+            f"from one sheet to the next are not; {CHECKED}, on one sheet") if chain else ""
+
+
 def _weight_labels(sheet):
     """The cells labelled as weights (w1, W_2, weight3) on a sheet."""
     return [(r, c) for (r, c), v in sheet.values.items()

@@ -514,8 +514,11 @@ def _tables_in(sheet, labels, view=None, around=None):
                 first += 1
             if last > first and _labelled_last(sheet, last, first, columns):
                 last -= 1  # 'Average' under the inputs, the row's means pasted as values: not an iteration
-            if view == "transposed" and (last == first or _numeric_share(sheet, first, computed) < 0.5):
-                continue  # a column of parameters (w1 0.15, w2 0.2, ...) is not a table
+            if view == "transposed" and (_numeric_share(sheet, first, computed, errors=True) < 0.5 or last == first
+                                         and sum(sheet.has_formula(first, c) for c in computed) < 0.75 * len(computed)):
+                # a column of parameters (w1 0.15, w2 0.2, ...) is not a table; one column of formulas is one
+                # iteration written down the sheet (Mazur's worked example)
+                continue
             table = Table(sheet.name, header_row, first, last, columns, view=view)
             more = _rows_past_a_gap(sheet, last, wcols)
             if more:
