@@ -203,6 +203,20 @@ def test_xor_one_row_per_sample_four_rows_per_step_is_read_as_its_network(tmp_pa
     assert table.max_rel_error < 1e-12
 
 
+def test_rounded_weights_held_over_a_step_do_not_read_the_rounding_digits_as_the_rate(tmp_path):
+    # =ROUND(E4,6) on a held row reads nothing but its weight: its 6 was taken for a rate typed into the update
+    import openpyxl
+    col, first = xor_rows_per_sample(tmp_path / "xor.xlsx")
+    wb = openpyxl.load_workbook(tmp_path / "xor.xlsx")
+    ws = wb["XOR"]
+    for name in ["w1", "w2", "w3", "w4", "w5", "w6", "b1", "b2", "b3"]:
+        for r in range(first + 1, ws.max_row + 1):
+            ws.cell(r, col[name]).value = f"=ROUND({ws.cell(r, col[name]).value[1:]},6)"
+    wb.save(tmp_path / "rounded.xlsx")
+    (table,) = validate_workbook(tmp_path / "rounded.xlsx").tables
+    assert (table.verdict, table.learning_rate) == ("correct", 0.5), table.first_error
+
+
 def test_a_mistake_in_one_samples_row_is_named_at_its_cell(tmp_path):
     # δh1 multiplied by w6 where w5 belongs, on every row
     col, first = xor_rows_per_sample(

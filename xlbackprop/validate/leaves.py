@@ -7,7 +7,7 @@ Table.fixed (the cell) and, for a typed number, Table.typed (its value).
 import itertools
 from dataclasses import replace
 
-from xlbackprop.formula_text import move_refs, numbers, references
+from xlbackprop.formula_text import move_refs, numbers, references, without_rounding_digits
 from xlbackprop.network import quantities
 from xlbackprop.spec import errors_for
 from xlbackprop.validate.infer import constant_names, exprs_of, row_agreement, structure_spec
@@ -143,7 +143,7 @@ def _fit_row(sheet, table, row, values, same_on_every_row=False):
             continue  # rows that read other cells (one sample per row): not one fixed leaf
         cells = [cell for cell in cells if cell not in table.fixed.values() and cell not in
                  {c for c, _ in out.values()}]
-        typed = [] if cells else list(dict.fromkeys(numbers(sheet.formula(row, col))))
+        typed = [] if cells else list(dict.fromkeys(numbers(without_rounding_digits(sheet.formula(row, col)))))
         found = [sheet.number(*cell) for cell in cells] or typed
         if not len(wanted) <= len(found) <= MAX_CANDIDATES:
             continue

@@ -2,7 +2,7 @@
 circular references, references to other rows. Findings are data (LintFinding), never printed here.
 """
 
-from xlbackprop.formula_text import copy_pattern, functions, is_copy_below, numbers, references
+from xlbackprop.formula_text import copy_pattern, functions, is_copy_below, numbers, references, without_rounding_digits
 from xlbackprop.validate.precision import rounding_digits
 from xlbackprop.validate.results import LintFinding
 
@@ -71,10 +71,7 @@ def _cell_findings(sheet, r, c, name, formula, refs, is_leaf, is_update, span, c
         out.append(LintFinding(where, "coarse rounding", f"{name}'s formula rounds to {coarse}: the run it "
                                "computes departs from the exact one"))
     if not is_leaf:
-        typed = [x for x in numbers(formula) if x not in PLAIN_CONSTANTS]
-        for digits in decimals:  # ROUND(x, 4)'s 4 is how many decimals, not a value to look up
-            if float(digits) in typed:
-                typed.remove(float(digits))
+        typed = [x for x in numbers(without_rounding_digits(formula)) if x not in PLAIN_CONSTANTS]
         if is_update and steps > 1:  # SUM(..)/3: the mean of a step's 3 samples' gradients
             typed = [x for x in typed if x != steps]
         if typed:

@@ -5,7 +5,8 @@ for a relative reference that drifts; inferred from the numbers when there are n
 import math
 from dataclasses import dataclass, field
 
-from xlbackprop.formula_text import CellRef, copy_pattern, is_copy_below, names, numbers, references
+from xlbackprop.formula_text import (CellRef, copy_pattern, is_copy_below, names, numbers, references,
+                                     without_rounding_digits)
 from xlbackprop.spec import COURSE_LEARNING_RATES
 from xlbackprop.validate.precision import rounding_of
 
@@ -47,7 +48,7 @@ def _update_rate_refs(formula, col, grad_cols, row, defined, sheet, follow=True,
             constants += numbers(text)  # a name defined as a constant (LR = 0.5) is a typed rate
     if others:
         return others
-    typed = [x for x in numbers(formula) + constants if x not in (0.0, 1.0)]
+    typed = [x for x in numbers(without_rounding_digits(formula)) + constants if x not in (0.0, 1.0)]
     return [("typed", typed[0])] if typed else []
 
 
