@@ -676,10 +676,17 @@ def classifier_2_2_2(path, outputs="softmax", iterations=20, lr=0.5, mistake=Non
 def upside_down(source, dest, first, last, sheet_name="Sheet1"):
     """The workbook with rows first..last of one sheet in the opposite order, every reference into them moved
     along: the same table written upward, its latest iteration on top (formulas without stored values)."""
-    from xlbackprop.formula_text import move_refs
+    return _moved(source, dest, sheet_name, lambda r, c: (first + last - r, c) if first <= r <= last else (r, c))
 
-    def move(r, c):
-        return (first + last - r, c) if first <= r <= last else (r, c)
+
+def transposed(source, dest, sheet_name="Sheet1"):
+    """The workbook with one sheet's rows and columns exchanged, every reference moved along: one column per
+    row of the table (formulas without stored values)."""
+    return _moved(source, dest, sheet_name, lambda r, c: (c, r))
+
+
+def _moved(source, dest, sheet_name, move):
+    from xlbackprop.formula_text import move_refs
 
     wb = openpyxl.load_workbook(source)
     ws = wb[sheet_name]
@@ -688,6 +695,9 @@ def upside_down(source, dest, first, last, sheet_name="Sheet1"):
         for cell in row:
             v = cell.value
             cells[move(cell.row, cell.column)] = move_refs(v, sheet_name, move) if str(v).startswith("=") else v
+    for row in ws.iter_rows():
+        for cell in row:
+            cell.value = None
     for (r, c), v in cells.items():
         ws.cell(r, c).value = v
     wb.save(dest)

@@ -203,6 +203,32 @@ def test_xor_one_row_per_sample_four_rows_per_step_is_read_as_its_network(tmp_pa
     assert table.max_rel_error < 1e-12
 
 
+@pytest.mark.parametrize("online", [False, True])
+@pytest.mark.parametrize("turn", ["transposed", "upward"])
+def test_one_row_per_sample_transposed_or_written_upward_is_read_per_sample(tmp_path, turn, online):
+    # the views never looked for samples: the inputs changing from row to row were mistakes (WRONG at i2)
+    from tests.handmade import transposed, upside_down
+    col, first = xor_rows_per_sample(tmp_path / "xor.xlsx", online=online)
+    last = first + 6 * 4 - 1
+    if turn == "transposed":
+        path = transposed(tmp_path / "xor.xlsx", tmp_path / "turned.xlsx", "XOR")
+    else:
+        path = upside_down(tmp_path / "xor.xlsx", tmp_path / "turned.xlsx", first, last, "XOR")
+    (table,) = validate_workbook(path).tables
+    assert (table.verdict, table.learning_rate) == ("correct", 0.5), table.first_error
+    assert "4 samples" in table.network and "one row per sample" in table.network
+
+
+def test_a_mistake_in_a_transposed_table_of_one_row_per_sample_is_named_at_its_cell(tmp_path):
+    from tests.handmade import transposed
+    col, first = xor_rows_per_sample(
+        tmp_path / "xor.xlsx", mistake={"δh1": lambda ref, r: f"{ref('δo')}*{ref('w6')}*{ref('out_h1')}*(1-{ref('out_h1')})"})
+    (table,) = validate_workbook(transposed(tmp_path / "xor.xlsx", tmp_path / "turned.xlsx", "XOR")).tables
+    assert table.verdict == "wrong"
+    e = table.first_error
+    assert (e.row, e.quantity, e.cell) == (1, "dE_total/dh1", f"XOR!{a1(col['δh1'], first)}")
+
+
 def test_rounded_weights_held_over_a_step_do_not_read_the_rounding_digits_as_the_rate(tmp_path):
     # =ROUND(E4,6) on a held row reads nothing but its weight: its 6 was taken for a rate typed into the update
     import openpyxl

@@ -262,7 +262,10 @@ def _per_sample(book, table):
     sheet = book.sheet(table.sheet, table.view)
     given = [c for n, c in table.columns.items() if _LEAF.match(n)]
     weights = [table.columns[n] for n in table.weight_names()]
-    if (table.view and table.view[0] != "samples") or not given or not weights or table.rows < 4:
+    # views that keep one row per table row (turned around, transposed, samples given their own columns) may
+    # hold one row per sample too
+    plain = not table.view or table.view == "transposed" or table.view[0] in ("samples", "reversed")
+    if not plain or not given or not weights or table.rows < 4:
         return table
     rows = range(table.first_row, table.last_row + 1)
     samples = [tuple(sheet.number(r, c) for c in given) for r in rows]
