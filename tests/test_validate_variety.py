@@ -166,6 +166,16 @@ def test_a_correct_table_written_upward_is_correct_with_formulas_or_pasted_as_va
         assert not result.sheets  # the whole table is covered: no block of it left unrecognised
 
 
+def test_two_tables_written_upward_side_by_side_under_one_header_row_are_both_read_upward(tmp_path):
+    # the view was read with both tables' labels, found two tables, and the first was read top-down (WRONG)
+    left = Layout(rows=simulate(rows=8, lr=0.5), lr=0.5)
+    right = Layout(rows=simulate(rows=8, lr=1), lr=1, left=left.col("dE_total/dw8") + 4)
+    path = write_workbook(tmp_path / "down.xlsx", {"Sheet1": [left, right]})
+    upward = upside_down(path, tmp_path / "up.xlsx", left.header_row + 1, left.header_row + 8)
+    result = validate_workbook(upward)
+    assert [(t.rows, t.learning_rate, t.verdict) for t in result.tables] == [(8, 0.5, "correct"), (8, 1, "correct")]
+
+
 def test_transposed_correct_table_and_a_vertical_parameter_list_beside_it(tmp_path):
     layout = Layout(rows=simulate(rows=4, lr=0.5), transposed=True, top=3)
 

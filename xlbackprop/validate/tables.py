@@ -471,8 +471,11 @@ def _unlagged(book, sheet, table, labels):
 def _read_through(book, sheet, table, labels, key, note):
     """The table found again under the same header in the sheet's view `key`, with `note`; the table as it
     was when the view does not hold exactly one."""
-    # labels outside the table stay where they are in these views: the cells beside them still hold its leaves
-    found = _tables_in(book.sheet(sheet.name, key), {table.header_row: labels[table.header_row]}, key, labels)
+    # labels outside the table stay where they are in these views: the cells beside them still hold its leaves;
+    # of the header row, only the table's own labels (another table may share the row, beside it)
+    lo, hi = min(table.columns.values()), max(table.columns.values())
+    own = [(c, n) for c, n in labels[table.header_row] if lo <= c <= hi]
+    found = _tables_in(book.sheet(sheet.name, key), {table.header_row: own}, key, labels)
     if len(found) != 1:
         return table
     found[0].notes.append(note)
