@@ -210,3 +210,25 @@ def test_a_mean_steps_rate_is_found_from_coarse_numbers(tmp_path):
     handmade.paste_values(tmp_path / "xor.xlsx", tmp_path / "pasted.xlsx", digits=3)
     (table,) = validate_workbook(tmp_path / "pasted.xlsx").tables
     assert (table.learning_rate, table.verdict) == (1.0, "correct")
+
+
+@pytest.mark.parametrize("helpers", [("𝛿C/𝛿a_3",), ("𝛿C/𝛿a_3", "𝛿a_3/𝛿z_3")])
+def test_a_gradient_computed_from_rounded_helper_columns_is_judged_at_their_rounding(tmp_path, helpers):
+    # ROUND(,6) around the chain rule's factors only (=J13*K13 reads them): the gradient is 1e-7 off the exact
+    # one, which its own formula, rounding nothing, did not allow (WRONG at the first gradient)
+    import openpyxl
+
+    from tests import handmade
+    from xlbackprop.validate.api import validate_workbook
+
+    handmade.and_neuron_in_blocks(tmp_path / "blocks.xlsx")
+    wb = openpyxl.load_workbook(tmp_path / "blocks.xlsx")
+    ws = wb.active
+    cols = {c.column for row in ws.iter_rows() for c in row if c.value in helpers}
+    for row in ws.iter_rows():
+        for c in row:
+            if c.column in cols and str(c.value).startswith("=") and "AVERAGE" not in c.value:
+                c.value = f"=ROUND({c.value[1:]},6)"
+    wb.save(tmp_path / "rounded.xlsx")
+    (table,) = validate_workbook(tmp_path / "rounded.xlsx").tables
+    assert table.verdict == "correct", table.first_error

@@ -79,37 +79,6 @@ def numbers(formula):
     return [float(m.group("number")) for m in _TOKEN.finditer(formula or "") if m.group("number")]
 
 
-_ROUNDING = re.compile(r"\b(?:ROUND|ROUNDUP|ROUNDDOWN|TRUNC)\s*\(", re.IGNORECASE)
-
-
-def without_rounding_digits(formula):
-    """The formula with the digits argument of each ROUND, ROUNDUP, ROUNDDOWN and TRUNC left out
-    (ROUND(E5-$B$1*X5,6) -> ROUND(E5-$B$1*X5)): a count of digits, not a number the formula computes with."""
-    text = formula or ""
-    out, k = [], 0
-    for m in _ROUNDING.finditer(text):
-        if m.start() < k:
-            continue  # inside a call already copied whole
-        depth, comma, end = 0, None, None
-        for j in range(m.end(), len(text)):
-            ch = text[j]
-            if ch in "([{":
-                depth += 1
-            elif ch in ")]}":
-                if depth == 0:
-                    end = j
-                    break
-                depth -= 1
-            elif ch == "," and depth == 0:
-                comma = j
-        if end is None or comma is None:
-            continue
-        inner = without_rounding_digits(text[m.end():comma])
-        out += [text[k:m.end()], inner, ")"]
-        k = end + 1
-    return "".join(out) + text[k:]
-
-
 def template(formula):
     """The formula split once into text and cell references, so that copies of it (a shared formula filled
     down a column) are written by `fill` without tokenizing each one again."""

@@ -6,6 +6,7 @@ error value or text where a number belongs.
 import re
 from dataclasses import dataclass, field
 
+from xlbackprop.formula_text import references
 from xlbackprop.validate.precision import EXACT, formula_rounding, own_unit, rounding_of
 
 _CONSTANT = re.compile(r"^[it]\d+(\[\d+\])?$")
@@ -78,7 +79,7 @@ def read_columns(sheet, table, givens, constants, stored=None, computed=None):
             if number is None and text is not None and not (isinstance(text, str) and not text.strip()):
                 errors.append((name, k, text))  # an error value (#DIV/0!) or text where a number belongs
         values[name], typed[name] = vals, kinds
-        units = [0.0 if t else formula_rounding(sheet.formula(table.first_row + k, col), v)
+        units = [0.0 if t else _rounding_at(sheet, table, table.first_row + k, col, v)
                  for k, (v, t) in enumerate(zip(vals, kinds))]
         if any(units):
             rounded[name] = units
@@ -98,6 +99,22 @@ def read_columns(sheet, table, givens, constants, stored=None, computed=None):
     data.rounding = {n: kept for n in table.columns}
     data.leading_typed = _leading_typed_rows(data, table, computed)
     return data
+
+
+def _rounding_at(sheet, table, row, col, value):
+    """How far a formula's number may be from the exact one by the ROUNDs it computes with: its own, and those of
+    the helper cells it reads (=J13*K13, J and K each a rounded factor of the chain rule, no column of the
+    network's), carried at their relative size, as a product carries its factors' errors."""
+    unit = formula_rounding(sheet.formula(row, col), value)
+    quantities = set(table.columns.values())
+    for ref in references(sheet.formula(row, col)):
+        if ref.sheet not in (None, sheet.name) or ref.col in quantities:
+            continue
+        helper = sheet.number(ref.row, ref.col)
+        rounded = formula_rounding(sheet.formula(ref.row, ref.col), helper)
+        if rounded and helper:
+            unit += rounded / abs(helper) * abs(value or 0.0)
+    return unit
 
 
 def _leading_typed_rows(data, table, computed):

@@ -7,10 +7,11 @@ Table.fixed (the cell) and, for a typed number, Table.typed (its value).
 import itertools
 from dataclasses import replace
 
-from xlbackprop.formula_text import move_refs, numbers, references, without_rounding_digits
+from xlbackprop.formula_text import move_refs, numbers, references
 from xlbackprop.network import quantities
 from xlbackprop.spec import errors_for
 from xlbackprop.validate.infer import constant_names, exprs_of, row_agreement, structure_spec
+from xlbackprop.validate.precision import without_rounding_digits
 from xlbackprop.validate.rows import agrees
 from xlbackprop.workbook_read import SheetView
 

@@ -2,8 +2,8 @@
 circular references, references to other rows. Findings are data (LintFinding), never printed here.
 """
 
-from xlbackprop.formula_text import copy_pattern, functions, is_copy_below, numbers, references, without_rounding_digits
-from xlbackprop.validate.precision import rounding_digits
+from xlbackprop.formula_text import copy_pattern, functions, is_copy_below, numbers, references
+from xlbackprop.validate.precision import rounding_digits, without_rounding_digits
 from xlbackprop.validate.results import LintFinding
 
 # Functions a backprop sheet plausibly uses, all of which Excel, LibreOffice and Google Sheets share.

@@ -132,6 +132,21 @@ def _decimal_roundings(text):
         yield fn, d, m.start() == 0 and end == len(text)
 
 
+def without_rounding_digits(formula):
+    """The formula with the digits argument of each ROUND, ROUNDUP, ROUNDDOWN and TRUNC left out
+    (ROUND(E5-$B$1*X5,6) -> ROUND(E5-$B$1*X5)): a count of digits, not a number the formula computes with."""
+    text, out, k = formula or "", [], 0
+    for m in _ROUND_CALL.finditer(text):
+        if m.start() < k or m.group(1).upper() not in ("ROUND", "ROUNDUP", "ROUNDDOWN", "TRUNC"):
+            continue  # inside a call already rewritten, or rounding to a multiple
+        args, end = _args(text, m.end() - 1)
+        if len(args) < 2:
+            continue
+        out += [text[k:m.end()], without_rounding_digits(args[0]), ")"]
+        k = end
+    return "".join(out) + text[k:]
+
+
 def rounding_digits(formula):
     """The decimals each ROUND, ROUNDUP, ROUNDDOWN or TRUNC of the formula keeps, where typed in it."""
     return [d for _, d, _ in _decimal_roundings((formula or "").lstrip("=").strip())]

@@ -5,10 +5,9 @@ for a relative reference that drifts; inferred from the numbers when there are n
 import math
 from dataclasses import dataclass, field
 
-from xlbackprop.formula_text import (CellRef, copy_pattern, is_copy_below, names, numbers, references,
-                                     without_rounding_digits)
+from xlbackprop.formula_text import CellRef, copy_pattern, is_copy_below, names, numbers, references
 from xlbackprop.spec import COURSE_LEARNING_RATES
-from xlbackprop.validate.precision import rounding_of
+from xlbackprop.validate.precision import rounding_of, without_rounding_digits
 
 
 @dataclass
