@@ -52,7 +52,7 @@ def _source_cells(sheet, table, sources, weight_cells, row, recalc, target):
     for source in sources:
         cell = _cell(sheet, table, source, row, recalc)
         if cell is not None and source in table.columns:
-            in_column = set(c for c in read if c[0] == cell[0] and c[2] == cell[2])
+            in_column = {c for c in read if c[0] == cell[0] and c[2] == cell[2]}
             cell = in_column.pop() if len(in_column) == 1 else cell
         cells.append(cell)
     if cells.count(None) == 1:
