@@ -47,6 +47,26 @@ def test_own_numbering_whose_nets_read_the_first_rows_inputs_absolutely_is_corre
     assert any("h1 = w1·i1 + w3·i2, h2 = w2·i1 + w4·i2" in note for note in table.notes)
 
 
+def test_transposed_own_numbering_whose_input_rows_copy_a_labelled_block_is_correct(tmp_path):
+    # i1..t2 also labelled in a block of parameters that the table's input rows copy (=$E$40): the block was
+    # taken as the inputs, the nets read the copies, and no wiring was found ("transposed weights", wrong)
+    layout = Layout(rows=simulate(), labels=OWN_NUMBERING, transposed=True, top=3)
+    path = write_workbook(tmp_path / "own.xlsx", {"Sheet1": [layout]})
+    wb = openpyxl.load_workbook(path)
+    ws = wb["Sheet1"]
+    labels = {ws.cell(r, 4).value: r for r in range(1, ws.max_row + 1)}
+    block = ws.max_row + 2
+    for k, name in enumerate(["i1", "i2", "t1", "t2"]):
+        ws.cell(block + k, 4, name)
+        ws.cell(block + k, 5, ws.cell(labels[name], 5).value)
+        for c in range(5, 5 + len(layout.rows)):
+            ws.cell(labels[name], c, f"=$E${block + k}")
+    wb.save(tmp_path / "own-block.xlsx")
+    (table,) = validate_workbook(tmp_path / "own-block.xlsx").tables
+    assert (table.verdict, table.mismatches) == ("correct", [])
+    assert any("h1 = w1·i1 + w3·i2" in note for note in table.notes)
+
+
 def test_own_numbering_with_inputs_typed_as_text_is_correct(tmp_path):
     # '0.05 typed as text: Excel's arithmetic reads the number, the wiring's finite difference did not
     layout = Layout(rows=simulate(), labels=OWN_NUMBERING)
@@ -227,6 +247,40 @@ def test_a_mistake_in_a_transposed_table_of_one_row_per_sample_is_named_at_its_c
     assert table.verdict == "wrong"
     e = table.first_error
     assert (e.row, e.quantity, e.cell) == (1, "dE_total/dh1", f"XOR!{a1(col['δh1'], first)}")
+
+
+def _xor_updates_changed(tmp_path, name, change):
+    """The XOR table of one row per sample with change(formula) -> formula on every update of `name` (the first
+    row of each step after the first); (its path, the first changed cell)."""
+    import openpyxl
+    col, first = xor_rows_per_sample(tmp_path / "xor.xlsx")
+    wb = openpyxl.load_workbook(tmp_path / "xor.xlsx")
+    ws = wb["XOR"]
+    for r in range(first + 4, ws.max_row + 1, 4):
+        ws.cell(r, col[name]).value = change(ws.cell(r, col[name]).value)
+    wb.save(tmp_path / "changed.xlsx")
+    return tmp_path / "changed.xlsx", f"XOR!{a1(first + 4, col[name])}"
+
+
+def test_a_sign_error_in_the_updates_of_a_step_is_named_not_as_a_reference_to_another_row(tmp_path):
+    # the update reads the step's four rows of gradients: "a reference to another row's cell" before
+    path, cell = _xor_updates_changed(tmp_path, "b1", lambda f: f.replace("-$B$1", "+$B$1"))
+    (table,) = validate_workbook(path).tables
+    e = table.first_error
+    assert (table.verdict, e.cell, e.quantity) == ("wrong", cell, "b1")
+    assert "sign error in the update" in e.cause
+
+
+def test_one_weight_reading_another_rate_cell_is_wrong_at_it_and_the_others_keep_the_rate(tmp_path):
+    # w1's updates read B2 (a decoy 4) while the rest read B1: the table was read as having no rate cell at all
+    import openpyxl
+    path, cell = _xor_updates_changed(tmp_path, "w1", lambda f: f.replace("$B$1", "$B$2"))
+    wb = openpyxl.load_workbook(path)
+    wb["XOR"]["B2"] = 4
+    wb.save(path)
+    (table,) = validate_workbook(path).tables
+    assert (table.verdict, table.learning_rate, table.wrong_quantities) == ("wrong", 0.5, ["w1"])
+    assert table.first_error.cell == cell and "B2" in table.first_error.cause
 
 
 def test_rounded_weights_held_over_a_step_do_not_read_the_rounding_digits_as_the_rate(tmp_path):

@@ -173,17 +173,18 @@ def update_cause(name, found, w_prev, lr, prev_env, weight_names_, tol, reads_co
     return None
 
 
-def formula_cause(sheet, col, row, table_rows, is_update, column_forms):
-    """Evidence in the cell itself: a typed number, a reference to another row, a changed column formula."""
+def formula_cause(sheet, col, row, table_rows, is_update, column_forms, steps=1):
+    """Evidence in the cell itself: a typed number, a reference to another row, a changed column formula. An
+    update reads the rows of the last step (`steps` rows of one sample each) besides its own."""
     formula = sheet.formula(row, col)
     if formula is None:
         if column_forms:
             return "a number typed where a formula belongs"
         return None
-    own_row = row - 1 if is_update else row
+    own_rows = range(row - steps, row + 1) if is_update else (row,)
     first, last = table_rows
     for ref in references(formula):
-        if ref.sheet is None and not ref.row_abs and first <= ref.row <= last and ref.row not in (row, own_row):
+        if ref.sheet is None and not ref.row_abs and first <= ref.row <= last and ref.row not in own_rows:
             return f"a reference to another row's cell ({sheet.cell_name(ref.row, ref.col).split('!')[-1]})"
     form = relative_form(formula, row, col)
     if column_forms and form not in column_forms:

@@ -32,8 +32,9 @@ def cell_text(sheet, cell):
     return sheet.cell_name(*cell[1:]) if cell[0] == sheet.name else qualified(*cell)
 
 
-def cause(sheet, table, spec, exprs, data, lr, m):
-    """Name the known mistake behind mismatch m, when one fits."""
+def cause(sheet, table, spec, exprs, data, lr, m, reduction="sum"):
+    """Name the known mistake behind mismatch m, when one fits (`reduction`: how a step of one row per sample
+    combines its rows' gradients, "sum" or "mean")."""
     k, name = m.row - 1, m.quantity
     if m.found is None:
         return None
@@ -43,7 +44,8 @@ def cause(sheet, table, spec, exprs, data, lr, m):
         drift = [d for d in lr.drift if d[0] == m.row]
         if drift:
             return f"drifting learning-rate reference: this row reads the rate from {cell_text(sheet, drift[0][1])}"
-        prev = RowEnv(data.row(k - 1), exprs)
+        prev = RowEnv(data.row(k - 1), exprs) if table.samples == 1 else _step_gradients(data, k, table.samples,
+                                                                                            reduction)
         found = causes.update_cause(name, m.found, data.values[name][k - 1], lr.value, prev,
                                     [n for n in data.values if n.startswith("w")], tol,
                                     _reader(sheet, table, name, k, any_row=True),
@@ -58,11 +60,13 @@ def cause(sheet, table, spec, exprs, data, lr, m):
     if name in table.fixed:
         return None
     col = table.columns[name]
-    start = table.first_row + (1 if is_update else 0)
-    forms = {relative_form(f, r, col) for r in range(start, start + 2)
+    # the same column's formula on two other rows of the same role (an update's: the first rows of later steps)
+    step = table.samples if is_update else 1
+    start = table.first_row + step if is_update else table.first_row
+    forms = {relative_form(f, r, col) for r in range(start, start + 2 * step, step)
              if r != table.first_row + k and (f := sheet.formula(r, col))}
     return causes.formula_cause(sheet, col, table.first_row + k, (table.first_row, table.last_row),
-                                is_update, forms)
+                                is_update, forms, table.samples)
 
 
 def _reader(sheet, table, name, k, any_row=False):
@@ -83,6 +87,17 @@ def _reader(sheet, table, name, k, any_row=False):
         return None
 
     return reads
+
+
+def _step_gradients(data, k, samples, reduction):
+    """{dE_total/dw: the gradient a step of `samples` rows ending above row k moves w by} (summed or averaged)."""
+    out = {}
+    for name, column in data.values.items():
+        if name.startswith("dE_total/d"):
+            rows = column[max(0, k - samples):k]
+            if rows and None not in rows:
+                out[name] = sum(rows) / (len(rows) if reduction == "mean" else 1)
+    return out
 
 
 def _rate_reads(sheet, table, name, k, lr):

@@ -172,7 +172,7 @@ def explain_first(r, mismatches):
     """(the first error, with its cause and a verified fix; the quantities wrong on its iteration)."""
     first, wrong = explain.first_error(mismatches)
     if first is not None and first.cause is None:
-        first.cause = explain.cause(r.sheet, r.table, r.spec, r.exprs, r.data, r.lr, first)
+        first.cause = explain.cause(r.sheet, r.table, r.spec, r.exprs, r.data, r.lr, first, r.reduction)
     if first is not None and r.recalc is not None:
         found = fix_for(r.recalc, r.sheet, r.table, r.exprs, r.lr, first, r.where)
         first.fix, first.fix_note = (found.formula, found.note) if found else (None, "no fix found")

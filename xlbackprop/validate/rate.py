@@ -3,6 +3,7 @@ for a relative reference that drifts; inferred from the numbers when there are n
 """
 
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 
 from xlbackprop.formula_text import CellRef, copy_pattern, is_copy_below, names, numbers, references
@@ -85,11 +86,12 @@ def learning_rate(book, table):
             cells = _outside_cells(refs_by_row.get(row) or [], table, sheet)
             if len(cells) == 1:
                 seen.append((i, cells[0]))
-    first_row_cells = {cell for i, cell in seen if i == seen[0][0]} if seen else set()
-    if len(first_row_cells) != 1:
-        # No update formulas, or each weight reads a different cell (an "updated weights" block, not a rate)
+    first_row_cells = Counter(cell for i, cell in seen if i == seen[0][0]) if seen else Counter()
+    first, reads = first_row_cells.most_common(1)[0] if first_row_cells else (None, 0)
+    if 2 * reads <= sum(first_row_cells.values()):
+        # No update formulas, or each weight reads a different cell (an "updated weights" block, not a rate);
+        # where most read one cell, that is the rate, and a weight reading another is that weight's mistake
         return _inferred_rate(sheet, table)
-    first = seen[0][1]
     if first[0] == "typed":
         return LearningRate(first[1], None, "typed")
     if _inside(table, sheet, first):

@@ -42,25 +42,33 @@ def _row(sheet, table, recalc, net):
     return None
 
 
-def _source_cells(sheet, table, sources, weight_cells, row, recalc, target):
-    """The cells of `sources` that the net input at `target` reads, or None: each source's cell on the net's
+def _source_cells(sheet, table, sources, row, recalc, net):
+    """The file cells of `sources` that the net input `net` reads on `row`, or None: each source's cell on that
     row, or the one cell of its column that the formula reads on another row ($C$4, the first row's inputs,
     read by every row); a source with no column of its own (its header unread) is the one cell the formula
-    reads that is neither a weight, another source nor a cell of the table's known columns."""
-    read = [(ref.sheet or target[0], ref.row, ref.col) for ref in references(recalc.formula(target))]
+    reads outside the table's columns. Read in the sheet's (view's) coordinates, where a column is a quantity."""
+    read = {(ref.row, ref.col) for ref in references(sheet.formula(row, table.columns[net]))
+            if ref.sheet in (None, sheet.name)}
     cells = []
     for source in sources:
         cell = _cell(sheet, table, source, row, recalc)
         if cell is not None and source in table.columns:
-            in_column = {c for c in read if c[0] == cell[0] and c[2] == cell[2]}
-            cell = in_column.pop() if len(in_column) == 1 else cell
+            in_column = {rc for rc in read if rc[1] == table.columns[source]
+                         or _copies_column(sheet, rc, table.columns[source])}
+            cell = recalc.file_cell(sheet, *in_column.pop()) if len(in_column) == 1 else cell
         cells.append(cell)
     if cells.count(None) == 1:
-        known = {recalc.file_cell(sheet, row, c)[2] for c in table.columns.values()}
-        left = {c for c in read if c not in weight_cells and c not in cells
-                and not (c[0] == target[0] and c[2] in known)}
-        cells[cells.index(None)] = left.pop() if len(left) == 1 else None
+        left = {rc for rc in read if rc[1] not in table.columns.values()}
+        cells[cells.index(None)] = recalc.file_cell(sheet, *left.pop()) if len(left) == 1 else None
     return None if None in cells else cells
+
+
+def _copies_column(sheet, cell, col):
+    """True when the cell's formula is one reference to a cell of column `col` (=$B$2: a row of inputs that
+    copies a block of parameters labelled as the table's inputs are)."""
+    text = (sheet.formula(*cell) or "").replace("$", "").strip()
+    refs = references(text)
+    return len(refs) == 1 and refs[0].sheet in (None, sheet.name) and refs[0].col == col and text.isalnum()
 
 
 def own_wiring(recalc, sheet, table, spec):
@@ -84,8 +92,7 @@ def own_wiring(recalc, sheet, table, spec):
             target = recalc.file_cell(sheet, row, table.columns[net]) if row else None
             if target is None:
                 return {}
-            s_cells = _source_cells(sheet, table, sources, [_cell(sheet, table, w, row, recalc) for w in labels],
-                                    row, recalc, target)
+            s_cells = _source_cells(sheet, table, sources, row, recalc, net)
             if s_cells is None:
                 return {}
             for k, s_cell in enumerate(s_cells):
