@@ -28,6 +28,9 @@ MISTAKES = {
     "mirror image: a_h2 for a_h1 in dE/dw2": (
         {"dE_total/dw2": lambda e: hidden(e, 1, "i2", slope=lambda e: e["a_h2"])},
         "dE_total/dw2", ["dE_total/dw2"], "wrong hidden unit's derivative"),
+    "a_h1 for a_h2 in dE/dw6 (no derivative of a hidden unit in it)": (
+        {"dE_total/dw6": lambda e: d_o(e, 1) * e["a_h1"]},
+        "dE_total/dw6", ["dE_total/dw6"], "the wrong hidden activation: a_h1 used where a_h2 belongs"),
     "h(1-h) on the pre-activation": (
         {f"dE_total/dw{k}": (lambda e, j=j, i=i: hidden(e, j, i, slope=lambda e: e[f"h{j}"]))
          for k, (j, i) in enumerate([(1, "i1"), (1, "i2"), (2, "i1"), (2, "i2")], start=1)},

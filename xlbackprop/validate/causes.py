@@ -140,11 +140,19 @@ def _specific(cause, spec, name):
     if not cause.startswith("the wrong hidden unit"):
         return cause
     units, wnames = unit_names(spec), weight_names(spec)
+    if len(units[1]) != 2:
+        return cause
     for j, hidden in enumerate(units[1]):
-        if any(f"dE_total/d{w}" == name for w in wnames[0][j]) and len(units[1]) == 2:
+        if any(f"dE_total/d{w}" == name for w in wnames[0][j]):
             other = units[1][1 - j]
             return (f"the wrong hidden unit's derivative: a_{other}*(1-a_{other}) used where "
                     f"a_{hidden}*(1-a_{hidden}) belongs")
+    # an output weight's gradient holds no derivative of a hidden unit: the activation it multiplies is wrong
+    for unit in wnames[1] if len(wnames) > 1 else ():
+        for k, w in enumerate(unit):
+            if f"dE_total/d{w}" == name and k < 2:
+                source, other = units[1][k], units[1][1 - k]
+                return f"the wrong hidden activation: a_{other} used where a_{source} belongs"
     return cause
 
 
