@@ -283,6 +283,22 @@ def test_one_weight_reading_another_rate_cell_is_wrong_at_it_and_the_others_keep
     assert table.first_error.cell == cell and "B2" in table.first_error.cause
 
 
+def test_a_held_weight_copying_the_previous_step_is_wrong_at_its_cell_in_a_table_read_per_sample(tmp_path):
+    # w3 on each step's second row copies two rows up (the step before): every block was uneven, the table was
+    # read as one sample, and the mistake named at i2
+    import openpyxl
+    col, first = xor_rows_per_sample(tmp_path / "xor.xlsx")
+    wb = openpyxl.load_workbook(tmp_path / "xor.xlsx")
+    ws = wb["XOR"]
+    for r in range(first + 5, ws.max_row + 1, 4):
+        ws.cell(r, col["w3"]).value = f"={a1(r - 2, col['w3'])}"
+    wb.save(tmp_path / "held.xlsx")
+    (table,) = validate_workbook(tmp_path / "held.xlsx").tables
+    e = table.first_error
+    assert (table.verdict, table.samples, e.quantity, e.cell) == ("wrong", 4, "w3", f"XOR!{a1(first + 5, col['w3'])}")
+    assert "another row" in e.cause
+
+
 def test_rounded_weights_held_over_a_step_do_not_read_the_rounding_digits_as_the_rate(tmp_path):
     # =ROUND(E4,6) on a held row reads nothing but its weight: its 6 was taken for a rate typed into the update
     import openpyxl

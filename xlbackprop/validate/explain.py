@@ -39,7 +39,8 @@ def cause(sheet, table, spec, exprs, data, lr, m, reduction="sum"):
     if m.found is None:
         return None
     tol = m.tolerance or 0.0
-    is_update = name.startswith(("w", "b")) and k > 0
+    # (the other rows of a step of one row per sample hold the weights: no update there)
+    is_update = name.startswith(("w", "b")) and k > 0 and k % table.samples == 0
     if is_update and lr.value is not None and m.check == "local":
         drift = [d for d in lr.drift if d[0] == m.row]
         if drift:
