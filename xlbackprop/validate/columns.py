@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 
 from xlbackprop.formula_text import references
-from xlbackprop.validate.precision import EXACT, formula_rounding, own_unit, rounding_of
+from xlbackprop.validate.precision import EXACT, formula_rounding, own_unit, rounding_of, rounds
 
 _CONSTANT = re.compile(r"^[it]\d+(\[\d+\])?$")
 
@@ -66,6 +66,9 @@ def read_columns(sheet, table, givens, constants, stored=None, computed=None):
     computes (default: every column not given); other columns (a helper, a loss copied per learning rate) say
     nothing of how the table's numbers were rounded."""
     values, typed, errors, rounded = {}, {}, [], {}
+    quantities = set(table.columns.values())
+    helpers_round = any(c not in quantities and rounds(sheet.formula(r, c))
+                        for r, c in sheet.formula_cells())
     for name, col in table.columns.items():
         vals, kinds = [], []
         for k, row in enumerate(range(table.first_row, table.last_row + 1)):
@@ -79,7 +82,7 @@ def read_columns(sheet, table, givens, constants, stored=None, computed=None):
             if number is None and text is not None and not (isinstance(text, str) and not text.strip()):
                 errors.append((name, k, text))  # an error value (#DIV/0!) or text where a number belongs
         values[name], typed[name] = vals, kinds
-        units = [0.0 if t else _rounding_at(sheet, table, table.first_row + k, col, v)
+        units = [0.0 if t else _rounding_at(sheet, table, table.first_row + k, col, v, helpers_round)
                  for k, (v, t) in enumerate(zip(vals, kinds))]
         if any(units):
             rounded[name] = units
@@ -101,11 +104,14 @@ def read_columns(sheet, table, givens, constants, stored=None, computed=None):
     return data
 
 
-def _rounding_at(sheet, table, row, col, value):
+def _rounding_at(sheet, table, row, col, value, helpers_round=True):
     """How far a formula's number may be from the exact one by the ROUNDs it computes with: its own, and those of
     the helper cells it reads (=J13*K13, J and K each a rounded factor of the chain rule, no column of the
-    network's), carried at their relative size, as a product carries its factors' errors."""
+    network's), carried at their relative size, as a product carries its factors' errors. `helpers_round`:
+    whether any helper cell of the sheet rounds (when none does, only the formula's own ROUNDs count)."""
     unit = formula_rounding(sheet.formula(row, col), value)
+    if not helpers_round:
+        return unit
     quantities = set(table.columns.values())
     for ref in references(sheet.formula(row, col)):
         if ref.sheet not in (None, sheet.name) or ref.col in quantities:

@@ -132,6 +132,11 @@ def _decimal_roundings(text):
         yield fn, d, m.start() == 0 and end == len(text)
 
 
+def rounds(formula):
+    """True when the formula calls a rounding function (ROUND, TRUNC, FLOOR, ...)."""
+    return bool(_ROUND_CALL.search(formula or ""))
+
+
 def without_rounding_digits(formula):
     """The formula with the digits argument of each ROUND, ROUNDUP, ROUNDDOWN and TRUNC left out
     (ROUND(E5-$B$1*X5,6) -> ROUND(E5-$B$1*X5)): a count of digits, not a number the formula computes with."""
