@@ -115,7 +115,8 @@ def test_a_curve_that_carries_its_tables_mistake_says_so(tmp_path):
 
 @pytest.mark.parametrize("label, rate", [("η = 0.1", 0.1), ("LR=0.5", 0.5), ("L.R. 2", 2), ("Learning Rate = 1.0", 1),
                                          ("E_total (η = 0.8)", 0.8), ("Loss @ lr 0.2", 0.2), ("2", 2), (0.5, 0.5),
-                                         ("η = 10%", 0.1), ("LR=0,5", 0.5), ("lr=5E-01", 0.5)])
+                                         ("η = 10%", 0.1), ("LR=0,5", 0.5), ("lr=5E-01", 0.5), ("E_0.1", 0.1),
+                                         ("Loss_2", 2)])
 def test_rate_labels_in_the_spellings_students_use(label, rate):
     sheet = Sheet("Loss", values={(1, 1): label})
     assert rate_label(sheet, 1, 1) == (str(label) if isinstance(label, str) else f"{label:g}", rate)

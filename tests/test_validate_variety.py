@@ -176,6 +176,24 @@ def test_two_tables_written_upward_side_by_side_under_one_header_row_are_both_re
     assert [(t.rows, t.learning_rate, t.verdict) for t in result.tables] == [(8, 0.5, "correct"), (8, 1, "correct")]
 
 
+def test_losses_per_rate_labelled_e_1_beside_a_table_without_e1_are_no_error_columns(tmp_path):
+    # E_0.1 .. E_2 in the header row (the loss at each rate): E_1 and E_2 were read as the outputs' errors
+    # where the table labels its own otherwise (WRONG at E1), and E_0.1 as an 'E01' to lint on every row
+    import openpyxl
+    layout = Layout(rows=simulate(rows=6, lr=1), lr=1, labels={"E1": "sq1", "E2": "sq2"})
+    path = write_workbook(tmp_path / "t.xlsx", {"Sheet1": [layout]})
+    wb = openpyxl.load_workbook(path)
+    ws = wb["Sheet1"]
+    right = layout.col("dE_total/dw8") + 2
+    for k, label in enumerate(["E_0.1", "E_0.5", "E_1", "E_2"]):
+        ws.cell(layout.header_row, right + k, label)
+        for r in range(6):
+            ws.cell(layout.header_row + 1 + r, right + k, 0.3 - 0.01 * r * (k + 1))
+    wb.save(tmp_path / "curves.xlsx")
+    (table,) = validate_workbook(tmp_path / "curves.xlsx").tables
+    assert (table.verdict, table.mismatches, table.lint) == ("correct", [], [])
+
+
 def test_transposed_correct_table_and_a_vertical_parameter_list_beside_it(tmp_path):
     layout = Layout(rows=simulate(rows=4, lr=0.5), transposed=True, top=3)
 

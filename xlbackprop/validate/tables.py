@@ -64,7 +64,15 @@ def _labels_by_row(sheet):
                 name = of_group(name, v, _text_above(sheet, r, c))
             if name:
                 rows.setdefault(r, []).append((c, name))
+    for r, named in rows.items():
+        # a row of losses per learning rate (E_0.1, E_0.5, E_1, E_2): E_1 there is the loss at rate 1, not E1
+        raw = {c: str(sheet.values[(r, c)]).strip() for c, _ in named}
+        if any(_LOSS_AT_RATE.fullmatch(text) and re.search(r"[.,]", text) for text in raw.values()):
+            rows[r] = [(c, n) for c, n in named if not _LOSS_AT_RATE.fullmatch(raw[c])]
     return {r: named for r, named in ((r, through_network(named)) for r, named in rows.items()) if named}
+
+
+_LOSS_AT_RATE = re.compile(r"(?:E|Loss|Error)_\s*(?:\d+(?:[.,]\d+)?|[.,]\d+)", re.IGNORECASE)
 
 
 def _text_above(sheet, r, c):
