@@ -232,3 +232,44 @@ def test_a_gradient_computed_from_rounded_helper_columns_is_judged_at_their_roun
     wb.save(tmp_path / "rounded.xlsx")
     (table,) = validate_workbook(tmp_path / "rounded.xlsx").tables
     assert table.verdict == "correct", table.first_error
+
+
+def _pasted(tmp_path, change):
+    """A correct course table pasted as values at 10 significant digits, then change(worksheet, layout)."""
+    import openpyxl
+
+    from tests.handmade import paste_values
+    from tests.wb_fixtures import Layout, simulate, write_workbook
+
+    layout = Layout(rows=simulate(rows=12, lr=0.5), lr=0.5)
+    pasted = paste_values(write_workbook(tmp_path / "t.xlsx", {"Sheet1": [layout]}), tmp_path / "v.xlsx", 10)
+    wb = openpyxl.load_workbook(pasted)
+    change(wb["Sheet1"], layout)
+    wb.save(tmp_path / "changed.xlsx")
+    return tmp_path / "changed.xlsx"
+
+
+def test_a_pasted_column_shown_with_fewer_decimals_than_the_rest_keeps_its_own(tmp_path):
+    # an export of what each column shows: ∂E/∂w5 formatted to 6 decimals among 10-digit columns was judged at
+    # the table's 10 digits (WRONG at its first cell)
+    from xlbackprop.validate.api import validate_workbook
+
+    def six_decimals(ws, layout):
+        col = layout.col("dE_total/dw5")
+        for r in range(layout.header_row + 1, layout.header_row + 13):
+            ws.cell(r, col).value = round(ws.cell(r, col).value, 6)
+    (table,) = validate_workbook(_pasted(tmp_path, six_decimals)).tables
+    assert (table.verdict, table.values_only) == ("correct", True), table.first_error
+
+
+def test_numbers_pasted_as_text_keep_their_digits(tmp_path):
+    # '0.5068745668 as text: the digits were not read, and the table judged as exact (WRONG at a_h1)
+    from xlbackprop.validate.api import validate_workbook
+
+    def as_text(ws, layout):
+        for row in ws.iter_rows(min_row=layout.header_row + 1):
+            for c in row:
+                if isinstance(c.value, float):
+                    c.value = repr(c.value)
+    (table,) = validate_workbook(_pasted(tmp_path, as_text)).tables
+    assert (table.verdict, table.values_only) == ("correct", True), table.first_error

@@ -22,6 +22,11 @@ _REF = re.compile(r"([A-Z]{1,3})(\d+)")
 _NUMBER_TEXT = re.compile(r"\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*")
 
 
+def number_in_text(text):
+    """The number a text cell writes ('0.05, ' 1e-3 '), as Excel's arithmetic reads it; None for other text."""
+    return float(text) if _NUMBER_TEXT.fullmatch(text) else None
+
+
 @dataclass
 class Sheet:
     name: str
@@ -73,7 +78,7 @@ class Sheet:
         ('0.05 pasted from a web page) counts: Excel's arithmetic reads it as the number."""
         v = self.values.get((row, col))
         if isinstance(v, str):
-            return float(v) if _NUMBER_TEXT.fullmatch(v) else None
+            return number_in_text(v)
         return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
 
     def number_as_text(self, row, col):

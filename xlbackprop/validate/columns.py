@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 
 from xlbackprop.formula_text import references
-from xlbackprop.validate.precision import EXACT, formula_rounding, own_unit, rounding_of, rounds
+from xlbackprop.validate.precision import EXACT, coarser, formula_rounding, own_unit, rounding_of, rounds
 
 _CONSTANT = re.compile(r"^[it]\d+(\[\d+\])?$")
 
@@ -96,10 +96,16 @@ def read_columns(sheet, table, givens, constants, stored=None, computed=None):
     # the inputs and targets repeated down their columns say nothing of how the computed numbers were rounded
     # (0.09999999999999969 for 0.1 on one row of a table pasted with 10 digits): they have a rule of their own
     computed = [n for n in table.columns if n not in givens and (computed is None or n in computed)]
-    kept = rounding_of([stored(table.first_row + k, c) for n, c in table.columns.items()
-                        if n in computed or (n in givens and n not in constants)
-                        for k in range(table.rows) if k or n not in givens])
+    def stored_in(names):
+        return [stored(table.first_row + k, c) for n, c in table.columns.items()
+                if n in names and (n in computed or (n in givens and n not in constants))
+                for k in range(table.rows) if k or n not in givens]
+    kept = rounding_of(stored_in(table.columns))
     data.rounding = {n: kept for n in table.columns}
+    if not any(sheet.has_formula(table.first_row + k, c) for c in table.columns.values() for k in range(table.rows)):
+        # numbers only (an export of what each column shows, formatted column by column): each column keeps its
+        # own digits; among formulas a short column is typed short, a mistake judged at the file's precision
+        data.rounding.update({n: coarser(kept, rounding_of(stored_in({n}))) for n in table.columns})
     data.leading_typed = _leading_typed_rows(data, table, computed)
     return data
 

@@ -73,6 +73,13 @@ def rounding_of(numbers):
     return Rounding(sorted(sig)[at], sorted(dec)[at])
 
 
+def coarser(a, b):
+    """A Rounding that keeps no more digits than either (an exact one says nothing: the other stands)."""
+    if a.sig is None or b.sig is None:
+        return b if a.sig is None else a
+    return Rounding(min(a.sig, b.sig), min(a.decimals, b.decimals))
+
+
 def tolerance(expected, grads, inputs, units, own_unit, noise):
     """Allowed |found - expected| for a value computed from `inputs` (name -> number) whose partial derivatives
     are `grads` and whose stored roundings are `units` (name -> half a unit in the last place)."""

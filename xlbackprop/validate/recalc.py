@@ -17,7 +17,7 @@ from xlbackprop.cells import qualified
 from xlbackprop.libreoffice import soffice
 from xlbackprop.validate.precision import digits
 from xlbackprop.validate.results import Stale
-from xlbackprop.workbook_read import read_workbook
+from xlbackprop.workbook_read import number_in_text, read_workbook
 
 # Spreadsheet engines round differently (operation order, Excel's and Calc's snapping of near-cancellations,
 # Kahan sums); carried through a hundred iterations that stays under 1e-12 relative on the corpus. A stored
@@ -139,7 +139,7 @@ class Recalc:
         such formulas is judged as it would be in the same file saved by Excel."""
         def number(row, col):
             cell = self.file_cell(sheet, row, col)
-            value = self.calc.stored(*cell)
+            value = _numeric(self.calc.stored(*cell))  # a number typed as text keeps its digits too
             if value is None and cell in self._formula_cells and cell not in self.calc.uncomputable:
                 value = self.value_if(None, cell)
             return value if _number(value) else None
@@ -192,10 +192,8 @@ class Recalc:
 def _numeric(value):
     """A number typed as text read as the number; any other value as it is."""
     if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return value
+        number = number_in_text(value)
+        return value if number is None else number
     return value
 
 
