@@ -67,8 +67,8 @@ def read_columns(sheet, table, givens, constants, stored=None, computed=None):
     nothing of how the table's numbers were rounded."""
     values, typed, errors, rounded = {}, {}, [], {}
     quantities = set(table.columns.values())
-    helpers_round = any(c not in quantities and rounds(sheet.formula(r, c))
-                        for r, c in sheet.formula_cells())
+    # the helper cells' ROUNDs are looked for only where some helper rounds (a cell's references cost time)
+    helpers_round = any(c not in quantities and rounds(sheet.formula(r, c)) for r, c in sheet.formula_cells())
     for name, col in table.columns.items():
         vals, kinds = [], []
         for k, row in enumerate(range(table.first_row, table.last_row + 1)):
@@ -82,7 +82,7 @@ def read_columns(sheet, table, givens, constants, stored=None, computed=None):
             if number is None and text is not None and not (isinstance(text, str) and not text.strip()):
                 errors.append((name, k, text))  # an error value (#DIV/0!) or text where a number belongs
         values[name], typed[name] = vals, kinds
-        units = [0.0 if t else _rounding_at(sheet, table, table.first_row + k, col, v, helpers_round)
+        units = [0.0 if t else _rounding_at(sheet, table.first_row + k, col, v, quantities if helpers_round else None)
                  for k, (v, t) in enumerate(zip(vals, kinds))]
         if any(units):
             rounded[name] = units
@@ -102,7 +102,7 @@ def read_columns(sheet, table, givens, constants, stored=None, computed=None):
                 for k in range(table.rows) if k or n not in givens]
     kept = rounding_of(stored_in(table.columns))
     data.rounding = {n: kept for n in table.columns}
-    if not any(sheet.has_formula(table.first_row + k, c) for c in table.columns.values() for k in range(table.rows)):
+    if holds_no_formula(sheet, table):
         # numbers only (an export of what each column shows, formatted column by column): each column keeps its
         # own digits; among formulas a short column is typed short, a mistake judged at the file's precision
         data.rounding.update({n: coarser(kept, rounding_of(stored_in({n}))) for n in table.columns})
@@ -110,15 +110,20 @@ def read_columns(sheet, table, givens, constants, stored=None, computed=None):
     return data
 
 
-def _rounding_at(sheet, table, row, col, value, helpers_round=True):
+def holds_no_formula(sheet, table):
+    """True when no cell of the table is a formula: typed or pasted numbers only."""
+    return not any(sheet.has_formula(row, c) for row in range(table.first_row, table.last_row + 1)
+                   for c in table.columns.values())
+
+
+def _rounding_at(sheet, row, col, value, quantities=None):
     """How far a formula's number may be from the exact one by the ROUNDs it computes with: its own, and those of
     the helper cells it reads (=J13*K13, J and K each a rounded factor of the chain rule, no column of the
-    network's), carried at their relative size, as a product carries its factors' errors. `helpers_round`:
-    whether any helper cell of the sheet rounds (when none does, only the formula's own ROUNDs count)."""
+    network's, whose columns are `quantities`), carried at their relative size, as a product carries its
+    factors' errors. Without `quantities` (no helper rounds), only the formula's own ROUNDs count."""
     unit = formula_rounding(sheet.formula(row, col), value)
-    if not helpers_round:
+    if quantities is None:
         return unit
-    quantities = set(table.columns.values())
     for ref in references(sheet.formula(row, col)):
         if ref.sheet not in (None, sheet.name) or ref.col in quantities:
             continue

@@ -24,6 +24,8 @@ _ASIDE = re.compile(r"\s\([^)]*\)|\([^)]*\s[^)]*\)")  # "t1 ( output of out_o1)"
 # through normalisation, and given back in the name.
 _LAYERED = re.compile(r"(?<![a-z])h(\d+)_(\d+)")
 _H = r"(\d+(?:x\d+)?)"
+# a loss at a learning rate (E_0.1, Loss_2): the label of a loss curve, not of a quantity of the table
+LOSS_AT_RATE = r"(?:E|Loss|Error)_\s*"
 
 
 # C and J: the cost, in the notation of some courses (J(w), Andrew Ng's)

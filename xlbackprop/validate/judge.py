@@ -10,7 +10,7 @@ from xlbackprop.formula_text import references
 from xlbackprop.network import quantities
 from xlbackprop.validate import compare, explain
 from xlbackprop.validate.assignment import table_departures
-from xlbackprop.validate.columns import read_columns
+from xlbackprop.validate.columns import holds_no_formula, read_columns
 from xlbackprop.validate.coverage import covered, incomplete_because
 from xlbackprop.validate.fix import fix_for
 from xlbackprop.validate.infer import (constant_names, describe, exprs_of, leaf_names, mean_of_squares,
@@ -182,8 +182,7 @@ def explain_first(r, mismatches):
 def file_notes(r):
     """(values only?, stale values or None): what the file itself says, beside the numbers."""
     table, sheet, lr = r.table, r.sheet, r.lr
-    values_only = not any(sheet.has_formula(row, c) for row in range(table.first_row, table.last_row + 1)
-                          for c in table.columns.values())
+    values_only = holds_no_formula(sheet, table)
     if values_only:
         r.notes.append("values only: the table holds typed numbers, no formulas; judged on its numbers")
     if sheet.file.structured:

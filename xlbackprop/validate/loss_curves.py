@@ -10,13 +10,14 @@ from dataclasses import dataclass, replace
 from xlbackprop.cells import col_letter
 from xlbackprop.reference import traces
 from xlbackprop.spec import errors_for
+from xlbackprop.validate.headers import LOSS_AT_RATE
 from xlbackprop.validate.precision import REFERENCE_NOISE, own_unit
 from xlbackprop.validate.results import SheetNote
 
 # a decimal comma (0,5), an exponent (5E-01) and a percent (10%) read as the number they write; a fraction (1/2)
 # or a number running on is not a rate
 _NUMBER = r"(\d+(?:[.,]\d+)?(?:[eE][+-]?\d+)?|\.\d+)\s*(%?)(?![\d.,/])"
-_RATE = re.compile(r"(?:(?:learning\s*rate|l\.?\s*r\.?|lr|eta|alpha|rate|[ηɳͷⴄα]|n)\s*[=:]?\s*|(?:E|Loss|Error)_\s*)?"
+_RATE = re.compile(r"(?:(?:learning\s*rate|l\.?\s*r\.?|lr|eta|alpha|rate|[ηɳͷⴄα]|n)\s*[=:]?\s*|" + LOSS_AT_RATE + ")?"
                    + _NUMBER, re.IGNORECASE)
 # within a longer label ('E_total (η = 0.1)', 'Loss @ lr 0.5'): only after a word that names the rate
 _RATE_IN = re.compile(r"(?:learning\s*rate|\bl\.\s*r\.|\blr|\beta|\balpha|[ηɳͷⴄα])\s*[=:@]?\s*" + _NUMBER,

@@ -13,7 +13,7 @@ from xlbackprop.cells import col_letter
 from xlbackprop.validate.infer import agrees_in_row, exprs_of, row_agreement, structure_spec
 from xlbackprop.validate.rows import agrees
 from xlbackprop.formula_text import references
-from xlbackprop.validate.headers import canonical, in_group, normalise, of_group, through_network
+from xlbackprop.validate.headers import LOSS_AT_RATE, canonical, in_group, normalise, of_group, through_network
 from xlbackprop.validate.blocks import blocks_view
 from xlbackprop.validate.precision import own_unit
 from xlbackprop.validate.leaves import fixed_leaves, read_leaves, sample_columns
@@ -72,7 +72,7 @@ def _labels_by_row(sheet):
     return {r: named for r, named in ((r, through_network(named)) for r, named in rows.items()) if named}
 
 
-_LOSS_AT_RATE = re.compile(r"(?:E|Loss|Error)_\s*(?:\d+(?:[.,]\d+)?|[.,]\d+)", re.IGNORECASE)
+_LOSS_AT_RATE = re.compile(LOSS_AT_RATE + r"(?:\d+(?:[.,]\d+)?|[.,]\d+)", re.IGNORECASE)
 
 
 def _text_above(sheet, r, c):
