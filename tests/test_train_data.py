@@ -8,7 +8,7 @@ import torch
 
 from xlbackprop.errors import DataError
 from xlbackprop.train import data
-from xlbackprop.train.data import FILES, batches, elastic_field, load_mnist, read_idx, warp, write_idx
+from xlbackprop.train.data import FILES, batches, deskew, elastic_field, load_mnist, read_idx, warp, write_idx
 
 
 def fake_mnist(directory, n_train=40, n_test=20, gz=True, seed=0):
@@ -183,3 +183,35 @@ def test_a_scale_warp_resizes_images_about_their_centre_and_draws_nothing_when_o
     warp(x, 10.0, g1, scale=0.0)
     torch.rand(64, generator=g2)
     assert torch.equal(g1.get_state(), g2.get_state())  # runs without it replay the same batches
+
+
+def _moments(images):
+    """Centre of mass (row, column) and slant (covariance of row and column over the rows' variance)."""
+    x = images.float()
+    grid = torch.arange(28.0)
+    mass = x.sum((1, 2))
+    rows, cols = (x.sum(2) * grid).sum(1) / mass, (x.sum(1) * grid).sum(1) / mass
+    dr, dc = grid - rows[:, None], grid - cols[:, None]
+    slant = (x * dr[:, :, None] * dc[:, None, :]).sum((1, 2)) / (x.sum(2) * dr**2).sum(1)
+    return rows, cols, slant
+
+
+def test_deskew_stands_a_slanted_stroke_upright_and_centres_it():
+    image = torch.zeros(1, 28, 28, dtype=torch.uint8)
+    for r in range(6, 22):  # a stroke leaning right by 1 column in 2 rows, off centre
+        c = 5 + (21 - r) // 2
+        image[0, r, c : c + 3] = 255
+    rows, cols, slant = _moments(image)
+    assert abs(slant.item()) > 0.4 and abs(cols.item() - 13.5) > 1
+    upright = deskew(image)
+    assert upright.dtype == torch.uint8 and upright.shape == image.shape
+    rows, cols, slant = _moments(upright)
+    assert abs(slant.item()) < 0.03
+    assert abs(rows.item() - 13.5) < 0.1 and abs(cols.item() - 13.5) < 0.1
+    assert abs(upright.float().sum() / image.float().sum() - 1) < 0.02  # sheared, not cut off
+
+
+def test_deskew_leaves_an_upright_centred_image_and_a_blank_one_alone():
+    image = torch.zeros(2, 28, 28, dtype=torch.uint8)
+    image[0, 6:22, 12:16] = 255  # upright, centred at 13.5
+    assert torch.equal(deskew(image), image)

@@ -7,7 +7,7 @@ from xlbackprop.errors import TrainError
 from xlbackprop.train import loop
 from xlbackprop.train.checkpoint import read_checkpoint
 from xlbackprop.train.config import TrainConfig, config_for
-from xlbackprop.train.data import Mnist, Split, load_mnist
+from xlbackprop.train.data import Mnist, Split, deskew, load_mnist
 from xlbackprop.train.loop import EpochMetrics, RunResult, run
 
 SHARED_MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
@@ -262,6 +262,15 @@ def test_val_split_holds_out_the_last_training_images_and_leaves_the_test_set_al
     assert torch.equal(train.images, data.train.images[:70]) and torch.equal(evaluated.labels, data.train.labels[70:])
     train, evaluated, name = loop.splits(data, quick())
     assert name == "test" and evaluated is data.test and train is data.train
+
+
+def test_deskew_treats_training_validation_and_test_images_alike():
+    data = random_mnist(n_train=100, n_test=20)
+    train, evaluated, _ = loop.splits(data, quick(val_split=30, deskew=True))
+    assert torch.equal(train.images, deskew(data.train.images[:70]))
+    assert torch.equal(evaluated.images, deskew(data.train.images[70:]))
+    _, evaluated, _ = loop.splits(data, quick(deskew=True))
+    assert torch.equal(evaluated.images, deskew(data.test.images)) and torch.equal(evaluated.labels, data.test.labels)
 
 
 def test_val_split_as_large_as_the_training_set_is_refused():

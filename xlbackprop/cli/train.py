@@ -95,6 +95,9 @@ def _relative(path) -> str:
 @click.option("--elastic", type=click.FloatRange(min=0),
               help="Elastic distortion of training images: a smooth random bend of about this many pixels "
                    "(standard deviation); 0 for none [default: the recipe's, else 0].")
+@click.option("--deskew/--no-deskew", default=None,
+              help="Shear every image, training and test, so that its strokes stand upright and centre it, from "
+                   "its own pixel moments, before anything else [default: the recipe's, else off].")
 @click.option("--sam", type=click.FloatRange(min=0),
               help="Sharpness-aware minimization: each step's gradient is taken again at weights moved this far "
                    "(L2 norm) uphill, which favours flat minima and doubles a step's cost; 0 for none "

@@ -33,6 +33,7 @@ class TrainConfig:
     swa: int = 0  # the last N epochs train at the constant rate swa_lr and the mean of their weights is evaluated
     swa_lr: float = 0.05
     elastic: float = 0.0  # pixels (standard deviation) of a smooth random bend of each training image; 0 = off
+    deskew: bool = False  # shear every image (training and test) upright and centre it before anything else
     sam: float = 0.0  # rho of sharpness-aware minimization: how far the weights move to take the gradient; 0 = off
     dropout: float | None = None  # the rate of the model's dropout layers (models with some); None = the model's own
     seed: int = 1
@@ -106,7 +107,7 @@ class TrainConfig:
 # 5e-4 (runs 138-148, 163-164). On the test set its grid still held 99.44-99.63%, two runs under the target
 # (runs 149-151, 156-162), the margin open (docs/training-speed.md); nothing tried since on that split held more
 # (dropout, label smoothing, epochs, batch, rate, averages, elastic bends, SWA, SAM, Adam, resizing, a held
-# momentum, warm-up, OneCycle's div factors: runs 169-230).
+# momentum, warm-up, OneCycle's div factors, deskewed images: runs 169-232).
 # xl-8k's is the fast recipe over 15 epochs, since its layers after the pool became depthwise-separable: on that
 # split seeds 1-3 held 99.42/99.45/99.48% against 99.36/99.33/99.41% for the old layout with the same recipe, and
 # 99.26-99.29% for the old layout's own recipe (docs/training-speed.md).

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from xlbackprop.errors import TrainError
 from xlbackprop.train.checkpoint import load_checkpoint, save_checkpoint
 from xlbackprop.train.config import TrainConfig
-from xlbackprop.train.data import Mnist, Split, batches, shuffled
+from xlbackprop.train.data import Mnist, Split, batches, deskew, shuffled
 from xlbackprop.train.models import build_model, count_params, get_spec
 from xlbackprop.train.targets import held
 
@@ -366,6 +366,8 @@ def splits(data: Mnist, config: TrainConfig) -> tuple[Split, Split, str]:
     training images are held out and evaluated instead of the test set, which is then not looked at: recipes
     are chosen on them, and only confirmed on the test set."""
     train, test_ = data.train, data.test
+    if config.deskew:
+        train, test_ = Split(deskew(train.images), train.labels), Split(deskew(test_.images), test_.labels)
     if config.val_split:
         n = len(train.labels)
         if config.val_split >= n:
