@@ -741,3 +741,47 @@ def test_a_loss_table_pasted_at_2_or_3_digits_is_read_in_its_loss(tmp_path, name
     (table,) = validate_workbook(tmp_path / "values.xlsx").tables
     assert table.verdict == "correct", table.first_error
     assert table.network.endswith(says)
+
+
+# --- other networks exported as the cells show them -----------------------------------------------------------
+
+def _exported(spec, tmp_path, decimals, keep_assignment=True, change=None):
+    """A generated workbook as an export of what its cells show at `decimals` decimals: numbers only, the
+    first row's weights rounded like every other number; `change(wb)` plants a mistake in the export."""
+    from xlbackprop.validate.api import ASSIGNMENT_SHEET
+
+    generate_workbook(spec, tmp_path / "net.xlsx", plot=False)
+    wb = openpyxl.load_workbook(tmp_path / "net.xlsx", data_only=True)
+    for ws in wb.worksheets:
+        for row in ws.iter_rows():
+            for c in row:
+                if isinstance(c.value, float):
+                    c.value = round(c.value, decimals)
+    if not keep_assignment:
+        del wb[ASSIGNMENT_SHEET]
+    if change:
+        change(wb)
+    wb.save(tmp_path / "export.xlsx")
+    return validate_workbook(tmp_path / "export.xlsx")
+
+
+@pytest.mark.parametrize("decimals, keep_assignment", [(2, True), (2, False), (3, True), (4, False)])
+def test_a_tanh_relu_network_exported_at_a_few_decimals_is_correct(tmp_path, random_spec, decimals,
+                                                                   keep_assignment):
+    # Its starting weights (-0.897) are shown rounded (-0.9) like every other number: not exact givens, and
+    # not a departure from the assignment. A ReLU's input shown as 0.00 (0.0008) or 0.001 where the chain
+    # from the rounded weights gives -0.0001 takes either slope: rounding chose the side, not a mistake.
+    result = _exported(random_spec, tmp_path, decimals, keep_assignment)
+    assert result.verdict == "correct", [(t.sheet, t.verdict, t.first_error, t.notes) for t in result.tables]
+    assert len(result.tables) == 2
+
+
+def test_a_mistake_in_a_tanh_relu_network_exported_at_2_decimals_is_found_at_its_cell(tmp_path, random_spec):
+    def change(wb):
+        ws = wb["LR 0.05"]
+        col = next(c.column for c in ws[4] if c.value == "∂E_total/∂w1")
+        ws.cell(6, col).value = round(ws.cell(6, col).value + 0.3, 2)
+        change.cell = f"'LR 0.05'!{a1(6, col)}"
+    result = _exported(random_spec, tmp_path, 2, change=change)
+    table = next(t for t in result.tables if t.sheet == "LR 0.05")
+    assert table.verdict == "wrong" and table.first_error.cell == change.cell, table.first_error

@@ -480,10 +480,11 @@ def test_values_pasted_from_a_table_that_reads_the_weights_above(tmp_path):
     assert (table.header_row, table.rows, table.learning_rate, table.verdict) == (2, 6, 0.5, "correct")
 
 
+@pytest.mark.parametrize("merged", [True, False])
 @pytest.mark.parametrize("group", ["∂E_total/∂", "Gradients", "dE/d"])
-def test_two_row_header_whose_group_label_makes_w1_a_gradient(tmp_path, group):
-    # Row 1: "Weights" over w1..w8, "<group>" over the gradients, "Updated weights" over w1..w8 again;
-    # row 2: plain w1..w8 labels under each.
+def test_two_row_header_whose_group_label_makes_w1_a_gradient(tmp_path, group, merged):
+    # Row 1: "<group>" over the gradients, "Updated weights" over w1..w8 again, merged across their columns or
+    # typed in the first cell only; row 2: plain w1..w8 labels under each.
     rows = simulate()
     for env in rows:
         env.update({f"n{k}": env[f"w{k}"] - 0.5 * env[f"dE_total/dw{k}"] for k in range(1, 9)})
@@ -494,7 +495,28 @@ def test_two_row_header_whose_group_label_makes_w1_a_gradient(tmp_path, group):
     def groups(ws, wb):
         for text, first in ((group, "dE_total/dw1"), ("Updated weights", "n1")):
             start = layout.col(first) - 1
-            ws.merge_range(1, start, 1, start + 7, text)
+            if merged:
+                ws.merge_range(1, start, 1, start + 7, text)
+            else:
+                ws.write(1, start, text)
     (table,) = validate_workbook(build(tmp_path / "groups.xlsx", {"S": [layout]}, groups)).tables
     assert (table.header_row, table.verdict, table.learning_rate) == (3, "correct", 0.5)
     assert table.notes == []
+
+
+@pytest.mark.parametrize("label", ["derivative w{}", "slope w{}", "partial w{}", "dE wrt w{}",
+                                   "derivative of E wrt w{}"])
+def test_gradients_labelled_in_words_are_read_as_gradients(tmp_path, label):
+    layout = Layout(rows=simulate(), labels={f"dE_total/dw{k}": label.format(k) for k in range(1, 9)})
+    (table,) = validate_workbook(write_workbook(tmp_path / "words.xlsx", {"S": [layout]})).tables
+    assert (table.verdict, table.learning_rate) == ("correct", 0.5), table.notes
+
+
+def test_weights_that_move_without_a_gradient_column_are_not_said_to_stand_still(tmp_path):
+    # gradients under blank labels: the table is incomplete, but its weights do change from row to row
+    layout = Layout(rows=simulate(), labels={f"dE_total/dw{k}": "" for k in range(1, 9)})
+    (table,) = validate_workbook(write_workbook(tmp_path / "blank.xlsx", {"S": [layout]})).tables
+    assert table.verdict == "incomplete"
+    assert not any("never change" in note for note in table.notes)
+    assert any("the weights change from row to row, but with no column of their gradients" in note
+               for note in table.notes), table.notes

@@ -61,9 +61,10 @@ def _where(value, course, many=None):
     return f"where {value} {'were' if many else 'was'} assigned"
 
 
-def differences(assigned, spec, table, first, lr, rows, cell_of, lr_cell, course=False):
+def differences(assigned, spec, table, first, lr, rows, cell_of, lr_cell, course=False, allowed=lambda name: 0.0):
     """The table's departures from `assigned`. spec: the network the table was read as; first: {name: first
-    row's number}; lr: the rate its updates use; cell_of(name) -> where a starting value is."""
+    row's number}; lr: the rate its updates use; cell_of(name) -> where a starting value is; allowed(name):
+    how far a starting value may be from the assigned one by the rounding it was stored with (an export)."""
     out = []
     shape = (assigned.sizes, assigned.activations, assigned.bias, assigned.error)
     if (spec.sizes, spec.activations, spec.bias, spec.error) != shape or len(spec.samples) != len(assigned.samples):
@@ -76,7 +77,7 @@ def differences(assigned, spec, table, first, lr, rows, cell_of, lr_cell, course
     connections = weight_note(assigned)
     for name, value in leaf_values(assigned).items():
         found = first.get(name)
-        if found is not None and not _same(found, value):
+        if found is not None and not _same(found, value) and abs(found - value) > allowed(name) * (1 + 1e-9):
             shown = table.labels.get(name, name)
             if shown != name:  # the student numbers it otherwise: name the connection, not a number
                 shown = f"weight {connections[name]} ({shown} here)"
@@ -96,14 +97,14 @@ def missing_rates(assigned, rates):
     return [a for a in assigned.learning_rates if not any(_same(a, r) for r in rates if r is not None)]
 
 
-def course_notes(spec, table, first, lr, rows, cell_of, lr_cell):
+def course_notes(spec, table, first, lr, rows, cell_of, lr_cell, allowed):
     """Without an assignment: how the table departs from the nearest variant of the course's network, as notes
     (nothing for a network of another shape: it is not the course's exercise)."""
     best = None
     for course in _course():
         if course.sizes != spec.sizes or course.bias != spec.bias:
             continue
-        found = differences(course, spec, table, first, lr, course.iterations, cell_of, lr_cell, course=True)
+        found = differences(course, spec, table, first, lr, course.iterations, cell_of, lr_cell, True, allowed)
         if best is None or len(found) < len(best):
             best = found
     return [f"differs from the course's network: {d.text()}" for d in best or []]
@@ -133,7 +134,10 @@ def table_departures(assignment, reading, notes):
         base, _, s = name.partition("[")
         return r.cell_of(base, int(s[:-1]) - 1) if s and table.samples > 1 else r.cell_of(name, 0)
     lr_cell = cell_text(r.sheet, lr.cell) if lr.cell else None
+
+    def allowed(name):
+        return r.data.export_unit(name, 0) if name in r.data.values else 0.0
     if assignment is None:
-        notes += course_notes(spec, table, values, lr.value, table.rows, where, lr_cell)
+        notes += course_notes(spec, table, values, lr.value, table.rows, where, lr_cell, allowed)
         return []
-    return differences(assignment, spec, table, values, lr.value, table.rows, where, lr_cell)
+    return differences(assignment, spec, table, values, lr.value, table.rows, where, lr_cell, allowed=allowed)

@@ -35,11 +35,21 @@ class TableData:
         if not self.typed[name][k]:
             return self.rounded[name][k] if name in self.rounded else 0.0
         if name in self.constants or (k == 0 and name in self.givens):
-            return 0.0
+            return self._given_unit(name, k)
         x = self.values[name][k]
         if k < self.leading_typed and x is not None:  # typed off a calculator: what it shows, to its last digit
             return own_unit(x)
         return self.rounding.get(name, EXACT).unit(x)
+
+    def _given_unit(self, name, k):
+        """0, but where the givens are read as rounded (`rounded_givens`, in a table of numbers only)."""
+        return self.export_unit(name, k) if self.rounded_givens else 0.0
+
+    def export_unit(self, name, k):
+        """In a table of numbers only (an export), what the digits its column keeps leave out of a given, which
+        may have been rounded as every other number was (0.076 shown as 0.08, -0.897 as -0.9 at 2 decimals)."""
+        x = self.values[name][k]
+        return self.rounding.get(name, EXACT).unit(x) if self.values_only and x is not None else 0.0
 
     def stored_unit(self, name, x):
         """Half a unit in the last place the file keeps, at x, whether or not the cell is typed."""
@@ -54,9 +64,12 @@ class TableData:
 
     givens: frozenset = frozenset()
     constants: frozenset = frozenset()
+    values_only: bool = False  # no cell of the table is a formula
+    # the givens' first numbers read as rounded like the rest of an export, not as the exercise's exact numbers
+    rounded_givens: bool = False
 
 
-def read_columns(sheet, table, givens, constants, stored=None, computed=None):
+def read_columns(sheet, table, givens, constants, stored=None, computed=None, rounded_givens=False):
     """TableData of `table` in `sheet` (a recalculated sheet: formula cells hold what the formulas compute).
     `givens`: names whose first-row value is the student's starting point (inputs, targets, weights, biases);
     `constants`: givens that stay the same on every row (inputs, targets, fixed biases); `stored(row, col)`:
@@ -64,7 +77,8 @@ def read_columns(sheet, table, givens, constants, stored=None, computed=None):
     table keeps as many digits as its longest stored number: a typed 0.03 (or a whole column typed short)
     among formulas stored with 17 digits is a typed mistake, not a rounding. `computed`: the names the network
     computes (default: every column not given); other columns (a helper, a loss copied per learning rate) say
-    nothing of how the table's numbers were rounded."""
+    nothing of how the table's numbers were rounded. `rounded_givens`: in a table of numbers only, the givens'
+    first numbers carry their column's rounding too (TableData.export_unit)."""
     values, typed, errors, rounded = {}, {}, [], {}
     quantities = set(table.columns.values())
     # the helper cells' ROUNDs are looked for only where some helper rounds (a cell's references cost time)
@@ -102,7 +116,9 @@ def read_columns(sheet, table, givens, constants, stored=None, computed=None):
                 for k in range(table.rows) if k or n not in givens]
     kept = rounding_of(stored_in(table.columns))
     data.rounding = {n: kept for n in table.columns}
-    if holds_no_formula(sheet, table):
+    data.values_only = holds_no_formula(sheet, table)
+    data.rounded_givens = rounded_givens and data.values_only
+    if data.values_only:
         # numbers only (an export of what each column shows, formatted column by column): each column keeps its
         # own digits; among formulas a short column is typed short, a mistake judged at the file's precision
         data.rounding.update({n: coarser(kept, rounding_of(stored_in({n}))) for n in table.columns})

@@ -34,7 +34,15 @@ def incomplete_because(spec, data, lr):
     if data.rows < 2:
         out.append("incomplete: a single iteration, no weight updates")
     elif lr is None:
-        out.append("incomplete: the weights never change from row to row (no gradient-descent update)")
+        moved = [p for p in parameters(spec) if len({v for v in data.values.get(p, []) if v is not None}) > 1]
+        if not moved:
+            out.append("incomplete: the weights never change from row to row (no gradient-descent update)")
+        elif any(n.startswith("dE_total/d") for n in missing):
+            out.append("incomplete: the weights change from row to row, but with no column of their gradients "
+                       "the updates cannot be checked")
+        else:
+            out.append("incomplete: the weights change from row to row, but not by one learning rate times their "
+                       "gradients")
     errors = {(n, k) for n, k, _ in data.errors}
     blanks = [n for n, vals in data.values.items()
               if any(v is None and (n, k) not in errors for k, v in enumerate(vals))]

@@ -49,6 +49,8 @@ _PATTERNS = [
     (re.compile(_ERROR + r"|total(?:error|loss|cost|e)|e1\+e2|sum(?:e|error|loss)|esum"), "E_total"),
     (re.compile(r"d?" + _ERROR + r"d?w(\d+)|dw(\d+)|grad(?:ient)?s?w?(\d+)|w(\d+)grad(?:ient)?|gw?(\d+)|∇w?(\d+)"),
      "dE_total/dw{}"),  # w1.grad: PyTorch's spelling
+    # in words: "derivative w1", "slope w1", "partial w1", "dE wrt w1", "derivative of E wrt w1"
+    (re.compile(r"(?:d|derivative|deriv|partial|slope)(?:of)?(?:" + _ERROR + r")?(?:wrt)?w(\d+)"), "dE_total/dw{}"),
     (re.compile(r"d?" + _ERROR + r"d?(?:b|bias)(\d*)|db(\d*)|grad(?:ient)?s?b(\d*)|b(\d+)grad(?:ient)?|∇b(\d*)"),
      "dE_total/db{}"),
     (re.compile(r"d?" + _ERROR + r"d?(?:b|bias)(?:h|hidden)(\d*)|db(?:h|hidden)(\d*)"), "dE_total/db_h{}"),

@@ -76,11 +76,26 @@ _LOSS_AT_RATE = re.compile(LOSS_AT_RATE + r"(?:\d+(?:[.,]\d+)?|[.,]\d+)", re.IGN
 
 
 def _text_above(sheet, r, c):
-    """The label over a cell: the cell above, or the merged range that covers it."""
-    for r1, c1, r2, c2 in sheet.merged:
-        if r1 <= r - 1 <= r2 and c1 <= c <= c2:
-            return sheet.value(r1, c1)
-    return sheet.value(r - 1, c)
+    """The label over a cell: the cell above, the merged range that covers it, or a group label typed, not
+    merged, over the first of a run of bare names ('∂E_total/∂' over w1 of w1 … w8)."""
+    def merged_over(k):
+        return next(((r1, c1) for r1, c1, r2, c2 in sheet.merged if r1 <= r - 1 <= r2 and c1 <= k <= c2), None)
+
+    if (top_left := merged_over(c)) is not None:
+        return sheet.value(*top_left)
+    above = sheet.value(r - 1, c)
+    if isinstance(above, str) and above.strip() or above is not None and not isinstance(above, str):
+        return above
+    for k in range(c - 1, 0, -1):
+        label = sheet.value(r, k)
+        if not (isinstance(label, str) and _BARE.fullmatch(canonical(label) or "")) or merged_over(k) is not None:
+            return above
+        group = sheet.value(r - 1, k)
+        if isinstance(group, str) and group.strip():
+            return group
+        if group is not None:
+            return above
+    return above
 
 
 def _is_header(named):
