@@ -273,3 +273,66 @@ def test_numbers_pasted_as_text_keep_their_digits(tmp_path):
                     c.value = repr(c.value)
     (table,) = validate_workbook(_pasted(tmp_path, as_text)).tables
     assert (table.verdict, table.values_only) == ("correct", True), table.first_error
+
+
+def _chop(x, decimals=None, sig=None):
+    """x cut, not rounded, to `decimals` decimals or `sig` significant digits (a number retyped by hand, or
+    written by a program that truncates)."""
+    from decimal import ROUND_DOWN, Context, Decimal
+
+    if decimals is not None:
+        return float(Decimal(repr(x)).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_DOWN))
+    return float(Context(prec=sig, rounding=ROUND_DOWN).create_decimal(repr(x)))
+
+
+@pytest.mark.parametrize("cut", [dict(decimals=6), dict(sig=10), dict(sig=7)])
+def test_a_table_of_numbers_cut_instead_of_rounded_is_correct(tmp_path, cut):
+    import openpyxl
+
+    from tests.wb_fixtures import Layout, simulate, write_workbook
+    from xlbackprop.validate.api import validate_workbook
+
+    path = write_workbook(tmp_path / "cut.xlsx", {"Sheet1": [Layout(rows=simulate(rows=30), formulas=False)]})
+    wb = openpyxl.load_workbook(path)
+    for row in wb["Sheet1"].iter_rows(min_row=3):
+        for c in row:
+            if isinstance(c.value, float):
+                c.value = _chop(c.value, **cut)
+    wb.save(path)
+    (table,) = validate_workbook(path).tables
+    assert (table.verdict, table.learning_rate) == ("correct", 0.5), table.first_error
+
+
+def _course_exprs():
+    from tests.wb_fixtures import COURSE_WEIGHTS, course_spec
+    from xlbackprop.network import quantities
+
+    spec = course_spec((0.05, 0.1), (0.01, 0.99), COURSE_WEIGHTS)
+    return {q.name: q.expr for q in quantities(spec) if q.expr is not None}
+
+
+def test_gradient_columns_pasted_at_10_digits_among_formulas_are_correct(tmp_path):
+    # Google Sheets keeps 10 significant digits: gradients pasted from there into a table of Excel's formulas
+    # are judged at their own digits (found 0.00032426449, which is 0.0003242644900, for 0.000324264489979)
+    from tests.wb_fixtures import Layout, simulate, write_workbook
+    from xlbackprop.validate.api import validate_workbook
+
+    exprs, grads = _course_exprs(), [f"dE_total/dw{k}" for k in range(1, 9)]
+    pasted = {g: (lambda env, e=exprs[g]: float(f"{e.eval(env):.10g}")) for g in grads}
+    rows = simulate(rows=40, mistakes=pasted)
+    layout = Layout(rows=rows, typed={(g, k) for g in grads for k in range(40)})
+    (table,) = validate_workbook(write_workbook(tmp_path / "pasted.xlsx", {"Sheet1": [layout]})).tables
+    assert table.verdict == "correct", table.first_error
+
+
+def test_a_short_number_typed_among_pasted_10_digit_gradients_is_still_wrong(tmp_path):
+    from tests.wb_fixtures import Layout, simulate, write_workbook
+    from xlbackprop.validate.api import validate_workbook
+
+    exprs, grads = _course_exprs(), [f"dE_total/dw{k}" for k in range(1, 9)]
+    pasted = {g: (lambda env, e=exprs[g]: float(f"{e.eval(env):.10g}")) for g in grads}
+    pasted["dE_total/dw5"] = lambda env, e=exprs["dE_total/dw5"]: (
+        round(e.eval(env), 3) if env["_row"] == 6 else float(f"{e.eval(env):.10g}"))
+    layout = Layout(rows=simulate(rows=40, mistakes=pasted), typed={(g, k) for g in grads for k in range(40)})
+    (table,) = validate_workbook(write_workbook(tmp_path / "short.xlsx", {"Sheet1": [layout]})).tables
+    assert table.verdict == "wrong" and (table.first_error.row, table.first_error.quantity) == (7, "dE_total/dw5")

@@ -12,6 +12,15 @@ from xlbackprop.validate.precision import EXACT, coarser, formula_rounding, own_
 _CONSTANT = re.compile(r"^[it]\d+(\[\d+\])?$")
 
 
+# A number typed with this many significant digits or more is judged at its own digits even among longer ones:
+# pasted from a program that keeps 10 (Google Sheets) beside Excel's 15, its rounding (5e-11 relative) hides
+# no mistake. Shorter typed numbers among longer ones are judged at the longer ones' (0.03 typed for 0.0312).
+OWN_DIGITS = 9
+# A number retyped by hand, or cut by a program that truncates, is off by up to a whole unit in its last place,
+# not half of one: 0.042499 for 0.0425 (stored as 0.042499999...) chopped at 6 decimals.
+CHOPPED = 2.0
+
+
 @dataclass
 class TableData:
     values: dict                                  # name -> [float | None] per iteration
@@ -38,8 +47,12 @@ class TableData:
             return self._given_unit(name, k)
         x = self.values[name][k]
         if k < self.leading_typed and x is not None:  # typed off a calculator: what it shows, to its last digit
-            return own_unit(x)
-        return self.rounding.get(name, EXACT).unit(x)
+            unit = own_unit(x)
+        else:
+            unit = self.rounding.get(name, EXACT).unit(x)
+        if x is not None:  # long numbers carry their own digits, whatever their neighbours keep
+            unit = max(unit, self.long_rounding.get(name, EXACT).unit(x), self.long_rounding.get(k, EXACT).unit(x))
+        return CHOPPED * unit
 
     def _given_unit(self, name, k):
         """0, but where the givens are read as rounded (`rounded_givens`, in a table of numbers only)."""
@@ -65,6 +78,8 @@ class TableData:
     givens: frozenset = frozenset()
     constants: frozenset = frozenset()
     values_only: bool = False  # no cell of the table is a formula
+    # column name or row index -> the Rounding of its typed numbers where they are long (OWN_DIGITS or more)
+    long_rounding: dict = field(default_factory=dict)
     # the givens' first numbers read as rounded like the rest of an export, not as the exercise's exact numbers
     rounded_givens: bool = False
 
@@ -117,6 +132,7 @@ def read_columns(sheet, table, givens, constants, stored=None, computed=None, ro
     kept = rounding_of(stored_in(table.columns))
     data.rounding = {n: kept for n in table.columns}
     data.values_only = holds_no_formula(sheet, table)
+    data.long_rounding = _long_roundings(data, computed)
     data.rounded_givens = rounded_givens and data.values_only
     if data.values_only:
         # numbers only (an export of what each column shows, formatted column by column): each column keeps its
@@ -124,6 +140,16 @@ def read_columns(sheet, table, givens, constants, stored=None, computed=None, ro
         data.rounding.update({n: coarser(kept, rounding_of(stored_in({n}))) for n in table.columns})
     data.leading_typed = _leading_typed_rows(data, table, computed)
     return data
+
+
+def _long_roundings(data, computed):
+    """{column name or row index: Rounding} of the typed computed numbers of each column and each row, where
+    they keep OWN_DIGITS significant digits or more (a column pasted at 10 digits, whose numbers ending in zeros
+    show fewer; rows pasted from another program than the rows above)."""
+    groups = {n: [data.values[n][k] for k in range(data.rows) if data.typed[n][k]] for n in computed}
+    groups.update({k: [data.values[n][k] for n in computed if data.typed[n][k]] for k in range(data.rows)})
+    kept = {key: rounding_of(numbers) for key, numbers in groups.items() if numbers}
+    return {key: r for key, r in kept.items() if r.sig is not None and r.sig >= OWN_DIGITS}
 
 
 def holds_no_formula(sheet, table):
