@@ -115,6 +115,43 @@ def test_a_table_whose_formulas_round_every_step_is_correct(tmp_path, digits):
     assert [f for f in table.lint if f.kind in ("hard-coded number", "coarse rounding")] == []
 
 
+ROUNDINGS = {  # rounding to 4 decimals (4 significant digits) without ROUND's typed digits: (formula, Python)
+    "MROUND": ("MROUND({},0.0001)", dec(4)),
+    "INT": ("INT(({})*10^4+0.5)/10^4", dec(4)),
+    "FIXED": ("VALUE(FIXED({},4))", dec(4)),
+    "significant": ("ROUND({0},3-INT(LOG10(ABS({0}))))", sig(4)),
+}
+
+
+@pytest.mark.parametrize("form", ROUNDINGS)
+def test_a_table_rounded_at_every_step_without_typed_digits_is_correct(tmp_path, form, libreoffice):
+    pattern, rnd = ROUNDINGS[form]
+    rows = rounded_run(20, 1.0, rnd)
+    text = {name: (lambda ref, k, name=name: pattern.format(EXPRS[name].excel(ref))) for name in EXPRS
+            if name in ORDER}
+    for w in [f"w{j}" for j in range(1, 9)]:
+        text[w] = (lambda ref, k, w=w: None if k == 0 else
+                   pattern.format(f"{above(ref, w)}-$B$1*{above(ref, 'dE_total/d' + w)}"))
+    table = _judge(tmp_path / "round.xlsx", Layout(rows=rows, lr=1.0, formula_text=text))
+    assert (table.verdict, table.learning_rate, table.mismatches) == ("correct", 1.0, [])
+
+
+def test_a_mistake_under_mround_is_still_wrong_at_its_cell(tmp_path, libreoffice):
+    pattern, rnd = ROUNDINGS["MROUND"]
+    wrong = {"dE_total/dw5": lambda env: (env["a_o1"] - env["t1"]) * env["a_o1"] * (1 - env["a_o1"]) * env["a_h2"]}
+    rows = rounded_run(20, 1.0, rnd, mistakes=wrong)
+    text = {name: (lambda ref, k, name=name: pattern.format(EXPRS[name].excel(ref))) for name in EXPRS
+            if name in ORDER}
+    text["dE_total/dw5"] = lambda ref, k: pattern.format(
+        f"({ref('a_o1')}-{ref('t1')})*{ref('a_o1')}*(1-{ref('a_o1')})*{ref('a_h2')}")
+    for w in [f"w{j}" for j in range(1, 9)]:
+        text[w] = (lambda ref, k, w=w: None if k == 0 else
+                   pattern.format(f"{above(ref, w)}-$B$1*{above(ref, 'dE_total/d' + w)}"))
+    layout = Layout(rows=rows, lr=1.0, formula_text=text)
+    table = _judge(tmp_path / "wrong.xlsx", layout)
+    assert table.verdict == "wrong" and table.first_error.cell == cell(layout, "dE_total/dw5", 0), table.first_error
+
+
 def test_a_table_whose_formulas_round_to_two_decimals_is_correct_with_a_note_that_says_so(tmp_path):
     hidden = ("a_h1", "a_h2")
     rows = simulate(rows=20, lr=1.0, mistakes={name: (lambda env, name=name: round(EXPRS[name].eval(env), 2))
@@ -126,6 +163,42 @@ def test_a_table_whose_formulas_round_to_two_decimals_is_correct_with_a_note_tha
     notes = [(f.cell, f.message) for f in table.lint if f.kind == "coarse rounding"]
     assert notes == [(cell(layout, name, 0), f"{name}'s formula rounds to 2 decimals: the run it computes departs "
                       "from the exact one") for name in hidden]
+
+
+def _single(x):
+    import struct
+
+    return struct.unpack("f", struct.pack("f", x))[0]
+
+
+@pytest.mark.parametrize("written", ["in full", "shortest"])
+def test_values_of_a_float32_run_pasted_in_full_or_as_its_shortest_text_are_correct(tmp_path, written):
+    # every cell of a float32 run (NumPy's, PyTorch's default) within an ulp of float32 of its formula on the
+    # row's float32 inputs: 0.02750000171363354 for h1, 0.0275000004 from the float64 chain, judged as exact
+    import numpy as np
+
+    rows = rounded_run(30, 0.5, _single)
+    if written == "shortest":  # what print(np.float32(x)) shows: 0.50687456
+        rows = [{n: float(str(np.float32(v))) if isinstance(v, float) else v for n, v in row.items()} for row in rows]
+    table = _judge(tmp_path / "float32.xlsx", Layout(rows=rows, lr=0.5, formulas=False))
+    assert (table.verdict, table.learning_rate) == ("correct", 0.5), table.first_error
+
+
+def test_the_template_bug_in_a_float32_run_is_still_wrong_at_dw3(tmp_path):
+    bug = MISTAKES["template bug: a_h1 for a_h2 in dE/dw3, dE/dw4"][0]
+    rows = rounded_run(30, 0.5, _single, mistakes=bug)
+    table = _judge(tmp_path / "bug.xlsx", Layout(rows=rows, lr=0.5, formulas=False))
+    assert table.verdict == "wrong" and table.first_error.quantity == "dE_total/dw3", table.first_error
+
+
+@pytest.mark.parametrize("digits", [4, 6])
+def test_the_last_rows_pasted_over_as_values_to_a_few_digits_are_correct(tmp_path, digits):
+    # the mirror of a first row typed from a calculator: rows typed whole are a method, not short cells
+    rnd, exact = sig(digits), simulate(rows=20, lr=0.5)
+    rows = exact[:17] + [{n: (rnd(v) if isinstance(v, float) else v) for n, v in row.items()} for row in exact[17:]]
+    layout = Layout(rows=rows, lr=0.5, typed={(n, k) for n in ORDER for k in range(17, 20)})
+    table = _judge(tmp_path / "pasted.xlsx", layout)
+    assert (table.verdict, table.mismatches) == ("correct", [])
 
 
 @pytest.mark.parametrize("digits", [4, 6, 8, 10])

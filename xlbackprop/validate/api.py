@@ -15,7 +15,7 @@ from dataclasses import replace
 from xlbackprop.cells import qualified
 from xlbackprop.layout import ASSIGNMENT_SHEET, DERIVATION_SHEET, PARAMS_SHEET, SUMMARY_SHEET
 from xlbackprop.validate.assignment import missing_rates
-from xlbackprop.validate.columns import holds_no_formula
+from xlbackprop.validate.columns import holds_typed_numbers
 from xlbackprop.validate.judge import check_table
 from xlbackprop.validate.loss_curves import loss_curves
 from xlbackprop.validate.preflight import check_file
@@ -50,10 +50,9 @@ def validate_checked(path, assignment=None, fallback=None, convert=True):
     results = [check_table(book, table, runs, rate, recalc, assignment or carried)
                for table, rate in zip(tables, rates)]
     for k, (table, rate) in enumerate(zip(tables, rates)):
-        exported = holds_no_formula(book.sheet(table.sheet, table.view), table)
-        if results[k].verdict == "wrong" and (rate.alternatives or exported):
-            results[k], rates[k] = _read_again(book, table, rate, recalc, assignment or carried, results[k],
-                                               exported)
+        typed = results[k].verdict == "wrong" and holds_typed_numbers(book.sheet(table.sheet, table.view), table)
+        if results[k].verdict == "wrong" and (rate.alternatives or typed):
+            results[k], rates[k] = _read_again(book, table, rate, recalc, assignment or carried, results[k], typed)
     if assignment is None and carried is not None:
         for r in results:
             r.notes.append(f"graded against the assignment this workbook carries (its hidden sheet "
@@ -80,29 +79,33 @@ def validate_checked(path, assignment=None, fallback=None, convert=True):
                           needs_libreoffice=needs, error=None if reason is None else f"{path}: {reason}")
 
 
-def _read_again(book, table, rate, recalc, assignment, result, exported):
+def _read_again(book, table, rate, recalc, assignment, result, typed):
     """(result, rate) of a table judged wrong as first read, correct when read otherwise; else as it was. First
     at another rate: one inferred from coarse numbers may fit the steps as well as the other (a table exported at
-    2 decimals at 0.9 also fits 1.0, which the course's rates prefer). Then, in a table of numbers only, with
-    its first weights and its inputs read as rounded like the rest (-0.897 shown as -0.9), at each rate: the
-    exact numbers the exercise gives are tried first, as they tell rates apart that the rounding does not."""
+    2 decimals at 0.9 also fits 1.0, which the course's rates prefer). Then, where numbers are typed, leniently
+    at each rate: each typed number cut, not rounded (a whole unit in its last place), and in a table of numbers
+    only its first weights and inputs rounded like the rest (-0.897 shown as -0.9). Half a unit and the
+    exercise's exact numbers are tried first, as they tell rates apart that the lenient reading does not."""
     tries = [(value, False) for value in rate.alternatives]
-    if exported:
+    if typed:
         tries += [(value, True) for value in (rate.value, *rate.alternatives)]
-    for value, rounded in tries:
+    for value, lenient in tries:
         other = replace(rate, value=value, alternatives=())
-        again = check_table(book, table, reference_runs(book, [table], [other]), other, recalc, assignment, rounded)
-        if rounded:
-            again.notes.append("the first row's weights and the inputs read as rounded to the digits the table "
-                               "keeps, like every other number of this export")
+        again = check_table(book, table, reference_runs(book, [table], [other]), other, recalc, assignment, lenient)
+        if lenient:
+            again.notes.append(LENIENT_NOTE)
         if again.verdict == "correct":
             if value != rate.value:
                 again.notes.append(f"learning rate {value:g} read from the numbers, where {rate.value:g} fits "
                                    "their steps as well but not the table")
             return again, other
-        if rounded and value == rate.value and len(again.mismatches) < len(result.mismatches):
-            result = again  # wrong either way: without the cells that only the givens' rounding explains
+        if lenient and value == rate.value and len(again.mismatches) < len(result.mismatches):
+            result = again  # wrong either way: without the cells that only the typed numbers' digits explain
     return result, rate
+
+
+LENIENT_NOTE = ("typed numbers judged as cut to their last digit, not rounded (and in a table of numbers only, "
+                "the first row's weights and the inputs as rounded like the rest)")
 
 
 GENERATED_SHEETS = (PARAMS_SHEET, SUMMARY_SHEET, DERIVATION_SHEET, ASSIGNMENT_SHEET)

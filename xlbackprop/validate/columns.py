@@ -7,7 +7,8 @@ import re
 from dataclasses import dataclass, field
 
 from xlbackprop.formula_text import references
-from xlbackprop.validate.precision import EXACT, coarser, formula_rounding, own_unit, rounding_of, rounds
+from xlbackprop.validate.precision import (ROUNDED_DIGITS, EXACT, coarser, formula_rounding, own_unit, rounding_of,
+                                          rounds)
 
 _CONSTANT = re.compile(r"^[it]\d+(\[\d+\])?$")
 
@@ -17,7 +18,8 @@ _CONSTANT = re.compile(r"^[it]\d+(\[\d+\])?$")
 # no mistake. Shorter typed numbers among longer ones are judged at the longer ones' (0.03 typed for 0.0312).
 OWN_DIGITS = 9
 # A number retyped by hand, or cut by a program that truncates, is off by up to a whole unit in its last place,
-# not half of one: 0.042499 for 0.0425 (stored as 0.042499999...) chopped at 6 decimals.
+# not half of one: 0.042499 for 0.0425 (stored as 0.042499999...) chopped at 6 decimals. Allowed only where half
+# a unit fails (a table judged again, api._read_again): half a unit tells rates apart that a whole one does not.
 CHOPPED = 2.0
 
 
@@ -28,7 +30,7 @@ class TableData:
     errors: list = field(default_factory=list)    # (name, iteration index, the text or error value found)
     rounding: dict = field(default_factory=dict)  # name -> Rounding of its numbers, from what the table stores
     rounded: dict = field(default_factory=dict)   # name -> [unit]: what a formula's ROUND(x, d) leaves out, per row
-    leading_typed: int = 0                        # first rows typed whole (worked on a calculator), then formulas
+    typed_rows: frozenset = frozenset()           # rows typed whole among rows of formulas (a calculator's)
 
     @property
     def rows(self):
@@ -46,13 +48,13 @@ class TableData:
         if name in self.constants or (k == 0 and name in self.givens):
             return self._given_unit(name, k)
         x = self.values[name][k]
-        if k < self.leading_typed and x is not None:  # typed off a calculator: what it shows, to its last digit
+        if k in self.typed_rows and x is not None:  # typed off a calculator: what it shows, to its last digit
             unit = own_unit(x)
         else:
             unit = self.rounding.get(name, EXACT).unit(x)
         if x is not None:  # long numbers carry their own digits, whatever their neighbours keep
             unit = max(unit, self.long_rounding.get(name, EXACT).unit(x), self.long_rounding.get(k, EXACT).unit(x))
-        return CHOPPED * unit
+        return CHOPPED * unit if self.chopped else unit
 
     def _given_unit(self, name, k):
         """0, but where the givens are read as rounded (`rounded_givens`, in a table of numbers only)."""
@@ -82,9 +84,10 @@ class TableData:
     long_rounding: dict = field(default_factory=dict)
     # the givens' first numbers read as rounded like the rest of an export, not as the exercise's exact numbers
     rounded_givens: bool = False
+    chopped: bool = False  # typed numbers read as cut, not rounded: a whole unit in their last place (CHOPPED)
 
 
-def read_columns(sheet, table, givens, constants, stored=None, computed=None, rounded_givens=False):
+def read_columns(sheet, table, givens, constants, stored=None, computed=None, lenient=False):
     """TableData of `table` in `sheet` (a recalculated sheet: formula cells hold what the formulas compute).
     `givens`: names whose first-row value is the student's starting point (inputs, targets, weights, biases);
     `constants`: givens that stay the same on every row (inputs, targets, fixed biases); `stored(row, col)`:
@@ -92,8 +95,8 @@ def read_columns(sheet, table, givens, constants, stored=None, computed=None, ro
     table keeps as many digits as its longest stored number: a typed 0.03 (or a whole column typed short)
     among formulas stored with 17 digits is a typed mistake, not a rounding. `computed`: the names the network
     computes (default: every column not given); other columns (a helper, a loss copied per learning rate) say
-    nothing of how the table's numbers were rounded. `rounded_givens`: in a table of numbers only, the givens'
-    first numbers carry their column's rounding too (TableData.export_unit)."""
+    nothing of how the table's numbers were rounded. `lenient`: typed numbers read as cut, not rounded, and in a
+    table of numbers only the givens' first numbers carry their column's rounding too (TableData.export_unit)."""
     values, typed, errors, rounded = {}, {}, [], {}
     quantities = set(table.columns.values())
     # the helper cells' ROUNDs are looked for only where some helper rounds (a cell's references cost time)
@@ -113,6 +116,7 @@ def read_columns(sheet, table, givens, constants, stored=None, computed=None, ro
         values[name], typed[name] = vals, kinds
         units = [0.0 if t else _rounding_at(sheet, table.first_row + k, col, v, quantities if helpers_round else None)
                  for k, (v, t) in enumerate(zip(vals, kinds))]
+        units = _column_rounding(sheet, table.first_row, col, vals, kinds, units)
         if any(units):
             rounded[name] = units
     for name, (row, col) in table.fixed.items():
@@ -133,12 +137,12 @@ def read_columns(sheet, table, givens, constants, stored=None, computed=None, ro
     data.rounding = {n: kept for n in table.columns}
     data.values_only = holds_no_formula(sheet, table)
     data.long_rounding = _long_roundings(data, computed)
-    data.rounded_givens = rounded_givens and data.values_only
+    data.rounded_givens, data.chopped = lenient and data.values_only, lenient
     if data.values_only:
         # numbers only (an export of what each column shows, formatted column by column): each column keeps its
         # own digits; among formulas a short column is typed short, a mistake judged at the file's precision
         data.rounding.update({n: coarser(kept, rounding_of(stored_in({n}))) for n in table.columns})
-    data.leading_typed = _leading_typed_rows(data, table, computed)
+    data.typed_rows = _typed_rows(data, table, computed)
     return data
 
 
@@ -150,6 +154,26 @@ def _long_roundings(data, computed):
     groups.update({k: [data.values[n][k] for n in computed if data.typed[n][k]] for k in range(data.rows)})
     kept = {key: rounding_of(numbers) for key, numbers in groups.items() if numbers}
     return {key: r for key, r in kept.items() if r.sig is not None and r.sig >= OWN_DIGITS}
+
+
+def _column_rounding(sheet, first_row, col, vals, kinds, units):
+    """`units` with each formula cell that rounds allowed a unit in the last decimal its column's rounded values
+    keep: a value rounded to 0 (a gradient of 3e-5 at 4 decimals) shows no digits of its own."""
+    rounding = [k for k, t in enumerate(kinds) if not t and rounds(sheet.formula(first_row + k, col))]
+    if not rounding:
+        return units
+    kept = rounding_of([vals[k] for k in rounding])
+    if kept.sig is None or kept.sig > ROUNDED_DIGITS:
+        return units  # full doubles: rounded to more digits than a double shows, or inside the formula
+    return [max(u, 2 * kept.unit(vals[k])) if k in rounding and vals[k] is not None else u
+            for k, u in enumerate(units)]
+
+
+def holds_typed_numbers(sheet, table):
+    """True when a cell of the table past its first row, inputs and targets aside, is a typed number."""
+    return any(not sheet.has_formula(row, c) and sheet.number(row, c) is not None
+               for n, c in table.columns.items() if not _CONSTANT.match(n)
+               for row in range(table.first_row + 1, table.last_row + 1))
 
 
 def holds_no_formula(sheet, table):
@@ -176,19 +200,16 @@ def _rounding_at(sheet, row, col, value, quantities=None):
     return unit
 
 
-def _leading_typed_rows(data, table, computed):
-    """How many rows from the first have their computed cells typed (three in four or more) while later rows are
-    formulas: the first iterations worked on a calculator (or copied from a worked example) and typed to the
-    digits the student saw, the rest filled down. Each of their numbers carries its own digits, not the
+def _typed_rows(data, table, computed):
+    """The rows whose computed cells are typed (three in four or more) in a table whose other rows are formulas:
+    the first iterations worked on a calculator (or copied from a worked example), or the last ones pasted over
+    as values, typed to the digits the student saw. Each of their numbers carries its own digits, not the
     formulas': rows typed whole are a method, a single short cell among formulas is a mistake (that one keeps
     the file's precision)."""
     def typed_whole(k):
         typed = [n for n in computed if data.typed[n][k] and data.values[n][k] is not None]
         # most of the row typed (a loss left as a formula is still a row worked by hand), never a single cell
         return len(typed) >= 2 and 4 * len(typed) >= 3 * len(computed)
-    rows = 0
-    while rows < table.rows and typed_whole(rows):
-        rows += 1
-    if rows == table.rows or not any(not data.typed[n][k] for n in computed for k in range(rows, table.rows)):
-        return 0  # a values-only table: one precision for all of it
-    return rows
+    rows = frozenset(k for k in range(table.rows) if typed_whole(k))
+    formulas = any(not data.typed[n][k] for n in computed for k in range(table.rows) if k not in rows)
+    return rows if formulas else frozenset()  # a values-only table: one precision for all of it

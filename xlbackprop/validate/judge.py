@@ -46,14 +46,14 @@ class Reading:
         return self.sheet.cell_name(*self.where(name, k))
 
 
-def read_table(book, table, lr, recalc=None, rounded_givens=False):
+def read_table(book, table, lr, recalc=None, lenient=False):
     """Columns and network: the stage before any comparison."""
     sheet = book.sheet(table.sheet, table.view)
     first = first_row(book, table)
     spec = structure_spec(set(table.columns) | set(table.fixed), first, lr.value, 1)
     data = read_columns(sheet, table, leaf_names(spec), constant_names(spec),
                         recalc.stored_number(sheet) if recalc is not None else None, set(exprs_of(spec)),
-                        rounded_givens)
+                        lenient)
     coverage = Coverage()
     for name, note in other_conventions(spec, first).items():
         data.drop(name)
@@ -207,9 +207,9 @@ def file_notes(r):
     return values_only, stale
 
 
-def check_table(book, table, runs, lr, recalc=None, assignment=None, rounded_givens=False):
+def check_table(book, table, runs, lr, recalc=None, assignment=None, lenient=False):
     """TableResult for one table: reference and local mismatches, first error and cause, lint, verdict."""
-    r = read_table(book, table, lr, recalc, rounded_givens)
+    r = read_table(book, table, lr, recalc, lenient)
     mismatches, consequences, worst_err, checked, run = compare_table(r, runs)
     first, wrong = explain_first(r, mismatches)
     covered(r.coverage, r.spec, r.data, checked, lr.value)

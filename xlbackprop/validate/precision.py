@@ -10,6 +10,7 @@ its own rounding and the arithmetic noise of the formula itself.
 
 import math
 import re
+import struct
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -70,7 +71,34 @@ def rounding_of(numbers):
         return EXACT
     sig, dec = zip(*(digits(x) for x in numbers))
     at = len(numbers) - 1 - int(LONGEST_EXCEPT * len(numbers))
+    # (8 digits at least: every decimal of 7 digits or fewer is float32's shortest text for some float32)
+    if sorted(sig)[at] >= 8 and all(_single_precision(x) for x in numbers):
+        return Rounding(FLOAT32_DIGITS, sorted(dec)[at])
     return Rounding(sorted(sig)[at], sorted(dec)[at])
+
+
+# Numbers written from a float32 run (NumPy's or PyTorch's default) look exact at 17 digits, or as float32's
+# shortest text at 8-9, but are good to about 7 (2^-24 relative), a few units more after a float32 formula:
+# 6 significant digits hold them, and the class template's bug (2.6e-4) still shows.
+FLOAT32_DIGITS = 6
+
+
+def _single_precision(x):
+    """True when x is a float32 number (to 15 digits), or float32's shortest text for one."""
+    if not abs(x) < 3e38:
+        return False
+    single = struct.unpack("f", struct.pack("f", x))[0]
+    # (Excel writes 15 digits of it: as close as that to a float32 number, which a double is by chance 1 in 1e7)
+    return abs(single - x) <= 1e-14 * abs(x) or _shortest_single(single) == x
+
+
+def _shortest_single(single):
+    """The shortest decimal that reads back as the float32 `single` (what NumPy prints for it)."""
+    for p in range(1, 10):
+        text = float(f"{single:.{p}g}")
+        if struct.unpack("f", struct.pack("f", text))[0] == single:
+            return text
+    return single
 
 
 def coarser(a, b):
@@ -140,8 +168,8 @@ def _decimal_roundings(text):
 
 
 def rounds(formula):
-    """True when the formula calls a rounding function (ROUND, TRUNC, FLOOR, ...)."""
-    return bool(_ROUND_CALL.search(formula or ""))
+    """True when the formula calls a rounding function (ROUND, TRUNC, FLOOR, INT, FIXED, ...)."""
+    return bool(_ANY_ROUNDING.search(formula or ""))
 
 
 def without_rounding_digits(formula):
@@ -178,3 +206,11 @@ def formula_rounding(formula, value):
     if not unit:
         return 0.0
     return unit if whole else 4 * unit * max(1.0, abs(value or 0.0))
+
+
+# Any way of rounding a spreadsheet offers, the digits spelt or not (ROUND(x,$E$1), MROUND(x,0.0001),
+# INT(x*10^4+0.5)/10^4, VALUE(FIXED(x,4))): where the digits are not spelt, the column's rounded values say
+# them (columns._column_rounding), when they keep this many significant digits or fewer (a double has 15-17).
+_ANY_ROUNDING = re.compile(r"\b(ROUND|ROUNDUP|ROUNDDOWN|TRUNC|FLOOR|CEILING|MROUND|INT|FIXED|TEXT)\s*\(",
+                           re.IGNORECASE)
+ROUNDED_DIGITS = 8

@@ -31,7 +31,8 @@ def _update_rate_refs(formula, col, grad_cols, row, defined, sheet, follow=True,
     # the update's own reads: its weight and the gradients of the rows of the last step (the row above; any of
     # the last S rows of a table of one row per sample, whose step sums or averages the gradients)
     # (a gradient of the update's own row is read too: a circle, which the check names, not a rate)
-    others = [ref for ref in references(formula)
+    # (the digits a ROUND keeps, =ROUND(E4-$B$1*X4,$E$1), are no number the update computes with)
+    others = [ref for ref in references(without_rounding_digits(formula))
               if ref.sheet is not None or not ((ref.col == col and row - steps <= ref.row < row)
                                                or (ref.col in grad_cols and row - steps <= ref.row <= row))]
     helper = others[0] if len(others) == 1 and others[0].sheet is None and others[0].row == row - 1 else None
