@@ -785,3 +785,64 @@ def test_a_mistake_in_a_tanh_relu_network_exported_at_2_decimals_is_found_at_its
     result = _exported(random_spec, tmp_path, 2, change=change)
     table = next(t for t in result.tables if t.sheet == "LR 0.05")
     assert table.verdict == "wrong" and table.first_error.cell == change.cell, table.first_error
+
+
+# --- inputs and targets in a parameter block on another sheet, or in named cells ---------------------------------
+
+def _table_reading_parameters(path, how, mistake=None):
+    """The course's table without input or target columns: its formulas read i1, i2, t1, t2 and the rate from
+    a block on sheet 'Params' (=E2*Params!$B$1) or through defined names (=E2*in_1). Returns its cell names."""
+    import xlsxwriter
+
+    from tests.wb_fixtures import ORDER, simulate
+
+    rows = simulate(rows=12, lr=0.5)
+    from tests.test_validate_precision import _course_exprs
+
+    exprs = _course_exprs()
+    order = [n for n in ORDER if n not in ("i1", "i2", "t1", "t2")]
+    leaves = ["i1", "i2", "t1", "t2", "lr"]
+    wb = xlsxwriter.Workbook(path)
+    ws, params = wb.add_worksheet("Sheet1"), wb.add_worksheet("Params")
+    place = {}
+    for k, name in enumerate(leaves):
+        params.write(k, 0, name)
+        params.write_number(k, 1, rows[0][name] if name != "lr" else 0.5)
+        place[name] = f"Params!$B${k + 1}" if how == "sheet" else f"p_{name}"
+        if how == "names":
+            wb.define_name(f"p_{name}", f"=Params!$B${k + 1}")
+    for c, name in enumerate(order):
+        ws.write(0, c, name.replace("dE_total/d", "∂E_total/∂"))
+    cells = {}
+    for r, env in enumerate(rows, start=2):
+        def ref(n, r=r):
+            if n in place:
+                return place[n]
+            return a1(r, order.index(n) + 1) if n in order else f"({exprs[n].excel(ref)})"  # a delta, inline
+        for c, name in enumerate(order):
+            cells[(name, r - 2)] = f"Sheet1!{a1(r, c + 1)}"
+            if name.startswith("w") and r > 2:
+                text = f"={a1(r - 1, c + 1)}-{place['lr']}*{a1(r - 1, order.index('dE_total/d' + name) + 1)}"
+            elif name.startswith("w"):
+                ws.write_number(r - 1, c, env[name])
+                continue
+            else:
+                text = "=" + (mistake(ref) if mistake and name == "h1" and r == 4 else exprs[name].excel(ref))
+            ws.write_formula(r - 1, c, text, None, env[name])
+    wb.close()
+    return cells
+
+
+@pytest.mark.parametrize("how", ["sheet", "names"])
+def test_inputs_and_targets_read_from_another_sheet_or_named_cells_are_checked(tmp_path, how):
+    _table_reading_parameters(tmp_path / "params.xlsx", how)
+    (table,) = validate_workbook(tmp_path / "params.xlsx").tables
+    assert (table.verdict, table.learning_rate) == ("correct", 0.5), table.notes
+    assert any("i1 Params!B1" in note for note in table.notes), table.notes
+
+
+def test_a_mistake_in_a_table_reading_another_sheets_inputs_is_wrong_at_its_cell(tmp_path):
+    cells = _table_reading_parameters(tmp_path / "params.xlsx", "sheet",
+                                      mistake=lambda ref: f"{ref('w1')}*{ref('i1')}+{ref('w2')}*{ref('i1')}")
+    (table,) = validate_workbook(tmp_path / "params.xlsx").tables
+    assert table.verdict == "wrong" and table.first_error.cell == cells[("h1", 2)], table.first_error

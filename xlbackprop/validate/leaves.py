@@ -7,7 +7,7 @@ Table.fixed (the cell) and, for a typed number, Table.typed (its value).
 import itertools
 from dataclasses import replace
 
-from xlbackprop.formula_text import move_refs, numbers, references
+from xlbackprop.formula_text import move_refs, names, numbers, references
 from xlbackprop.network import quantities
 from xlbackprop.spec import errors_for
 from xlbackprop.validate.infer import constant_names, exprs_of, row_agreement, structure_spec
@@ -48,17 +48,21 @@ def fixed_leaves(sheet, table, labels):
     return plain
 
 
-def read_leaves(sheet, table):
+def read_leaves(sheet, table, book=None):
     """Inputs and targets that no column or label gives, read from the first row's formulas that use them:
-    the cells outside the table that a formula reads (the same cells on every row), else the numbers typed
-    into it."""
+    the cells outside the table that a formula reads (the same cells on every row; with `book`, cells of
+    another sheet too, a parameter sheet), else the numbers typed into it."""
     row = table.first_row
     values = row_values(sheet, table, row)
     read = []
-    for name, (cell, typed) in _fit_row(sheet, table, row, values, same_on_every_row=True).items():
+    for name, (cell, typed) in _fit_row(sheet, table, row, values, same_on_every_row=True, book=book).items():
         table.fixed[name] = cell
         if typed is not None:
             table.typed[name] = typed
+            elsewhere = dict(_cells_elsewhere(book, sheet, *cell)) if book is not None else {}
+            where = next((text for text, v in elsewhere.items() if v == typed), None)
+            if where is not None:
+                read.append(f"{name} {where}")
         else:
             read.append(f"{name} {sheet.cell_name(*cell)}")
     if read:
@@ -122,11 +126,13 @@ def _missing(values):
     return spec, [q.name for q in quantities(spec) if q.kind in ("input", "target") and values.get(q.name) is None]
 
 
-def _fit_row(sheet, table, row, values, same_on_every_row=False):
+def _fit_row(sheet, table, row, values, same_on_every_row=False, book=None):
     """{leaf: (cell, typed number or None)} for the inputs and targets missing from `values` that the row's
     formulas read: a formula's candidates (the cells outside the table it reads, else the numbers typed into
     it) are tried in each order and kept when one order (or several giving the same numbers) makes the
-    formula's own value. `same_on_every_row`: only formulas that read the same cells on every row."""
+    formula's own value. `same_on_every_row`: only formulas that read the same cells on every row. With
+    `book`, a formula that reads no such cell of its own sheet offers the cells it reads on other sheets (a
+    parameter sheet: =A2*Params!$B$2), each recorded as the number it holds, read at the formula's cell."""
     values = dict(values)
     spec, missing = _missing(values)
     exprs = exprs_of(spec)
@@ -144,7 +150,12 @@ def _fit_row(sheet, table, row, values, same_on_every_row=False):
             continue  # rows that read other cells (one sample per row): not one fixed leaf
         cells = [cell for cell in cells if cell not in table.fixed.values() and cell not in
                  {c for c, _ in out.values()}]
-        typed = [] if cells else list(dict.fromkeys(numbers(without_rounding_digits(sheet.formula(row, col)))))
+        elsewhere = [] if cells or book is None else [v for _, v in _cells_elsewhere(book, sheet, row, col)]
+        if same_on_every_row and elsewhere and any(_cells_elsewhere(book, sheet, r, col) != _cells_elsewhere(
+                book, sheet, row, col) for r in range(table.first_row, table.last_row + 1)):
+            continue
+        typed = elsewhere or ([] if cells else
+                              list(dict.fromkeys(numbers(without_rounding_digits(sheet.formula(row, col))))))
         found = [sheet.number(*cell) for cell in cells] or typed
         if not len(wanted) <= len(found) <= MAX_CANDIDATES:
             continue
@@ -173,6 +184,23 @@ def _reads(name, exprs, values, seen=None):
         if values.get(n) is None and n in exprs:
             out += _reads(n, exprs, values, seen)
     return out
+
+
+def _cells_elsewhere(book, sheet, row, col):
+    """[(the cell's name, its number)] for the cells holding numbers that the formula at (row, col) reads on
+    other sheets, or through defined names (=E2*in_1), in order of first use."""
+    formula = sheet.formula(row, col)
+    refs = [ref for ref in references(formula) if ref.sheet not in (None, sheet.name)]
+    for name in names(formula):
+        target = references(book.names.get(f"{sheet.name}!{name.lower()}") or book.names.get(name.lower(), ""))
+        refs += target if len(target) == 1 and target[0].sheet is not None else []
+    out = {}
+    for ref in refs:
+        other = book.sheet(ref.sheet)
+        number = other.number(ref.row, ref.col) if other is not None else None
+        if number is not None:
+            out.setdefault(other.cell_name(ref.row, ref.col), number)
+    return list(out.items())
 
 
 def _outside_cells(sheet, table, row, col):

@@ -263,9 +263,9 @@ def find_tables(book):
     tables = []
     for sheet in book.sheets:
         labels = _labels_by_row(sheet)
-        found = _tables_in(sheet, labels)
+        found = _tables_in(sheet, labels, book=book)
         if not found and _is_transposed(sheet):
-            found = _tables_in(book.sheet(sheet.name, "transposed"), None, "transposed")
+            found = _tables_in(book.sheet(sheet.name, "transposed"), None, "transposed", book=book)
         found = _steps_in_blocks(book, sheet, found)
         tables += [_per_sample(book, sample_columns(book, sheet, _unlagged(book, sheet, _paired(
                    book, sheet, _upward(book, sheet, table, labels), labels), labels))) for table in found]
@@ -499,16 +499,17 @@ def _read_through(book, sheet, table, labels, key, note):
     # of the header row, only the table's own labels (another table may share the row, beside it)
     lo, hi = min(table.columns.values()), max(table.columns.values())
     own = [(c, n) for c, n in labels[table.header_row] if lo <= c <= hi]
-    found = _tables_in(book.sheet(sheet.name, key), {table.header_row: own}, key, labels)
+    found = _tables_in(book.sheet(sheet.name, key), {table.header_row: own}, key, labels, book)
     if len(found) != 1:
         return table
     found[0].notes.append(note)
     return found[0]
 
 
-def _tables_in(sheet, labels, view=None, around=None):
+def _tables_in(sheet, labels, view=None, around=None, book=None):
     """The tables under the header rows of `labels` ({row: [(col, name)]}, default: the sheet's); their inputs
-    and targets outside the table are looked for among the labels `around` (default: the same)."""
+    and targets outside the table are looked for among the labels `around` (default: the same), and, with
+    `book`, among the cells of other sheets that their formulas read."""
     labels = labels if labels is not None else _labels_by_row(sheet)
     tables = []
     taken = []  # (last row, first col, last col) of the tables found so far in this sheet
@@ -556,7 +557,7 @@ def _tables_in(sheet, labels, view=None, around=None):
                                    f"blank or text row (rows {more[0]}-{more[1]}): not read as this table's "
                                    "iterations, so not checked; remove the gap to have them judged")
             table.fixed = fixed_leaves(sheet, table, around if around is not None else labels)
-            read_leaves(sheet, table)
+            read_leaves(sheet, table, book)
             _recognised_by_value(sheet, table, min(cols), max(cols))
             if view == "transposed":
                 table.notes.append(f"transposed table: labels down column {col_letter(header_row)}, one column "
