@@ -191,6 +191,29 @@ def test_the_template_bug_in_a_float32_run_is_still_wrong_at_dw3(tmp_path):
     assert table.verdict == "wrong" and table.first_error.quantity == "dE_total/dw3", table.first_error
 
 
+def test_a_number_off_by_a_tenth_of_a_percent_in_a_float32_run_is_wrong_at_its_cell(tmp_path):
+    # one double among the float32 numbers of its column: the column is still read at float32's digits
+    rows = rounded_run(20, 0.5, _single)
+    rows[8]["a_h1"] *= 1.001
+    layout = Layout(rows=rows, lr=0.5, formulas=False)
+    table = _judge(tmp_path / "float32.xlsx", layout)
+    assert table.verdict == "wrong" and table.first_error.cell == cell(layout, "a_h1", 8), table.first_error
+
+
+@pytest.mark.parametrize("rows_typed", [range(0, 3), range(17, 20)])
+def test_a_short_number_in_rows_typed_whole_is_wrong_at_its_cell(tmp_path, rows_typed):
+    # rows typed at 6 digits among formula rows keep their own digits, but 0.6 for a_h1 = 0.507 is short, not
+    # a number shown to its last digit: judged at the row's 6 digits
+    rnd, exact = sig(6), simulate(rows=20, lr=0.5)
+    rows = [{n: (rnd(v) if k in rows_typed and isinstance(v, float) else v) for n, v in row.items()}
+            for k, row in enumerate(exact)]
+    k = rows_typed[-1]
+    rows[k]["a_h1"] = 0.6
+    layout = Layout(rows=rows, lr=0.5, typed={(n, j) for n in ORDER for j in rows_typed})
+    table = _judge(tmp_path / "short.xlsx", layout)
+    assert table.verdict == "wrong" and table.first_error.cell == cell(layout, "a_h1", k), table.first_error
+
+
 @pytest.mark.parametrize("digits", [4, 6])
 def test_the_last_rows_pasted_over_as_values_to_a_few_digits_are_correct(tmp_path, digits):
     # the mirror of a first row typed from a calculator: rows typed whole are a method, not short cells

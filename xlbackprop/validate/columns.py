@@ -7,8 +7,8 @@ import re
 from dataclasses import dataclass, field
 
 from xlbackprop.formula_text import references
-from xlbackprop.validate.precision import (ROUNDED_DIGITS, EXACT, coarser, formula_rounding, own_unit, rounding_of,
-                                          rounds)
+from xlbackprop.validate.precision import (ROUNDED_DIGITS, EXACT, Rounding, coarser, digits, formula_rounding,
+                                          rounding_of, rounds)
 
 _CONSTANT = re.compile(r"^[it]\d+(\[\d+\])?$")
 
@@ -17,6 +17,9 @@ _CONSTANT = re.compile(r"^[it]\d+(\[\d+\])?$")
 # pasted from a program that keeps 10 (Google Sheets) beside Excel's 15, its rounding (5e-11 relative) hides
 # no mistake. Shorter typed numbers among longer ones are judged at the longer ones' (0.03 typed for 0.0312).
 OWN_DIGITS = 9
+# The share of a row's typed numbers that may show fewer digits than the rest of the row's short ones (ending in
+# zeros: 0.5070 shown as 0.507); a number shorter than the others is a number typed short.
+SHORT_SHARE = 0.2
 # A number retyped by hand, or cut by a program that truncates, is off by up to a whole unit in its last place,
 # not half of one: 0.042499 for 0.0425 (stored as 0.042499999...) chopped at 6 decimals. Allowed only where half
 # a unit fails (a table judged again, api._read_again): half a unit tells rates apart that a whole one does not.
@@ -31,6 +34,7 @@ class TableData:
     rounding: dict = field(default_factory=dict)  # name -> Rounding of its numbers, from what the table stores
     rounded: dict = field(default_factory=dict)   # name -> [unit]: what a formula's ROUND(x, d) leaves out, per row
     typed_rows: frozenset = frozenset()           # rows typed whole among rows of formulas (a calculator's)
+    row_digits: dict = field(default_factory=dict)  # row of typed_rows -> the significant digits its short numbers show
 
     @property
     def rows(self):
@@ -49,7 +53,9 @@ class TableData:
             return self._given_unit(name, k)
         x = self.values[name][k]
         if k in self.typed_rows and x is not None:  # typed off a calculator: what it shows, to its last digit
-            unit = own_unit(x)
+            # (but never fewer digits than the row's short numbers show: 0.6 for 0.5070921 among numbers of 6 is
+            # short, not shown so, while 0.542 among numbers of 4 is 0.5420)
+            unit = Rounding(max(digits(x)[0], self.row_digits[k]), 99).unit(x)
         else:
             unit = self.rounding.get(name, EXACT).unit(x)
         if x is not None:  # long numbers carry their own digits, whatever their neighbours keep
@@ -143,6 +149,8 @@ def read_columns(sheet, table, givens, constants, stored=None, computed=None, le
         # own digits; among formulas a short column is typed short, a mistake judged at the file's precision
         data.rounding.update({n: coarser(kept, rounding_of(stored_in({n}))) for n in table.columns})
     data.typed_rows = _typed_rows(data, table, computed)
+    data.row_digits = {k: _short_digits([data.values[n][k] for n in computed if data.typed[n][k]])
+                       for k in data.typed_rows}
     return data
 
 
@@ -198,6 +206,12 @@ def _rounding_at(sheet, row, col, value, quantities=None):
         if rounded and helper:
             unit += rounded / abs(helper) * abs(value or 0.0)
     return unit
+
+
+def _short_digits(numbers):
+    """The significant digits the short numbers of a row show: all but the shortest SHORT_SHARE show as many."""
+    shown = sorted(digits(x)[0] for x in numbers if x)
+    return shown[int(SHORT_SHARE * len(shown))] if shown else 1
 
 
 def _typed_rows(data, table, computed):
