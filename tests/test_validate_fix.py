@@ -95,3 +95,25 @@ def test_a_drifting_rate_reference_is_fixed_by_the_rate_not_by_an_input_that_equ
     rate = a1(layout.top, layout.left + 1)
     assert e.cell == cell(layout, "w1", 2) and e.fix_note.startswith(f"{a1(layout.top + 1, layout.left + 1)} -> "
                                                                       f"{rate}")
+
+
+def test_a_second_rate_cell_is_fixed_by_the_rate_not_by_a_target_whose_name_the_sheets_name_holds(tmp_path):
+    # rows from the fourth read C1 (0.2) where B1 (0.5) is the rate; t1 = 0.5 too, and "t1" is in "Sheet1!C1",
+    # the cause's words: reading t1 was offered as the change the cause names
+    import openpyxl
+
+    layout = Layout(rows=simulate(rows=10, lr=0.5, targets=(0.5, 0.5)), lr=0.5)
+    path = write_workbook(tmp_path / "second.xlsx", {"Sheet1": [layout]})
+    wb = openpyxl.load_workbook(path)
+    ws = wb["Sheet1"]
+    ws.cell(layout.top, layout.left + 2).value = 0.2
+    rate, other = a1(layout.top, layout.left + 1, absolute=True), a1(layout.top, layout.left + 2, absolute=True)
+    for k in range(3, 10):
+        for j in range(1, 9):
+            c = ws[cell(layout, f"w{j}", k).split("!")[1]]
+            c.value = c.value.replace(rate, other)
+    wb.save(path)
+    (table,) = validate_workbook(path).tables
+    e = table.first_error
+    assert e.cell == cell(layout, "w1", 3) and e.fix_note.startswith(
+        f"{a1(layout.top, layout.left + 2)} -> {a1(layout.top, layout.left + 1)}"), (e.cause, e.fix, e.fix_note)

@@ -82,7 +82,7 @@ def find_fix(verify, formula, candidates_for, names, cause, canonical):
         candidates = candidates_for(formula)
         # the changes touching what the cause names first: when one of them works, the others are not tried
         # (each try compiles a formula), and the count of alternatives is among them
-        named = [c for c in candidates if any(n and n in (cause or "") for n in names(c[1]))]
+        named = [c for c in candidates if any(n and _names(n, cause) for n in names(c[1]))]
         found = [c for c in named if verify(c[0])] or [c for c in candidates if c not in named and verify(c[0])]
     if found:
         text, change = found[0]
@@ -93,6 +93,11 @@ def find_fix(verify, formula, candidates_for, names, cause, canonical):
     if canonical is not None and canonical != formula and verify(canonical):
         return Fix("=" + canonical, "the course's formula for this quantity, in your cells")
     return None
+
+
+def _names(quantity, text):
+    """True when `text` names `quantity` as a word: t1 in "a_o1*t1", not in "Sheet1!C1"."""
+    return re.search(rf"(?<![\w.]){re.escape(quantity)}(?![\w])", text or "") is not None
 
 
 def describe(change, names):
