@@ -127,6 +127,17 @@ def test_numbers_typed_as_text_are_read_as_excel_reads_them(tmp_path):
                                                             (cell(layout, "i1", 0), "number stored as text")]
 
 
+def test_a_rate_typed_as_the_text_50_percent_is_read_as_excel_reads_it(tmp_path):
+    # Excel and Calc compute with 0.5 from the text "50%": the rate cell was read as no number, the table
+    # INCOMPLETE ("the weights never change")
+    layout = Layout(rows=simulate(rows=10, lr=0.5), lr=0.5)
+
+    def as_text(ws, wb):
+        ws.write_string(layout.top - 1, layout.left, "50%")
+    (table,) = validate_workbook(build(tmp_path / "pct.xlsx", {"Sheet1": [layout]}, as_text)).tables
+    assert (table.verdict, table.learning_rate) == ("correct", 0.5), table.notes
+
+
 def test_transposed_table_is_found_and_named_in_the_files_own_cells(tmp_path):
     layout = Layout(rows=simulate(rows=6, lr=1, mistakes=TEMPLATE_BUG), lr=1, transposed=True, counter=True)
     path = write_workbook(tmp_path / "across.xlsx", {"Sheet1": [layout]})

@@ -19,12 +19,15 @@ from xlbackprop.formula_text import fill, move_refs, template
 from xlbackprop.table_refs import TableDef, rewrite
 
 _REF = re.compile(r"([A-Z]{1,3})(\d+)")
-_NUMBER_TEXT = re.compile(r"\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*")
+_NUMBER_TEXT = re.compile(r"\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(%?)\s*")
 
 
 def number_in_text(text):
     """The number a text cell writes ('0.05, ' 1e-3 '), as Excel's arithmetic reads it; None for other text."""
-    return float(text) if _NUMBER_TEXT.fullmatch(text) else None
+    m = _NUMBER_TEXT.fullmatch(text)
+    if m is None:
+        return None
+    return float(m.group(1)) / (100.0 if m.group(2) else 1.0)  # "50%" is 0.5 in arithmetic, as Excel reads it
 
 
 @dataclass
