@@ -531,3 +531,15 @@ def test_weights_that_move_without_a_gradient_column_are_not_said_to_stand_still
     assert not any("never change" in note for note in table.notes)
     assert any("the weights change from row to row, but with no column of their gradients" in note
                for note in table.notes), table.notes
+
+
+def test_tables_side_by_side_with_no_column_between_are_split_where_their_labels_start_again(tmp_path):
+    # t1 t2 i1 i2 w1 ... t1 t2 i1 i2 w1 ...: the cut fell just before the second w1, so the first table took the
+    # second's targets and inputs, and the second read its own as "cells outside the table"
+    first = Layout(rows=simulate(rows=8, lr=0.5), lr=0.5)
+    second = Layout(rows=simulate(rows=8, lr=1.0, inputs=(0.3, 0.7), targets=(0.2, 0.6)), lr=1.0,
+                    left=1 + len(first.order))
+    result = validate_workbook(write_workbook(tmp_path / "touching.xlsx", {"S": [first, second]}))
+    assert [(t.learning_rate, t.verdict) for t in result.tables] == [(0.5, "correct"), (1.0, "correct")]
+    assert result.sheets == [] and not any("outside the table" in n for t in result.tables for n in t.notes)
+    assert any("initial i1 = 0.3" in n for n in result.tables[1].notes)  # its own inputs, read from its columns

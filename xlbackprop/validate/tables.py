@@ -233,14 +233,17 @@ def _recognised_by_value(sheet, table, lo, hi):
 
 
 def _segments(named):
-    """Split a header row holding two tables side by side (a weight label repeats) at the widest gap."""
+    """Split a header row holding two tables side by side (a weight label repeats) at the widest gap, or where
+    the labels start again (t1 t2 i1 i2 w1 ... t1 t2 i1 i2 w1 ..., the blocks touching)."""
     named = sorted(named)
     out, start, seen = [], 0, {}
     for i, (_, n) in enumerate(named):
         if not _WEIGHT.fullmatch(n):
             continue
         if n in seen:
-            cut = max(range(seen[n] + 1, i + 1), key=lambda j: (named[j][0] - named[j - 1][0], j))
+            # the widest gap; between blocks that touch, where the labels start again as the first block's did
+            cut = max(range(seen[n] + 1, i + 1),
+                      key=lambda j: (named[j][0] - named[j - 1][0], named[j][1] == named[start][1], j))
             out.append(named[start:cut])
             start = cut
             seen = {m: j for j, (_, m) in enumerate(named[cut:i], start=cut) if _WEIGHT.fullmatch(m)}
