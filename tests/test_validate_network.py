@@ -746,8 +746,8 @@ def test_a_loss_table_pasted_at_2_or_3_digits_is_read_in_its_loss(tmp_path, name
 # --- other networks exported as the cells show them -----------------------------------------------------------
 
 def _exported(spec, tmp_path, decimals, keep_assignment=True, change=None):
-    """A generated workbook as an export of what its cells show at `decimals` decimals: numbers only, the
-    first row's weights rounded like every other number; `change(wb)` plants a mistake in the export."""
+    """A generated workbook as an export of what its cells show at `decimals` decimals (None: in full): numbers
+    only, the first row's weights rounded like every other number; `change(wb)` plants a mistake in it."""
     from xlbackprop.validate.api import ASSIGNMENT_SHEET
 
     generate_workbook(spec, tmp_path / "net.xlsx", plot=False)
@@ -755,7 +755,7 @@ def _exported(spec, tmp_path, decimals, keep_assignment=True, change=None):
     for ws in wb.worksheets:
         for row in ws.iter_rows():
             for c in row:
-                if isinstance(c.value, float):
+                if isinstance(c.value, float) and decimals is not None:
                     c.value = round(c.value, decimals)
     if not keep_assignment:
         del wb[ASSIGNMENT_SHEET]
@@ -846,3 +846,43 @@ def test_a_mistake_in_a_table_reading_another_sheets_inputs_is_wrong_at_its_cell
                                       mistake=lambda ref: f"{ref('w1')}*{ref('i1')}+{ref('w2')}*{ref('i1')}")
     (table,) = validate_workbook(tmp_path / "params.xlsx").tables
     assert table.verdict == "wrong" and table.first_error.cell == cells[("h1", 2)], table.first_error
+
+
+def _spec(tmp_path, text):
+    from xlbackprop.spec import load_spec
+
+    (tmp_path / "net.toml").write_text(text)
+    return load_spec(tmp_path / "net.toml")
+
+
+XOR_BCE = """
+sizes = [2, 3, 1]
+activations = ["sigmoid", "sigmoid"]
+bias = "trained"
+seed = 8
+learning_rates = [5.0]
+iterations = 100
+error = "binary_cross_entropy"
+samples = [{inputs = [0, 0], targets = [0]}, {inputs = [0, 1], targets = [1]},
+           {inputs = [1, 0], targets = [1]}, {inputs = [1, 1], targets = [0]}]
+"""
+
+RELU_131 = """
+sizes = [1, 3, 1]
+activations = ["relu", "identity"]
+bias = "trained"
+seed = 12
+learning_rates = [0.1]
+iterations = 100
+samples = [{inputs = [-1.0], targets = [1.0]}, {inputs = [-0.3], targets = [0.1]},
+           {inputs = [0.4], targets = [0.15]}, {inputs = [1.0], targets = [1.0]}]
+"""
+
+
+@pytest.mark.parametrize("text, decimals", [(XOR_BCE, None), (RELU_131, 2)])
+def test_other_networks_pasted_in_full_or_exported_at_2_decimals_are_correct(tmp_path, text, decimals):
+    # cross-entropy pasted in full: -LN(1-a) for a target of 0 loses an eps of the 1 in 1-a, and was allowed an
+    # eps of a (E1 "wrong" by 4e-17, named as swapped weights); a ReLU input of 0.0048 shown as 0.00 took the
+    # other slope against the exact chain from the row's stored numbers
+    result = _exported(_spec(tmp_path, text), tmp_path, decimals)
+    assert result.verdict == "correct", [(t.sheet, t.verdict, t.first_error) for t in result.tables]

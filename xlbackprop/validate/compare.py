@@ -54,7 +54,8 @@ def local_mismatches(data, spec, exprs, lr, cell_of, steps=1, reduction="sum", c
                 # bound (their own rounding and noise) need it
                 if expected is not None and abs(found - expected) > units[q.name] + LOCAL_NOISE * abs(expected):
                     grads = env.partials_of_expr(exprs[q.name])
-                    tol = tolerance(expected, grads, values, units, units[q.name], LOCAL_NOISE)
+                    tol = tolerance(expected, grads, values, units, units[q.name], LOCAL_NOISE,
+                                    log_floor(exprs[q.name]))
                 else:
                     tol = math.inf
             if expected is None or not math.isfinite(expected):
@@ -63,6 +64,17 @@ def local_mismatches(data, spec, exprs, lr, cell_of, steps=1, reduction="sum", c
             if abs(found - expected) > tol and not _across_kink(exprs, q.name, values, units, found, tol):
                 out.append(Mismatch(k + 1, cell_of(q.name, k), q.name, expected, found, None, tolerance=tol))
     return out, checked
+
+
+def log_floor(expr):
+    """1 when the expression takes a logarithm (a cross-entropy: LN(1-a) loses an eps of the 1), else 0."""
+    return 1.0 if any(getattr(e, "fn", None) == "LN" for e in _nodes(expr)) else 0.0
+
+
+def _nodes(expr):
+    yield expr
+    for child in expr.children():
+        yield from _nodes(child)
 
 
 def _across_kink(exprs, name, values, units, found, tol):
@@ -174,23 +186,41 @@ class RowReference:
                 expected = self.reference(name)
                 grads = self.own.partials_of_expr(self.exprs[name])
                 devs = {n: self.allowed(n) for n in grads}
-                self._dev[name] = tolerance(expected or 0.0, grads, self.own.values, devs,
-                                            self.units.get(name, 0.0), LOCAL_NOISE)
+                self._dev[name] = tolerance(expected or 0.0, grads, self.own.values, devs, self.units.get(name, 0.0),
+                                            LOCAL_NOISE, log_floor(self.exprs[name]))
         return self._dev[name]
 
     def across_kink(self, name, found, tol):
         """True when the chain passes a quantity that the exact chain puts on one side of 0 and the row stores on
         the other, within the quantity's allowance (a ReLU's slope, IF(o>0,1,0), flips there), and the chain
         taking those stored numbers gives `found` within tol: rounding, not a mistake, chose the side."""
-        flipped = {}
+        flipped, either = {}, []
+        chain = self._reads(name)
         for m, v in self.values.items():
-            ref = self.reference(m) if m in self.exprs and v is not None else None
-            if ref is not None and (ref > 0) != (v > 0) and abs(ref - v) <= self.allowed(m):
+            ref = self.reference(m) if m in chain and m in self.exprs and v is not None else None
+            if ref is None or abs(ref - v) > self.allowed(m):
+                continue
+            if self.units.get(m) and abs(v) <= self.units[m]:
+                either.append(m)  # stored within its rounding of 0 (0.00 for 0.0048): either side
+            elif (ref > 0) != (v > 0):
                 flipped[m] = v
-        if not flipped:
-            return False
-        value = RowEnv({**self.leaves, **flipped}, self.exprs).value_of(name)
-        return value is not None and abs(found - value) <= tol
+        for signs in itertools.product((-1.0, 1.0), repeat=min(len(either), 3)):
+            sides = {m: sign * self.units[m] for m, sign in zip(either, signs)}
+            value = RowEnv({**self.leaves, **flipped, **sides}, self.exprs).value_of(name)
+            if (flipped or sides) and value is not None and abs(found - value) <= tol:
+                return True
+        return False
+
+    def _reads(self, name):
+        """The quantities `name` is computed from, through the whole chain."""
+        seen, todo = set(), [name]
+        while todo:
+            expr = self.exprs.get(todo.pop())
+            for n in expr.names() if expr is not None else ():
+                if n not in seen:
+                    seen.add(n)
+                    todo.append(n)
+        return seen
 
     def gradient(self, names, leaves=None):
         """The exact chain's dE_total/d(name) for each name, at the stored leaves (or at `leaves`)."""

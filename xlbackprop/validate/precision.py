@@ -109,10 +109,13 @@ def coarser(a, b):
     return Rounding(min(a.sig, b.sig), min(a.decimals, b.decimals))
 
 
-def tolerance(expected, grads, inputs, units, own_unit, noise):
+def tolerance(expected, grads, inputs, units, own_unit, noise, floor=0.0):
     """Allowed |found - expected| for a value computed from `inputs` (name -> number) whose partial derivatives
-    are `grads` and whose stored roundings are `units` (name -> half a unit in the last place)."""
-    carried = sum(abs(g) * (units.get(n, 0.0) + noise * abs(inputs.get(n) or 0.0)) for n, g in grads.items())
+    are `grads` and whose stored roundings are `units` (name -> half a unit in the last place). `floor`: the
+    size below which an input's noise does not shrink (1 for a logarithm: LN(1-a) loses an eps of the 1 in 1-a,
+    not of a)."""
+    carried = sum(abs(g) * (units.get(n, 0.0) + noise * max(abs(inputs.get(n) or 0.0), floor))
+                  for n, g in grads.items())
     # Second order: where the first derivative vanishes at the stored point (E = 1/2 (t - a)^2 with a stored as
     # exactly t, 0.5 for 0.49999999502), the rounding still moves the value by about its square; the second
     # derivatives of these formulas are 2 at most, so the square of the summed roundings bounds it.
