@@ -40,6 +40,12 @@ class Expr:
         self._collect(seen)
         return list(seen)
 
+    def nodes(self):
+        """This expression and every expression inside it."""
+        yield self
+        for child in self.children():
+            yield from child.nodes()
+
     def _collect(self, seen):
         for child in self.children():
             child._collect(seen)

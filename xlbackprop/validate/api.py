@@ -50,8 +50,10 @@ def validate_checked(path, assignment=None, fallback=None, convert=True):
     results = [check_table(book, table, runs, rate, recalc, assignment or carried)
                for table, rate in zip(tables, rates)]
     for k, (table, rate) in enumerate(zip(tables, rates)):
-        typed = results[k].verdict == "wrong" and holds_typed_numbers(book.sheet(table.sheet, table.view), table)
-        if results[k].verdict == "wrong" and (rate.alternatives or typed):
+        if results[k].verdict != "wrong":
+            continue
+        typed = holds_typed_numbers(book.sheet(table.sheet, table.view), table)
+        if rate.alternatives or typed:
             results[k], rates[k] = _read_again(book, table, rate, recalc, assignment or carried, results[k], typed)
     if assignment is None and carried is not None:
         for r in results:

@@ -8,6 +8,7 @@
   adds, carried forward (RowReference, reference_mismatches).
 """
 
+import functools
 import itertools
 import math
 
@@ -55,7 +56,7 @@ def local_mismatches(data, spec, exprs, lr, cell_of, steps=1, reduction="sum", c
                 if expected is not None and abs(found - expected) > units[q.name] + LOCAL_NOISE * abs(expected):
                     grads = env.partials_of_expr(exprs[q.name])
                     tol = tolerance(expected, grads, values, units, units[q.name], LOCAL_NOISE,
-                                    log_floor(exprs[q.name]))
+                                    _log_floor(exprs[q.name]))
                 else:
                     tol = math.inf
             if expected is None or not math.isfinite(expected):
@@ -66,15 +67,10 @@ def local_mismatches(data, spec, exprs, lr, cell_of, steps=1, reduction="sum", c
     return out, checked
 
 
-def log_floor(expr):
+@functools.lru_cache(maxsize=None)
+def _log_floor(expr):
     """1 when the expression takes a logarithm (a cross-entropy: LN(1-a) loses an eps of the 1), else 0."""
-    return 1.0 if any(getattr(e, "fn", None) == "LN" for e in _nodes(expr)) else 0.0
-
-
-def _nodes(expr):
-    yield expr
-    for child in expr.children():
-        yield from _nodes(child)
+    return 1.0 if any(getattr(e, "fn", None) == "LN" for e in expr.nodes()) else 0.0
 
 
 def _across_kink(exprs, name, values, units, found, tol):
@@ -83,10 +79,17 @@ def _across_kink(exprs, name, values, units, found, tol):
     expr = exprs.get(name)  # (weights and biases are checked against their update: no expression)
     if expr is None:
         return False
-    near = [n for n in expr.names() if units.get(n) and values.get(n) is not None and abs(values[n]) <= units[n]]
+    near = {n: units[n] for n in expr.names()
+            if units.get(n) and values.get(n) is not None and abs(values[n]) <= units[n]}
+    return _either_side(exprs, name, values, near, found, tol)
+
+
+def _either_side(exprs, name, values, near, found, tol):
+    """True when `name` computed from `values`, each quantity of `near` ({name: its rounding}, the first 3) set
+    to that rounding on either side of 0, gives `found` within tol for some choice of sides."""
     for signs in itertools.product((-1.0, 1.0), repeat=min(len(near), 3)):
-        moved = {**values, **{n: sign * units[n] for n, sign in zip(near, signs)}}
-        value = RowEnv(moved, exprs).value_of_expr(expr)
+        moved = {**values, **{n: sign * unit for (n, unit), sign in zip(near.items(), signs)}}
+        value = RowEnv(moved, exprs).value_of(name)
         if value is not None and abs(found - value) <= tol:
             return True
     return False
@@ -187,29 +190,24 @@ class RowReference:
                 grads = self.own.partials_of_expr(self.exprs[name])
                 devs = {n: self.allowed(n) for n in grads}
                 self._dev[name] = tolerance(expected or 0.0, grads, self.own.values, devs, self.units.get(name, 0.0),
-                                            LOCAL_NOISE, log_floor(self.exprs[name]))
+                                            LOCAL_NOISE, _log_floor(self.exprs[name]))
         return self._dev[name]
 
     def across_kink(self, name, found, tol):
         """True when the chain passes a quantity that the exact chain puts on one side of 0 and the row stores on
         the other, within the quantity's allowance (a ReLU's slope, IF(o>0,1,0), flips there), and the chain
         taking those stored numbers gives `found` within tol: rounding, not a mistake, chose the side."""
-        flipped, either = {}, []
+        flipped, either = {}, {}
         chain = self._reads(name)
         for m, v in self.values.items():
             ref = self.reference(m) if m in chain and m in self.exprs and v is not None else None
             if ref is None or abs(ref - v) > self.allowed(m):
                 continue
             if self.units.get(m) and abs(v) <= self.units[m]:
-                either.append(m)  # stored within its rounding of 0 (0.00 for 0.0048): either side
+                either[m] = self.units[m]  # stored within its rounding of 0 (0.00 for 0.0048): either side
             elif (ref > 0) != (v > 0):
                 flipped[m] = v
-        for signs in itertools.product((-1.0, 1.0), repeat=min(len(either), 3)):
-            sides = {m: sign * self.units[m] for m, sign in zip(either, signs)}
-            value = RowEnv({**self.leaves, **flipped, **sides}, self.exprs).value_of(name)
-            if (flipped or sides) and value is not None and abs(found - value) <= tol:
-                return True
-        return False
+        return _either_side(self.exprs, name, {**self.leaves, **flipped}, either, found, tol)
 
     def _reads(self, name):
         """The quantities `name` is computed from, through the whole chain."""

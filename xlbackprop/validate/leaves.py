@@ -55,16 +55,12 @@ def read_leaves(sheet, table, book=None):
     row = table.first_row
     values = row_values(sheet, table, row)
     read = []
-    for name, (cell, typed) in _fit_row(sheet, table, row, values, same_on_every_row=True, book=book).items():
+    for name, (cell, typed, elsewhere) in _fit_row(sheet, table, row, values, True, book).items():
         table.fixed[name] = cell
         if typed is not None:
             table.typed[name] = typed
-            elsewhere = dict(_cells_elsewhere(book, sheet, *cell)) if book is not None else {}
-            where = next((text for text, v in elsewhere.items() if v == typed), None)
-            if where is not None:
-                read.append(f"{name} {where}")
-        else:
-            read.append(f"{name} {sheet.cell_name(*cell)}")
+        if elsewhere is not None or typed is None:
+            read.append(f"{name} {elsewhere or sheet.cell_name(*cell)}")
     if read:
         table.notes.append("read from the cells the formulas use outside the table: " + ", ".join(read))
 
@@ -81,7 +77,7 @@ def sample_columns(book, sheet, table):
         values = row_values(sheet, table, row)
         key = tuple(tuple(_outside_cells(sheet, table, row, c)) for c in table.columns.values())
         if key not in found:
-            found[key] = {n: cell for n, (cell, typed) in _fit_row(sheet, table, row, values).items()
+            found[key] = {n: cell for n, (cell, typed, _) in _fit_row(sheet, table, row, values).items()
                           if typed is None}
         per_row[row] = found[key]
     names = sorted({n for m in per_row.values() for n in m})
@@ -127,12 +123,13 @@ def _missing(values):
 
 
 def _fit_row(sheet, table, row, values, same_on_every_row=False, book=None):
-    """{leaf: (cell, typed number or None)} for the inputs and targets missing from `values` that the row's
-    formulas read: a formula's candidates (the cells outside the table it reads, else the numbers typed into
-    it) are tried in each order and kept when one order (or several giving the same numbers) makes the
-    formula's own value. `same_on_every_row`: only formulas that read the same cells on every row. With
-    `book`, a formula that reads no such cell of its own sheet offers the cells it reads on other sheets (a
-    parameter sheet: =A2*Params!$B$2), each recorded as the number it holds, read at the formula's cell."""
+    """{leaf: (cell, typed number or None, the other sheet's cell or None)} for the inputs and targets missing
+    from `values` that the row's formulas read: a formula's candidates (the cells outside the table it reads,
+    else the numbers typed into it) are tried in each order and kept when one order (or several giving the same
+    numbers) makes the formula's own value. `same_on_every_row`: only formulas that read the same cells on every
+    row. With `book`, a formula that reads no such cell of its own sheet offers the cells it reads on other
+    sheets (a parameter sheet: =A2*Params!$B$2), each recorded as the number it holds, read at the formula's
+    cell."""
     values = dict(values)
     spec, missing = _missing(values)
     exprs = exprs_of(spec)
@@ -149,13 +146,15 @@ def _fit_row(sheet, table, row, values, same_on_every_row=False, book=None):
                                                for r in range(table.first_row, table.last_row + 1)):
             continue  # rows that read other cells (one sample per row): not one fixed leaf
         cells = [cell for cell in cells if cell not in table.fixed.values() and cell not in
-                 {c for c, _ in out.values()}]
-        elsewhere = [] if cells or book is None else [v for _, v in _cells_elsewhere(book, sheet, row, col)]
-        if same_on_every_row and elsewhere and any(_cells_elsewhere(book, sheet, r, col) != _cells_elsewhere(
-                book, sheet, row, col) for r in range(table.first_row, table.last_row + 1)):
+                 {c for c, _, _ in out.values()}]
+        elsewhere = [] if cells or book is None else _cells_elsewhere(book, sheet, row, col)
+        if same_on_every_row and elsewhere and any(_cells_elsewhere(book, sheet, r, col) != elsewhere
+                                                   for r in range(table.first_row, table.last_row + 1)):
             continue
-        typed = elsewhere or ([] if cells else
-                              list(dict.fromkeys(numbers(without_rounding_digits(sheet.formula(row, col))))))
+        if elsewhere or cells:
+            typed = [v for _, v in elsewhere]
+        else:
+            typed = list(dict.fromkeys(numbers(without_rounding_digits(sheet.formula(row, col)))))
         found = [sheet.number(*cell) for cell in cells] or typed
         if not len(wanted) <= len(found) <= MAX_CANDIDATES:
             continue
@@ -168,7 +167,8 @@ def _fit_row(sheet, table, row, values, same_on_every_row=False, book=None):
             continue
         for name, k in zip(wanted, fits.popitem()[1]):
             values[name] = found[k]
-            out[name] = (cells[k], None) if cells else ((row, col), found[k])
+            source = elsewhere[k][0] if elsewhere else None
+            out[name] = (cells[k], None, None) if cells else ((row, col), found[k], source)
     return out
 
 

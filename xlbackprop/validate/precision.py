@@ -131,7 +131,13 @@ def constant_tolerance(given, rounding):
     return max(CONSTANT_RTOL * abs(given), rounding.unit(given))
 
 
-_ROUND_CALL = re.compile(r"\b(ROUND|ROUNDUP|ROUNDDOWN|TRUNC|FLOOR|CEILING|MROUND)\s*\(", re.IGNORECASE)
+_ROUNDS = "ROUND|ROUNDUP|ROUNDDOWN|TRUNC|FLOOR|CEILING|MROUND"
+_ROUND_CALL = re.compile(rf"\b({_ROUNDS})\s*\(", re.IGNORECASE)
+# Any way of rounding a spreadsheet offers, the digits spelt or not (ROUND(x,$E$1), MROUND(x,0.0001),
+# INT(x*10^4+0.5)/10^4, VALUE(FIXED(x,4))): where the digits are not spelt, the column's rounded values say
+# them (columns._column_rounding), when they keep this many significant digits or fewer (a double has 15-17).
+_ANY_ROUNDING = re.compile(rf"\b({_ROUNDS}|INT|FIXED|TEXT)\s*\(", re.IGNORECASE)
+ROUNDED_DIGITS = 8
 
 
 def _args(text, start):
@@ -210,11 +216,3 @@ def formula_rounding(formula, value):
     if not unit:
         return 0.0
     return unit if whole else 4 * unit * max(1.0, abs(value or 0.0))
-
-
-# Any way of rounding a spreadsheet offers, the digits spelt or not (ROUND(x,$E$1), MROUND(x,0.0001),
-# INT(x*10^4+0.5)/10^4, VALUE(FIXED(x,4))): where the digits are not spelt, the column's rounded values say
-# them (columns._column_rounding), when they keep this many significant digits or fewer (a double has 15-17).
-_ANY_ROUNDING = re.compile(r"\b(ROUND|ROUNDUP|ROUNDDOWN|TRUNC|FLOOR|CEILING|MROUND|INT|FIXED|TEXT)\s*\(",
-                           re.IGNORECASE)
-ROUNDED_DIGITS = 8
