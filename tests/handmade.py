@@ -598,13 +598,8 @@ def two_rows_per_iteration(path, iterations=6, lr=0.5, mistake=None, biases=None
                 f[name] = start[name]
         for j in range(1, 9):
             f[f"w{j}"] = start[f"w{j}"] if k == 0 else f"={a1(rf - 2, col[f'w{j}'])}-$B$1*{a1(rb - 2, col[f'∂E/∂w{j}'])}"
+        f.update(_course_forward(ref, b1, b2))
         f.update({
-            "h1": f"={ref['w1']}*{ref['i1']}+{ref['w2']}*{ref['i2']}{b1}", "a_h1": f"={_sig(ref['h1'])}",
-            "h2": f"={ref['w3']}*{ref['i1']}+{ref['w4']}*{ref['i2']}{b1}", "a_h2": f"={_sig(ref['h2'])}",
-            "o1": f"={ref['w5']}*{ref['a_h1']}+{ref['w6']}*{ref['a_h2']}{b2}", "a_o1": f"={_sig(ref['o1'])}",
-            "o2": f"={ref['w7']}*{ref['a_h1']}+{ref['w8']}*{ref['a_h2']}{b2}", "a_o2": f"={_sig(ref['o2'])}",
-            "E1": f"=0.5*({ref['t1']}-{ref['a_o1']})^2", "E2": f"=0.5*({ref['t2']}-{ref['a_o2']})^2",
-            "E_total": f"={ref['E1']}+{ref['E2']}",
             "δo1": f"=({ref['a_o1']}-{ref['t1']})*{ref['a_o1']}*(1-{ref['a_o1']})",
             "δo2": f"=({ref['a_o2']}-{ref['t2']})*{ref['a_o2']}*(1-{ref['a_o2']})",
             "δh1": f"=({ref['δo1']}*{ref['w5']}+{ref['δo2']}*{ref['w7']})*{ref['a_h1']}*(1-{ref['a_h1']})",
@@ -622,6 +617,18 @@ def two_rows_per_iteration(path, iterations=6, lr=0.5, mistake=None, biases=None
         ws.cell(rb, 2, "backward")
     wb.save(path)
     return labels, first
+
+
+def _course_forward(ref, b1="", b2=""):
+    """The course network's forward pass and errors on one row, as formula texts over `ref` (label -> cell);
+    b1, b2: what each layer's net inputs add ("+$E$1": a fixed bias)."""
+    return {
+        "h1": f"={ref['w1']}*{ref['i1']}+{ref['w2']}*{ref['i2']}{b1}", "a_h1": f"={_sig(ref['h1'])}",
+        "h2": f"={ref['w3']}*{ref['i1']}+{ref['w4']}*{ref['i2']}{b1}", "a_h2": f"={_sig(ref['h2'])}",
+        "o1": f"={ref['w5']}*{ref['a_h1']}+{ref['w6']}*{ref['a_h2']}{b2}", "a_o1": f"={_sig(ref['o1'])}",
+        "o2": f"={ref['w7']}*{ref['a_h1']}+{ref['w8']}*{ref['a_h2']}{b2}", "a_o2": f"={_sig(ref['o2'])}",
+        "E1": f"=0.5*({ref['t1']}-{ref['a_o1']})^2", "E2": f"=0.5*({ref['t2']}-{ref['a_o2']})^2",
+        "E_total": f"={ref['E1']}+{ref['E2']}"}
 
 
 def classifier_2_2_2(path, outputs="softmax", iterations=20, lr=0.5, mistake=None):
@@ -702,3 +709,54 @@ def _moved(source, dest, sheet_name, move):
         ws.cell(r, c).value = v
     wb.save(dest)
     return dest
+
+
+def course_with_another_update(path, rule, rows=15, lr=0.5, beta=0.9):
+    """The course's network, one row per iteration, whose weights move by another rule than plain gradient
+    descent: "momentum" (v = β·v + g in columns of its own, w - η·v), "heavy ball" (w - η·g + β·(w - the
+    weight of the row above it)), "decay" (a rate column η/(1 + 0.1·n) over an iteration counter) or "adam".
+    Formulas only: the validator computes them."""
+    names = [f"w{k}" for k in range(1, 9)]
+    labels = (["n", "η_n", "i1", "i2", "t1", "t2"] + names + ["h1", "a_h1", "h2", "a_h2", "o1", "a_o1", "o2", "a_o2",
+              "E1", "E2", "E_total"] + [f"∂E/∂w{k}" for k in range(1, 9)] + [f"v{k}" for k in range(1, 9)]
+              + [f"m{k}" for k in range(1, 9)])
+    start = dict(zip(["i1", "i2", "t1", "t2"] + names, (0.05, 0.1, 0.01, 0.99, 0.15, 0.2, 0.25, 0.3, 0.4, 0.45, 0.5, 0.55)))
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws["A1"], ws["B1"], ws["C1"], ws["D1"] = "learning rate", lr, "β", beta
+    header = 3
+    for c, label in enumerate(labels, start=1):
+        ws.cell(header, c, label)
+    for k in range(rows):
+        r = header + 1 + k
+        ref, up = row_refs(labels, r), row_refs(labels, r - 1)
+        f = {"n": k + 1 if k == 0 else f"={up['n']}+1", "η_n": f"=$B$1/(1+0.1*{ref['n']})"}
+        f.update({n: start[n] for n in ["i1", "i2", "t1", "t2"]})
+        for j, w in enumerate(names, start=1):
+            g, v, m = f"∂E/∂w{j}", f"v{j}", f"m{j}"
+            f[v] = f"={ref[g]}" if k == 0 else f"=$D$1*{up[v]}+{ref[g]}"
+            f[m] = f"=0.1*{ref[g]}^2" if k == 0 else f"=0.999*{up[m]}+0.001*{ref[g]}^2"
+            if k == 0:
+                f[w] = start[w]
+            elif rule == "momentum":
+                f[w] = f"={up[w]}-$B$1*{up[v]}"
+            elif rule == "decay":
+                f[w] = f"={up[w]}-{up['η_n']}*{up[g]}"
+            elif rule == "adam":
+                f[w] = f"={up[w]}-$B$1*{up[v]}/(SQRT({up[m]})+0.00000001)"
+            elif k == 1:  # heavy ball: its first step is plain
+                f[w] = f"={up[w]}-$B$1*{up[g]}"
+            else:
+                f[w] = f"={up[w]}-$B$1*{up[g]}+$D$1*({up[w]}-{a1(r - 2, labels.index(w) + 1)})"
+        f.update(_course_forward(ref))
+        d1 = f"({ref['a_o1']}-{ref['t1']})*{ref['a_o1']}*(1-{ref['a_o1']})"
+        d2 = f"({ref['a_o2']}-{ref['t2']})*{ref['a_o2']}*(1-{ref['a_o2']})"
+        for j, (dh, a) in enumerate([(f"({d1}*{ref['w5']}+{d2}*{ref['w7']})*{ref['a_h1']}*(1-{ref['a_h1']})", "i1"),
+                                     (f"({d1}*{ref['w5']}+{d2}*{ref['w7']})*{ref['a_h1']}*(1-{ref['a_h1']})", "i2"),
+                                     (f"({d1}*{ref['w6']}+{d2}*{ref['w8']})*{ref['a_h2']}*(1-{ref['a_h2']})", "i1"),
+                                     (f"({d1}*{ref['w6']}+{d2}*{ref['w8']})*{ref['a_h2']}*(1-{ref['a_h2']})", "i2"),
+                                     (d1, "a_h1"), (d1, "a_h2"), (d2, "a_h1"), (d2, "a_h2")], start=1):
+            f[f"∂E/∂w{j}"] = f"={dh}*{ref[a]}"
+        for c, label in enumerate(labels, start=1):
+            ws.cell(r, c, f[label])
+    wb.save(path)

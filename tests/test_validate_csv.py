@@ -122,3 +122,38 @@ def test_decimal_commas_are_read_under_more_than_50_lines_of_notes_and_blank_row
     (tmp_path / "eu.csv").write_text("\n".join(notes) + "\n" + table.read_text(encoding="utf-8"), encoding="utf-8")
     result = validate_file(tmp_path / "eu.csv")
     assert (result.verdict, result.tables[0].header_row) == ("correct", 64)
+
+
+def test_activations_exported_as_percentages_are_read_at_the_digits_they_show(tmp_path):
+    # 50.6875% is 0.506875 shown to 6 decimals, not 0.5068750000000001: a float division would make the
+    # column look exact and its rounding a mistake
+    rows = [{n: f"{row[n] * 100:.4f}%" if n.startswith("a_") else f"{row[n]:.10g}" for n in ORDER}
+            for row in simulate(rows=8)]
+    result = validate_file(write_csv(tmp_path / "pct.csv", rows, number=str))
+    assert result.verdict == "correct", [(t.verdict, t.first_error) for t in result.tables]
+    assert read_csv(tmp_path / "pct.csv")[(3, ORDER.index("a_h1") + 1)] == 0.506875
+
+
+def test_a_csv_whose_lines_end_in_a_carriage_return_alone_is_read(tmp_path):
+    path = write_csv(tmp_path / "mac.csv", simulate(rows=8))
+    path.write_bytes(path.read_bytes().replace(b"\r\n", b"\r"))
+    result = validate_file(path)
+    assert result.verdict == "correct", result.error
+
+
+def test_a_comma_separated_export_with_quoted_decimal_commas_reads_the_numbers(tmp_path):
+    # Google Sheets in a European locale: "0,05" quoted, the fields split by commas
+    def number(x):
+        return f"{x:.10g}".replace(".", ",")
+    result = validate_file(write_csv(tmp_path / "sheets.csv", simulate(rows=8), number=number))
+    assert result.verdict == "correct", [(t.verdict, t.first_error) for t in result.tables]
+
+
+def test_a_rate_typed_with_a_point_above_a_table_of_decimal_commas_leaves_the_table_read(tmp_path):
+    path = write_csv(tmp_path / "de.csv", simulate(rows=8), delimiter=";",
+                     number=lambda x: f"{x:.10g}".replace(".", ","))
+    path.write_text(path.read_text(encoding="utf-8").replace("learning rate;0,5", "learning rate;0.5"),
+                    encoding="utf-8")
+    result = validate_file(path)
+    assert result.verdict == "correct", [(t.verdict, t.first_error) for t in result.tables]
+    assert result.tables[0].learning_rate == 0.5

@@ -787,6 +787,33 @@ def test_a_mistake_in_a_tanh_relu_network_exported_at_2_decimals_is_found_at_its
     assert table.verdict == "wrong" and table.first_error.cell == change.cell, table.first_error
 
 
+def _tanh_identity_3_3_1(tmp_path):
+    # Its output's net input stays positive in every row, where ReLU and the identity give the same numbers; its
+    # hidden net inputs are small on the first row, where tanh and the identity agree to 2 decimals.
+    from xlbackprop.spec import load_spec
+
+    path = tmp_path / "tanh-identity.toml"
+    path.write_text('name = "tanh-identity"\nsizes = [3, 3, 1]\nactivations = ["tanh", "identity"]\nseed = 1\n'
+                    'learning_rates = [0.5]\niterations = 30\n[[samples]]\ninputs = [0.05, 0.1, 0.2]\n'
+                    'targets = [0.7]\n')
+    return load_spec(path)
+
+
+@pytest.mark.parametrize("decimals", [None, 2, 3, 5])
+def test_an_identity_output_whose_net_input_stays_positive_is_read_as_assigned_not_as_relu(tmp_path, decimals):
+    result = _exported(_tanh_identity_3_3_1(tmp_path), tmp_path, decimals)
+    (table,) = result.tables
+    assert table.verdict == "correct", (table.first_error, table.notes)
+    assert table.network.startswith("3-3-1, tanh/identity"), table.network
+
+
+def test_tanh_hidden_units_exported_at_2_decimals_are_read_as_tanh_where_later_rows_tell(tmp_path):
+    result = _exported(_tanh_identity_3_3_1(tmp_path), tmp_path, 2, keep_assignment=False)
+    (table,) = result.tables
+    assert table.verdict == "correct", (table.first_error, table.notes)
+    assert table.network.startswith("3-3-1, tanh/"), table.network
+
+
 # --- inputs and targets in a parameter block on another sheet, or in named cells ---------------------------------
 
 def _table_reading_parameters(path, how, mistake=None):

@@ -345,3 +345,26 @@ def test_a_pasted_single_neuron_with_a_wrong_gradient_is_wrong_not_a_crash(tmp_p
     result = validate_workbook(handmade.paste_values(source, tmp_path / "pasted.xlsx"))
     first = result.tables[0].first_error
     assert (result.verdict, first.quantity, first.row) == ("wrong", "dE_total/dw1", 1)
+
+
+# --- weights that move by another rule than plain gradient descent ------------------------------------------------
+
+@pytest.mark.parametrize("rule, says", [
+    ("momentum", "a running average of the gradients (momentum or Adam): the update Sheet!"),
+    ("adam", "a running average of the gradients (momentum or Adam)"),
+    ("decay", "a learning rate that changes from row to row (a schedule)"),
+    ("heavy ball", "momentum: the update Sheet!"),
+])
+def test_momentum_adam_or_a_decaying_rate_is_unsupported_not_wrong(tmp_path, rule, says):
+    handmade.course_with_another_update(tmp_path / "rule.xlsx", rule)
+    result, table = _only_table(tmp_path / "rule.xlsx")
+    assert (result.verdict, table.verdict, table.mismatches) == ("unsupported", "unsupported", [])
+    note = next(n for n in table.notes if n.startswith("unsupported:"))
+    assert says in note and "w - η·∂E/∂w" in note, note
+
+
+@pytest.mark.parametrize("rule", ["momentum", "heavy ball"])
+def test_momentum_of_zero_is_plain_gradient_descent_and_judged_so(tmp_path, rule):
+    handmade.course_with_another_update(tmp_path / "rule.xlsx", rule, beta=0.0)
+    result, table = _only_table(tmp_path / "rule.xlsx")
+    assert (result.verdict, table.mismatches) == ("correct", []), table.first_error

@@ -43,6 +43,20 @@ def test_other_spellings_are_matched_by_meaning(label, name):
     assert canonical(label) == name
 
 
+@pytest.mark.parametrize("label,name", [
+    ("weight w1", "w1"), ("Gewicht w1", "w1"), ("poids w2", "w2"), ("input i1", "i1"), ("Eingabe i2", "i2"),
+    ("target t1", "t1"), ("cible t2", "t2"), ("output a_o1", "a_o1"), ("hidden output a_h2", "a_h2"),
+    ("error E1", "E1"), ("erreur E_total", "E_total"), ("dérivée ∂E/∂w1", "dE_total/dw1"),
+    ("gradient dw3", "dE_total/dw3"), ("E_ges", "E_total"), ("dE_ges/dw4", "dE_total/dw4")])
+def test_a_symbol_after_words_naming_its_kind_in_any_language_is_read(label, name):
+    assert canonical(label) == name
+
+
+@pytest.mark.parametrize("label", ["weight t1", "target w1", "Step 1", "iteration 5", "input"])
+def test_a_word_before_a_symbol_of_another_kind_is_no_label(label):
+    assert canonical(label) is None
+
+
 @pytest.mark.parametrize("label", ["Sno.", "Step", "epoch", "η", "Learning rate", "∂E/∂a_h1", "Inputs", "", None,
                                    "w1'", "new w1", "updated w5", "w1_new", "w1(t+1)", "next w1", "W1 updated"])
 def test_counters_remarks_and_helpers_are_not_quantities(label):
@@ -333,3 +347,44 @@ def test_rows_past_a_blank_row_typed_into_the_table_are_named_as_not_checked(tmp
     assert table.rows == 5
     assert [n for n in table.notes if n.startswith("5 more rows with numbers in the weight columns follow a blank "
                                                    f"or text row (rows {gap + 1}-{gap + 5}): not read")]
+
+
+
+def _with_every_fifth_row_shown(tmp_path, change=None):
+    """The course's table of 21 iterations, and a sheet 'Every 5th' whose cells show every fifth row of it
+    (=Sheet1!E9), as a summary or a chart's data does; `change(ws)` edits that sheet before it is saved."""
+    import openpyxl
+
+    from xlbackprop.cells import col_letter
+
+    layout = Layout(rows=simulate(rows=21, lr=0.5))
+    write_workbook(tmp_path / "course.xlsx", {"Sheet1": [layout]})
+    wb = openpyxl.load_workbook(tmp_path / "course.xlsx")
+    table, summary = wb["Sheet1"], wb.create_sheet("Every 5th")
+    columns = range(1, table.max_column + 1)
+    for c in columns:
+        summary.cell(1, c, table.cell(layout.header_row, c).value)
+    for j, k in enumerate(range(0, 21, 5)):
+        for c in columns:
+            summary.cell(2 + j, c, f"=Sheet1!{col_letter(c)}{layout.header_row + 1 + k}")
+    if change:
+        change(summary)
+    wb.save(tmp_path / "summary.xlsx")
+    return validate_workbook(tmp_path / "summary.xlsx")
+
+
+def test_a_sheet_showing_every_fifth_row_of_a_table_is_a_view_of_it_not_a_table_of_its_own(tmp_path):
+    result = _with_every_fifth_row_shown(tmp_path)
+    assert result.verdict == "correct", [(t.sheet, t.verdict, t.first_error) for t in result.tables]
+    assert [t.sheet for t in result.tables] == ["Sheet1"]
+    (note,) = [n.message for n in result.sheets if n.sheet == "Every 5th"]
+    assert note.startswith("sheet 'Every 5th': rows 2-6 show cells of the table on sheet 'Sheet1'"), note
+
+
+def test_a_sheet_whose_cells_are_mostly_its_own_numbers_is_no_view_of_another_table(tmp_path):
+    def own_numbers(ws):  # two thirds of each row typed: a table of its own (judged, or named as unrecognised)
+        for row in ws.iter_rows(min_row=2):
+            for c in row[len(row) // 3:]:
+                c.value = 0.123
+    result = _with_every_fifth_row_shown(tmp_path, own_numbers)
+    assert not any(n.sheet == "Every 5th" and "show cells of the table" in n.message for n in result.sheets)

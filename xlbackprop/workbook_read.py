@@ -27,7 +27,15 @@ def number_in_text(text):
     m = _NUMBER_TEXT.fullmatch(text)
     if m is None:
         return None
-    return float(m.group(1)) / (100.0 if m.group(2) else 1.0)  # "50%" is 0.5 in arithmetic, as Excel reads it
+    return percent(m.group(1)) if m.group(2) else float(m.group(1))
+
+
+def percent(number):
+    """The number '50.6875' percent writes, as Excel's arithmetic reads it (0.506875): divided as a decimal, so
+    that it keeps the digits it was shown with (a float division gives 0.5068750000000001, 16 digits)."""
+    from decimal import Decimal
+
+    return float(Decimal(number) / 100)
 
 
 @dataclass
@@ -477,7 +485,7 @@ def read_csv(path):
     import csv
     import io
 
-    text = csv_text(path)
+    text = csv_text(path).replace("\r\n", "\n").replace("\r", "\n")  # Excel for Mac ends its lines with \r alone
     if re.search(r"[^\n]{%d}" % CSV_MAX_LINE, text):
         raise WorkbookError(f"{path}: a .csv line of more than {CSV_MAX_LINE:,} characters; expected one sheet's table")
     # the first lines with something in them (not ;;;; of blank rows), each cut short: the sniffer's time
@@ -493,7 +501,7 @@ def read_csv(path):
     cells = {}
     try:
         rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))  # parsed once (CSV_MAX_BYTES bounds it)
-        decimal_comma = delimiter != "," and _first_decimal_is_a_comma(rows)
+        decimal_comma = _decimals_are_commas(rows)
         for r, row in enumerate(rows, start=1):
             for c, v in enumerate(row, start=1):
                 value = _csv_value(v.strip(), decimal_comma)
@@ -507,17 +515,20 @@ def read_csv(path):
     return cells
 
 
-def _first_decimal_is_a_comma(rows, limit=2000):
-    """True when the first number with a fraction in the first `limit` rows is written 0,05 (a European
-    export), wherever it is: a table may start under many rows of notes and blank cells."""
+def _decimals_are_commas(rows, limit=2000):
+    """True when most numbers with a fraction in the first `limit` rows are written 0,05 (a European export),
+    wherever they are: a table may start under many rows of notes and blank cells, and one number typed 0.5
+    above it does not make the table's 0,05 text. A ,-separated file holds them quoted ("0,05", as Google
+    Sheets exports in a European locale)."""
+    commas = dots = 0
     for row in itertools.islice(rows, limit):
         for v in row:
             v = v.strip().rstrip("%").strip()
             if _CSV_DECIMAL_COMMA.fullmatch(v):
-                return True
-            if "." in v and _CSV_NUMBER.fullmatch(v):
-                return False
-    return False
+                commas += 1
+            elif "." in v and _CSV_NUMBER.fullmatch(v):
+                dots += 1
+    return commas > dots
 
 
 def looks_like_text(head):
@@ -557,5 +568,5 @@ def _csv_value(text, decimal_comma):
     if decimal_comma and _CSV_DECIMAL_COMMA.fullmatch(number):
         number = number.replace(",", ".")
     if _CSV_NUMBER.fullmatch(number):
-        return float(number) / (100 if text.endswith("%") else 1)
+        return percent(number) if text.endswith("%") else float(number)
     return text

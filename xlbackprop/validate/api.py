@@ -25,7 +25,7 @@ from xlbackprop.validate.results import WorkbookResult
 from xlbackprop.validate.runs import reference_runs
 from xlbackprop.validate.shapes import iterations_across_sheets, without_table
 from xlbackprop.validate.tables import find_tables
-from xlbackprop.validate.unrecognised import footprints, unrecognised
+from xlbackprop.validate.unrecognised import copies_apart, footprints, unrecognised
 from xlbackprop.validate.verdict import workbook_verdict
 from xlbackprop.validate.wiring import rewired
 from xlbackprop.workbook_read import read_embedded_spec
@@ -44,7 +44,7 @@ def validate_checked(path, assignment=None, fallback=None, convert=True):
     converted here when it needs it, unless `convert` is False (a batch converts its files together)."""
     book, recalc = recalculated(path, fallback, convert)
     carried = read_embedded_spec(path)  # a workbook generate wrote (an exercise handed back) carries its spec
-    tables = [rewired(recalc, book, table) for table in find_tables(book)]
+    tables, copied, copies_at = copies_apart(book, [rewired(recalc, book, table) for table in find_tables(book)])
     rates = [learning_rate(book, table) for table in tables]
     runs = reference_runs(book, tables, rates)
     results = [check_table(book, table, runs, rate, recalc, assignment or carried)
@@ -63,8 +63,11 @@ def validate_checked(path, assignment=None, fallback=None, convert=True):
     # a generated workbook's own sheets (the Summary's formulas, say) are no attempt at a table
     skip = GENERATED_SHEETS if carried is not None else ()
     curves, checked = loss_curves(book, tables, rates, runs, footprints(book, tables), skip)
+    for name, area in copies_at.items():
+        checked.setdefault(name, []).extend(area)
     order = {sheet.name: k for k, sheet in enumerate(book.sheets)}
-    sheets = sorted(curves + unrecognised(book, tables, skip, checked), key=lambda note: order.get(note.sheet, 0))
+    sheets = sorted(curves + copied + unrecognised(book, tables, skip, checked),
+                    key=lambda note: order.get(note.sheet, 0))
     needs = recalc.needs_libreoffice and fallback is None
     missing = []
     # (a table whose rate cannot be read, a blank one, say, may be one of them: it is incomplete already)

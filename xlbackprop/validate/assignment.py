@@ -9,9 +9,9 @@ from pathlib import Path
 
 from xlbackprop.errors import SpecError, WorkbookError
 from xlbackprop.layout import weight_note
-from xlbackprop.network import leaf_values
+from xlbackprop.network import leaf_values, unit_names
 from xlbackprop.spec import load_spec, preset
-from xlbackprop.validate.infer import LOSS_WORDS
+from xlbackprop.validate.infer import LOSS_WORDS, fitting_activations
 
 
 
@@ -119,6 +119,18 @@ def _shape(spec):
 
 
 
+def _as_assigned(assigned, spec, rows):
+    """spec with the assigned activations where the table's numbers (rows: {name: number} each) fit them as well
+    as the ones read: ReLU and the identity agree on net inputs that stay positive, tanh and the identity on small
+    ones shown at 2 decimals."""
+    if assigned.sizes != spec.sizes or assigned.activations == spec.activations:
+        return spec
+    for units, act in zip(unit_names(spec)[1:], assigned.activations):
+        if not fitting_activations(spec, units, rows, None, (act,)):
+            return spec
+    return replace(spec, activations=assigned.activations)
+
+
 def table_departures(assignment, reading, notes):
     """A judged table's departures from the assignment; without one, those from the course's network, added to
     `notes`. reading: judge.Reading."""
@@ -126,6 +138,9 @@ def table_departures(assignment, reading, notes):
     from xlbackprop.validate.runs import run_spec, starting_values
 
     r, table, lr = reading, reading.table, reading.lr
+    if assignment is not None:  # the report then names the network as assigned, where its numbers fit it too
+        r.spec = _as_assigned(assignment, r.spec, [{n: v[k] for n, v in r.data.values.items()}
+                                                   for k in range(table.rows)])
     values = starting_values(r.book, table)
     run = run_spec(r.book, table, lr.value) if table.samples > 1 else None
     spec = replace(r.spec, samples=run[0].samples) if run is not None else r.spec

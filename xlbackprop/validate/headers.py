@@ -29,7 +29,7 @@ LOSS_AT_RATE = r"(?:E|Loss|Error)_\s*"
 
 
 # C and J: the cost, in the notation of some courses (J(w), Andrew Ng's)
-_ERROR = r"(?:e|l|c|j|err|error|loss|cost|mse|sse)(?:total|tot|t)?"
+_ERROR = r"(?:e|l|c|j|err|error|loss|cost|mse|sse)(?:total|tot|t|gesamt|ges)?"  # E_ges: German
 _ACT = r"(?:a|out|act|σ|sigmoid|sigma|sig)"
 # A single output, a single bias: students leave the number off (y, ŷ, o, b, δo, dE/db); "1" is meant. A bare
 # t is not read as the target: it is as often a step counter.
@@ -98,9 +98,47 @@ def canonical(label):
         # "h1 = w1*i1 + w2*i2", "E = E1+E2": a label that spells out its own formula
         text = text.split("=", 1)[0]
         name = _classify(normalise(text))
+    if name is None:
+        name = _after_its_kind(text)
     if name and re.fullmatch(r"[wbho]\d+", name) and any(ch in text for ch in _PARTIALS):
         name = f"dE_total/d{name}"  # "∂w1": a derivative even without the E
     return name + suffix if name else None
+
+
+# Words that say what kind of quantity the symbol after them is ("weight w1", "Gewicht w1", "poids w1", "input
+# i1", "target t1"), in the languages students write in; each with the names it may stand before.
+_KINDS = {
+    "w": "weight weights gewicht poids peso pesos",
+    "i": "input inputs eingabe entrée entree entrada",
+    "t": "target targets ziel zielwert cible objetivo",
+    "b": "bias biais",
+    "h": "hidden net",
+    "a_h": "hidden output activation aktivierung",
+    "o": "output net ausgabe sortie salida",
+    "a_o": "output activation aktivierung ausgabe sortie salida prediction",
+    "E": "error loss total fehler gesamtfehler erreur",
+    "d": "derivative derivada dérivée derivee ableitung gradient gradiente slope partial",
+}
+
+
+def _after_its_kind(text):
+    """'weight w1' -> w1: a symbol after words that name its kind; None for anything else."""
+    words = text.split()
+    if len(words) < 2:
+        return None
+    name = _classify(normalise(words[-1]))
+    kind = _kind(name) if name else None
+    if not kind or not all(w.lower().strip(":") in _KINDS[kind].split() for w in words[:-1]):
+        return None
+    return name
+
+
+def _kind(name):
+    """The key of _KINDS a canonical name belongs under, or None."""
+    if name.startswith("dE_total/d"):
+        return "d"
+    m = re.fullmatch(r"(a_[ho]|[witbhoE])(?:\d+|_total)", name)
+    return m.group(1) if m else None
 
 
 def in_group(name, label, group):

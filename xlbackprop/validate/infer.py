@@ -16,10 +16,11 @@ from xlbackprop.validate.rows import LAYOUT_RTOL, RowEnv, agrees, close
 _NAME = re.compile(r"^(i|t|h|o|w|b)(\d+)(?:\[(\d+)\])?$")
 
 
-def structure_spec(names, leaves=None, lr=1.0, iterations=1):
+def structure_spec(names, leaves=None, lr=1.0, iterations=1, later=None):
     """The network a table's columns describe: layer sizes from the highest i, h, o/t numbers, samples from
     [n] suffixes, biases from b columns (trained when dE_total/db columns exist; one per layer or one per
-    unit), the activation of each layer from its first-row numbers. Falls back to the course's 2-2-2."""
+    unit), the activation of each layer from its first-row numbers (and the later rows', `later()`, where
+    several fit the first). Falls back to the course's 2-2-2."""
     leaves = leaves or {}
     top = {}
     for n in names:
@@ -59,7 +60,7 @@ def structure_spec(names, leaves=None, lr=1.0, iterations=1):
     weights = tuple(tuple(tuple(get(w) for w in unit) for unit in layer) for layer in weight_names(skeleton))
     biases = tuple(tuple(get(b) for b in dict.fromkeys(layer)) for layer in bias_names(skeleton))
     spec = check_spec(replace(skeleton, weights=weights, biases=biases))
-    spec = replace(spec, activations=_activations(spec, leaves))
+    spec = replace(spec, activations=_activations(spec, leaves, later))
     return _loss(spec, leaves)
 
 
@@ -130,25 +131,40 @@ def _loss(spec, values):
     return best if best.error in CROSS_ENTROPIES else spec
 
 
-def _activations(spec, leaves):
+def _activations(spec, leaves, later=None):
     """Per layer, the activation whose formula turns the first row's net inputs into its activations: to 1e-6,
-    else to what the numbers' own digits allow (a table pasted at 4 significant digits), else the sigmoid."""
-    out, layers = [], unit_names(spec)[1:]
-    sfx = [sample_suffix(spec, s) for s in range(len(spec.samples))]
-    for units in layers:
-        pairs = [(leaves.get(u + x), leaves.get(f"a_{u}{x}")) for u in units for x in sfx]
-        pairs = [(h, a) for h, a in pairs if h is not None and a is not None]
-        best = "sigmoid"
-        for near in (_near, _near_within_digits):
-            fits = [act for act in ACTIVATIONS[:-1] if pairs and all(
-                near(a, activation(act, Ref("x")).eval({"x": h}), h) for h, a in pairs)]
-            if units is layers[-1] and _softmax_fits(units, sfx, leaves, near):
-                fits.append("softmax")
-            if fits:
-                best = fits[0]
-                break
-        out.append(best)
+    else to what the numbers' own digits allow (a table pasted at 4 significant digits), else the sigmoid. Where
+    the digits allow several (ReLU and the identity on positive net inputs, tanh and the identity on small ones
+    shown at 2 decimals), the one that fits most of the later rows (`later()`: their {name: number}) first."""
+    out, rows = [], None
+    for units in unit_names(spec)[1:]:
+        fits = fitting_activations(spec, units, [leaves])
+        if not fits:
+            out.append("sigmoid")
+            continue
+        exact = fitting_activations(spec, units, [leaves], _near, fits)
+        if len(fits) > 1 and later is not None:
+            rows = list(later()) if rows is None else rows
+        def rank(act):
+            later_fits = sum(bool(fitting_activations(spec, units, [row], None, (act,))) for row in rows or ())
+            return -later_fits, act not in exact, fits.index(act)
+        out.append(min(fits, key=rank))
     return tuple(out)
+
+
+def fitting_activations(spec, units, rows, near=None, candidates=ACTIVATIONS):
+    """The candidates that turn the units' net inputs into their activations on every one of `rows` ({name:
+    number}; a row without a pair of them says nothing), within `near` (default: the numbers' own digits)."""
+    near = near or _near_within_digits
+    sfx = [sample_suffix(spec, s) for s in range(len(spec.samples))]
+    pairs = [(h, a) for row in rows for h, a in ((row.get(u + x), row.get(f"a_{u}{x}")) for u in units for x in sfx)
+             if h is not None and a is not None]
+    out = [act for act in candidates if act != "softmax" and pairs and all(
+        near(a, activation(act, Ref("x")).eval({"x": h}), h) for h, a in pairs)]
+    last = units == unit_names(spec)[-1]
+    if "softmax" in candidates and last and all(_softmax_fits(units, sfx, row, near) for row in rows):
+        out.append("softmax")
+    return out
 
 
 def _softmax_fits(units, suffixes, leaves, near):

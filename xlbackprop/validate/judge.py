@@ -17,8 +17,9 @@ from xlbackprop.validate.infer import (constant_names, describe, exprs_of, leaf_
                                       other_conventions, step_reduction, structure_spec)
 from xlbackprop.validate.lint import retyped_constants, table_lint
 from xlbackprop.validate.results import Coverage, Mismatch, TableResult
-from xlbackprop.validate.runs import expected_of, first_row
+from xlbackprop.validate.runs import expected_of, first_row, later_rows
 from xlbackprop.validate.verdict import table_verdict
+from xlbackprop.validate.shapes import other_update_rule
 from xlbackprop.validate.wiring import relabel
 
 
@@ -50,7 +51,7 @@ def read_table(book, table, lr, recalc=None, lenient=False):
     """Columns and network: the stage before any comparison."""
     sheet = book.sheet(table.sheet, table.view)
     first = first_row(book, table)
-    spec = structure_spec(set(table.columns) | set(table.fixed), first, lr.value, 1)
+    spec = structure_spec(set(table.columns) | set(table.fixed), first, lr.value, 1, later_rows(book, table))
     data = read_columns(sheet, table, leaf_names(spec), constant_names(spec),
                         recalc.stored_number(sheet) if recalc is not None else None, set(exprs_of(spec)),
                         lenient)
@@ -190,7 +191,9 @@ def file_notes(r):
         r.notes.append("formulas that name Excel table columns ([@w1]) are read, and shown here, as the cells "
                        "they name")
     if lr.source == "inferred":
-        r.notes.append(f"no update formulas: learning rate {lr.value:g} inferred from the numbers")
+        updates = any(sheet.formula(table.first_row + table.samples, table.columns[n]) for n in table.weight_names())
+        r.notes.append(f"{'no update reads one rate cell' if updates else 'no update formulas'}: learning rate "
+                       f"{lr.value:g} inferred from the numbers")
     elif lr.source == "in-table":
         from xlbackprop.validate.explain import cell_text
         r.notes.append(f"the weight updates read {cell_text(sheet, lr.cell)}, a cell of the table itself, where "
@@ -219,6 +222,8 @@ def check_table(book, table, runs, lr, recalc=None, assignment=None, lenient=Fal
     values_only, stale = file_notes(r)
     departures = table_departures(assignment, r, r.notes)
     unsupported = r.table.unsupported or _array_formulas(r.sheet, r.table)
+    if mismatches and not unsupported:  # a rule that matches plain gradient descent (momentum 0) is judged as one
+        unsupported = other_update_rule(r.sheet, r.table)
     verdict = table_verdict(mismatches, incomplete, run is not None, {d.severity for d in departures},
                             unsupported, recalc is not None and recalc.unverified(r.sheet, r.table))
     if unsupported:  # not judged: no mismatch of a model the table does not follow is shown

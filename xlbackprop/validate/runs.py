@@ -18,6 +18,12 @@ def first_row(book, table):
     return row_values(book.sheet(table.sheet, table.view), table, table.first_row)
 
 
+def later_rows(book, table):
+    """A function giving {name: number} of each of the table's rows after its first, read when it is called."""
+    sheet = book.sheet(table.sheet, table.view)
+    return lambda: (row_values(sheet, table, table.first_row + k) for k in range(1, table.rows))
+
+
 def starting_values(book, table):
     """first_row, and for a table of one row per sample each sample's inputs and targets (i1[2]: the second
     row's i1), as an assignment names them."""
@@ -40,7 +46,7 @@ def run_spec(book, table, lr):
     """(the network of the table's run, its number of steps), or None when a starting value is missing. A
     table of one row per sample runs its S samples together, read from its first S rows, one step per block."""
     first = first_row(book, table)
-    spec = structure_spec(set(first), first)
+    spec = structure_spec(set(first), first, later=later_rows(book, table))
     if any(first.get(n) is None or not math.isfinite(first[n]) for n in leaf_names(spec)):
         return None
     steps = table.rows if lr else 1

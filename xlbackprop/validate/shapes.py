@@ -120,3 +120,54 @@ def sheet_per_iteration(book):
         return ""
     reader, source = links[0]
     return f"{len(labelled)} sheets that label weights, sheet {reader!r} reading cells of sheet {source!r}"
+
+
+def other_update_rule(sheet, table):
+    """Why a table's weight updates are not plain gradient descent (w - η·∂E/∂w at one rate), as one line, or
+    "": an update of its first steps that reads, itself or through cells of the table's other columns, a column
+    computed from its own row above (momentum's v = β·v + g, Adam's m and v, a decaying rate, an iteration
+    counter in a schedule), or its weight from two steps up (heavy-ball momentum)."""
+    step = max(1, table.samples)
+    for name in table.weight_names():
+        col = table.columns[name]
+        for row in range(table.first_row + step, min(table.last_row, table.first_row + 3 * step) + 1):
+            formula = sheet.formula(row, col)
+            if not formula:
+                continue
+            update = f"{sheet.cell_name(row, col)}: ={formula}"
+            if any(_here(sheet, ref) and ref.col == col and table.first_row <= ref.row < row - step
+                   for ref in references(formula)):
+                return f"momentum: the update {update} reads {name} from two steps up; {RULE_CHECKED}"
+            source = _recurrence(sheet, table, formula, row)
+            if source:
+                kind = ("a running average of the gradients (momentum or Adam)" if source[1] else
+                        "a learning rate that changes from row to row (a schedule)")
+                return f"{kind}: the update {update} reads {source[0]}, computed from its own row above; {RULE_CHECKED}"
+    return ""
+
+
+RULE_CHECKED = "checked are tables whose weights move against their gradients at one rate (w - η·∂E/∂w)"
+
+
+def _here(sheet, ref):
+    return ref.sheet is None or ref.sheet == sheet.name
+
+
+def _recurrence(sheet, table, formula, row, depth=2):
+    """('Sheet1!AF4: =0.9*AF3+X4', whether it reads a gradient) for the first cell of the table's rows, in a
+    column that is no quantity of the table, that `formula` (at `row`) reads, directly or through `depth` such
+    cells, and whose own formula reads its column's row above; None when there is none."""
+    known = set(table.columns.values())
+    gradients = {c for n, c in table.columns.items() if n.startswith("dE_total/d")}
+    for ref in references(formula):
+        if not _here(sheet, ref) or ref.col in known or not table.first_row <= ref.row <= table.last_row:
+            continue
+        text = sheet.formula(ref.row, ref.col) or ""
+        reads = references(text)
+        if any(_here(sheet, r) and r.col == ref.col and r.row == ref.row - 1 for r in reads):
+            return f"{sheet.cell_name(ref.row, ref.col)}: ={text}", any(r.col in gradients for r in reads)
+        if depth > 1 and text:
+            found = _recurrence(sheet, table, text, ref.row, depth - 1)
+            if found:
+                return found
+    return None

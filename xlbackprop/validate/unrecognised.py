@@ -3,7 +3,10 @@ with formulas and no table, and any block of numbers that looks like a table (se
 outside every recognised table, typed or computed, on a sheet with a table or without one.
 """
 
+import re
+
 from xlbackprop.cells import col_letter
+from xlbackprop.formula_text import references
 from xlbackprop.validate.results import SheetNote
 
 MIN_ROWS = 3      # rows of numbers in a block: a parameter block (one row of weights, say) is not a table
@@ -95,3 +98,48 @@ def _header(sheet, top, left, right):
         return ""
     shown = ", ".join(labels[:6]) + (", ..." if len(labels) > 6 else "")
     return f", under the labels {shown}"
+
+
+# =Sheet1!E9, ='LR 0.5'!$E$9 or =E9: a formula that only shows another cell
+_BARE_REF = re.compile(r"^\s*(?:(?:'(?:[^']|'')*'|[^'!()+\-*/^&=<>,;\s]+)!)?\$?[A-Za-z]{1,3}\$?\d+\s*$")
+COPIED_SHARE = 0.9
+
+
+def copies_apart(book, tables):
+    """(the tables to judge, [SheetNote], {sheet name: [footprint]} of the others): a table whose cells nearly all
+    only show cells of another table (=Sheet1!E9: every 5th iteration on a summary sheet, a chart's data) is a
+    view of that table, named in a note and not judged again."""
+    areas = [(t, footprints(book, [t]).get(t.sheet, [])) for t in tables]
+    kept, notes, where = [], [], {}
+    for table, area in areas:
+        others = [(t.sheet, a) for t, a in areas if t is not table]
+        source = _copied_from(book, table, others)
+        if source is None:
+            kept.append(table)
+            continue
+        cell, formula, other = source
+        notes.append(SheetNote(table.sheet, f"sheet {table.sheet!r}: rows {table.first_row}-{table.last_row} "
+                                            f"show cells of the table on sheet {other!r} ({cell}: ={formula}); "
+                                            "checked there, not again"))
+        where.setdefault(table.sheet, []).extend(area)
+    return kept, notes, where
+
+
+def _copied_from(book, table, others):
+    """(first cell, its formula, the other table's sheet) when COPIED_SHARE of the table's cells only show a
+    cell inside one of `others` ([(sheet name, [footprint])]), else None."""
+    view = book.sheet(table.sheet, table.view)
+    cells = [(r, c) for r in range(table.first_row, table.last_row + 1) for c in table.columns.values()]
+    shown, first = 0, None
+    for r, c in cells:
+        formula = view.formula(r, c) or ""
+        refs = references(formula) if _BARE_REF.match(formula) else []
+        if len(refs) != 1:
+            continue
+        ref = refs[0]
+        target = next((name for name, area in others if name == (ref.sheet or table.sheet) and any(
+            top <= ref.row <= bottom and left <= ref.col <= right for top, bottom, left, right in area)), None)
+        if target is not None:
+            shown += 1
+            first = first or (view.cell_name(r, c), formula, target)
+    return first if cells and shown >= COPIED_SHARE * len(cells) else None
