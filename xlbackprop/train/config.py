@@ -107,7 +107,7 @@ class TrainConfig:
 # 5e-4 (runs 138-148, 163-164). On the test set its grid still held 99.44-99.63%, two runs under the target
 # (runs 149-151, 156-162), the margin open (docs/training-speed.md); nothing tried since on that split held more
 # (dropout, label smoothing, epochs, batch, rate, averages, elastic bends, SWA, SAM, Adam, resizing, a held
-# momentum, warm-up, OneCycle's div factors, deskewed images: runs 169-232).
+# momentum, warm-up, OneCycle's div factors, deskewed images, weight decay 1e-4: runs 169-234).
 # xl-8k's is the fast recipe over 15 epochs, since its layers after the pool became depthwise-separable: on that
 # split seeds 1-3 held 99.42/99.45/99.48% against 99.36/99.33/99.41% for the old layout with the same recipe, and
 # 99.26-99.29% for the old layout's own recipe (docs/training-speed.md).
