@@ -368,3 +368,26 @@ def test_momentum_of_zero_is_plain_gradient_descent_and_judged_so(tmp_path, rule
     handmade.course_with_another_update(tmp_path / "rule.xlsx", rule, beta=0.0)
     result, table = _only_table(tmp_path / "rule.xlsx")
     assert (result.verdict, table.mismatches) == ("correct", []), table.first_error
+
+
+def test_a_leaky_relu_network_is_unsupported_naming_its_slope_not_wrong_against_a_sigmoid(tmp_path):
+    import re
+
+    from xlbackprop.generate import write_workbook as generate_workbook
+    from xlbackprop.spec import Sample, Spec, check
+
+    spec = check(Spec(name="relu", sizes=(2, 2, 1), activations=("relu", "sigmoid"),
+                      samples=(Sample((0.5, 0.3), (0.8,)),), weights=(((-0.3, 0.2), (0.4, 0.5)), ((0.6, -0.5),)),
+                      learning_rates=(0.5,), iterations=10))
+    generate_workbook(spec, tmp_path / "relu.xlsx", plot=False)
+    wb = openpyxl.load_workbook(tmp_path / "relu.xlsx")
+    del wb["Assignment"]
+    for row in wb["LR 0.5"].iter_rows():
+        for c in row:  # h1 = -0.09 on every row: a leaky ReLU passes 0.01 of it, and of its slope
+            if isinstance(c.value, str) and c.value.startswith("="):
+                c.value = re.sub(r"MAX\(0,(\w+)\)", r"MAX(0.01*\1,\1)", c.value).replace(">0,1,0)", ">0,1,0.01)")
+    wb.save(tmp_path / "leaky.xlsx")
+    result, table = _only_table(tmp_path / "leaky.xlsx")
+    assert (result.verdict, table.mismatches) == ("unsupported", [])
+    note = next(n for n in table.notes if n.startswith("unsupported:"))
+    assert "a leaky ReLU ('LR 0.5'!L5: =MAX(0.01*K5,K5), slope 0.01 below 0)" in note, note

@@ -167,6 +167,21 @@ def fitting_activations(spec, units, rows, near=None, candidates=ACTIVATIONS):
     return out
 
 
+def leaky_slope(spec, units, rows):
+    """The slope k of a leaky ReLU (a = h above 0, k·h below, 0 < k < 1) that the units' (net input, activation)
+    pairs of `rows` all follow, within their digits, with a net input below 0 among them; None otherwise."""
+    sfx = [sample_suffix(spec, s) for s in range(len(spec.samples))]
+    pairs = [(h, a) for row in rows for h, a in ((row.get(u + x), row.get(f"a_{u}{x}")) for u in units for x in sfx)
+             if h is not None and a is not None]
+    below = [a / h for h, a in pairs if h < 0 and own_unit(h) < abs(h) / 100]
+    if not below:
+        return None
+    k = sorted(below)[len(below) // 2]
+    if not 0 < k < 1 or not all(_near_within_digits(a, h if h > 0 else k * h, h) for h, a in pairs):
+        return None
+    return k
+
+
 def _softmax_fits(units, suffixes, leaves, near):
     """Whether each sample's outputs are e^o over the sum of its layer's e^o (a classifier's softmax)."""
     fitted = False

@@ -7,14 +7,15 @@ import math
 from dataclasses import dataclass, field, replace
 
 from xlbackprop.formula_text import references
-from xlbackprop.network import quantities
+from xlbackprop.network import quantities, unit_names
 from xlbackprop.validate import compare, explain
 from xlbackprop.validate.assignment import table_departures
 from xlbackprop.validate.columns import holds_no_formula, read_columns
 from xlbackprop.validate.coverage import covered, incomplete_because
 from xlbackprop.validate.fix import fix_for
-from xlbackprop.validate.infer import (constant_names, describe, exprs_of, leaf_names, mean_of_squares,
-                                      other_conventions, step_reduction, structure_spec)
+from xlbackprop.validate.infer import (constant_names, describe, exprs_of, fitting_activations, leaf_names,
+                                      leaky_slope, mean_of_squares, other_conventions, step_reduction,
+                                      structure_spec)
 from xlbackprop.validate.lint import retyped_constants, table_lint
 from xlbackprop.validate.results import Coverage, Mismatch, TableResult
 from xlbackprop.validate.runs import expected_of, first_row, later_rows
@@ -223,7 +224,7 @@ def check_table(book, table, runs, lr, recalc=None, assignment=None, lenient=Fal
     departures = table_departures(assignment, r, r.notes)
     unsupported = r.table.unsupported or _array_formulas(r.sheet, r.table)
     if mismatches and not unsupported:  # a rule that matches plain gradient descent (momentum 0) is judged as one
-        unsupported = other_update_rule(r.sheet, r.table)
+        unsupported = other_update_rule(r.sheet, r.table) or _unmodelled_activation(r)
     verdict = table_verdict(mismatches, incomplete, run is not None, {d.severity for d in departures},
                             unsupported, recalc is not None and recalc.unverified(r.sheet, r.table))
     if unsupported:  # not judged: no mismatch of a model the table does not follow is shown
@@ -242,6 +243,23 @@ def check_table(book, table, runs, lr, recalc=None, assignment=None, lenient=Fal
                        values_only=values_only, stale=stale, network=describe(r.spec, r.table.samples, r.reduction,
                                                                          r.table.online),
                        assignment=[d.text() for d in departures])
+
+
+def _unmodelled_activation(r):
+    """Why a table is not judged when a layer's numbers fit no activation modelled but a leaky ReLU, or ""."""
+    rows = [{n: v[k] for n, v in r.data.values.items()} for k in range(min(r.table.rows, 20))]
+    for layer, units in enumerate(unit_names(r.spec)[1:]):
+        if fitting_activations(r.spec, units, rows):
+            continue
+        k = leaky_slope(r.spec, units, rows)
+        if k is not None:
+            name = f"a_{units[0]}"
+            cell = r.cell_of(name, 0)
+            formula = r.sheet.source_formula(*r.where(name, 0))
+            shown = f"{cell}: ={formula}" if formula else cell
+            return (f"a leaky ReLU ({shown}, slope {k:g} below 0), an activation not modelled; checked are "
+                    "sigmoid, tanh, ReLU, identity and softmax")
+    return ""
 
 
 def _in_student_labels(labels, mismatches, coverage):
