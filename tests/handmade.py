@@ -714,7 +714,8 @@ def _moved(source, dest, sheet_name, move):
 def course_with_another_update(path, rule, rows=15, lr=0.5, beta=0.9):
     """The course's network, one row per iteration, whose weights move by another rule than plain gradient
     descent: "momentum" (v = β·v + g in columns of its own, w - η·v), "heavy ball" (w - η·g + β·(w - the
-    weight of the row above it)), "decay" (a rate column η/(1 + 0.1·n) over an iteration counter) or "adam".
+    weight of the row above it)), "decay" (a rate column η/(1 + 0.1·n) over an iteration counter) or "adam"; or
+    by a slip of plain gradient descent: "counter as rate", "first weight pinned", "weight two rows up".
     Formulas only: the validator computes them."""
     names = [f"w{k}" for k in range(1, 9)]
     labels = (["n", "η_n", "i1", "i2", "t1", "t2"] + names + ["h1", "a_h1", "h2", "a_h2", "o1", "a_o1", "o2", "a_o2",
@@ -744,6 +745,12 @@ def course_with_another_update(path, rule, rows=15, lr=0.5, beta=0.9):
                 f[w] = f"={up[w]}-{up['η_n']}*{up[g]}"
             elif rule == "adam":
                 f[w] = f"={up[w]}-$B$1*{up[v]}/(SQRT({up[m]})+0.00000001)"
+            elif rule == "counter as rate":  # slips of plain gradient descent, not rules
+                f[w] = f"={up[w]}-{up['n']}*{up[g]}"
+            elif rule == "first weight pinned":
+                f[w] = f"={a1(header + 1, labels.index(w) + 1, absolute=True)}-$B$1*{up[g]}"
+            elif rule == "weight two rows up":
+                f[w] = f"={a1(r - 2 if k > 1 else r - 1, labels.index(w) + 1)}-$B$1*{up[g]}"
             elif k == 1:  # heavy ball: its first step is plain
                 f[w] = f"={up[w]}-$B$1*{up[g]}"
             else:

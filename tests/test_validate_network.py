@@ -913,3 +913,27 @@ def test_other_networks_pasted_in_full_or_exported_at_2_decimals_are_correct(tmp
     # other slope against the exact chain from the row's stored numbers
     result = _exported(_spec(tmp_path, text), tmp_path, decimals)
     assert result.verdict == "correct", [(t.sheet, t.verdict, t.first_error) for t in result.tables]
+
+
+def test_a_relu_dropped_from_row_2_on_is_wrong_where_row_1_fits_relu_and_identity_alike(tmp_path):
+    # h1 is above 0 on the first row only: MAX(0, h1) there names the ReLU the later rows' numbers do not follow
+    import re
+
+    from xlbackprop.spec import load_spec
+
+    path = tmp_path / "relu.toml"
+    path.write_text('name = "relu-id"\nsizes = [2, 2, 1]\nactivations = ["relu", "identity"]\nseed = 5\n'
+                    'learning_rates = [0.5]\niterations = 20\n[[samples]]\ninputs = [0.5, -0.4]\ntargets = [0.9]\n')
+    generate_workbook(load_spec(path), tmp_path / "relu.xlsx", plot=False)
+    wb = openpyxl.load_workbook(tmp_path / "relu.xlsx")
+    del wb["Assignment"]
+    ws = wb["LR 0.5"]
+    columns = {c.value: c.column for c in ws[4]}
+    for r in range(6, ws.max_row + 1):
+        for label in ("a_h1", "∂E_total/∂h1"):
+            cell = ws.cell(r, columns[label])
+            cell.value = re.sub(r"\*IF\(\w+>0,1,0\)", "", re.sub(r"^=MAX\(0,(\w+)\)$", r"=\1", cell.value))
+    wb.save(tmp_path / "dropped.xlsx")
+    (table,) = validate_workbook(tmp_path / "dropped.xlsx").tables
+    assert table.verdict == "wrong" and table.first_error.cell == f"'LR 0.5'!{a1(6, columns['a_h1'])}", \
+        (table.verdict, table.first_error)

@@ -350,10 +350,10 @@ def test_a_pasted_single_neuron_with_a_wrong_gradient_is_wrong_not_a_crash(tmp_p
 # --- weights that move by another rule than plain gradient descent ------------------------------------------------
 
 @pytest.mark.parametrize("rule, says", [
-    ("momentum", "a running average of the gradients (momentum or Adam): the update Sheet!"),
-    ("adam", "a running average of the gradients (momentum or Adam)"),
-    ("decay", "a learning rate that changes from row to row (a schedule)"),
-    ("heavy ball", "momentum: the update Sheet!"),
+    ("momentum", "a running average of the gradients (momentum): the update Sheet!"),
+    ("adam", "a running average of the gradients (Adam or RMSprop)"),
+    ("decay", "a learning rate that falls from row to row (a schedule)"),
+    ("heavy ball", "from the two rows above"),
 ])
 def test_momentum_adam_or_a_decaying_rate_is_unsupported_not_wrong(tmp_path, rule, says):
     handmade.course_with_another_update(tmp_path / "rule.xlsx", rule)
@@ -391,3 +391,14 @@ def test_a_leaky_relu_network_is_unsupported_naming_its_slope_not_wrong_against_
     assert (result.verdict, table.mismatches) == ("unsupported", [])
     note = next(n for n in table.notes if n.startswith("unsupported:"))
     assert "a leaky ReLU ('LR 0.5'!L5: =MAX(0.01*K5,K5), slope 0.01 below 0)" in note, note
+
+
+
+@pytest.mark.parametrize("slip", ["counter as rate", "first weight pinned", "weight two rows up"])
+def test_a_plain_gradient_descent_slip_that_reads_another_row_or_column_stays_wrong(tmp_path, slip):
+    # each reads a column computed from its own row above, or the weight further up, as momentum and schedules
+    # do, but its steps follow no such rule: a mistake, named at its update
+    handmade.course_with_another_update(tmp_path / "slip.xlsx", slip)
+    result, table = _only_table(tmp_path / "slip.xlsx")
+    assert (result.verdict, table.verdict) == ("wrong", "wrong"), table.notes
+    assert table.first_error.quantity.startswith("w") and table.first_error.row >= 2

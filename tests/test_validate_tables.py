@@ -45,14 +45,17 @@ def test_other_spellings_are_matched_by_meaning(label, name):
 
 @pytest.mark.parametrize("label,name", [
     ("weight w1", "w1"), ("Gewicht w1", "w1"), ("poids w2", "w2"), ("input i1", "i1"), ("Eingabe i2", "i2"),
-    ("target t1", "t1"), ("cible t2", "t2"), ("output a_o1", "a_o1"), ("hidden output a_h2", "a_h2"),
+    ("target t1", "t1"), ("cible t2", "t2"), ("output a_o1", "a_o1"), ("activation a_h2", "a_h2"),
     ("error E1", "E1"), ("erreur E_total", "E_total"), ("dérivée ∂E/∂w1", "dE_total/dw1"),
     ("gradient dw3", "dE_total/dw3"), ("E_ges", "E_total"), ("dE_ges/dw4", "dE_total/dw4")])
 def test_a_symbol_after_words_naming_its_kind_in_any_language_is_read(label, name):
     assert canonical(label) == name
 
 
-@pytest.mark.parametrize("label", ["weight t1", "target w1", "Step 1", "iteration 5", "input"])
+# "hidden h1" and "output o1" as often label the activation as the net input: the numbers tell, not the words;
+# "weight Δw1" is a weight's change, no gradient
+@pytest.mark.parametrize("label", ["weight t1", "target w1", "Step 1", "iteration 5", "input", "hidden h1",
+                                   "output o1", "Ausgabe o2", "weight Δw1"])
 def test_a_word_before_a_symbol_of_another_kind_is_no_label(label):
     assert canonical(label) is None
 
@@ -388,3 +391,20 @@ def test_a_sheet_whose_cells_are_mostly_its_own_numbers_is_no_view_of_another_ta
                 c.value = 0.123
     result = _with_every_fifth_row_shown(tmp_path, own_numbers)
     assert not any(n.sheet == "Every 5th" and "show cells of the table" in n.message for n in result.sheets)
+
+
+@pytest.mark.parametrize("slip", ["another row", "another column", "rows reversed"])
+def test_a_sheet_of_references_with_a_slip_is_judged_as_a_table_not_taken_for_a_view(tmp_path, slip):
+    def change(ws):
+        if slip == "another row":  # one cell shows the row below the one its row shows
+            ws["J3"] = ws["J3"].value[:-1] + str(int(ws["J3"].value[-1]) + 1)
+        elif slip == "another column":
+            ws["J3"] = ws["K3"].value
+        else:
+            rows = [[c.value for c in row] for row in ws.iter_rows(min_row=2)]
+            for row, values in zip(ws.iter_rows(min_row=2), reversed(rows)):
+                for c, v in zip(row, values):
+                    c.value = v
+    result = _with_every_fifth_row_shown(tmp_path, change)
+    assert "Every 5th" in [t.sheet for t in result.tables]
+    assert result.verdict == "wrong", [(t.sheet, t.verdict) for t in result.tables]

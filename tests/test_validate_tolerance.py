@@ -366,3 +366,14 @@ def test_the_first_iterations_typed_from_a_calculator_at_mixed_digits_are_correc
                     typed={(n, k) for k in range(3) for n in list(EXPRS) + [f"w{j}" for j in range(1, 9)]})
     table = _judge(tmp_path / "calc.xlsx", layout)
     assert (table.verdict, table.first_error, table.mismatches) == ("correct", None, [])
+
+
+@pytest.mark.parametrize("digits", [4, 5, 6, None])
+def test_a_rate_typed_as_a_third_is_read_from_values_only_steps_as_a_third(tmp_path, digits):
+    # =1/3 steps by 0.33333: 0.333, the nearest short number, is 1e-3 off, a mistake's size on the weights
+    from tests.handmade import paste_values
+
+    write_workbook(tmp_path / "third.xlsx", {"Sheet1": [Layout(rows=simulate(rows=20, lr=1 / 3), lr=1 / 3)]})
+    paste_values(tmp_path / "third.xlsx", tmp_path / "values.xlsx", digits=digits)
+    (table,) = validate_workbook(tmp_path / "values.xlsx").tables
+    assert (table.verdict, table.learning_rate) == ("correct", 1 / 3), table.first_error

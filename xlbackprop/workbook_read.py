@@ -33,9 +33,12 @@ def number_in_text(text):
 def percent(number):
     """The number '50.6875' percent writes, as Excel's arithmetic reads it (0.506875): divided as a decimal, so
     that it keeps the digits it was shown with (a float division gives 0.5068750000000001, 16 digits)."""
-    from decimal import Decimal
+    from decimal import Decimal, DecimalException
 
-    return float(Decimal(number) / 100)
+    try:
+        return float(Decimal(number) / 100)
+    except DecimalException:  # an exponent past the decimal context's range ('1e99999999%'): a float's inf or 0
+        return float(number) / 100
 
 
 @dataclass

@@ -120,15 +120,14 @@ def _shape(spec):
 
 
 def _as_assigned(assigned, spec, rows):
-    """spec with the assigned activations where the table's numbers (rows: {name: number} each) fit them as well
-    as the ones read: ReLU and the identity agree on net inputs that stay positive, tanh and the identity on small
-    ones shown at 2 decimals."""
-    if assigned.sizes != spec.sizes or assigned.activations == spec.activations:
+    """spec with the assigned activation of each layer whose numbers (rows: {name: number} each) fit it as well as
+    the one read: ReLU and the identity agree on net inputs that stay positive, tanh and the identity on small ones
+    shown at 2 decimals."""
+    if assigned.sizes != spec.sizes:
         return spec
-    for units, act in zip(unit_names(spec)[1:], assigned.activations):
-        if not fitting_activations(spec, units, rows, None, (act,)):
-            return spec
-    return replace(spec, activations=assigned.activations)
+    acts = tuple(act if act == read or fitting_activations(spec, units, rows, None, (act,)) else read
+                 for units, act, read in zip(unit_names(spec)[1:], assigned.activations, spec.activations))
+    return replace(spec, activations=acts)
 
 
 def table_departures(assignment, reading, notes):

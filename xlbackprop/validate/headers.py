@@ -112,13 +112,15 @@ _KINDS = {
     "i": "input inputs eingabe entrée entree entrada",
     "t": "target targets ziel zielwert cible objetivo",
     "b": "bias biais",
-    "h": "hidden net",
-    "a_h": "hidden output activation aktivierung",
-    "o": "output net ausgabe sortie salida",
+    "h": "net",
+    "o": "net",
+    "a_h": "activation aktivierung",
     "a_o": "output activation aktivierung ausgabe sortie salida prediction",
     "E": "error loss total fehler gesamtfehler erreur",
     "d": "derivative derivada dérivée derivee ableitung gradient gradiente slope partial",
 }
+# ("hidden h1", "output o1": the words as often name the unit's activation as its net input, which the numbers
+# then tell; a label that does not say is left to them.)
 
 
 def _after_its_kind(text):
@@ -126,7 +128,7 @@ def _after_its_kind(text):
     words = text.split()
     if len(words) < 2:
         return None
-    name = _classify(normalise(words[-1]))
+    name = canonical(words[-1])
     kind = _kind(name) if name else None
     if not kind or not all(w.lower().strip(":") in _KINDS[kind].split() for w in words[:-1]):
         return None

@@ -16,11 +16,12 @@ from xlbackprop.validate.rows import LAYOUT_RTOL, RowEnv, agrees, close
 _NAME = re.compile(r"^(i|t|h|o|w|b)(\d+)(?:\[(\d+)\])?$")
 
 
-def structure_spec(names, leaves=None, lr=1.0, iterations=1, later=None):
+def structure_spec(names, leaves=None, lr=1.0, iterations=1, later=None, formulas=None):
     """The network a table's columns describe: layer sizes from the highest i, h, o/t numbers, samples from
     [n] suffixes, biases from b columns (trained when dE_total/db columns exist; one per layer or one per
-    unit), the activation of each layer from its first-row numbers (and the later rows', `later()`, where
-    several fit the first). Falls back to the course's 2-2-2."""
+    unit), the activation of each layer from its first-row numbers (where several fit them, the one its first-row
+    formula names, `formulas`: {name: text}, else the one the later rows fit, `later()`). Falls back to the
+    course's 2-2-2."""
     leaves = leaves or {}
     top = {}
     for n in names:
@@ -60,7 +61,7 @@ def structure_spec(names, leaves=None, lr=1.0, iterations=1, later=None):
     weights = tuple(tuple(tuple(get(w) for w in unit) for unit in layer) for layer in weight_names(skeleton))
     biases = tuple(tuple(get(b) for b in dict.fromkeys(layer)) for layer in bias_names(skeleton))
     spec = check_spec(replace(skeleton, weights=weights, biases=biases))
-    spec = replace(spec, activations=_activations(spec, leaves, later))
+    spec = replace(spec, activations=_activations(spec, leaves, later, formulas or {}))
     return _loss(spec, leaves)
 
 
@@ -131,25 +132,41 @@ def _loss(spec, values):
     return best if best.error in CROSS_ENTROPIES else spec
 
 
-def _activations(spec, leaves, later=None):
+def _activations(spec, leaves, later=None, formulas=None):
     """Per layer, the activation whose formula turns the first row's net inputs into its activations: to 1e-6,
     else to what the numbers' own digits allow (a table pasted at 4 significant digits), else the sigmoid. Where
     the digits allow several (ReLU and the identity on positive net inputs, tanh and the identity on small ones
-    shown at 2 decimals), the one that fits most of the later rows (`later()`: their {name: number}) first."""
+    shown at 2 decimals), the one the first row's formula names (MAX(0, h) a ReLU, =h the identity), else the one
+    that fits most of the later rows (`later()`: their {name: number})."""
     out, rows = [], None
     for units in unit_names(spec)[1:]:
         fits = fitting_activations(spec, units, [leaves])
         if not fits:
             out.append("sigmoid")
             continue
+        named = _named_activation((formulas or {}).get(f"a_{units[0]}{sample_suffix(spec, 0)}"))
+        if named in fits:
+            out.append(named)
+            continue
         exact = fitting_activations(spec, units, [leaves], _near, fits)
         if len(fits) > 1 and later is not None:
             rows = list(later()) if rows is None else rows
+
         def rank(act):
             later_fits = sum(bool(fitting_activations(spec, units, [row], None, (act,))) for row in rows or ())
             return -later_fits, act not in exact, fits.index(act)
         out.append(min(fits, key=rank))
     return tuple(out)
+
+
+_NAMED = [("tanh", re.compile(r"\bTANH\s*\(", re.I)), ("relu", re.compile(r"\bMAX\s*\(\s*0\s*,|,\s*0\s*\)\s*$", re.I)),
+          ("sigmoid", re.compile(r"\bEXP\s*\(", re.I)),
+          ("identity", re.compile(r"^=?\s*(?:'[^']*'!|\w+!)?\$?[A-Z]{1,3}\$?\d+\s*$", re.I))]
+
+
+def _named_activation(formula):
+    """The activation a formula's text names (TANH, MAX(0, ..), EXP, a bare reference), or None."""
+    return next((act for act, pattern in _NAMED if pattern.search(formula or "")), None)
 
 
 def fitting_activations(spec, units, rows, near=None, candidates=ACTIVATIONS):

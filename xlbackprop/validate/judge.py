@@ -18,9 +18,9 @@ from xlbackprop.validate.infer import (constant_names, describe, exprs_of, fitti
                                       structure_spec)
 from xlbackprop.validate.lint import retyped_constants, table_lint
 from xlbackprop.validate.results import Coverage, Mismatch, TableResult
-from xlbackprop.validate.runs import expected_of, first_row, later_rows
+from xlbackprop.validate.runs import expected_of, first_formulas, first_row, later_rows
+from xlbackprop.validate.update_rules import other_update_rule
 from xlbackprop.validate.verdict import table_verdict
-from xlbackprop.validate.shapes import other_update_rule
 from xlbackprop.validate.wiring import relabel
 
 
@@ -52,7 +52,8 @@ def read_table(book, table, lr, recalc=None, lenient=False):
     """Columns and network: the stage before any comparison."""
     sheet = book.sheet(table.sheet, table.view)
     first = first_row(book, table)
-    spec = structure_spec(set(table.columns) | set(table.fixed), first, lr.value, 1, later_rows(book, table))
+    spec = structure_spec(set(table.columns) | set(table.fixed), first, lr.value, 1, later_rows(book, table),
+                          first_formulas(book, table))
     data = read_columns(sheet, table, leaf_names(spec), constant_names(spec),
                         recalc.stored_number(sheet) if recalc is not None else None, set(exprs_of(spec)),
                         lenient)
@@ -223,8 +224,9 @@ def check_table(book, table, runs, lr, recalc=None, assignment=None, lenient=Fal
     values_only, stale = file_notes(r)
     departures = table_departures(assignment, r, r.notes)
     unsupported = r.table.unsupported or _array_formulas(r.sheet, r.table)
-    if mismatches and not unsupported:  # a rule that matches plain gradient descent (momentum 0) is judged as one
-        unsupported = other_update_rule(r.sheet, r.table) or _unmodelled_activation(r)
+    if first is not None and not unsupported:  # a rule that is plain gradient descent (momentum 0) is judged as one
+        at_update = first.quantity in r.table.weight_names() and first.row > 1
+        unsupported = (other_update_rule(r.sheet, r.table) if at_update else "") or _unmodelled_activation(r)
     verdict = table_verdict(mismatches, incomplete, run is not None, {d.severity for d in departures},
                             unsupported, recalc is not None and recalc.unverified(r.sheet, r.table))
     if unsupported:  # not judged: no mismatch of a model the table does not follow is shown

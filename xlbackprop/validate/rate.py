@@ -4,6 +4,7 @@ for a relative reference that drifts; inferred from the numbers when there are n
 
 import math
 from collections import Counter
+from fractions import Fraction
 from dataclasses import dataclass, field
 
 from xlbackprop.formula_text import CellRef, copy_pattern, is_copy_below, names, numbers, references
@@ -172,11 +173,25 @@ def _inferred_rate(sheet, table):
         for rate in (median, median * n) if n > 1 else (median,):
             nice = float(f"{rate:.{digits}g}")
             if abs(nice - rate) <= slack * abs(rate):
-                return LearningRate(nice, None, "inferred")
-    return LearningRate(median, None, "inferred")
+                return _or_a_fraction(nice, rate, slack)
+    fraction = float(Fraction(median).limit_denominator(12))
+    return LearningRate(fraction if abs(fraction - median) <= slack * median else median, None, "inferred")
 
 
 MAX_SLACK = 0.05
+
+
+def _or_a_fraction(nice, rate, slack):
+    """The rate `nice`, or a fraction of a small denominator where it is much nearer the steps' ratio `rate`: a
+    rate typed as =1/3 steps by 0.33333 (0.333 is 1e-3 off, a mistake's size on the weights); a fraction within
+    the steps' `slack` but not nearer is the alternative tried when the table is wrong at `nice`."""
+    fraction = Fraction(rate).limit_denominator(12)
+    near = float(fraction)
+    if fraction.denominator == 1 or near == nice or abs(near - rate) > slack * abs(rate):
+        return LearningRate(nice, None, "inferred")
+    if abs(near - rate) < abs(nice - rate) / 3:
+        return LearningRate(near, None, "inferred", alternatives=(nice,))
+    return LearningRate(nice, None, "inferred", alternatives=(near,))
 
 
 def _median(xs):

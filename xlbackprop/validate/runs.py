@@ -18,6 +18,12 @@ def first_row(book, table):
     return row_values(book.sheet(table.sheet, table.view), table, table.first_row)
 
 
+def first_formulas(book, table):
+    """{name: formula text} of the table's first-row activations, which name the activation the numbers may not."""
+    sheet = book.sheet(table.sheet, table.view)
+    return {n: sheet.formula(table.first_row, c) for n, c in table.columns.items() if n.startswith("a_")}
+
+
 def later_rows(book, table):
     """A function giving {name: number} of each of the table's rows after its first, read when it is called."""
     sheet = book.sheet(table.sheet, table.view)
@@ -46,7 +52,7 @@ def run_spec(book, table, lr):
     """(the network of the table's run, its number of steps), or None when a starting value is missing. A
     table of one row per sample runs its S samples together, read from its first S rows, one step per block."""
     first = first_row(book, table)
-    spec = structure_spec(set(first), first, later=later_rows(book, table))
+    spec = structure_spec(set(first), first, later=later_rows(book, table), formulas=first_formulas(book, table))
     if any(first.get(n) is None or not math.isfinite(first[n]) for n in leaf_names(spec)):
         return None
     steps = table.rows if lr else 1

@@ -102,44 +102,45 @@ def _header(sheet, top, left, right):
 
 # =Sheet1!E9, ='LR 0.5'!$E$9 or =E9: a formula that only shows another cell
 _BARE_REF = re.compile(r"^\s*(?:(?:'(?:[^']|'')*'|[^'!()+\-*/^&=<>,;\s]+)!)?\$?[A-Za-z]{1,3}\$?\d+\s*$")
-COPIED_SHARE = 0.9
 
 
 def copies_apart(book, tables):
-    """(the tables to judge, [SheetNote], {sheet name: [footprint]} of the others): a table whose cells nearly all
-    only show cells of another table (=Sheet1!E9: every 5th iteration on a summary sheet, a chart's data) is a
-    view of that table, named in a note and not judged again."""
-    areas = [(t, footprints(book, [t]).get(t.sheet, [])) for t in tables]
+    """(the tables to judge, [SheetNote], {sheet name: [footprint]} of the others): a table every cell of which
+    shows the same quantity of another table, from rows further down that table as its own rows go down (=Sheet1!E9:
+    every fifth iteration on a summary sheet, a chart's data), is a view of it: named in a note, not judged again.
+    A view with a cell of its own, or one showing another quantity or rows out of order, is judged as a table."""
     kept, notes, where = [], [], {}
-    for table, area in areas:
-        others = [(t.sheet, a) for t, a in areas if t is not table]
-        source = _copied_from(book, table, others)
+    for table in tables:
+        source = next((t for t in tables if t is not table and _shows(book, table, t)), None)
         if source is None:
             kept.append(table)
             continue
-        cell, formula, other = source
-        notes.append(SheetNote(table.sheet, f"sheet {table.sheet!r}: rows {table.first_row}-{table.last_row} "
-                                            f"show cells of the table on sheet {other!r} ({cell}: ={formula}); "
-                                            "checked there, not again"))
-        where.setdefault(table.sheet, []).extend(area)
+        view = book.sheet(table.sheet, table.view)
+        cell = (table.first_row, min(table.columns.values()))
+        notes.append(SheetNote(table.sheet, f"sheet {table.sheet!r}: rows {table.first_row}-{table.last_row} show "
+                                            f"cells of the table on sheet {source.sheet!r} ({view.cell_name(*cell)}: "
+                                            f"={view.formula(*cell)}); checked there, not again"))
+        where.setdefault(table.sheet, []).extend(footprints(book, [table]).get(table.sheet, []))
     return kept, notes, where
 
 
-def _copied_from(book, table, others):
-    """(first cell, its formula, the other table's sheet) when COPIED_SHARE of the table's cells only show a
-    cell inside one of `others` ([(sheet name, [footprint])]), else None."""
-    view = book.sheet(table.sheet, table.view)
-    cells = [(r, c) for r in range(table.first_row, table.last_row + 1) for c in table.columns.values()]
-    shown, first = 0, None
-    for r, c in cells:
-        formula = view.formula(r, c) or ""
-        refs = references(formula) if _BARE_REF.match(formula) else []
-        if len(refs) != 1:
-            continue
-        ref = refs[0]
-        target = next((name for name, area in others if name == (ref.sheet or table.sheet) and any(
-            top <= ref.row <= bottom and left <= ref.col <= right for top, bottom, left, right in area)), None)
-        if target is not None:
-            shown += 1
-            first = first or (view.cell_name(r, c), formula, target)
-    return first if cells and shown >= COPIED_SHARE * len(cells) else None
+def _shows(book, table, source):
+    """Whether every cell of `table` only shows the same quantity's cell of `source` (a plain view of a sheet),
+    its rows in `source`'s order."""
+    view, shown = book.sheet(table.sheet, table.view), book.sheet(source.sheet, source.view)
+    if view.is_view or shown.is_view or not set(table.columns) <= set(source.columns):
+        return False
+    above = 0
+    for r in range(table.first_row, table.last_row + 1):
+        rows = set()
+        for name, c in table.columns.items():
+            formula = view.formula(r, c) or ""
+            refs = references(formula) if _BARE_REF.match(formula) else []
+            if len(refs) != 1 or (refs[0].sheet or table.sheet) != source.sheet or refs[0].col != source.columns[name]:
+                return False
+            rows.add(refs[0].row)
+        row = rows.pop() if len(rows) == 1 else None
+        if row is None or row <= above or not source.first_row <= row <= source.last_row:
+            return False
+        above = row
+    return above > 0
