@@ -715,7 +715,8 @@ def course_with_another_update(path, rule, rows=15, lr=0.5, beta=0.9):
     """The course's network, one row per iteration, whose weights move by another rule than plain gradient
     descent: "momentum" (v = β·v + g in columns of its own, w - η·v), "heavy ball" (w - η·g + β·(w - the
     weight of the row above it)), "decay" (a rate column η/(1 + 0.1·n) over an iteration counter) or "adam"; or
-    by a slip of plain gradient descent: "counter as rate", "first weight pinned", "weight two rows up".
+    by a slip of plain gradient descent: "counter as rate", "first weight pinned", "weight two rows up", "rate
+    column slip" (the rate carried down a column of its own, 0.05 typed into its third row).
     Formulas only: the validator computes them."""
     names = [f"w{k}" for k in range(1, 9)]
     labels = (["n", "η_n", "i1", "i2", "t1", "t2"] + names + ["h1", "a_h1", "h2", "a_h2", "o1", "a_o1", "o2", "a_o2",
@@ -732,6 +733,8 @@ def course_with_another_update(path, rule, rows=15, lr=0.5, beta=0.9):
         r = header + 1 + k
         ref, up = row_refs(labels, r), row_refs(labels, r - 1)
         f = {"n": k + 1 if k == 0 else f"={up['n']}+1", "η_n": f"=$B$1/(1+0.1*{ref['n']})"}
+        if rule == "rate column slip":
+            f["η_n"] = "=$B$1" if k == 0 else 0.05 if k == 2 else f"={up['η_n']}"
         f.update({n: start[n] for n in ["i1", "i2", "t1", "t2"]})
         for j, w in enumerate(names, start=1):
             g, v, m = f"∂E/∂w{j}", f"v{j}", f"m{j}"
@@ -745,6 +748,8 @@ def course_with_another_update(path, rule, rows=15, lr=0.5, beta=0.9):
                 f[w] = f"={up[w]}-{up['η_n']}*{up[g]}"
             elif rule == "adam":
                 f[w] = f"={up[w]}-$B$1*{up[v]}/(SQRT({up[m]})+0.00000001)"
+            elif rule == "rate column slip":  # the rate carried down a column of its own, 0.05 typed on row 3
+                f[w] = f"={up[w]}-{up['η_n']}*{up[g]}"
             elif rule == "counter as rate":  # slips of plain gradient descent, not rules
                 f[w] = f"={up[w]}-{up['n']}*{up[g]}"
             elif rule == "first weight pinned":

@@ -937,3 +937,25 @@ def test_a_relu_dropped_from_row_2_on_is_wrong_where_row_1_fits_relu_and_identit
     (table,) = validate_workbook(tmp_path / "dropped.xlsx").tables
     assert table.verdict == "wrong" and table.first_error.cell == f"'LR 0.5'!{a1(6, columns['a_h1'])}", \
         (table.verdict, table.first_error)
+
+
+
+def test_a_relu_tables_first_row_activation_written_as_a_bare_reference_is_still_a_relu(tmp_path):
+    # h1 = 0.05 on the first row, where =N5 and MAX(0, N5) agree; the later rows, below 0, say ReLU
+    from xlbackprop.spec import Sample, Spec, check
+
+    spec = check(Spec(name="relu", sizes=(2, 2, 2), activations=("relu", "sigmoid"),
+                      samples=(Sample((1.0, 0.5), (0.01, 0.99)),),
+                      weights=(((0.15, -0.2), (0.25, 0.3)), ((0.9, -0.45), (0.5, 0.55))), learning_rates=(2.0,),
+                      iterations=20))
+    generate_workbook(spec, tmp_path / "relu.xlsx", plot=False)
+    wb = openpyxl.load_workbook(tmp_path / "relu.xlsx")
+    ws = wb["LR 2"]
+    columns = {c.value: c.column for c in ws[4]}
+    h1, a_h1 = ws.cell(5, columns["h1"]).coordinate, ws.cell(5, columns["a_h1"])
+    assert a_h1.value == f"=MAX(0,{h1})"
+    a_h1.value = f"={h1}"
+    wb.save(tmp_path / "linked.xlsx")
+    (table,) = validate_workbook(tmp_path / "linked.xlsx").tables
+    assert table.verdict == "correct", table.first_error
+    assert table.network.startswith("2-2-2, relu/sigmoid")

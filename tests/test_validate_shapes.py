@@ -370,7 +370,8 @@ def test_momentum_of_zero_is_plain_gradient_descent_and_judged_so(tmp_path, rule
     assert (result.verdict, table.mismatches) == ("correct", []), table.first_error
 
 
-def test_a_leaky_relu_network_is_unsupported_naming_its_slope_not_wrong_against_a_sigmoid(tmp_path):
+@pytest.mark.parametrize("assigned", [False, True])
+def test_a_leaky_relu_network_is_unsupported_naming_its_slope_not_wrong_against_a_sigmoid(tmp_path, assigned):
     import re
 
     from xlbackprop.generate import write_workbook as generate_workbook
@@ -381,20 +382,24 @@ def test_a_leaky_relu_network_is_unsupported_naming_its_slope_not_wrong_against_
                       learning_rates=(0.5,), iterations=10))
     generate_workbook(spec, tmp_path / "relu.xlsx", plot=False)
     wb = openpyxl.load_workbook(tmp_path / "relu.xlsx")
-    del wb["Assignment"]
+    if not assigned:
+        del wb["Assignment"]
     for row in wb["LR 0.5"].iter_rows():
         for c in row:  # h1 = -0.09 on every row: a leaky ReLU passes 0.01 of it, and of its slope
             if isinstance(c.value, str) and c.value.startswith("="):
                 c.value = re.sub(r"MAX\(0,(\w+)\)", r"MAX(0.01*\1,\1)", c.value).replace(">0,1,0)", ">0,1,0.01)")
     wb.save(tmp_path / "leaky.xlsx")
     result, table = _only_table(tmp_path / "leaky.xlsx")
+    if assigned:  # the assignment sets a ReLU: the leak is a departure from it, at its first cell
+        assert (result.verdict, table.first_error.cell) == ("wrong", "'LR 0.5'!L5"), table.first_error
+        return
     assert (result.verdict, table.mismatches) == ("unsupported", [])
     note = next(n for n in table.notes if n.startswith("unsupported:"))
     assert "a leaky ReLU ('LR 0.5'!L5: =MAX(0.01*K5,K5), slope 0.01 below 0)" in note, note
 
 
 
-@pytest.mark.parametrize("slip", ["counter as rate", "first weight pinned", "weight two rows up"])
+@pytest.mark.parametrize("slip", ["counter as rate", "first weight pinned", "weight two rows up", "rate column slip"])
 def test_a_plain_gradient_descent_slip_that_reads_another_row_or_column_stays_wrong(tmp_path, slip):
     # each reads a column computed from its own row above, or the weight further up, as momentum and schedules
     # do, but its steps follow no such rule: a mistake, named at its update

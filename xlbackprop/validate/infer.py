@@ -136,8 +136,8 @@ def _activations(spec, leaves, later=None, formulas=None):
     """Per layer, the activation whose formula turns the first row's net inputs into its activations: to 1e-6,
     else to what the numbers' own digits allow (a table pasted at 4 significant digits), else the sigmoid. Where
     the digits allow several (ReLU and the identity on positive net inputs, tanh and the identity on small ones
-    shown at 2 decimals), the one the first row's formula names (MAX(0, h) a ReLU, =h the identity), else the one
-    that fits most of the later rows (`later()`: their {name: number})."""
+    shown at 2 decimals), the one the first row's formula names (MAX a ReLU, TANH a tanh), else the one that fits
+    most of the later rows (`later()`: their {name: number})."""
     out, rows = [], None
     for units in unit_names(spec)[1:]:
         fits = fitting_activations(spec, units, [leaves])
@@ -159,13 +159,14 @@ def _activations(spec, leaves, later=None, formulas=None):
     return tuple(out)
 
 
-_NAMED = [("tanh", re.compile(r"\bTANH\s*\(", re.I)), ("relu", re.compile(r"\bMAX\s*\(\s*0\s*,|,\s*0\s*\)\s*$", re.I)),
-          ("sigmoid", re.compile(r"\bEXP\s*\(", re.I)),
-          ("identity", re.compile(r"^=?\s*(?:'[^']*'!|\w+!)?\$?[A-Z]{1,3}\$?\d+\s*$", re.I))]
+# (MAX(h) with the 0 forgotten still names a ReLU; a bare reference, =h, names nothing: a first row linked to a
+# worked example's cell is one)
+_NAMED = [("tanh", re.compile(r"\bTANH\s*\(", re.I)), ("relu", re.compile(r"\bMAX\s*\(", re.I)),
+          ("sigmoid", re.compile(r"\bEXP\s*\(", re.I))]
 
 
 def _named_activation(formula):
-    """The activation a formula's text names (TANH, MAX(0, ..), EXP, a bare reference), or None."""
+    """The activation a formula's text names (TANH, MAX, EXP), or None."""
     return next((act for act, pattern in _NAMED if pattern.search(formula or "")), None)
 
 

@@ -224,7 +224,9 @@ def check_table(book, table, runs, lr, recalc=None, assignment=None, lenient=Fal
     values_only, stale = file_notes(r)
     departures = table_departures(assignment, r, r.notes)
     unsupported = r.table.unsupported or _array_formulas(r.sheet, r.table)
-    if first is not None and not unsupported:  # a rule that is plain gradient descent (momentum 0) is judged as one
+    # A rule or an activation outside the model is not judged (a momentum of 0 is plain gradient descent, and is);
+    # against an assignment, which sets plain gradient descent and its activations, it is a departure: wrong
+    if first is not None and not unsupported and assignment is None:
         at_update = first.quantity in r.table.weight_names() and first.row > 1
         unsupported = (other_update_rule(r.sheet, r.table) if at_update else "") or _unmodelled_activation(r)
     verdict = table_verdict(mismatches, incomplete, run is not None, {d.severity for d in departures},

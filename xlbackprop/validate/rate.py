@@ -173,7 +173,7 @@ def _inferred_rate(sheet, table):
         for rate in (median, median * n) if n > 1 else (median,):
             nice = float(f"{rate:.{digits}g}")
             if abs(nice - rate) <= slack * abs(rate):
-                return _or_a_fraction(nice, rate, slack)
+                return _or_a_fraction(nice, rate, slack, blur)
     fraction = float(Fraction(median).limit_denominator(12))
     return LearningRate(fraction if abs(fraction - median) <= slack * median else median, None, "inferred")
 
@@ -181,15 +181,17 @@ def _inferred_rate(sheet, table):
 MAX_SLACK = 0.05
 
 
-def _or_a_fraction(nice, rate, slack):
-    """The rate `nice`, or a fraction of a small denominator where it is much nearer the steps' ratio `rate`: a
-    rate typed as =1/3 steps by 0.33333 (0.333 is 1e-3 off, a mistake's size on the weights); a fraction within
-    the steps' `slack` but not nearer is the alternative tried when the table is wrong at `nice`."""
+def _or_a_fraction(nice, rate, slack, blur):
+    """The rate `nice`, or a fraction of a small denominator where the steps' ratio `rate` is that fraction within
+    their digits' `blur` and is not `nice`: a rate typed as =1/3 steps by 0.33333 (0.333 is 1e-3 off, a mistake's
+    size on the weights). A fraction within the steps' `slack` but not told apart from `nice` by the digits (0.333
+    typed, values at 4 decimals) is the alternative tried when the table is wrong at `nice`, and the other way."""
     fraction = Fraction(rate).limit_denominator(12)
     near = float(fraction)
     if fraction.denominator == 1 or near == nice or abs(near - rate) > slack * abs(rate):
         return LearningRate(nice, None, "inferred")
-    if abs(near - rate) < abs(nice - rate) / 3:
+    tight = max(blur, 1e-9) * abs(rate)
+    if abs(nice - rate) > tight >= abs(near - rate):
         return LearningRate(near, None, "inferred", alternatives=(nice,))
     return LearningRate(nice, None, "inferred", alternatives=(near,))
 

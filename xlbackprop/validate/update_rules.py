@@ -4,11 +4,14 @@ where its formulas read the rule's extra column and its numbers follow the rule;
 (a gradient's mistake, a slip in one update) stays wrong.
 """
 
-from xlbackprop.formula_text import references
+import re
+
+from xlbackprop.formula_text import copy_pattern, is_copy_below, references
 
 RULE_CHECKED = "checked are tables whose weights move against their gradients at one rate (w - η·∂E/∂w)"
 ROWS = 30       # update rows whose numbers are weighed
 FIT = 1e-3      # how far, relative to the steps, the numbers may be from the rule they are read to follow
+_BARE = re.compile(r"^=?\s*\$?[A-Za-z]{1,3}\$?\d+\s*$")
 
 
 def other_update_rule(sheet, table):
@@ -62,7 +65,12 @@ def _recurrence(sheet, table, formula, row, depth=2):
         text = sheet.formula(ref.row, ref.col) or ""
         reads = references(text)
         column = [sheet.number(r, ref.col) for r in range(table.first_row, table.first_row + 4)]
-        if any(_here(sheet, r) and r.col == ref.col and r.row == ref.row - 1 for r in reads) and len(set(column)) > 1:
+        # (=AG4, the row above carried down, computes nothing: a rate column copied down, not a rule; and a rule
+        # is one formula copied down its column, where a slip is one cell that differs from the one below it)
+        computed = len(reads) > 1 or not _BARE.match(text)
+        below = sheet.formula(ref.row + 1, ref.col)
+        if (computed and len(set(column)) > 1 and is_copy_below(text, below, copy_pattern(text))
+                and any(_here(sheet, r) and r.col == ref.col and r.row == ref.row - 1 for r in reads)):
             return sheet.cell_name(ref.row, ref.col), text, any(r.col in gradients for r in reads)
         if depth > 1 and text:
             found = _recurrence(sheet, table, text, ref.row, depth - 1)
