@@ -790,13 +790,9 @@ def test_a_mistake_in_a_tanh_relu_network_exported_at_2_decimals_is_found_at_its
 def _tanh_identity_3_3_1(tmp_path):
     # Its output's net input stays positive in every row, where ReLU and the identity give the same numbers; its
     # hidden net inputs are small on the first row, where tanh and the identity agree to 2 decimals.
-    from xlbackprop.spec import load_spec
-
-    path = tmp_path / "tanh-identity.toml"
-    path.write_text('name = "tanh-identity"\nsizes = [3, 3, 1]\nactivations = ["tanh", "identity"]\nseed = 1\n'
-                    'learning_rates = [0.5]\niterations = 30\n[[samples]]\ninputs = [0.05, 0.1, 0.2]\n'
-                    'targets = [0.7]\n')
-    return load_spec(path)
+    return _spec(tmp_path, 'name = "tanh-identity"\nsizes = [3, 3, 1]\nactivations = ["tanh", "identity"]\nseed = 1\n'
+                           'learning_rates = [0.5]\niterations = 30\n[[samples]]\ninputs = [0.05, 0.1, 0.2]\n'
+                           'targets = [0.7]\n')
 
 
 @pytest.mark.parametrize("decimals", [None, 2, 3, 5])
@@ -919,12 +915,10 @@ def test_a_relu_dropped_from_row_2_on_is_wrong_where_row_1_fits_relu_and_identit
     # h1 is above 0 on the first row only: MAX(0, h1) there names the ReLU the later rows' numbers do not follow
     import re
 
-    from xlbackprop.spec import load_spec
-
-    path = tmp_path / "relu.toml"
-    path.write_text('name = "relu-id"\nsizes = [2, 2, 1]\nactivations = ["relu", "identity"]\nseed = 5\n'
-                    'learning_rates = [0.5]\niterations = 20\n[[samples]]\ninputs = [0.5, -0.4]\ntargets = [0.9]\n')
-    generate_workbook(load_spec(path), tmp_path / "relu.xlsx", plot=False)
+    spec = _spec(tmp_path, 'name = "relu-id"\nsizes = [2, 2, 1]\nactivations = ["relu", "identity"]\nseed = 5\n'
+                           'learning_rates = [0.5]\niterations = 20\n[[samples]]\ninputs = [0.5, -0.4]\n'
+                           'targets = [0.9]\n')
+    generate_workbook(spec, tmp_path / "relu.xlsx", plot=False)
     wb = openpyxl.load_workbook(tmp_path / "relu.xlsx")
     del wb["Assignment"]
     ws = wb["LR 0.5"]

@@ -187,3 +187,12 @@ def relative_form(formula, row, col):
             parts.append(f"{rr}{cc}")
         return parts[0] + ":".join(parts[1:])
     return _TOKEN.sub(rel, formula.replace(" ", ""))
+
+
+# =Sheet1!E9, ='LR 0.5'!$E$9 or =E9: a formula that only shows another cell
+_ONE_CELL = re.compile(r"^=?\s*(?:(?:'(?:[^']|'')*'|[^'!()+\-*/^&=<>,;\s]+)!)?\$?[A-Za-z]{1,3}\$?\d+\s*$")
+
+
+def shows_one_cell(formula):
+    """True for a formula that only shows another cell (=E9, =Sheet1!$E$9): it computes nothing."""
+    return bool(_ONE_CELL.match(formula or ""))

@@ -138,8 +138,7 @@ def table_departures(assignment, reading, notes):
 
     r, table, lr = reading, reading.table, reading.lr
     if assignment is not None:  # the report then names the network as assigned, where its numbers fit it too
-        r.spec = _as_assigned(assignment, r.spec, [{n: v[k] for n, v in r.data.values.items()}
-                                                   for k in range(table.rows)])
+        r.spec = _as_assigned(assignment, r.spec, [r.data.row(k) for k in range(table.rows)])
     values = starting_values(r.book, table)
     run = run_spec(r.book, table, lr.value) if table.samples > 1 else None
     spec = replace(r.spec, samples=run[0].samples) if run is not None else r.spec

@@ -61,7 +61,7 @@ def structure_spec(names, leaves=None, lr=1.0, iterations=1, later=None, formula
     weights = tuple(tuple(tuple(get(w) for w in unit) for unit in layer) for layer in weight_names(skeleton))
     biases = tuple(tuple(get(b) for b in dict.fromkeys(layer)) for layer in bias_names(skeleton))
     spec = check_spec(replace(skeleton, weights=weights, biases=biases))
-    spec = replace(spec, activations=_activations(spec, leaves, later, formulas or {}))
+    spec = replace(spec, activations=_activations(spec, leaves, later, formulas))
     return _loss(spec, leaves)
 
 
@@ -174,23 +174,27 @@ def fitting_activations(spec, units, rows, near=None, candidates=ACTIVATIONS):
     """The candidates that turn the units' net inputs into their activations on every one of `rows` ({name:
     number}; a row without a pair of them says nothing), within `near` (default: the numbers' own digits)."""
     near = near or _near_within_digits
-    sfx = [sample_suffix(spec, s) for s in range(len(spec.samples))]
-    pairs = [(h, a) for row in rows for h, a in ((row.get(u + x), row.get(f"a_{u}{x}")) for u in units for x in sfx)
-             if h is not None and a is not None]
+    pairs = _pairs(spec, units, rows)
     out = [act for act in candidates if act != "softmax" and pairs and all(
         near(a, activation(act, Ref("x")).eval({"x": h}), h) for h, a in pairs)]
     last = units == unit_names(spec)[-1]
+    sfx = [sample_suffix(spec, s) for s in range(len(spec.samples))]
     if "softmax" in candidates and last and all(_softmax_fits(units, sfx, row, near) for row in rows):
         out.append("softmax")
     return out
 
 
+def _pairs(spec, units, rows):
+    """The (net input, activation) pairs of the units, every sample, on each of `rows` that holds both."""
+    sfx = [sample_suffix(spec, s) for s in range(len(spec.samples))]
+    return [(h, a) for row in rows for h, a in ((row.get(u + x), row.get(f"a_{u}{x}")) for u in units for x in sfx)
+            if h is not None and a is not None]
+
+
 def leaky_slope(spec, units, rows):
     """The slope k of a leaky ReLU (a = h above 0, k·h below, 0 < k < 1) that the units' (net input, activation)
     pairs of `rows` all follow, within their digits, with a net input below 0 among them; None otherwise."""
-    sfx = [sample_suffix(spec, s) for s in range(len(spec.samples))]
-    pairs = [(h, a) for row in rows for h, a in ((row.get(u + x), row.get(f"a_{u}{x}")) for u in units for x in sfx)
-             if h is not None and a is not None]
+    pairs = _pairs(spec, units, rows)
     below = [a / h for h, a in pairs if h < 0 and own_unit(h) < abs(h) / 100]
     if not below:
         return None

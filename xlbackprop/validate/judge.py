@@ -251,8 +251,8 @@ def check_table(book, table, runs, lr, recalc=None, assignment=None, lenient=Fal
 
 def _unmodelled_activation(r):
     """Why a table is not judged when a layer's numbers fit no activation modelled but a leaky ReLU, or ""."""
-    rows = [{n: v[k] for n, v in r.data.values.items()} for k in range(min(r.table.rows, 20))]
-    for layer, units in enumerate(unit_names(r.spec)[1:]):
+    rows = [r.data.row(k) for k in range(min(r.table.rows, 20))]
+    for units in unit_names(r.spec)[1:]:
         if fitting_activations(r.spec, units, rows):
             continue
         k = leaky_slope(r.spec, units, rows)

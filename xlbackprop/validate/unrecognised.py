@@ -3,10 +3,8 @@ with formulas and no table, and any block of numbers that looks like a table (se
 outside every recognised table, typed or computed, on a sheet with a table or without one.
 """
 
-import re
-
 from xlbackprop.cells import col_letter
-from xlbackprop.formula_text import references
+from xlbackprop.formula_text import references, shows_one_cell
 from xlbackprop.validate.results import SheetNote
 
 MIN_ROWS = 3      # rows of numbers in a block: a parameter block (one row of weights, say) is not a table
@@ -100,8 +98,6 @@ def _header(sheet, top, left, right):
     return f", under the labels {shown}"
 
 
-# =Sheet1!E9, ='LR 0.5'!$E$9 or =E9: a formula that only shows another cell
-_BARE_REF = re.compile(r"^\s*(?:(?:'(?:[^']|'')*'|[^'!()+\-*/^&=<>,;\s]+)!)?\$?[A-Za-z]{1,3}\$?\d+\s*$")
 
 
 def copies_apart(book, tables):
@@ -135,7 +131,7 @@ def _shows(book, table, source):
         rows = set()
         for name, c in table.columns.items():
             formula = view.formula(r, c) or ""
-            refs = references(formula) if _BARE_REF.match(formula) else []
+            refs = references(formula) if shows_one_cell(formula) else []
             if len(refs) != 1 or (refs[0].sheet or table.sheet) != source.sheet or refs[0].col != source.columns[name]:
                 return False
             rows.add(refs[0].row)

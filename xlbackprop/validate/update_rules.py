@@ -4,14 +4,11 @@ where its formulas read the rule's extra column and its numbers follow the rule;
 (a gradient's mistake, a slip in one update) stays wrong.
 """
 
-import re
-
-from xlbackprop.formula_text import copy_pattern, is_copy_below, references
+from xlbackprop.formula_text import copy_pattern, is_copy_below, references, shows_one_cell
 
 RULE_CHECKED = "checked are tables whose weights move against their gradients at one rate (w - η·∂E/∂w)"
 ROWS = 30       # update rows whose numbers are weighed
 FIT = 1e-3      # how far, relative to the steps, the numbers may be from the rule they are read to follow
-_BARE = re.compile(r"^=?\s*\$?[A-Za-z]{1,3}\$?\d+\s*$")
 
 
 def other_update_rule(sheet, table):
@@ -67,7 +64,7 @@ def _recurrence(sheet, table, formula, row, depth=2):
         column = [sheet.number(r, ref.col) for r in range(table.first_row, table.first_row + 4)]
         # (=AG4, the row above carried down, computes nothing: a rate column copied down, not a rule; and a rule
         # is one formula copied down its column, where a slip is one cell that differs from the one below it)
-        computed = len(reads) > 1 or not _BARE.match(text)
+        computed = not shows_one_cell(text)
         below = sheet.formula(ref.row + 1, ref.col)
         if (computed and len(set(column)) > 1 and is_copy_below(text, below, copy_pattern(text))
                 and any(_here(sheet, r) and r.col == ref.col and r.row == ref.row - 1 for r in reads)):
